@@ -1,0 +1,78 @@
+/**
+ * Incident operations over the Temporal client, shared by the ingress (Slack, webhooks) and the
+ * CLI so both start, signal and find incidents the same way. Nothing here talks to a workflow
+ * except through the message definitions exported beside it.
+ */
+import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { PreparedIncident } from '../runbooks';
+import { alertSignal, type AlertNotification } from '../workflows/incident/messages';
+
+export const DEFAULT_TASK_QUEUE = 'firebreak';
+
+export interface StartOutcome {
+  workflowId: string;
+  runId?: string;
+  incidentId: string;
+  /** False when an incident for the same business key was already running (nothing new started). */
+  started: boolean;
+}
+
+/**
+ * Starts a human-triggered incident. The workflow id is the business key, so a second trigger
+ * for the same target while one is open lands on the open incident instead of a second one.
+ */
+export async function startIncident(
+  client: Client,
+  prepared: PreparedIncident,
+  taskQueue = DEFAULT_TASK_QUEUE,
+): Promise<StartOutcome> {
+  try {
+    const handle = await client.workflow.start(prepared.workflowType, {
+      taskQueue,
+      workflowId: prepared.workflowId,
+      args: [prepared.input],
+      typedSearchAttributes: prepared.searchAttributes,
+      workflowIdConflictPolicy: 'FAIL',
+      // A closed incident's id may be reused for the next incident on the same target.
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    });
+    return {
+      workflowId: handle.workflowId,
+      runId: handle.firstExecutionRunId,
+      incidentId: prepared.input.incidentId,
+      started: true,
+    };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      return { workflowId: prepared.workflowId, incidentId: prepared.input.incidentId, started: false };
+    }
+    throw err;
+  }
+}
+
+/**
+ * Delivers an alert notification: the first one starts the incident, later ones for the same
+ * (source, receiver, groupKey) reach the running incident as `alertSignal` — never a second one.
+ */
+export async function deliverAlert(
+  client: Client,
+  prepared: PreparedIncident,
+  notification: AlertNotification,
+  taskQueue = DEFAULT_TASK_QUEUE,
+): Promise<{ workflowId: string; runId: string }> {
+  const handle = await client.workflow.signalWithStart(prepared.workflowType, {
+    taskQueue,
+    workflowId: prepared.workflowId,
+    args: [prepared.input],
+    typedSearchAttributes: prepared.searchAttributes,
+    signal: alertSignal,
+    signalArgs: [notification],
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+  });
+  return { workflowId: handle.workflowId, runId: handle.signaledRunId };
+}
+
+/** A handle on an incident by its workflow id (the id users see in Slack and the CLI). */
+export function incidentHandle(client: Client, workflowId: string): WorkflowHandle {
+  return client.workflow.getHandle(workflowId);
+}

@@ -1,0 +1,83 @@
+/**
+ * What starts an incident and the policy it runs under. The policy is resolved from configuration
+ * by whoever starts the workflow (ingress, CLI) and passed in, so the workflow stays deterministic
+ * and a config change never alters an incident already running.
+ */
+import type { Actor, RunbookId, Severity, Target, Trigger } from './types';
+
+export interface EscalationTier {
+  /** Display name: "on-call", "PagerDuty", "incident commander". */
+  name: string;
+  kind: 'slack' | 'pagerduty';
+  /** Slack user ids (U...) or user-group ids (S...) to mention for slack tiers. */
+  mentions: string[];
+}
+
+export interface ApproverPolicy {
+  /** Slack user ids or `cli:<name>` allowed to decide gates. Empty users and groups = anyone. */
+  users: string[];
+  /** Slack user-group ids whose members may decide gates. */
+  groups: string[];
+}
+
+export interface IncidentPolicy {
+  /** Time to acknowledgement before escalating, per severity, in milliseconds. */
+  ackDeadlineMs: Record<Severity, number>;
+  /** Interval between re-pages once escalated. */
+  repageIntervalMs: number;
+  /** Escalation tiers in order: tier 1 is paged at the first deadline. */
+  tiers: EscalationTier[];
+  approvers: ApproverPolicy;
+  /** A pending gate escalates after this long... */
+  gateEscalateAfterMs: number;
+  /** ...and ends the runbook as not approved after this long. */
+  gateDeadlineMs: number;
+  /** After resolution, mitigations are restored automatically after this long unless decided earlier. */
+  restoreAfterMs: number;
+  /** All alerts of the incident resolved (and the view not partial) → resolve the incident. */
+  resolveWhenAlertsResolve: boolean;
+  /** P0 response may restart without a gate (the source runbook does). */
+  p0RestartWithoutApproval: boolean;
+  /** Deadline for a rollout to complete, in seconds. */
+  rolloutTimeoutSeconds: number;
+  /** After the runbook's steps, how long an unresolved incident stays open waiting for humans. */
+  maxOpenMs: number;
+}
+
+export const DEFAULT_POLICY: IncidentPolicy = {
+  ackDeadlineMs: { P0: 15 * 60_000, P1: 60 * 60_000, P2: 4 * 3600_000, P3: 24 * 3600_000 },
+  repageIntervalMs: 5 * 60_000,
+  tiers: [
+    { name: 'on-call', kind: 'slack', mentions: [] },
+    { name: 'PagerDuty', kind: 'pagerduty', mentions: [] },
+    { name: 'incident commander', kind: 'slack', mentions: [] },
+  ],
+  approvers: { users: [], groups: [] },
+  gateEscalateAfterMs: 5 * 60_000,
+  gateDeadlineMs: 30 * 60_000,
+  restoreAfterMs: 60 * 60_000,
+  resolveWhenAlertsResolve: true,
+  p0RestartWithoutApproval: true,
+  rolloutTimeoutSeconds: 300,
+  maxOpenMs: 7 * 24 * 3600_000,
+};
+
+/** Every runbook workflow takes this; `params` is the runbook's own zod-validated input. */
+export interface IncidentInput<P = Record<string, unknown>> {
+  incidentId: string;
+  runbook: RunbookId;
+  title: string;
+  target: Target;
+  /** All deployments the incident covers; `target` is the first. */
+  targets: Target[];
+  severity: Severity;
+  trigger: Trigger;
+  /** Who triggered it, for four-eyes checks (absent for alerts). */
+  triggeredBy?: Actor;
+  params: P;
+  policy: IncidentPolicy;
+  /** Slack channel for the incident card; absent = messages go to the worker log. */
+  slackChannel?: string;
+  /** When the triggering signal was first seen (alert startsAt), for MTTA/MTTR. */
+  detectedAt?: string;
+}

@@ -1,0 +1,144 @@
+/**
+ * Plain data shared by workflows, activities, the ingress and the CLI. Pure types and constants
+ * only: workflow code imports this, so nothing here may touch Node or a client.
+ */
+
+export const SEVERITIES = ['P0', 'P1', 'P2', 'P3'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export const RUNBOOK_IDS = ['p0-response', 'emergency-rollback', 'avalanche-mitigation', 'oom-triage'] as const;
+export type RunbookId = (typeof RUNBOOK_IDS)[number];
+
+/** A Deployment in a namespace: what every runbook acts on. */
+export interface Target {
+  namespace: string;
+  deployment: string;
+}
+
+export type IncidentStatus = 'open' | 'acknowledged' | 'mitigated' | 'resolved' | 'failed' | 'cancelled';
+export const CLOSED_STATUSES: readonly IncidentStatus[] = ['resolved', 'failed', 'cancelled'];
+
+/** Who or what started an incident. `user` is a Slack user id or a CLI user name. */
+export type Trigger =
+  | { kind: 'slack'; user: string; userName?: string; channel?: string }
+  | { kind: 'cli'; user: string }
+  | { kind: 'alert'; source: 'alertmanager' | 'grafana'; receiver: string; groupKey: string };
+
+/** A person acting on an incident, as the ingress or CLI authenticated them. */
+export interface Actor {
+  /** Stable id: Slack user id (U...), or `cli:<name>` for the terminal. */
+  id: string;
+  /** Human-readable name for cards and postmortems. */
+  name?: string;
+  /** Slack user-group ids the actor belongs to, resolved by the ingress. */
+  groups?: string[];
+}
+
+export type TimelineKind =
+  | 'opened'
+  | 'step'
+  | 'diagnostic'
+  | 'decision'
+  | 'gate'
+  | 'escalation'
+  | 'acknowledged'
+  | 'mitigation'
+  | 'restoration'
+  | 'alert'
+  | 'status'
+  | 'failure'
+  | 'note';
+
+export interface TimelineEntry {
+  /** ISO-8601 time from the workflow clock (deterministic). */
+  at: string;
+  kind: TimelineKind;
+  message: string;
+  /** Structured details: step name, gate, actor, figures. Never secrets. */
+  data?: Record<string, unknown>;
+}
+
+/** A temporary change a remediation made, with the value it replaced (null = was unset). */
+export type MitigationChange =
+  | { kind: 'env'; container: string; name: string; previous: string | null; applied: string | null }
+  | { kind: 'replicas'; previous: number; applied: number }
+  | {
+      kind: 'resources';
+      container: string;
+      field: 'limits' | 'requests';
+      resource: 'memory' | 'cpu';
+      previous: string | null;
+      applied: string | null;
+    };
+
+export interface MitigationRecord {
+  /** Stable key within the incident, e.g. `checkout/env/OTEL_TRACES_SAMPLER_ARG`. */
+  key: string;
+  target: Target;
+  change: MitigationChange;
+  appliedAt: string;
+  restoredAt?: string;
+  /** Set when a restore was attempted and skipped because someone changed the value since. */
+  restoreNote?: string;
+}
+
+export type GateStatus = 'pending' | 'approved' | 'rejected' | 'timed_out';
+
+export interface GateState {
+  name: string;
+  prompt: string;
+  status: GateStatus;
+  requestedAt: string;
+  /** When the gate stops waiting and the runbook ends as not approved. */
+  deadline: string;
+  fourEyes: boolean;
+  /** Choices offered with the request (e.g. rollback revisions); a decision may carry one. */
+  choices?: string[];
+  decidedBy?: Actor;
+  decidedAt?: string;
+  choice?: string;
+  comment?: string;
+}
+
+/** Per-fingerprint state of the alerts that belong to an incident. */
+export interface AlertState {
+  fingerprint: string;
+  status: 'firing' | 'resolved';
+  labels: Record<string, string>;
+  firstSeen: string;
+  lastSeen: string;
+  startsAt?: string;
+  endsAt?: string;
+}
+
+/** The incident record: what `statusQuery` returns and what the workflow returns. */
+export interface IncidentRecord {
+  id: string;
+  runbook: RunbookId;
+  title: string;
+  target: Target;
+  /** Extra deployments an incident covers (avalanche mitigation). */
+  targets: Target[];
+  severity: Severity;
+  status: IncidentStatus;
+  trigger: Trigger;
+  openedAt: string;
+  acknowledgedAt?: string;
+  acknowledgedBy?: Actor;
+  mitigatedAt?: string;
+  resolvedAt?: string;
+  closedAt?: string;
+  /** Current step of the runbook, for progress displays. */
+  currentStep?: string;
+  escalationTier: number;
+  gates: GateState[];
+  mitigations: MitigationRecord[];
+  alerts: AlertState[];
+  /** True when an alert notification said its view was truncated. */
+  alertsPartial: boolean;
+  timeline: TimelineEntry[];
+  /** Slack card location once posted. */
+  slack?: { channel: string; ts: string };
+  outcome?: string;
+  failure?: { type: string; message: string };
+}

@@ -1,0 +1,109 @@
+/**
+ * Every environment variable Firebreak reads, parsed once at start-up by one zod schema. A bad
+ * value names the variable and says why, and the process exits 2 (a configuration error, not a
+ * crash). Document every addition in the README's configuration table.
+ */
+import { z } from 'zod';
+
+const port = z.coerce
+  .number({ error: 'must be a port number' })
+  .int('must be a whole number')
+  .min(1, 'must be between 1 and 65535')
+  .max(65535, 'must be between 1 and 65535');
+
+const optionalText = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .optional();
+
+const url = z
+  .url({ error: 'must be an absolute http(s) URL' })
+  .refine((value) => /^https?:\/\//.test(value), 'must be an http(s) URL')
+  .optional();
+
+export const envSchema = z
+  .object({
+    FIREBREAK_HOST: z.string().trim().min(1).default('127.0.0.1'),
+    FIREBREAK_PORT: port.default(8080),
+    FIREBREAK_DATA_DIR: z.string().trim().min(1).default('./.firebreak'),
+    FIREBREAK_TEMPORAL_PORT: port.max(64535, 'must leave room for the Web UI on port + 1000').default(7233),
+    FIREBREAK_TEMPORAL_BIN: optionalText,
+    FIREBREAK_CONFIG: optionalText,
+    FIREBREAK_ARCHIVE_DIR: optionalText,
+    FIREBREAK_WEBHOOK_TOKEN: optionalText,
+    /** `user:password` accepted as HTTP basic auth on alert webhooks (Alertmanager http_config). */
+    FIREBREAK_WEBHOOK_BASIC_AUTH: optionalText.refine(
+      (value) => value === undefined || /^[^:]+:.+$/.test(value),
+      'must be user:password',
+    ),
+    /** Grafana's optional webhook HMAC signing secret. */
+    FIREBREAK_GRAFANA_HMAC_SECRET: optionalText,
+    FIREBREAK_SLACK_CHANNEL: optionalText,
+    FIREBREAK_TASK_QUEUE: z.string().trim().min(1).default('firebreak'),
+    /** A prebuilt workflow bundle for production workers (see `npm run build:workflows`). */
+    FIREBREAK_WORKFLOW_BUNDLE: optionalText,
+    FIREBREAK_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    TEMPORAL_ADDRESS: optionalText,
+    TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
+    TEMPORAL_API_KEY: optionalText,
+    TEMPORAL_TLS_CERT: optionalText,
+    TEMPORAL_TLS_KEY: optionalText,
+    SLACK_BOT_TOKEN: optionalText.refine(
+      (value) => value === undefined || value.startsWith('xoxb-'),
+      'must be a bot token (xoxb-...)',
+    ),
+    SLACK_SIGNING_SECRET: optionalText,
+    SLACK_APP_TOKEN: optionalText.refine(
+      (value) => value === undefined || value.startsWith('xapp-'),
+      'must be an app-level token (xapp-...)',
+    ),
+    SLACK_API_URL: url,
+    KUBECONFIG: optionalText,
+    PAGERDUTY_ROUTING_KEY: optionalText,
+    PAGERDUTY_EVENTS_URL: url,
+    PROMETHEUS_URL: url,
+  })
+  .superRefine((env, ctx) => {
+    if ((env.TEMPORAL_TLS_CERT === undefined) !== (env.TEMPORAL_TLS_KEY === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [env.TEMPORAL_TLS_CERT ? 'TEMPORAL_TLS_KEY' : 'TEMPORAL_TLS_CERT'],
+        message: 'TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together',
+      });
+    }
+    if (env.SLACK_BOT_TOKEN && !env.SLACK_SIGNING_SECRET && !env.SLACK_APP_TOKEN) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SLACK_SIGNING_SECRET'],
+        message: 'is required with SLACK_BOT_TOKEN, so Slack requests can be verified',
+      });
+    }
+  });
+
+export type Env = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {
+  readonly exitCode = 2;
+}
+
+/** Parses the environment; throws ConfigError with one line per bad variable. */
+export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const result = envSchema.safeParse(source);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? 'environment');
+    const value = source[name];
+    const shown = value === undefined ? '' : ` (got ${JSON.stringify(redact(name, value))})`;
+    return `  ${name}: ${issue.message}${shown}`;
+  });
+  return failConfig(`Invalid configuration:\n${lines.join('\n')}`);
+}
+
+function redact(name: string, value: string): string {
+  return /TOKEN|SECRET|KEY|PASSWORD|AUTH/.test(name) ? '<redacted>' : value;
+}
+
+function failConfig(message: string): never {
+  throw new ConfigError(message);
+}

@@ -1,0 +1,159 @@
+/**
+ * The runbook catalog: an explicit registry, validated when this module loads — a bad entry
+ * throws at import instead of disappearing from the list. Pure code (no Node built-ins): the
+ * ingress, the CLI and tests all use it.
+ */
+import { ApplicationFailure, type SearchAttributePair } from '@temporalio/common';
+import { z } from 'zod';
+import { ErrorType } from '../common/errors';
+import { alertWorkflowId, formatTarget, incidentWorkflowId } from '../common/ids';
+import type { IncidentInput, IncidentPolicy } from '../common/incident';
+import { runbookKey, severityKey, statusKey, targetKey } from '../common/search-attributes';
+import { RUNBOOK_IDS, SEVERITIES } from '../common/types';
+import type { Actor, RunbookId, Severity, Target, Trigger } from '../common/types';
+import { avalancheMitigation } from './avalanche-mitigation';
+import { emergencyRollback } from './emergency-rollback';
+import { oomTriage } from './oom-triage';
+import { p0Response } from './p0-response';
+import type { RunbookDefinition } from './types';
+
+export type { RunbookDefinition, AlertHints } from './types';
+export type { P0ResponseParams } from './p0-response';
+export type { EmergencyRollbackParams } from './emergency-rollback';
+export type { AvalancheMitigationParams } from './avalanche-mitigation';
+export type { OomTriageParams } from './oom-triage';
+
+export const RUNBOOKS: readonly RunbookDefinition[] = validateCatalog([
+  p0Response,
+  emergencyRollback,
+  avalancheMitigation,
+  oomTriage,
+]);
+
+/** Throws on the first inconsistency, naming the entry; exported for tests of the validation itself. */
+export function validateCatalog(entries: RunbookDefinition[]): RunbookDefinition[] {
+  const seen = { id: new Set<string>(), slashName: new Set<string>(), workflowType: new Set<string>() };
+  for (const entry of entries) {
+    const where = `runbook catalog entry ${JSON.stringify(entry.id)}`;
+    if (!(RUNBOOK_IDS as readonly string[]).includes(entry.id)) throw new Error(`${where}: unknown id`);
+    for (const field of ['id', 'slashName', 'workflowType'] as const) {
+      if (seen[field].has(entry[field])) throw new Error(`${where}: duplicate ${field} ${entry[field]}`);
+      seen[field].add(entry[field]);
+    }
+    if (!/^[a-z][A-Za-z0-9]*Workflow$/.test(entry.workflowType)) throw new Error(`${where}: bad workflowType`);
+    if (!entry.title.trim() || !entry.summary.trim()) throw new Error(`${where}: title and summary are required`);
+    if (!SEVERITIES.includes(entry.defaultSeverity)) throw new Error(`${where}: bad default severity`);
+    if (!(entry.params instanceof z.ZodType)) throw new Error(`${where}: params must be a zod schema`);
+    const gateNames = entry.gates.map((gate) => gate.name);
+    if (new Set(gateNames).size !== gateNames.length) throw new Error(`${where}: duplicate gate names`);
+    if (entry.gates.some((gate) => !/^[a-z][a-z0-9-]*$/.test(gate.name) || !gate.prompt.trim())) {
+      throw new Error(`${where}: every gate needs a kebab-case name and a prompt`);
+    }
+    for (const pattern of entry.alertHints.alertnames) {
+      try {
+        new RegExp(pattern);
+      } catch (err) {
+        throw new Error(`${where}: alert pattern ${pattern} is not a regular expression`, { cause: err });
+      }
+    }
+  }
+  const missing = RUNBOOK_IDS.filter((id) => !seen.id.has(id));
+  if (missing.length > 0) throw new Error(`runbook catalog: no entry for ${missing.join(', ')}`);
+  return entries;
+}
+
+export function findRunbook(name: string): RunbookDefinition | undefined {
+  return RUNBOOKS.find((entry) => entry.id === name || entry.slashName === name);
+}
+
+/** The runbooks whose hints match an alert's labels, best first (label matches count extra). */
+export function runbooksForAlert(labels: Record<string, string>): RunbookDefinition[] {
+  const scored = RUNBOOKS.map((entry) => {
+    const byName = entry.alertHints.alertnames.some((pattern) => new RegExp(pattern).test(labels.alertname ?? ''));
+    const required = Object.entries(entry.alertHints.labels ?? {});
+    const byLabels = required.every(([name, value]) => labels[name] === value);
+    return { entry, score: byName ? (required.length > 0 && byLabels ? 2 : 1) : 0 };
+  });
+  return scored
+    .filter((s) => s.score > 0)
+    .sort((a, b) => b.score - a.score)
+    .map((s) => s.entry);
+}
+
+export interface PrepareIncidentRequest {
+  runbook: RunbookId | string;
+  targets: Target[];
+  severity?: Severity;
+  /** What the human (or alert) supplied; parsed with the runbook's schema here, once. */
+  params: unknown;
+  trigger: Trigger;
+  triggeredBy?: Actor;
+  policy: IncidentPolicy;
+  slackChannel?: string;
+  detectedAt?: string;
+  /** Clock for the incident id; injectable for tests. */
+  now?: Date;
+}
+
+export interface PreparedIncident {
+  workflowId: string;
+  workflowType: string;
+  input: IncidentInput;
+  searchAttributes: SearchAttributePair[];
+}
+
+/**
+ * Turns a trigger into what the Temporal client needs to start (or signal-with-start) an
+ * incident. Throws `INVALID_INPUT` (non-retryable) with zod's message when the parameters are
+ * wrong, so nothing starts with a bad revision, replica count, memory cap or sampler ratio.
+ */
+export function prepareIncident(request: PrepareIncidentRequest): PreparedIncident {
+  const runbook = findRunbook(request.runbook);
+  if (!runbook) invalid(`unknown runbook ${request.runbook}; one of ${RUNBOOKS.map((r) => r.id).join(', ')}`);
+  const [target, ...rest] = request.targets;
+  if (!target) invalid(`${runbook.id} needs a target deployment`);
+  if (rest.length > 0 && !runbook.multiTarget)
+    invalid(`${runbook.id} acts on one deployment, got ${request.targets.length}`);
+  const parsed = runbook.params.safeParse(request.params ?? {});
+  if (!parsed.success) invalid(`invalid parameters for ${runbook.id}: ${z.prettifyError(parsed.error)}`);
+  const severity = request.severity ?? runbook.defaultSeverity;
+  const workflowId =
+    request.trigger.kind === 'alert'
+      ? alertWorkflowId(request.trigger.source, request.trigger.receiver, request.trigger.groupKey)
+      : incidentWorkflowId(runbook.id, target);
+  const more = rest.length > 0 ? ` and ${rest.length} more` : '';
+  const input: IncidentInput = {
+    incidentId: incidentId(runbook, target, request.now ?? new Date()),
+    runbook: runbook.id,
+    title: `${runbook.title}: ${formatTarget(target)}${more}`,
+    target,
+    targets: request.targets,
+    severity,
+    trigger: request.trigger,
+    ...(request.triggeredBy ? { triggeredBy: request.triggeredBy } : {}),
+    params: parsed.data as Record<string, unknown>,
+    policy: request.policy,
+    ...(request.slackChannel ? { slackChannel: request.slackChannel } : {}),
+    ...(request.detectedAt ? { detectedAt: request.detectedAt } : {}),
+  };
+  const searchAttributes: SearchAttributePair[] = [
+    { key: runbookKey, value: runbook.id },
+    { key: severityKey, value: severity },
+    { key: statusKey, value: 'open' },
+    { key: targetKey, value: request.targets.map(formatTarget) },
+  ];
+  return { workflowId, workflowType: runbook.workflowType, input, searchAttributes };
+}
+
+/**
+ * Human-readable and unique per incident (workflow ids are reused once an incident closes, and
+ * remediation markers must not be): `INC-20261121-0512-p0-checkout`.
+ */
+function incidentId(runbook: RunbookDefinition, target: Target, now: Date): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `INC-${stamp}-${runbook.slashName}-${target.deployment}`;
+}
+
+function invalid(message: string): never {
+  throw ApplicationFailure.nonRetryable(message, ErrorType.INVALID_INPUT);
+}

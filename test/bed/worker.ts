@@ -1,0 +1,98 @@
+/**
+ * Helpers for tests that run workflows on the shared dev server: a client, the workflow bundle
+ * (built once per run by test/run.ts, or once per file when a file runs alone), and a worker on a
+ * task queue of the test's own.
+ */
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
+
+export function testTemporalAddress(): string {
+  const address = process.env.FIREBREAK_TEST_TEMPORAL_ADDRESS;
+  if (!address) {
+    throw new Error('FIREBREAK_TEST_TEMPORAL_ADDRESS is not set: run tests through `npm test` (test/run.ts)');
+  }
+  return address;
+}
+
+export const testNamespace = (): string => process.env.FIREBREAK_TEST_TEMPORAL_NAMESPACE ?? 'default';
+
+let runtimeInstalled = false;
+/** Keeps worker logs quiet unless a test fails loudly; warnings still show. */
+export function installQuietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // Already installed by an earlier import in this process.
+  }
+}
+
+export async function connectTestClient(): Promise<{ client: Client; connection: Connection }> {
+  const connection = await Connection.connect({ address: testTemporalAddress() });
+  return { client: new Client({ connection, namespace: testNamespace() }), connection };
+}
+
+let bundlePromise: Promise<{ code: string }> | undefined;
+/** The real workflows bundled once per process (or taken from the run's prebuilt bundle). */
+export function bundleWorkflowsOnce(): Promise<{ code: string }> {
+  bundlePromise ??= (async () => {
+    const prebuilt = process.env.FIREBREAK_TEST_WORKFLOW_BUNDLE;
+    if (prebuilt) {
+      const { readFile } = await import('node:fs/promises');
+      return { code: await readFile(prebuilt, 'utf8') };
+    }
+    return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+  })();
+  return bundlePromise;
+}
+
+export function uniqueTaskQueue(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+export interface TestWorker {
+  worker: Worker;
+  taskQueue: string;
+  /** Shuts the worker down and waits for it to finish. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a worker with the given activities on its own task queue. Pass `workflowsPath` for
+ * test-only workflows; otherwise the real workflow bundle is used.
+ */
+export async function runTestWorker(
+  options: {
+    activities: object;
+    taskQueue?: string;
+    workflowsPath?: string;
+  } & Partial<Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'interceptors' | 'stickyQueueScheduleToStartTimeout'>>,
+): Promise<TestWorker> {
+  installQuietRuntime();
+  const connection = await NativeConnection.connect({ address: testTemporalAddress() });
+  const taskQueue = options.taskQueue ?? uniqueTaskQueue('test');
+  const { activities, workflowsPath, taskQueue: _ignored, ...rest } = options;
+  const worker = await Worker.create({
+    connection,
+    namespace: testNamespace(),
+    taskQueue,
+    activities,
+    ...(workflowsPath ? { workflowsPath } : { workflowBundle: await bundleWorkflowsOnce() }),
+    ...rest,
+  });
+  const running = worker.run();
+  return {
+    worker,
+    taskQueue,
+    stop: async () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}

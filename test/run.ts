@@ -1,0 +1,142 @@
+/**
+ * `npm test`: lint, typecheck, then every test file against ONE shared test bed — a real Temporal
+ * dev server, a real Kubernetes control plane, a real Alertmanager and Prometheus — started once
+ * for the run and stopped at the end, whatever happens.
+ *
+ *   npm test                          everything
+ *   npm test -- test/smoke.test.ts    chosen files (the bed components still start)
+ *   npm test -- --bed temporal        only these bed components
+ *   npm test -- --no-lint             skip lint and typecheck
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+interface BedComponent {
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+type BedStarter = (opts: { workDir: string; log: (msg: string) => void }) => Promise<BedComponent>;
+
+/** The explicit list of bed components, in start order. */
+const BED: { name: string; load: () => Promise<BedStarter> }[] = [
+  { name: 'temporal', load: async () => (await import('./bed/temporal')).startTemporal },
+  { name: 'prometheus', load: async () => (await import('./bed/prometheus')).startPrometheus },
+];
+
+function log(line: string): void {
+  process.stderr.write(`[test-bed] ${line}\n`);
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: ROOT, env, stdio: 'inherit' });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+async function findTestFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  return entries
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.test.ts'))
+    .map((entry) => path.relative(ROOT, path.join(entry.parentPath, entry.name)))
+    .filter((file) => !file.includes('node_modules'))
+    .sort();
+}
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  const lint = !args.includes('--no-lint');
+  const bedIndex = args.indexOf('--bed');
+  const chosenBed = bedIndex >= 0 ? (args[bedIndex + 1] ?? '').split(',').filter(Boolean) : undefined;
+  const files = args.filter((arg, i) => arg.endsWith('.ts') && args[i - 1] !== '--bed');
+  const started = Date.now();
+
+  if (lint) {
+    log('lint (eslint + prettier) and typecheck (tsc)...');
+    const npx = 'npx';
+    if ((await run(npx, ['tsc', '--noEmit', '-p', 'tsconfig.json'])) !== 0) return fail('typecheck failed');
+    if ((await run(npx, ['eslint', '.'])) !== 0) return fail('eslint failed');
+    if ((await run(npx, ['prettier', '--check', '--log-level', 'warn', '.'])) !== 0) return fail('prettier failed');
+  }
+
+  if (!chosenBed || chosenBed.some((name) => name === 'alertmanager' || name === 'prometheus')) {
+    if ((await run('bash', ['scripts/provision-test-deps.sh'])) !== 0) return fail('installing test-bed packages failed');
+  }
+
+  const workRoot = await mkdtemp(path.join(tmpdir(), 'firebreak-test-'));
+  const running: { name: string; component: BedComponent }[] = [];
+  const stopAll = async () => {
+    for (const { name, component } of running.reverse()) {
+      try {
+        await component.stop();
+      } catch (err) {
+        log(`stopping ${name} failed: ${String(err)}`);
+      }
+    }
+    running.length = 0;
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`${signal}: stopping the test bed`);
+    void stopAll().then(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    const env: NodeJS.ProcessEnv = { ...process.env, FIREBREAK_TEST_WORK_DIR: workRoot };
+    for (const entry of BED) {
+      if (chosenBed && !chosenBed.includes(entry.name)) continue;
+      const t0 = Date.now();
+      const start = await entry.load();
+      const workDir = path.join(workRoot, entry.name);
+      await mkdir(workDir, { recursive: true });
+      const component = await start({ workDir, log: (msg) => log(`${entry.name}: ${msg}`) });
+      running.push({ name: entry.name, component });
+      Object.assign(env, component.env);
+      log(`${entry.name} ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
+
+    // One bundle of the real workflows for every test file, instead of one webpack run per file.
+    const bundlePath = path.join(workRoot, 'workflow-bundle.js');
+    const t0 = Date.now();
+    const { bundleWorkflowCode, DefaultLogger } = await import('@temporalio/worker');
+    const bundle = await bundleWorkflowCode({
+      workflowsPath: path.join(ROOT, 'workflows/index.ts'),
+      logger: new DefaultLogger('WARN'),
+    });
+    await writeFile(bundlePath, bundle.code);
+    env.FIREBREAK_TEST_WORKFLOW_BUNDLE = bundlePath;
+    log(`workflow bundle built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+    const testFiles = files.length > 0 ? files : await findTestFiles(path.join(ROOT, 'test'));
+    log(`running ${testFiles.length} test files`);
+    const code = await run(
+      process.execPath,
+      ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...testFiles],
+      env,
+    );
+    log(`total ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    return code;
+  } finally {
+    await stopAll();
+    if (!process.env.FIREBREAK_TEST_KEEP) await rm(workRoot, { recursive: true, force: true });
+  }
+}
+
+function fail(message: string): number {
+  log(message);
+  return 1;
+}
+
+main()
+  .then((code) => process.exit(code))
+  .catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });

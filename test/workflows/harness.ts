@@ -1,0 +1,108 @@
+/**
+ * What the runbook workflow tests share: a fast policy (seconds, not hours), actors, starting an
+ * incident through the real catalog (`prepareIncident`, so parameters pass the runbook's schema),
+ * and waiting on the incident record through `statusQuery`.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
+import { DEFAULT_POLICY, type IncidentPolicy } from '../../common/incident';
+import type { Actor, IncidentRecord, RunbookId, Severity, Target } from '../../common/types';
+import { prepareIncident } from '../../runbooks';
+import { statusQuery } from '../../workflows/incident/messages';
+
+export const ALICE: Actor = { id: 'cli:alice', name: 'alice' };
+export const BOB: Actor = { id: 'U0BOB', name: 'bob' };
+export const CAROL: Actor = { id: 'U0CAROL', name: 'carol', groups: ['S0SRE'] };
+export const MALLORY: Actor = { id: 'U0MALLORY', name: 'mallory', groups: ['S0SALES'] };
+
+/** Escalation and gates in seconds so a test sees a deadline pass. */
+export function fastPolicy(overrides: Partial<IncidentPolicy> = {}): IncidentPolicy {
+  return {
+    ...DEFAULT_POLICY,
+    ackDeadlineMs: { P0: 120_000, P1: 120_000, P2: 120_000, P3: 120_000 },
+    repageIntervalMs: 1_000,
+    tiers: [
+      { name: 'on-call', kind: 'slack', mentions: ['U0ONCALL'] },
+      { name: 'PagerDuty', kind: 'pagerduty', mentions: [] },
+      { name: 'incident commander', kind: 'slack', mentions: ['U0IC'] },
+    ],
+    approvers: { users: [ALICE.id, BOB.id], groups: ['S0SRE'] },
+    gateEscalateAfterMs: 1_000,
+    gateDeadlineMs: 2_500,
+    restoreAfterMs: 1_500,
+    rolloutTimeoutSeconds: 5,
+    maxOpenMs: 120_000,
+    ...overrides,
+  };
+}
+
+export function uniqueTarget(deployment: string): Target {
+  return { namespace: 'shop', deployment: `${deployment}-${randomUUID().slice(0, 6)}` };
+}
+
+export interface StartOptions {
+  runbook: RunbookId;
+  targets?: Target[];
+  params?: Record<string, unknown>;
+  severity?: Severity;
+  policy?: IncidentPolicy;
+  triggeredBy?: Actor;
+}
+
+export async function startIncident(
+  client: Client,
+  taskQueue: string,
+  options: StartOptions,
+): Promise<WorkflowHandle<(input: unknown) => Promise<IncidentRecord>>> {
+  const triggeredBy = options.triggeredBy ?? ALICE;
+  const prepared = prepareIncident({
+    runbook: options.runbook,
+    targets: options.targets ?? [uniqueTarget('checkout')],
+    severity: options.severity,
+    params: options.params ?? {},
+    trigger: { kind: 'cli', user: triggeredBy.id },
+    triggeredBy,
+    policy: options.policy ?? fastPolicy(),
+  });
+  return client.workflow.start<(input: unknown) => Promise<IncidentRecord>>(prepared.workflowType, {
+    taskQueue,
+    workflowId: prepared.workflowId,
+    args: [prepared.input],
+    typedSearchAttributes: prepared.searchAttributes,
+    workflowExecutionTimeout: '5 minutes',
+  });
+}
+
+/** Polls the incident record until `predicate` holds; fails with the last record after `timeoutMs`. */
+export async function waitForRecord(
+  handle: WorkflowHandle,
+  predicate: (record: IncidentRecord) => boolean,
+  timeoutMs = 15_000,
+): Promise<IncidentRecord> {
+  const deadline = Date.now() + timeoutMs;
+  let record: IncidentRecord | undefined;
+  while (Date.now() < deadline) {
+    record = await handle.query(statusQuery);
+    if (predicate(record)) return record;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting on incident ${handle.workflowId}: ${JSON.stringify(record, null, 1)}`);
+}
+
+export const gatePending = (name: string) => (record: IncidentRecord) =>
+  record.gates.some((gate) => gate.name === name && gate.status === 'pending');
+
+export async function history(handle: WorkflowHandle): Promise<temporal.api.history.v1.IHistoryEvent[]> {
+  return (await handle.fetchHistory()).events ?? [];
+}
+
+/** Event type names as Temporal spells them (`EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED`...). */
+export async function eventTypes(handle: WorkflowHandle): Promise<string[]> {
+  const { temporal: proto } = await import('@temporalio/proto');
+  return (await history(handle)).map((event) => proto.api.enums.v1.EventType[event.eventType ?? 0] ?? 'UNKNOWN');
+}
+
+export function timelineText(record: IncidentRecord): string {
+  return record.timeline.map((entry) => `${entry.kind}: ${entry.message}`).join('\n');
+}

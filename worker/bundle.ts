@@ -1,0 +1,65 @@
+/**
+ * The workflow bundle the worker loads. Production workers load a prebuilt bundle
+ * (FIREBREAK_WORKFLOW_BUNDLE, made by `npm run build:workflows`); `firebreak start` builds one and
+ * caches it under ~/.cache/firebreak/bundles keyed by the workflow sources, so a warm start skips
+ * webpack.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+import { firebreakCacheDir } from '../scripts/temporal-bin';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const WORKFLOWS_ENTRY = path.join(ROOT, 'workflows', 'index.ts');
+/** Everything the workflow bundle can import. */
+const BUNDLED_DIRS = ['workflows', 'common'];
+
+async function sourcesHash(): Promise<string> {
+  const hash = createHash('sha256');
+  const sdk = JSON.parse(await readFile(path.join(ROOT, 'node_modules/@temporalio/worker/package.json'), 'utf8'));
+  hash.update(`sdk ${sdk.version}\n`);
+  for (const dir of BUNDLED_DIRS) {
+    const entries = await readdir(path.join(ROOT, dir), { recursive: true, withFileTypes: true });
+    const files = entries
+      .filter((e) => e.isFile() && e.name.endsWith('.ts'))
+      .map((e) => path.join(e.parentPath, e.name))
+      .sort();
+    for (const file of files) hash.update(`${path.relative(ROOT, file)}\n`).update(await readFile(file));
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+export async function buildWorkflowBundle(): Promise<string> {
+  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_ENTRY, logger: new DefaultLogger('WARN') });
+  return code;
+}
+
+/** Returns bundle code from FIREBREAK_WORKFLOW_BUNDLE, the cache, or a fresh build (then cached). */
+export async function loadWorkflowBundle(prebuiltPath: string | undefined, log: (line: string) => void) {
+  if (prebuiltPath) return { code: await readFile(prebuiltPath, 'utf8') };
+  const cacheFile = path.join(firebreakCacheDir(), 'bundles', `workflows-${await sourcesHash()}.js`);
+  if (existsSync(cacheFile)) return { code: await readFile(cacheFile, 'utf8') };
+  log('Bundling workflows (cached for the next start)...');
+  const code = await buildWorkflowBundle();
+  await mkdir(path.dirname(cacheFile), { recursive: true });
+  await writeFile(`${cacheFile}.tmp`, code);
+  await rename(`${cacheFile}.tmp`, cacheFile);
+  return { code };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const out = process.argv[2] ?? path.join(firebreakCacheDir(), 'bundles', 'workflow-bundle.js');
+  buildWorkflowBundle()
+    .then(async (code) => {
+      await mkdir(path.dirname(out), { recursive: true });
+      await writeFile(out, code);
+      console.log(out);
+    })
+    .catch((err) => {
+      console.error(err);
+      process.exit(1);
+    });
+}

@@ -1,0 +1,180 @@
+/**
+ * The embedded Temporal dev server: `temporal server start-dev` on a SQLite file, plus the
+ * namespace set-up every Firebreak start needs (search attributes, retention). Used by
+ * `firebreak start` and by the test bed, so both run the same server the same way.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, open } from 'node:fs/promises';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time';
+import { FIREBREAK_SEARCH_ATTRIBUTES } from '../common/search-attributes';
+import { ensureTemporalBinary } from '../scripts/temporal-bin';
+import proto from '@temporalio/proto';
+
+export interface DevServerOptions {
+  /** Directory for the SQLite database and the server log. */
+  dataDir: string;
+  host?: string;
+  port: number;
+  /** Web UI port; defaults to port + 1000 like the CLI. */
+  uiPort?: number;
+  namespace?: string;
+  log?: (line: string) => void;
+  /** Give up waiting for readiness after this long. */
+  readyTimeoutMs?: number;
+}
+
+export interface DevServer {
+  address: string;
+  uiUrl: string;
+  namespace: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  const log = options.log ?? ((line: string) => console.error(line));
+  const host = options.host ?? '127.0.0.1';
+  const namespace = options.namespace ?? 'default';
+  const uiPort = options.uiPort ?? options.port + 1000;
+  const binary = await ensureTemporalBinary(log);
+  await mkdir(options.dataDir, { recursive: true });
+  const logFile = await open(path.join(options.dataDir, 'temporal-server.log'), 'a');
+  const child = spawn(
+    binary,
+    [
+      'server',
+      'start-dev',
+      '--db-filename',
+      path.join(options.dataDir, 'temporal.sqlite'),
+      '--ip',
+      host,
+      '--port',
+      String(options.port),
+      '--ui-port',
+      String(uiPort),
+      '--namespace',
+      namespace,
+      '--log-level',
+      'warn',
+      // Updates and visibility queries are what ingress and CLI rely on; make sure they are on.
+      '--dynamic-config-value',
+      'frontend.enableUpdateWorkflowExecution=true',
+      '--dynamic-config-value',
+      'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
+    ],
+    { stdio: ['ignore', logFile.fd, logFile.fd], detached: false },
+  );
+  await logFile.close();
+  const address = `${host}:${options.port}`;
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  try {
+    await waitUntilServing(address, options.readyTimeoutMs ?? 60_000, exited, options.dataDir);
+    await prepareNamespace(address, namespace, log);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { address, uiUrl: `http://${host}:${uiPort}`, namespace, process: child, stop };
+}
+
+async function waitUntilServing(
+  address: string,
+  timeoutMs: number,
+  exited: Promise<number | null>,
+  dataDir: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exitCode: number | null | undefined;
+  void exited.then((code) => (exitCode = code ?? -1));
+  while (Date.now() < deadline) {
+    if (exitCode !== undefined) {
+      throw new Error(
+        `the Temporal dev server exited with code ${exitCode}; see ${path.join(dataDir, 'temporal-server.log')}`,
+      );
+    }
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+      try {
+        await connection.healthService.check({});
+        return;
+      } finally {
+        await connection.close();
+      }
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+  throw new Error(`the Temporal dev server at ${address} was not ready within ${timeoutMs / 1000} s`);
+}
+
+/** Retention long enough that postmortems can be exported weeks later. */
+export const DEFAULT_RETENTION_DAYS = 30;
+
+/**
+ * Registers Firebreak's search attributes and raises the namespace retention. Idempotent: safe on
+ * a new database and on one an earlier start already prepared. Works against any cluster the
+ * credentials allow (an operator may have done it already).
+ */
+export async function prepareNamespace(
+  address: string | Connection,
+  namespace: string,
+  log: (line: string) => void,
+  retentionDays = DEFAULT_RETENTION_DAYS,
+): Promise<void> {
+  const connection = typeof address === 'string' ? await Connection.connect({ address }) : address;
+  try {
+    const existing = await connection.operatorService.listSearchAttributes({ namespace });
+    const missing = FIREBREAK_SEARCH_ATTRIBUTES.filter((key) => !(key.name in (existing.customAttributes ?? {})));
+    if (missing.length > 0) {
+      await connection.operatorService.addSearchAttributes({
+        namespace,
+        searchAttributes: Object.fromEntries(missing.map((key) => [key.name, indexedValueType(key.type)])),
+      });
+      log(`Registered search attributes: ${missing.map((key) => key.name).join(', ')}`);
+    }
+    const described = await connection.workflowService.describeNamespace({ namespace });
+    const currentSeconds = Number(described.config?.workflowExecutionRetentionTtl?.seconds ?? 0);
+    const wantedSeconds = retentionDays * 24 * 3600;
+    if (currentSeconds < wantedSeconds) {
+      await connection.workflowService.updateNamespace({
+        namespace,
+        config: { workflowExecutionRetentionTtl: msToTs(wantedSeconds * 1000) },
+      });
+      log(`Namespace ${namespace}: retention raised to ${retentionDays} days`);
+    }
+  } finally {
+    if (typeof address === 'string') await connection.close();
+  }
+}
+
+function indexedValueType(type: string): proto.temporal.api.enums.v1.IndexedValueType {
+  const { IndexedValueType } = proto.temporal.api.enums.v1;
+  switch (type) {
+    case 'KEYWORD':
+      return IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+    case 'KEYWORD_LIST':
+      return IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST;
+    case 'TEXT':
+      return IndexedValueType.INDEXED_VALUE_TYPE_TEXT;
+    case 'INT':
+      return IndexedValueType.INDEXED_VALUE_TYPE_INT;
+    case 'DATETIME':
+      return IndexedValueType.INDEXED_VALUE_TYPE_DATETIME;
+    case 'BOOL':
+      return IndexedValueType.INDEXED_VALUE_TYPE_BOOL;
+    default:
+      return IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE;
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * Connections to Temporal from the environment: the embedded dev server by default, or any
+ * cluster (TEMPORAL_ADDRESS + namespace, with mTLS or an API key).
+ */
+import { readFile } from 'node:fs/promises';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import type { Env } from '../config/env';
+
+interface ConnectionSettings {
+  address: string;
+  tls?: { clientCertPair: { crt: Buffer; key: Buffer } } | true;
+  apiKey?: string;
+}
+
+export async function connectionSettings(env: Env, address: string): Promise<ConnectionSettings> {
+  if (env.TEMPORAL_TLS_CERT && env.TEMPORAL_TLS_KEY) {
+    const [crt, key] = await Promise.all([readFile(env.TEMPORAL_TLS_CERT), readFile(env.TEMPORAL_TLS_KEY)]);
+    return { address, tls: { clientCertPair: { crt, key } }, apiKey: env.TEMPORAL_API_KEY };
+  }
+  if (env.TEMPORAL_API_KEY) return { address, tls: true, apiKey: env.TEMPORAL_API_KEY };
+  return { address };
+}
+
+export async function connectClient(env: Env, address: string): Promise<{ client: Client; connection: Connection }> {
+  const connection = await Connection.connect({ ...(await connectionSettings(env, address)), connectTimeout: 5_000 });
+  return { client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE }), connection };
+}
+
+export async function connectWorker(env: Env, address: string): Promise<NativeConnection> {
+  return NativeConnection.connect(await connectionSettings(env, address));
+}

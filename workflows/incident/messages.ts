@@ -1,0 +1,58 @@
+/**
+ * The incident's message contract, defined once and imported by the ingress, the CLI and tests.
+ * Names are part of running workflows' histories: never rename, add new ones instead.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Actor, GateState, IncidentRecord } from '../../common/types';
+
+export interface AcknowledgeRequest {
+  actor: Actor;
+  note?: string;
+}
+
+export interface DecideRequest {
+  /** Gate name; may be omitted when exactly one gate is pending. */
+  gate?: string;
+  decision: 'approve' | 'reject';
+  actor: Actor;
+  /** One of the gate's choices (e.g. a rollback revision), when it offers any. */
+  choice?: string;
+  comment?: string;
+}
+
+export interface ResolveRequest {
+  actor: Actor;
+  note?: string;
+}
+
+export interface AlertInstance {
+  fingerprint: string;
+  status: 'firing' | 'resolved';
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  startsAt?: string;
+  endsAt?: string;
+}
+
+export interface AlertNotification {
+  source: 'alertmanager' | 'grafana';
+  receiver: string;
+  groupKey: string;
+  /** Group status as sent; a `firing` group can still carry resolved alerts. */
+  status: 'firing' | 'resolved';
+  /** Alerts the sender left out; > 0 means this view is partial. */
+  truncatedAlerts: number;
+  alerts: AlertInstance[];
+  receivedAt: string;
+}
+
+/** Acknowledge the incident: stops escalation. Returns the record after acknowledgement. */
+export const acknowledgeUpdate = defineUpdate<IncidentRecord, [AcknowledgeRequest]>('acknowledge');
+/** Approve or reject a gate. The Slack action id is the update id: a double click is one decision. */
+export const decideUpdate = defineUpdate<GateState, [DecideRequest]>('decide');
+/** Mark the incident resolved; mitigations are then restored per policy. */
+export const resolveSignal = defineSignal<[ResolveRequest]>('resolve');
+/** A later notification for the same alert group. */
+export const alertSignal = defineSignal<[AlertNotification]>('alert');
+/** The current incident record. */
+export const statusQuery = defineQuery<IncidentRecord>('status');

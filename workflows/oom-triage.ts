@@ -1,0 +1,148 @@
+/**
+ * RB4 — OOM triage (000 §6.2, §4.1; 002 case 2): find the kills, give the container room once,
+ * shrink the exporter queue, keep evidence (heap profile, memory trend), and disable trace export
+ * only if a human approves the extreme case.
+ */
+import { formatTarget } from '../common/ids';
+import type { IncidentRecord } from '../common/types';
+import type { OomTriageParams } from '../runbooks/oom-triage';
+import { OOM_DISABLE_EXPORT_GATE } from './gates';
+import { runIncident, type Incident, type ResumableInput } from './incident/kernel';
+import { diagnostics, kubeChange, kubeRead } from './incident/proxies';
+import { nextMemoryLimit } from './incident/quantity';
+import { envChanges } from './incident/rules';
+
+/** 002 case 2: resident memory growing faster than 1 MB/s is a leak. */
+const LEAK_BYTES_PER_SECOND = 1_000_000;
+
+/**
+ * Changes: the container's memory limit (at most once per incident), OTEL_BSP_MAX_QUEUE_SIZE and,
+ * behind a gate, OTEL_TRACES_EXPORTER — all recorded and restored on resolution. Idempotency key:
+ * the incident id. Timeouts: QUICK reads and exec, LONG_REMEDIATION changes. Returns the incident record.
+ */
+export async function oomTriageWorkflow(input: ResumableInput<OomTriageParams>): Promise<IncidentRecord> {
+  return runIncident(input, triageOom);
+}
+
+async function triageOom(incident: Incident<OomTriageParams>): Promise<void> {
+  const { target, params } = incident;
+  const name = formatTarget(target);
+
+  incident.step('find-oom-kills', `Looking for OOM kills of ${name} (container statuses and node events)`);
+  const kills = await kubeRead.findOomKills(target);
+  const lines = kills.map((k) => `${k.at ?? '?'} ${k.pod ?? k.node ?? '?'}/${k.container ?? '?'} (${k.source})`);
+  incident.note('diagnostic', `${kills.length} OOM kill(s) found${lines.length ? `:\n${lines.join('\n')}` : ''}`, {
+    kills,
+  });
+  const container = params.container ?? kills.find((k) => k.container)?.container;
+  const change = { ...target, incidentId: incident.id, ...(container ? { container } : {}) };
+
+  incident.step('raise-memory-limit', `Raising the memory limit of ${name} temporarily`);
+  const live = await kubeChange.setContainerResources({
+    ...change,
+    limits: { memory: params.memoryLimit },
+    dryRun: true,
+  });
+  const current = live.previous.limits.memory ?? null;
+  const raise = nextMemoryLimit(current, {
+    mode: params.memoryPolicy,
+    limit: params.memoryLimit,
+    cap: params.memoryCap,
+  });
+  const key = `${name}/limits/${live.container}/memory`;
+  if ('skip' in raise || incident.hasMitigation(key)) {
+    incident.note('step', `Memory limit not raised: ${'skip' in raise ? raise.skip : 'already raised once'}`);
+  } else {
+    const raised = await kubeChange.setContainerResources({
+      ...change,
+      container: live.container,
+      limits: { memory: raise.limit },
+    });
+    incident.recordMitigations(target, [
+      {
+        kind: 'resources',
+        container: raised.container,
+        field: 'limits',
+        resource: 'memory',
+        previous: current,
+        applied: raise.limit,
+      },
+    ]);
+  }
+
+  incident.step('shrink-exporter-queue', `Shrinking the exporter queue to ${params.exporterQueueSize}`);
+  const queue = await kubeChange.setDeploymentEnv({
+    ...change,
+    env: { OTEL_BSP_MAX_QUEUE_SIZE: String(params.exporterQueueSize) },
+  });
+  incident.recordMitigations(target, envChanges(queue));
+
+  if (params.heapProfile) await saveHeapProfile(incident, container);
+  await judgeMemoryTrend(incident);
+  incident.mitigated(`OOM mitigations applied to ${name}; they are restored on resolution`);
+
+  if (!params.offerDisableTraceExport) return;
+  const gate = await incident.askApproval({
+    ...OOM_DISABLE_EXPORT_GATE,
+    prompt: `${OOM_DISABLE_EXPORT_GATE.prompt} (${name})`,
+  });
+  if (gate.status !== 'approved') {
+    incident.note('step', `Trace export left on: the gate was ${gate.status.replace('_', ' ')}`);
+    return;
+  }
+  incident.step('disable-trace-export', `Disabling trace export of ${name}`);
+  const exporter = await kubeChange.setDeploymentEnv({ ...change, env: { OTEL_TRACES_EXPORTER: 'none' } });
+  incident.recordMitigations(target, envChanges(exporter));
+}
+
+/** Evidence, not remediation: a failure here is a warning on the timeline. */
+async function saveHeapProfile(incident: Incident<OomTriageParams>, container: string | undefined): Promise<void> {
+  incident.step('heap-profile', 'Saving a heap profile from a running pod');
+  const pods = await incident.tryDiagnostic('listing pods', () => kubeRead.listDeploymentPods(incident.target));
+  const pod = pods?.find((p) => p.phase === 'Running' && p.ready);
+  if (!pod) {
+    incident.note('diagnostic', 'Warning: no running pod to take a heap profile from');
+    return;
+  }
+  const path = `/tmp/firebreak-heap-${incident.id.replace(/[^A-Za-z0-9-]/g, '_')}.prof`;
+  // Positional arguments, not interpolation: the URL never reaches the shell as code.
+  const script = 'curl -sf -o "$1" "$2" && wc -c < "$1"';
+  const command = ['sh', '-c', script, 'heap-profile', path, incident.params.heapProfileUrl];
+  const { namespace } = incident.target;
+  const result = await incident.tryDiagnostic('heap profile', () =>
+    kubeRead.execInPod({ namespace, pod: pod.name, ...(container ? { container } : {}), command, timeoutSeconds: 60 }),
+  );
+  if (!result) return;
+  if (result.exitCode !== 0) {
+    incident.note(
+      'diagnostic',
+      `Warning: heap profile failed (exit ${result.exitCode}): ${result.stderr.slice(0, 300)}`,
+    );
+    return;
+  }
+  incident.note(
+    'diagnostic',
+    `Heap profile saved in ${pod.name}:${path} (${result.stdout.trim()} bytes); fetch it with kubectl cp`,
+    {
+      pod: pod.name,
+      path,
+    },
+  );
+}
+
+async function judgeMemoryTrend(incident: Incident<OomTriageParams>): Promise<void> {
+  incident.step('memory-trend', 'Judging the resident-memory trend');
+  const { namespace, deployment } = incident.target;
+  const trend = await incident.tryDiagnostic('memory trend', () =>
+    diagnostics.analyzeMemoryTrend({
+      selector: `namespace="${namespace}",pod=~"${deployment}-.*"`,
+      windowSeconds: incident.params.trendWindowSeconds,
+      thresholdBytesPerSecond: LEAK_BYTES_PER_SECOND,
+    }),
+  );
+  if (trend)
+    incident.note('diagnostic', `Memory trend: ${trend.verdict}`, {
+      leak: trend.leak,
+      slope: trend.slopeBytesPerSecond,
+    });
+}

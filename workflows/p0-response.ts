@@ -1,0 +1,83 @@
+/**
+ * RB1 — P0 incident response, step by step as 001's `p0-incident-response.sh` does it, with a
+ * rollout wait instead of its `sleep 60`.
+ */
+import { formatTarget } from '../common/ids';
+import type { IncidentRecord, Target } from '../common/types';
+import type { P0ResponseParams } from '../runbooks/p0-response';
+import { P0_RESTART_GATE } from './gates';
+import { runIncident, type Incident, type ResumableInput } from './incident/kernel';
+import { diagnostics, kubeChange, kubeRead } from './incident/proxies';
+
+/**
+ * Changes: one rollout restart of the target (idempotency key: the incident id, so a retried or
+ * replayed restart is never a second restart). Timeouts: QUICK probes, LONG_REMEDIATION restart,
+ * the policy's rollout deadline. Returns the incident record.
+ */
+export async function p0ResponseWorkflow(input: ResumableInput<P0ResponseParams>): Promise<IncidentRecord> {
+  return runIncident(input, respondToP0);
+}
+
+async function respondToP0(incident: Incident<P0ResponseParams>): Promise<void> {
+  const { target, params, policy } = incident;
+  const service = target.deployment;
+
+  incident.step('notify', `P0 INCIDENT: ${service} is down — incident ${incident.id}`);
+
+  incident.step('diagnostics', 'Quick diagnostics: health check, pods, last 20 events');
+  await Promise.all([probeHealth(incident, 'before recovery'), describePods(incident, target), recentEvents(incident)]);
+
+  if (incident.record.severity !== 'P0' || !policy.p0RestartWithoutApproval) {
+    await incident.requireApproval(
+      { ...P0_RESTART_GATE, prompt: `Restart deployment ${formatTarget(target)} to attempt automatic recovery?` },
+      'Automatic recovery not approved',
+    );
+  }
+  incident.step('restart', `Attempting automatic recovery: rollout restart of ${formatTarget(target)}`);
+  const restart = await kubeChange.rolloutRestart({ ...target, incidentId: incident.id });
+  incident.note('step', `Restart requested at ${restart.restartedAt}`, { ...restart });
+
+  incident.step('wait-for-rollout', `Waiting up to ${policy.rolloutTimeoutSeconds} s for the rollout`);
+  const rollout = await incident.waitForRollout(target);
+  incident.note('diagnostic', `Rollout: ${rollout.message}`, { complete: rollout.complete });
+
+  incident.step('verify', 'Checking health again');
+  const healthy = rollout.complete && (params.healthUrl ? await probeHealth(incident, 'after recovery') : true);
+  if (healthy) {
+    incident.mitigated(`RECOVERY: ${service} recovered`);
+    return;
+  }
+  await incident.remediationFailed(`ESCALATION: automatic recovery failed — ${service} is still down`);
+}
+
+/** Returns whether the service answered healthy; no health URL means there is nothing to probe. */
+async function probeHealth(incident: Incident<P0ResponseParams>, when: string): Promise<boolean> {
+  const { healthUrl, expectStatus } = incident.params;
+  if (!healthUrl) return false;
+  const health = await incident.tryDiagnostic('health check', () =>
+    diagnostics.checkHealth({ url: healthUrl, ...(expectStatus ? { expectStatus } : {}) }),
+  );
+  if (health) incident.note('diagnostic', `Health ${when}: ${health.verdict}`, { health });
+  return health?.healthy ?? false;
+}
+
+async function describePods(incident: Incident<P0ResponseParams>, target: Target): Promise<void> {
+  const pods = await incident.tryDiagnostic('listing pods', () => kubeRead.listDeploymentPods(target));
+  if (!pods) return;
+  const lines = pods.map((pod) => {
+    const last = pod.containers.find((c) => c.lastTermination)?.lastTermination;
+    const reason = last ? `, last termination ${last.reason ?? '?'} (exit ${last.exitCode ?? '?'})` : '';
+    return `${pod.name}: ${pod.phase}, ${pod.restarts} restarts${reason}`;
+  });
+  incident.note('diagnostic', `Pods of ${target.deployment}:\n${lines.join('\n') || 'none'}`, { pods });
+}
+
+async function recentEvents(incident: Incident<P0ResponseParams>): Promise<void> {
+  const namespace = incident.target.namespace;
+  const events = await incident.tryDiagnostic('listing events', () =>
+    kubeRead.listRecentEvents({ namespace, limit: 20 }),
+  );
+  if (!events) return;
+  const lines = events.map((e) => `${e.lastTimestamp} ${e.type} ${e.reason} ${e.object}: ${e.message}`);
+  incident.note('diagnostic', `Last ${events.length} events in ${namespace}:\n${lines.join('\n')}`, { events });
+}
