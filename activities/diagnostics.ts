@@ -115,6 +115,11 @@ export interface MemoryTrendInput {
   /** End of the window (RFC 3339 or Unix seconds); now by default. */
   end?: PromTime;
   stepSeconds?: number;
+  /**
+   * Series shorter than this (a pod started inside the window) cannot be judged: a process warming
+   * up grows fast for a minute and is no leak. A quarter of the window by default.
+   */
+  minSpanSeconds?: number;
 }
 
 export interface MemorySeriesTrend {
@@ -127,6 +132,8 @@ export interface MemorySeriesTrend {
   lastBytes: number;
   spanSeconds: number;
   leak: boolean;
+  /** Too short to judge (see `minSpanSeconds`); never a leak, never the worst series. */
+  tooShort: boolean;
 }
 
 export interface MemoryTrendResult {
@@ -515,12 +522,14 @@ export function createDiagnosticsActivities(deps: DiagnosticsDeps) {
     const { from, to, step } = rangeWindow(input.windowSeconds, input.end, input.stepSeconds);
     const range = await queryPrometheusRange({ query, start: from, end: to, stepSeconds: step });
 
+    const minSpan = input.minSpanSeconds ?? input.windowSeconds / 4;
     const series: MemorySeriesTrend[] = [];
     for (const s of range.series) {
       const fit = leastSquares(s.points);
       if (!fit) continue;
       const first = s.points[0]!;
       const last = s.points.at(-1)!;
+      const tooShort = last[0] - first[0] < minSpan;
       series.push({
         metric: s.metric,
         samples: s.points.length,
@@ -529,11 +538,12 @@ export function createDiagnosticsActivities(deps: DiagnosticsDeps) {
         firstBytes: first[1],
         lastBytes: last[1],
         spanSeconds: last[0] - first[0],
-        leak: fit.slope > threshold,
+        leak: !tooShort && fit.slope > threshold,
+        tooShort,
       });
     }
     series.sort((a, b) => b.slopeBytesPerSecond - a.slopeBytesPerSecond);
-    const worst = series[0];
+    const worst = series.find((s) => !s.tooShort);
     const base = { query, windowSeconds: input.windowSeconds, thresholdBytesPerSecond: threshold, series };
     if (!worst) {
       const points = range.series.reduce((n, s) => n + s.points.length, 0);
@@ -546,7 +556,8 @@ export function createDiagnosticsActivities(deps: DiagnosticsDeps) {
         verdict:
           points === 0
             ? `no data: ${query} returned no samples in the last ${input.windowSeconds}s`
-            : `insufficient data: fewer than 2 samples per series in the last ${input.windowSeconds}s`,
+            : `insufficient data: no series spans ${Math.round(minSpan)}s of the last ${input.windowSeconds}s ` +
+              `(${series.length} short series)`,
       };
     }
     const leaking = series.filter((s) => s.leak).length;

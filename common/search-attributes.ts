@@ -9,5 +9,7 @@ export const runbookKey = defineSearchAttributeKey('FirebreakRunbook', SearchAtt
 export const severityKey = defineSearchAttributeKey('FirebreakSeverity', SearchAttributeType.KEYWORD);
 export const statusKey = defineSearchAttributeKey('FirebreakStatus', SearchAttributeType.KEYWORD);
 export const targetKey = defineSearchAttributeKey('FirebreakTarget', SearchAttributeType.KEYWORD_LIST);
+/** The human-readable incident id (INC-...), so `firebreak status INC-...` finds the workflow. */
+export const incidentIdKey = defineSearchAttributeKey('FirebreakIncidentId', SearchAttributeType.KEYWORD);
 
-export const FIREBREAK_SEARCH_ATTRIBUTES = [runbookKey, severityKey, statusKey, targetKey] as const;
+export const FIREBREAK_SEARCH_ATTRIBUTES = [runbookKey, severityKey, statusKey, targetKey, incidentIdKey] as const;

@@ -420,6 +420,39 @@ describe('analyzeMemoryTrend', () => {
     assert.match(trend.verdict, /pod=collector-leaky/);
   });
 
+  test('a pod warming up inside the window is too short to call a leak', async () => {
+    const namespace = `warmup-${run}`;
+    await remoteWrite(prometheusUrl, [
+      {
+        labels: { __name__: 'process_resident_memory_bytes', namespace, pod: 'collector-restarted' },
+        samples: sampleSeries(end - 60_000, end, 5, (s) => 50 * MB + 5 * MB * s),
+      },
+      {
+        labels: { __name__: 'process_resident_memory_bytes', namespace, pod: 'collector-old' },
+        samples: sampleSeries(end - 600_000, end, 5, (s) => 400 * MB + jitter(s)),
+      },
+    ]);
+    const trend = await diagnostics.analyzeMemoryTrend({
+      selector: `namespace="${namespace}"`,
+      windowSeconds: 600,
+      end: end / 1000,
+    });
+    assert.equal(trend.leak, false);
+    assert.equal(trend.worst?.metric.pod, 'collector-old');
+    const restarted = trend.series.find((s) => s.metric.pod === 'collector-restarted')!;
+    assert.equal(restarted.tooShort, true);
+    assert.ok(Math.abs(restarted.slopeBytesPerSecond - 5 * MB) < 0.1 * MB, 'its slope is still reported');
+
+    const onlyShort = await diagnostics.analyzeMemoryTrend({
+      selector: `namespace="${namespace}",pod="collector-restarted"`,
+      windowSeconds: 600,
+      end: end / 1000,
+    });
+    assert.equal(onlyShort.noData, true);
+    assert.equal(onlyShort.leak, false);
+    assert.match(onlyShort.verdict, /^insufficient data: no series spans 150s/);
+  });
+
   test('no samples: a clear no-data verdict', async () => {
     const trend = await diagnostics.analyzeMemoryTrend({
       selector: `namespace="mem-${run}-absent"`,

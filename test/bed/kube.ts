@@ -359,9 +359,11 @@ export async function startKube(opts: BedOptions): Promise<{ env: Record<string,
       `--service-account-key-file=${path.join(pki, 'sa.pub')}`,
       `--service-account-signing-key-file=${path.join(pki, 'sa.key')}`,
       '--service-cluster-ip-range=10.96.0.0/16',
-      // Pods get no projected token volume: nothing in a fake pod reads one, and pod creation then
-      // does not wait for the namespace's default ServiceAccount.
-      '--disable-admission-plugins=ServiceAccount',
+      // ServiceAccount: pods get no projected token volume (nothing in a fake pod reads one), so
+      // pod creation does not wait for the namespace's default ServiceAccount.
+      // TaintNodesByCondition: it taints a new node not-ready until the node-lifecycle controller
+      // clears it; kwok reports the fake node Ready at once, and that controller is not needed.
+      '--disable-admission-plugins=ServiceAccount,TaintNodesByCondition',
       '--enable-priority-and-fairness=false',
       '--profiling=false',
       '--endpoint-reconciler-type=none',

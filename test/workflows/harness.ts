@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import type { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { DEFAULT_POLICY, type IncidentPolicy } from '../../common/incident';
 import type { Actor, IncidentRecord, RunbookId, Severity, Target } from '../../common/types';
 import { prepareIncident } from '../../runbooks';
@@ -93,14 +93,14 @@ export async function waitForRecord(
 export const gatePending = (name: string) => (record: IncidentRecord) =>
   record.gates.some((gate) => gate.name === name && gate.status === 'pending');
 
-export async function history(handle: WorkflowHandle): Promise<temporal.api.history.v1.IHistoryEvent[]> {
+export async function history(handle: WorkflowHandle): Promise<proto.temporal.api.history.v1.IHistoryEvent[]> {
   return (await handle.fetchHistory()).events ?? [];
 }
 
 /** Event type names as Temporal spells them (`EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED`...). */
 export async function eventTypes(handle: WorkflowHandle): Promise<string[]> {
-  const { temporal: proto } = await import('@temporalio/proto');
-  return (await history(handle)).map((event) => proto.api.enums.v1.EventType[event.eventType ?? 0] ?? 'UNKNOWN');
+  const names = proto.temporal.api.enums.v1.EventType;
+  return (await history(handle)).map((event) => names[event.eventType ?? 0] ?? 'UNKNOWN');
 }
 
 export function timelineText(record: IncidentRecord): string {

@@ -1,0 +1,16 @@
+# Firebreak worker + ingress, for clusters that run Temporal themselves (see docker-compose.yml).
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts=false
+COPY . .
+# Bundle the workflows at build time: production workers load a prebuilt bundle.
+RUN node --import tsx worker/bundle.ts /app/workflow-bundle.js
+ENV FIREBREAK_WORKFLOW_BUNDLE=/app/workflow-bundle.js \
+    FIREBREAK_HOST=0.0.0.0 \
+    FIREBREAK_PORT=8080
+USER node
+EXPOSE 8080
+HEALTHCHECK --interval=15s --timeout=3s CMD node -e "fetch('http://127.0.0.1:8080/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+CMD ["node", "bin/firebreak.mjs", "start"]
