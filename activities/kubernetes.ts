@@ -975,7 +975,8 @@ export function createKubernetesActivities(kubeConfig: KubeConfig) {
       input: Target & MutationOptions & { container?: string; env: Record<string, string | null> },
     ): Promise<EnvChangeResult> {
       validateIncidentId(input.incidentId);
-      const names = Object.keys(input.env).sort();
+      // Given order, as `kubectl set env A=1 B=2` appends new variables in argument order.
+      const names = Object.keys(input.env);
       if (names.length === 0)
         throw ApplicationFailure.nonRetryable('no environment variables given', ErrorType.INVALID_INPUT);
       const deployment = await readDeployment(input);
@@ -986,7 +987,8 @@ export function createKubernetesActivities(kubeConfig: KubeConfig) {
         input.container,
       );
       const applied: Record<string, string | null> = Object.fromEntries(names.map((n) => [n, input.env[n] ?? null]));
-      const key = markerKey(input.incidentId, `env-${fnv1a64(JSON.stringify([container.name, applied]))}`);
+      const requested = [...names].sort().map((n) => [n, applied[n]]);
+      const key = markerKey(input.incidentId, `env-${fnv1a64(JSON.stringify([container.name, requested]))}`);
       const marker = readMarker<{ previous: Record<string, string | null> }>(deployment, key);
       if (marker) return { container: container.name, previous: marker.previous, applied, alreadyApplied: true };
 

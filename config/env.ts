@@ -39,6 +39,14 @@ export const envSchema = z
     ),
     /** Grafana's optional webhook HMAC signing secret. */
     FIREBREAK_GRAFANA_HMAC_SECRET: optionalText,
+    /**
+     * The contact point's "Timestamp Header" (Grafana has no default name), e.g.
+     * X-Grafana-Alerting-Signature-Timestamp; when set, signatures cover `<ts>:<body>` and stale ones are refused.
+     */
+    FIREBREAK_GRAFANA_HMAC_TIMESTAMP_HEADER: optionalText.refine(
+      (value) => value === undefined || /^[A-Za-z0-9-]+$/.test(value),
+      'must be an HTTP header name',
+    ),
     FIREBREAK_SLACK_CHANNEL: optionalText,
     FIREBREAK_TASK_QUEUE: z.string().trim().min(1).default('firebreak'),
     /** A prebuilt workflow bundle for production workers (see `npm run build:workflows`). */

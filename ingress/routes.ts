@@ -3,5 +3,6 @@
  * verifies its own callers (Slack signatures, webhook tokens) before touching Temporal.
  */
 import type { AppDeps } from './app';
+import { registerAlertRoutes } from './alerts/routes';
 
-export const ROUTE_MODULES: NonNullable<AppDeps['routes']> = [];
+export const ROUTE_MODULES: NonNullable<AppDeps['routes']> = [registerAlertRoutes];

@@ -7,6 +7,7 @@
  *   npm test -- test/smoke.test.ts    chosen files (the bed components still start)
  *   npm test -- --bed temporal        only these bed components
  *   npm test -- --no-lint             skip lint and typecheck
+ *   npm run bench                     the benchmarks (bench/*.ts) on the same bed, one at a time
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -51,7 +52,8 @@ async function findTestFiles(dir: string): Promise<string[]> {
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
-  const lint = !args.includes('--no-lint');
+  const bench = args.includes('--bench');
+  const lint = !args.includes('--no-lint') && !bench;
   const bedIndex = args.indexOf('--bed');
   const chosenBed = bedIndex >= 0 ? (args[bedIndex + 1] ?? '').split(',').filter(Boolean) : undefined;
   const files = args.filter((arg, i) => arg.endsWith('.ts') && args[i - 1] !== '--bed');
@@ -66,7 +68,8 @@ async function main(): Promise<number> {
   }
 
   if (!chosenBed || chosenBed.some((name) => name === 'alertmanager' || name === 'prometheus')) {
-    if ((await run('bash', ['scripts/provision-test-deps.sh'])) !== 0) return fail('installing test-bed packages failed');
+    if ((await run('bash', ['scripts/provision-test-deps.sh'])) !== 0)
+      return fail('installing test-bed packages failed');
   }
 
   const workRoot = await mkdtemp(path.join(tmpdir(), 'firebreak-test-'));
@@ -113,6 +116,20 @@ async function main(): Promise<number> {
     await writeFile(bundlePath, bundle.code);
     env.FIREBREAK_TEST_WORKFLOW_BUNDLE = bundlePath;
     log(`workflow bundle built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+    if (bench) {
+      const benchFiles =
+        files.length > 0
+          ? files
+          : (await readdir(path.join(ROOT, 'bench'))).filter((f) => f.endsWith('.ts')).map((f) => `bench/${f}`);
+      let failures = 0;
+      for (const file of benchFiles.sort()) {
+        log(`benchmark ${file}`);
+        if ((await run(process.execPath, ['--import', 'tsx', file], env)) !== 0) failures += 1;
+      }
+      log(`${benchFiles.length - failures} benchmarks passed, ${failures} failed`);
+      return failures === 0 ? 0 : 1;
+    }
 
     const testFiles = files.length > 0 ? files : await findTestFiles(path.join(ROOT, 'test'));
     log(`running ${testFiles.length} test files`);

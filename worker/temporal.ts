@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import type { Env } from '../config/env';
 
 interface ConnectionSettings {
@@ -27,6 +27,21 @@ export async function connectClient(env: Env, address: string): Promise<{ client
   return { client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE }), connection };
 }
 
+let runtimeInstalled = false;
+
+/** The SDK's runtime must be configured before the first native connection creates a default one. */
+function installRuntime(env: Env): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const level = ({ debug: 'DEBUG', info: 'WARN', warn: 'WARN', error: 'ERROR' } as const)[env.FIREBREAK_LOG_LEVEL];
+  try {
+    Runtime.install({ logger: new DefaultLogger(level) });
+  } catch {
+    // A runtime was installed earlier in this process (tests); keep it.
+  }
+}
+
 export async function connectWorker(env: Env, address: string): Promise<NativeConnection> {
+  installRuntime(env);
   return NativeConnection.connect(await connectionSettings(env, address));
 }

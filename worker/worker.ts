@@ -1,12 +1,10 @@
 /**
  * The Firebreak worker: the runbook workflows and every activity on task queue `firebreak`.
  */
-import { DefaultLogger, Runtime, Worker, type NativeConnection } from '@temporalio/worker';
+import { Worker, type NativeConnection } from '@temporalio/worker';
 import type { Env } from '../config/env';
 import { createActivities } from './activities';
 import { loadWorkflowBundle } from './bundle';
-
-let runtimeInstalled = false;
 
 export async function createFirebreakWorker(options: {
   env: Env;
@@ -17,14 +15,6 @@ export async function createFirebreakWorker(options: {
   activities?: object;
 }): Promise<Worker> {
   const { env, log } = options;
-  if (!runtimeInstalled) {
-    runtimeInstalled = true;
-    try {
-      Runtime.install({ logger: new DefaultLogger(env.FIREBREAK_LOG_LEVEL === 'debug' ? 'DEBUG' : 'WARN') });
-    } catch {
-      // A runtime was installed earlier in this process (tests); keep it.
-    }
-  }
   return Worker.create({
     connection: options.connection,
     namespace: env.TEMPORAL_NAMESPACE,

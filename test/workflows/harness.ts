@@ -106,3 +106,27 @@ export async function eventTypes(handle: WorkflowHandle): Promise<string[]> {
 export function timelineText(record: IncidentRecord): string {
   return record.timeline.map((entry) => `${entry.kind}: ${entry.message}`).join('\n');
 }
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Acknowledged within a 1.5 s response time: past the deadline, nobody has been paged and the
+ * incident never climbed a tier. Returns the handle, still open, for the caller to resolve.
+ */
+export async function acknowledgeBeforeDeadline(
+  client: Client,
+  taskQueue: string,
+  options: StartOptions,
+): Promise<{ handle: WorkflowHandle<(input: unknown) => Promise<IncidentRecord>>; record: IncidentRecord }> {
+  const deadline = 1_500;
+  const policy = fastPolicy({
+    ...options.policy,
+    ackDeadlineMs: { P0: deadline, P1: deadline, P2: deadline, P3: deadline },
+  });
+  const handle = await startIncident(client, taskQueue, { ...options, policy });
+  const { acknowledgeUpdate } = await import('../../workflows/incident/messages');
+  const acked = await handle.executeUpdate(acknowledgeUpdate, { args: [{ actor: BOB, note: 'looking' }] });
+  if (!acked.acknowledgedAt) throw new Error('acknowledgement not recorded');
+  await sleep(deadline + 1_500);
+  return { handle, record: await handle.query(statusQuery) };
+}

@@ -1,0 +1,203 @@
+/**
+ * The postmortem model, schema version 1 (docs/postmortem-schema.md). Everything in it is derived
+ * from the workflow's event history, so two exports of the same history are identical apart from
+ * `generatedAt`, and `source.historyDigest` lets a reader check the history was not altered.
+ * Additive changes keep the version; a renamed or removed field bumps it.
+ */
+import type { Actor, IncidentRecord, MitigationChange, Severity, Target, Trigger } from '../common/types';
+
+export const POSTMORTEM_SCHEMA_VERSION = 1;
+
+export interface Postmortem {
+  schemaVersion: typeof POSTMORTEM_SCHEMA_VERSION;
+  generatedAt: string;
+  source: PostmortemSource;
+  summary: PostmortemSummary;
+  times: KeyTimes;
+  activities: ActivityRecord[];
+  decisions: DecisionRecord[];
+  signals: SignalRecord[];
+  timers: TimerRecord[];
+  escalations: EscalationRecord[];
+  mitigations: MitigationSummary[];
+  statusChanges: { at: string; status: string; eventId: number }[];
+  markers: { at: string; name: string; eventId: number }[];
+  failures: FailureRecord[];
+  /** Every item above, in history order, as one readable list. */
+  timeline: TimelineItem[];
+  checklist: ChecklistItem[];
+}
+
+export interface PostmortemSource {
+  workflowId: string;
+  runId?: string;
+  workflowType: string;
+  taskQueue?: string;
+  /** Number of history events read. */
+  historyLength: number;
+  /** `sha256:<hex>` of the protobuf-encoded history: re-fetch and compare to detect tampering. */
+  historyDigest: string;
+  /** `running`, or how the execution closed (`completed`, `failed`, `terminated`, ...). */
+  executionStatus: string;
+  /** Where the incident record came from: the workflow result, the last snapshot the history holds, or nowhere. */
+  recordSource: 'result' | 'snapshot' | 'none';
+  /** Run that continued into this one (continue-as-new), when any. */
+  continuedFromRunId?: string;
+}
+
+export interface PostmortemSummary {
+  incidentId?: string;
+  title?: string;
+  runbook?: string;
+  target?: Target;
+  targets: Target[];
+  severity?: Severity;
+  trigger?: Trigger;
+  /** Who or what triggered it, in words: `alert alertmanager (receiver web.hook)` or `cli:alice`. */
+  triggeredBy: string;
+  /** Current or final status of the incident. */
+  status: string;
+  outcome?: string;
+  failure?: { type: string; message: string };
+  params?: Record<string, unknown>;
+}
+
+export interface KeyTimes {
+  detected?: string;
+  started: string;
+  acknowledged?: string;
+  acknowledgedBy?: Actor;
+  mitigated?: string;
+  resolved?: string;
+  closed?: string;
+  /** Mean time to acknowledge: detected → acknowledged, in ms. */
+  mttaMs?: number;
+  /** Time to mitigate: detected → mitigated, in ms. */
+  ttmMs?: number;
+  /** Mean time to resolve: detected → resolved, in ms. */
+  mttrMs?: number;
+}
+
+export type ActivityOutcome = 'completed' | 'failed' | 'timed_out' | 'cancelled' | 'running' | 'scheduled';
+
+export interface ActivityRecord {
+  eventId: number;
+  activityId: string;
+  name: string;
+  scheduledAt: string;
+  startedAt?: string;
+  closedAt?: string;
+  /** Scheduled → closed, retries included. */
+  durationMs?: number;
+  attempts: number;
+  outcome: ActivityOutcome;
+  /** The activity's input, secrets redacted. */
+  input: unknown;
+  /** A one-line account of the input for the timeline. */
+  inputSummary: string;
+  result?: unknown;
+  failure?: FailureDetail;
+  /** The failure of the attempt before the last one, when the activity was retried. */
+  lastAttemptFailure?: FailureDetail;
+}
+
+export interface FailureDetail {
+  message: string;
+  type?: string;
+  nonRetryable?: boolean;
+}
+
+export interface DecisionRecord {
+  eventId: number;
+  updateId: string;
+  /** `acknowledge`, or the gate decision `approve` / `reject`. */
+  kind: 'acknowledge' | 'approve' | 'reject' | string;
+  gate?: string;
+  actor?: Actor;
+  at: string;
+  choice?: string;
+  comment?: string;
+  note?: string;
+  /** `accepted` until its completion event; `completed` or `failed` after. */
+  outcome: 'accepted' | 'completed' | 'failed';
+  /** Gate status after the decision, as the workflow returned it. */
+  gateStatus?: string;
+  failure?: FailureDetail;
+}
+
+export interface SignalRecord {
+  eventId: number;
+  name: string;
+  at: string;
+  actor?: Actor;
+  summary: string;
+}
+
+export interface TimerRecord {
+  eventId: number;
+  timerId: string;
+  startedAt: string;
+  durationMs: number;
+  /** Which policy duration it matches, when one does (`acknowledgement deadline`...). */
+  purpose?: string;
+  outcome: 'fired' | 'canceled' | 'pending';
+  endedAt?: string;
+}
+
+export interface EscalationRecord {
+  at: string;
+  tier: string;
+  channel: 'slack' | 'pagerduty';
+  reason: string;
+  eventId: number;
+  outcome: ActivityOutcome;
+}
+
+export interface MitigationSummary {
+  key: string;
+  target: Target;
+  change: MitigationChange;
+  appliedAt: string;
+  restored: boolean;
+  restoredAt?: string;
+  restoreNote?: string;
+}
+
+export interface FailureRecord {
+  at: string;
+  /** `activity`, `workflow`, `decision`, or `runbook` (the incident's own failure record). */
+  where: string;
+  what: string;
+  failure: FailureDetail;
+  eventId?: number;
+}
+
+export type TimelineItemKind =
+  | 'workflow'
+  | 'activity'
+  | 'decision'
+  | 'signal'
+  | 'timer'
+  | 'status'
+  | 'escalation'
+  | 'mitigation'
+  | 'restoration'
+  | 'marker'
+  | 'failure';
+
+export interface TimelineItem {
+  at: string;
+  kind: TimelineItemKind;
+  text: string;
+  eventId: number;
+}
+
+export interface ChecklistItem {
+  item: string;
+  /** The source runbook's wording (001, 故障后检查清单). */
+  original: string;
+  done: boolean;
+}
+
+/** The incident record found in the history (result or last snapshot), if any. */
+export type RecordFound = { record: IncidentRecord; source: 'result' | 'snapshot'; eventId: number } | undefined;

@@ -1,0 +1,67 @@
+/**
+ * Secrets never reach a postmortem: activity inputs and results can carry tokens (Authorization
+ * headers of health checks, env values set on a deployment), and postmortems are pasted into wikis.
+ */
+
+export const REDACTED = '<redacted>';
+
+/** Names whose values are secret: env variables, headers, object fields. */
+const SECRET_NAME = /TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL|AUTH|COOKIE/i;
+/** Fields that name things rather than hold secrets, although their names contain KEY or AUTH. */
+const SAFE_NAMES = new Set(['key', 'dedupKey', 'groupKey', 'mitigationKey', 'author', 'authors']);
+
+export function isSecretName(name: string): boolean {
+  return !SAFE_NAMES.has(name) && SECRET_NAME.test(name);
+}
+
+const INLINE_SECRETS: [RegExp, string][] = [
+  // Authorization values: `Bearer abc`, `Basic abc`, `token abc`.
+  [/\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{6,}/gi, `$1 ${REDACTED}`],
+  // Slack tokens, GitHub tokens, AWS access keys.
+  [/\bxox[abposr]-[A-Za-z0-9-]{6,}/g, REDACTED],
+  [/\bxapp-[A-Za-z0-9-]{6,}/g, REDACTED],
+  [/\bgh[pousr]_[A-Za-z0-9]{20,}/g, REDACTED],
+  [/\bAKIA[0-9A-Z]{16}\b/g, REDACTED],
+  // user:password@ in URLs.
+  [/(\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]+:)[^\s/@]+@/gi, `$1${REDACTED}@`],
+  // token=..., password=..., api_key=... in query strings and `NAME=value` text.
+  [
+    /\b([A-Za-z0-9_.-]*(?:token|secret|password|passwd|api[_-]?key|credential|auth)[A-Za-z0-9_.-]*)=([^\s&"']+)/gi,
+    `$1=${REDACTED}`,
+  ],
+];
+
+export function redactText(text: string): string {
+  let out = text;
+  for (const [pattern, replacement] of INLINE_SECRETS) out = out.replace(pattern, replacement);
+  return out;
+}
+
+/**
+ * A deep copy with secret values replaced: fields with secret-looking names, env entries
+ * (`{ name, value }` pairs and `NAME: value` maps) whose names look secret, and tokens inside text.
+ * Mitigation changes of a secret env variable keep their shape with both values redacted.
+ */
+export function redact<T>(value: T, depth = 0): T {
+  return redactValue(value, depth) as T;
+}
+
+function redactValue(value: unknown, depth: number): unknown {
+  if (depth > 32) return '<too deep>';
+  if (typeof value === 'string') return redactText(value);
+  if (Array.isArray(value)) return value.map((item) => redactValue(item, depth + 1));
+  if (value === null || typeof value !== 'object') return value;
+  const source = value as Record<string, unknown>;
+  const named = typeof source.name === 'string' && isSecretName(source.name);
+  const out: Record<string, unknown> = {};
+  for (const [field, inner] of Object.entries(source)) {
+    if (isSecretName(field) && inner !== null && inner !== undefined) {
+      out[field] = REDACTED;
+    } else if (named && ['value', 'previous', 'applied'].includes(field) && inner !== null && inner !== undefined) {
+      out[field] = REDACTED;
+    } else {
+      out[field] = redactValue(inner, depth + 1);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,440 @@
+/**
+ * A loopback Slack Web API that speaks the documented protocol and records every call, for the
+ * real `@slack/web-api` WebClient pointed at it with `slackApiUrl`:
+ *
+ *   POST /api/<method>   form-encoded (what WebClient sends) or JSON; token as `Authorization:
+ *                        Bearer xoxb-…` (or a `token` form field, as Slack still accepts)
+ *     200 {ok: true, …}                      auth.test, chat.postMessage, chat.update,
+ *                                            chat.postEphemeral, chat.getPermalink,
+ *                                            usergroups.users.list
+ *     200 {ok: false, error: 'not_authed' | 'invalid_auth' | 'channel_not_found' | 'no_text' |
+ *          'invalid_blocks' | 'message_not_found' | 'unknown_method' | 'no_such_subteam' | …}
+ *     429 {ok: false, error: 'ratelimited'} with Retry-After, when programmed with `failNext`
+ *
+ * It also receives `response_url` posts (`POST /response/<id>`), as hooks.slack.com does, and
+ * signs requests the way Slack signs its calls to our ingress (`signSlackRequest`).
+ */
+import { createHmac, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface RecordedCall {
+  method: string;
+  /** Parameters as the client sent them; JSON-encoded form fields (blocks) are decoded. */
+  params: Record<string, unknown>;
+  token?: string;
+  contentType: string;
+  /** The HTTP status answered; `error` is the Slack error code when ok was false. */
+  status: number;
+  error?: string;
+  at: number;
+}
+
+export interface StoredMessage {
+  channel: string;
+  ts: string;
+  thread_ts?: string;
+  text?: string;
+  blocks?: unknown[];
+  /** Every version of the message, oldest first (chat.update appends). */
+  versions: Array<{ text?: string; blocks?: unknown[] }>;
+  reply_broadcast?: boolean;
+}
+
+export interface EphemeralMessage {
+  channel: string;
+  user: string;
+  text?: string;
+  blocks?: unknown[];
+  thread_ts?: string;
+}
+
+export interface ResponseUrlPost {
+  id: string;
+  body: Record<string, unknown>;
+  at: number;
+}
+
+const MAX_BODY_BYTES = 1024 * 1024;
+// Slack's documented Block Kit limits; the real API answers invalid_blocks beyond them.
+const MAX_BLOCKS = 50;
+const MAX_SECTION_TEXT = 3000;
+const MAX_HEADER_TEXT = 150;
+
+export class SlackStandIn {
+  readonly calls: RecordedCall[] = [];
+  readonly messages: StoredMessage[] = [];
+  readonly ephemerals: EphemeralMessage[] = [];
+  readonly responses: ResponseUrlPost[] = [];
+  /** Answered to auth.test and stamped on posted messages. */
+  readonly botUserId = 'U0FIREBREAK';
+  readonly botId = 'B0FIREBREAK';
+  readonly teamId = 'T0FIREBREAK';
+  /** Member lists of user groups, for usergroups.users.list. */
+  readonly usergroups = new Map<string, string[]>();
+  private readonly failures = new Map<string, Array<{ status: number; retryAfter?: string; error?: string }>>();
+  private readonly validTokens: Set<string>;
+  private tsCounter = 0;
+  private server?: Server;
+  baseUrl = '';
+
+  constructor(options: { tokens?: string[] } = {}) {
+    this.validTokens = new Set(options.tokens ?? ['xoxb-firebreak-test']);
+  }
+
+  /** The `slackApiUrl` for WebClient (ends with `/api/`). */
+  get apiUrl(): string {
+    return `${this.baseUrl}/api/`;
+  }
+
+  async start(): Promise<string> {
+    const server = createServer((req, res) => void this.handle(req, res));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    this.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return this.apiUrl;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** A fresh response_url, as Slack puts in each command and interaction payload. */
+  responseUrl(): string {
+    return `${this.baseUrl}/response/${randomUUID()}`;
+  }
+
+  /**
+   * The next `times` calls of `method` fail before anything is stored: 429 with Retry-After
+   * (seconds, as text) by default, or `{ok:false, error}` with status 200 when `error` is given.
+   */
+  failNext(method: string, times: number, options: { status?: number; retryAfter?: string; error?: string } = {}): void {
+    const queue = this.failures.get(method) ?? [];
+    for (let i = 0; i < times; i++) {
+      queue.push({ status: options.status ?? (options.error ? 200 : 429), retryAfter: options.retryAfter, error: options.error });
+    }
+    this.failures.set(method, queue);
+  }
+
+  callsOf(method: string): RecordedCall[] {
+    return this.calls.filter((call) => call.method === method);
+  }
+
+  message(channel: string, ts: string): StoredMessage | undefined {
+    return this.messages.find((m) => m.channel === channel && m.ts === ts);
+  }
+
+  /** Top-level messages (not thread replies) of a channel, oldest first. */
+  channelMessages(channel: string): StoredMessage[] {
+    return this.messages.filter((m) => m.channel === channel && m.thread_ts === undefined);
+  }
+
+  /** Replies in a thread, in the order Slack stored them (ts order). */
+  thread(channel: string, ts: string): StoredMessage[] {
+    return this.messages.filter((m) => m.channel === channel && m.thread_ts === ts);
+  }
+
+  /** Polls until `predicate` holds; throws with `what` after `timeoutMs`. */
+  async waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = probe();
+      if (value !== undefined && value !== false) return value;
+      if (Date.now() > deadline) throw new Error(`Slack stand-in: timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  private nextTs(): string {
+    this.tsCounter += 1;
+    return `${Math.floor(Date.now() / 1000)}.${String(this.tsCounter).padStart(6, '0')}`;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+      res.end(JSON.stringify(body));
+    };
+    let raw: string;
+    try {
+      raw = await readBody(req);
+    } catch {
+      return reply(413, { ok: false, error: 'request_too_large' });
+    }
+    const url = new URL(req.url ?? '/', 'http://slack');
+    if (req.method !== 'POST') return reply(405, { ok: false, error: 'method_not_allowed' });
+
+    const responseMatch = /^\/response\/([\w-]+)$/.exec(url.pathname);
+    if (responseMatch) {
+      let body: unknown;
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        res.writeHead(400, { 'content-type': 'text/plain' });
+        return void res.end('invalid_payload');
+      }
+      this.responses.push({ id: responseMatch[1]!, body: body as Record<string, unknown>, at: Date.now() });
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      return void res.end('ok');
+    }
+
+    const methodMatch = /^\/api\/([\w.]+)$/.exec(url.pathname);
+    if (!methodMatch) return reply(404, { ok: false, error: 'unknown_method' });
+    const method = methodMatch[1]!;
+    const contentType = String(req.headers['content-type'] ?? '');
+    const params = parseParams(raw, contentType);
+    const auth = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''));
+    const token = auth?.[1] ?? (typeof params.token === 'string' ? params.token : undefined);
+    delete params.token;
+    const record = (status: number, error?: string): RecordedCall => {
+      const call: RecordedCall = { method, params, token, contentType, status, at: Date.now() };
+      if (error) call.error = error;
+      this.calls.push(call);
+      return call;
+    };
+
+    const failure = this.failures.get(method)?.shift();
+    if (failure) {
+      if (failure.status === 429) {
+        record(429, 'ratelimited');
+        return reply(429, { ok: false, error: 'ratelimited' }, failure.retryAfter ? { 'retry-after': failure.retryAfter } : {});
+      }
+      record(failure.status, failure.error ?? 'internal_error');
+      return reply(failure.status, { ok: false, error: failure.error ?? 'internal_error' });
+    }
+    // JSON bodies must carry the token in the header: Slack ignores a `token` field in JSON.
+    if (!token) {
+      record(200, 'not_authed');
+      return reply(200, { ok: false, error: 'not_authed' });
+    }
+    if (!this.validTokens.has(token)) {
+      record(200, 'invalid_auth');
+      return reply(200, { ok: false, error: 'invalid_auth' });
+    }
+    const result = this.dispatch(method, params);
+    record(200, result.ok ? undefined : String(result.error));
+    return reply(200, result);
+  }
+
+  private dispatch(method: string, params: Record<string, unknown>): Record<string, unknown> {
+    const fail = (error: string) => ({ ok: false, error });
+    const channel = typeof params.channel === 'string' ? params.channel : undefined;
+    const text = typeof params.text === 'string' ? params.text : undefined;
+    const blocks = params.blocks;
+    const checkContent = (): string | undefined => {
+      if (blocks !== undefined) {
+        if (!Array.isArray(blocks)) return 'invalid_blocks_format';
+        if (!validBlocks(blocks)) return 'invalid_blocks';
+      }
+      if (!text && !(Array.isArray(blocks) && blocks.length > 0)) return 'no_text';
+      if (text && text.length > 40_000) return 'msg_too_long';
+      return undefined;
+    };
+
+    switch (method) {
+      case 'auth.test':
+        return {
+          ok: true,
+          url: 'https://firebreak-test.slack.com/',
+          team: 'Firebreak Test',
+          user: 'firebreak',
+          team_id: this.teamId,
+          user_id: this.botUserId,
+          bot_id: this.botId,
+          is_enterprise_install: false,
+        };
+      case 'chat.postMessage': {
+        if (!channel || !/^[CGD][A-Z0-9]+$/.test(channel)) return fail('channel_not_found');
+        const problem = checkContent();
+        if (problem) return fail(problem);
+        const ts = this.nextTs();
+        const threadTs = typeof params.thread_ts === 'string' ? params.thread_ts : undefined;
+        if (threadTs && !this.message(channel, threadTs)) return fail('thread_not_found');
+        const stored: StoredMessage = {
+          channel,
+          ts,
+          ...(threadTs ? { thread_ts: threadTs } : {}),
+          ...(text !== undefined ? { text } : {}),
+          ...(Array.isArray(blocks) ? { blocks } : {}),
+          versions: [{ text, blocks: Array.isArray(blocks) ? blocks : undefined }],
+          ...(params.reply_broadcast === true || params.reply_broadcast === 'true' ? { reply_broadcast: true } : {}),
+        };
+        this.messages.push(stored);
+        return {
+          ok: true,
+          channel,
+          ts,
+          message: {
+            type: 'message',
+            subtype: 'bot_message',
+            text: text ?? '',
+            user: this.botUserId,
+            bot_id: this.botId,
+            ts,
+            ...(threadTs ? { thread_ts: threadTs } : {}),
+            ...(Array.isArray(blocks) ? { blocks } : {}),
+          },
+        };
+      }
+      case 'chat.update': {
+        if (!channel) return fail('channel_not_found');
+        const ts = typeof params.ts === 'string' ? params.ts : undefined;
+        const stored = ts ? this.message(channel, ts) : undefined;
+        if (!stored) return fail('message_not_found');
+        const problem = checkContent();
+        if (problem) return fail(problem);
+        stored.text = text;
+        stored.blocks = Array.isArray(blocks) ? blocks : undefined;
+        stored.versions.push({ text, blocks: stored.blocks });
+        return { ok: true, channel, ts: stored.ts, text: text ?? '', message: { text: text ?? '', blocks: stored.blocks } };
+      }
+      case 'chat.postEphemeral': {
+        if (!channel || !/^[CGD][A-Z0-9]+$/.test(channel)) return fail('channel_not_found');
+        const user = typeof params.user === 'string' ? params.user : undefined;
+        if (!user) return fail('user_not_in_channel');
+        const problem = checkContent();
+        if (problem) return fail(problem);
+        this.ephemerals.push({
+          channel,
+          user,
+          ...(text !== undefined ? { text } : {}),
+          ...(Array.isArray(blocks) ? { blocks } : {}),
+          ...(typeof params.thread_ts === 'string' ? { thread_ts: params.thread_ts } : {}),
+        });
+        return { ok: true, message_ts: this.nextTs() };
+      }
+      case 'chat.getPermalink': {
+        const ts = typeof params.message_ts === 'string' ? params.message_ts : undefined;
+        if (!channel || !ts || !this.message(channel, ts)) return fail('message_not_found');
+        return {
+          ok: true,
+          channel,
+          permalink: `https://firebreak-test.slack.com/archives/${channel}/p${ts.replace('.', '')}`,
+        };
+      }
+      case 'usergroups.users.list': {
+        const group = typeof params.usergroup === 'string' ? params.usergroup : undefined;
+        const users = group ? this.usergroups.get(group) : undefined;
+        if (!users) return fail('no_such_subteam');
+        return { ok: true, users };
+      }
+      default:
+        return fail('unknown_method');
+    }
+  }
+}
+
+/**
+ * Signs a request the way Slack does: `v0=` + hex HMAC-SHA256 of `v0:<timestamp>:<raw body>` with
+ * the app's signing secret, sent with the timestamp in X-Slack-Request-Timestamp.
+ */
+export function signSlackRequest(
+  signingSecret: string,
+  rawBody: string,
+  timestampSeconds = Math.floor(Date.now() / 1000),
+): Record<string, string> {
+  const signature = createHmac('sha256', signingSecret).update(`v0:${timestampSeconds}:${rawBody}`).digest('hex');
+  return {
+    'x-slack-request-timestamp': String(timestampSeconds),
+    'x-slack-signature': `v0=${signature}`,
+    'content-type': 'application/x-www-form-urlencoded',
+  };
+}
+
+/** A slash-command body exactly as Slack form-encodes it. */
+export function slashCommandBody(fields: {
+  command: string;
+  text: string;
+  userId: string;
+  userName: string;
+  channelId: string;
+  responseUrl: string;
+}): string {
+  return new URLSearchParams({
+    token: 'deprecated-verification-token',
+    team_id: 'T0FIREBREAK',
+    team_domain: 'firebreak-test',
+    channel_id: fields.channelId,
+    channel_name: 'incidents',
+    user_id: fields.userId,
+    user_name: fields.userName,
+    command: fields.command,
+    text: fields.text,
+    api_app_id: 'A0FIREBREAK',
+    is_enterprise_install: 'false',
+    response_url: fields.responseUrl,
+    trigger_id: `${Date.now()}.${Math.floor(Math.random() * 1e9)}.abcdef`,
+  }).toString();
+}
+
+/** A block_actions interaction body: form field `payload` holding the JSON, as Slack sends it. */
+export function blockActionsBody(payload: Record<string, unknown>): string {
+  return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new Error('too large'));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** Form fields that hold JSON (blocks, attachments, metadata) are decoded, as Slack does. */
+function parseParams(raw: string, contentType: string): Record<string, unknown> {
+  if (contentType.startsWith('application/json')) {
+    try {
+      const parsed: unknown = JSON.parse(raw);
+      return parsed && typeof parsed === 'object' ? { ...(parsed as Record<string, unknown>) } : {};
+    } catch {
+      return {};
+    }
+  }
+  const params: Record<string, unknown> = {};
+  for (const [key, value] of new URLSearchParams(raw)) {
+    if (['blocks', 'attachments', 'metadata'].includes(key)) {
+      try {
+        params[key] = JSON.parse(value);
+      } catch {
+        params[key] = value;
+      }
+    } else {
+      params[key] = value;
+    }
+  }
+  return params;
+}
+
+function validBlocks(blocks: unknown[]): boolean {
+  if (blocks.length > MAX_BLOCKS) return false;
+  return blocks.every((block) => {
+    if (!block || typeof block !== 'object') return false;
+    const b = block as { type?: unknown; text?: { text?: unknown }; fields?: Array<{ text?: unknown }> };
+    if (typeof b.type !== 'string') return false;
+    const text = typeof b.text?.text === 'string' ? b.text.text : '';
+    if (b.type === 'header') return text.length > 0 && text.length <= MAX_HEADER_TEXT;
+    if (b.type === 'section') {
+      if (text.length > MAX_SECTION_TEXT) return false;
+      if (b.fields && (b.fields.length > 10 || b.fields.some((f) => String(f.text ?? '').length > 2000))) return false;
+      return text.length > 0 || (b.fields?.length ?? 0) > 0;
+    }
+    return true;
+  });
+}

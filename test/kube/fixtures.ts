@@ -1,0 +1,169 @@
+/**
+ * Helpers for tests against the bed's control plane (test/bed/kube.ts): namespaces per test,
+ * deployments shaped for kwok, the reference kubectl, and bounded waits.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { AppsV1Api, CoreV1Api, KubeConfig, type V1Deployment } from '@kubernetes/client-node';
+
+export interface KubeTestEnv {
+  kubeconfig: string;
+  kubectl: string;
+  node: string;
+}
+
+/** The bed's connection info, or undefined when the run started without the Kubernetes bed. */
+export function kubeTestEnv(): KubeTestEnv | undefined {
+  const kubeconfig = process.env.FIREBREAK_TEST_KUBECONFIG;
+  const kubectl = process.env.FIREBREAK_TEST_KUBECTL;
+  if (!kubeconfig || !kubectl) return undefined;
+  return { kubeconfig, kubectl, node: process.env.FIREBREAK_TEST_KUBE_NODE ?? 'kwok-node-0' };
+}
+
+export const SKIP_WITHOUT_KUBE = kubeTestEnv()
+  ? false
+  : 'needs the Kubernetes bed (FIREBREAK_TEST_KUBECONFIG, FIREBREAK_TEST_KUBECTL)';
+
+export function loadKubeConfig(path: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(path);
+  return kc;
+}
+
+/** A KubeConfig for the same cluster as `admin`, authenticating with a bearer token. */
+export function kubeConfigWithToken(admin: KubeConfig, token: string, user = 'token-user'): KubeConfig {
+  const cluster = admin.getCurrentCluster();
+  if (!cluster) throw new Error('admin kubeconfig has no cluster');
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [cluster],
+    users: [{ name: user, token }],
+    contexts: [{ name: 'ctx', cluster: cluster.name, user }],
+    currentContext: 'ctx',
+  });
+  return kc;
+}
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function kubectl(env: KubeTestEnv, args: string[], timeoutMs = 60_000): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    execFile(
+      env.kubectl,
+      args,
+      { env: { ...process.env, KUBECONFIG: env.kubeconfig }, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** kubectl that must succeed; returns stdout. */
+export async function kubectlOk(env: KubeTestEnv, args: string[], timeoutMs?: number): Promise<string> {
+  const result = await kubectl(env, args, timeoutMs);
+  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${result.code}): ${result.stderr}`);
+  return result.stdout;
+}
+
+export async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      if (await probe()) return;
+    } catch (err) {
+      lastError = err;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(3).toString('hex')}`;
+}
+
+export async function createNamespace(kc: KubeConfig, prefix: string): Promise<string> {
+  const name = uniqueName(prefix);
+  await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name } } });
+  return name;
+}
+
+export async function deleteNamespace(kc: KubeConfig, name: string): Promise<void> {
+  try {
+    await kc.makeApiClient(CoreV1Api).deleteNamespace({ name });
+  } catch {
+    // already gone; the namespace controller finishes the rest on its own
+  }
+}
+
+export interface DeploymentShape {
+  replicas?: number;
+  image?: string;
+  env?: { name: string; value: string }[];
+  containers?: string[];
+  nodeSelector?: Record<string, string>;
+  progressDeadlineSeconds?: number;
+  annotations?: Record<string, string>;
+}
+
+export function deploymentManifest(name: string, shape: DeploymentShape = {}): V1Deployment {
+  const labels = { app: name };
+  const containerNames = shape.containers ?? ['app'];
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, labels, annotations: shape.annotations },
+    spec: {
+      replicas: shape.replicas ?? 1,
+      selector: { matchLabels: labels },
+      progressDeadlineSeconds: shape.progressDeadlineSeconds,
+      // Fast rollouts: kwok makes pods ready at once, so surge everything.
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '100%', maxUnavailable: 0 } },
+      template: {
+        metadata: { labels },
+        spec: {
+          nodeSelector: shape.nodeSelector,
+          containers: containerNames.map((container) => ({
+            name: container,
+            image: shape.image ?? 'registry.example/app:v1',
+            env: shape.env,
+          })),
+        },
+      },
+    },
+  };
+}
+
+export async function createDeployment(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+  shape: DeploymentShape = {},
+): Promise<V1Deployment> {
+  return kc
+    .makeApiClient(AppsV1Api)
+    .createNamespacedDeployment({ namespace, body: deploymentManifest(name, shape) });
+}
+
+/** `kubectl rollout status` as the neutral judge of "the controllers have settled". */
+export async function settled(env: KubeTestEnv, namespace: string, name: string): Promise<void> {
+  await kubectlOk(env, ['-n', namespace, 'rollout', 'status', `deployment/${name}`, '--timeout=60s'], 70_000);
+}
+
+/** The Deployment as the API server stores it (raw JSON via kubectl, no client model in between). */
+export async function rawDeployment(env: KubeTestEnv, namespace: string, name: string): Promise<RawDeploymentJson> {
+  return JSON.parse(await kubectlOk(env, ['-n', namespace, 'get', `deployment/${name}`, '-o', 'json']));
+}
+
+export interface RawDeploymentJson {
+  metadata: { annotations?: Record<string, string>; generation: number; resourceVersion: string };
+  spec: { replicas: number; template: { metadata: { annotations?: Record<string, string> } } & Record<string, unknown> };
+  status?: Record<string, unknown>;
+}
