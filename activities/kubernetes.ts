@@ -158,6 +158,7 @@ const MAX_EXEC_TIMEOUT_SECONDS = 30 * 60;
 const ROLLOUT_POLL_MS = 1000;
 const MAX_ROLLOUT_TIMEOUT_SECONDS = 6 * 60 * 60;
 const REQUEST_TIMEOUT_MS = 30_000;
+const CONFLICT_ATTEMPTS = 5;
 
 /** What a request was trying to do, so a refusal can name the object and the RBAC rule it lacks. */
 interface Access {
@@ -166,6 +167,8 @@ interface Access {
   resource: string;
   namespace?: string;
   name?: string;
+  /** Said after a refusal, when RBAC needs more than the one verb (exec over WebSocket). */
+  rbacHint?: string;
 }
 
 function describe(access: Access): string {
@@ -200,7 +203,8 @@ export function toActivityError(err: unknown, access: Access): Error {
   if (code === 403) {
     return ApplicationFailure.nonRetryable(
       `forbidden: RBAC does not allow verb "${access.verb}" on resource "${access.resource}"` +
-        `${access.namespace ? ` in namespace "${access.namespace}"` : ''} (needed for ${describe(access)})${detail}`,
+        `${access.namespace ? ` in namespace "${access.namespace}"` : ''} (needed for ${describe(access)})${detail}` +
+        (access.rbacHint ? `; ${access.rbacHint}` : ''),
       ErrorType.FORBIDDEN,
     );
   }
@@ -214,8 +218,9 @@ export function toActivityError(err: unknown, access: Access): Error {
       ErrorType.INVALID_INPUT,
     );
   }
+  if (code === 409) return new ConflictError(`${access.verb} ${describe(access)} conflicted${detail}`);
   if (code !== undefined) {
-    // 409 conflicts, 429 throttling, 5xx: transient by nature.
+    // 429 throttling, 5xx: transient by nature.
     return new Error(`${access.verb} ${describe(access)} failed with HTTP ${code}${detail}`);
   }
   const message = err instanceof Error ? err.message : String(err);
@@ -227,6 +232,27 @@ function wsStatusCode(err: unknown): number | undefined {
     err && typeof err === 'object' && 'message' in err && typeof err.message === 'string' ? err.message : undefined;
   const match = message ? /Unexpected server response: (\d{3})/.exec(message) : null;
   return match ? Number(match[1]) : undefined;
+}
+
+/** HTTP 409: the object changed under us (a controller updated its status). Re-read and try again. */
+export class ConflictError extends Error {
+  override name = 'ConflictError';
+}
+
+/**
+ * Runs a read-compute-patch step again when it lost a race: controllers update a Deployment's
+ * status constantly, and every patch here carries the resourceVersion it was computed from. After
+ * a few tries the conflict goes to Temporal's retry policy like any transient error.
+ */
+async function retryOnConflict<T>(step: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await step();
+    } catch (err) {
+      if (!(err instanceof ConflictError) || attempt >= CONFLICT_ATTEMPTS) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+    }
+  }
 }
 
 async function call<T>(access: Access, fn: () => Promise<T>): Promise<T> {
@@ -636,9 +662,12 @@ export function createKubernetesActivities(kubeConfig: KubeConfig) {
         }),
       );
       const kills: OomKill[] = [];
-      const nodes = new Set<string>();
+      // A node's OOM events concern us only from the moment one of our pods ran there.
+      const nodes = new Map<string, string>();
       for (const pod of pods.items) {
-        if (pod.spec?.nodeName) nodes.add(pod.spec.nodeName);
+        const node = pod.spec?.nodeName;
+        const since = isoTime(pod.metadata?.creationTimestamp) ?? '';
+        if (node && (!nodes.has(node) || since < nodes.get(node)!)) nodes.set(node, since);
         for (const status of pod.status?.containerStatuses ?? []) {
           for (const terminated of [status.lastState?.terminated, status.state?.terminated]) {
             if (terminated?.reason !== 'OOMKilled') continue;
@@ -661,8 +690,11 @@ export function createKubernetesActivities(kubeConfig: KubeConfig) {
         );
         for (const event of events.items) {
           const node = event.involvedObject.name;
-          if (!node || !nodes.has(node) || (event.reason !== 'OOMKilling' && event.reason !== 'SystemOOM')) continue;
-          kills.push({ source: 'nodeEvent', node, at: eventTime(event), message: event.message });
+          if (!node || (event.reason !== 'OOMKilling' && event.reason !== 'SystemOOM')) continue;
+          const since = nodes.get(node);
+          const at = eventTime(event);
+          if (since === undefined || at < since) continue;
+          kills.push({ source: 'nodeEvent', node, at, message: event.message });
         }
       }
       return kills.sort((a, b) => (a.at ?? '').localeCompare(b.at ?? ''));
@@ -698,37 +730,39 @@ export function createKubernetesActivities(kubeConfig: KubeConfig) {
      * REMOTE_CALL profile (returns once the API accepted it; waitForRollout waits for the pods).
      */
     async rolloutRestart(input: Target & MutationOptions): Promise<RolloutRestartResult> {
-      validateIncidentId(input.incidentId);
-      const deployment = await readDeployment(input);
-      const key = markerKey(input.incidentId, 'restart');
-      const marker = readMarker<{ restartedAt: string }>(deployment, key);
-      if (marker) {
-        return {
-          restartedAt: marker.restartedAt,
-          alreadyApplied: true,
-          generation: deployment.metadata?.generation ?? 0,
-        };
-      }
-      if (deployment.spec?.paused) {
-        throw ApplicationFailure.nonRetryable(
-          `can't restart paused deployment ${input.namespace}/${input.deployment} (run rollout resume first)`,
-          ErrorType.INVALID_INPUT,
-        );
-      }
-      const restartedAt = rfc3339Now();
-      const patched = await patchDeployment(
-        input,
-        {
-          metadata: {
-            resourceVersion: deployment.metadata?.resourceVersion,
-            annotations: { [key]: JSON.stringify({ restartedAt }) },
+      return retryOnConflict(async () => {
+        validateIncidentId(input.incidentId);
+        const deployment = await readDeployment(input);
+        const key = markerKey(input.incidentId, 'restart');
+        const marker = readMarker<{ restartedAt: string }>(deployment, key);
+        if (marker) {
+          return {
+            restartedAt: marker.restartedAt,
+            alreadyApplied: true,
+            generation: deployment.metadata?.generation ?? 0,
+          };
+        }
+        if (deployment.spec?.paused) {
+          throw ApplicationFailure.nonRetryable(
+            `can't restart paused deployment ${input.namespace}/${input.deployment} (run rollout resume first)`,
+            ErrorType.INVALID_INPUT,
+          );
+        }
+        const restartedAt = rfc3339Now();
+        const patched = await patchDeployment(
+          input,
+          {
+            metadata: {
+              resourceVersion: deployment.metadata?.resourceVersion,
+              annotations: { [key]: JSON.stringify({ restartedAt }) },
+            },
+            spec: { template: { metadata: { annotations: { [RESTARTED_AT_ANNOTATION]: restartedAt } } } },
           },
-          spec: { template: { metadata: { annotations: { [RESTARTED_AT_ANNOTATION]: restartedAt } } } },
-        },
-        PatchStrategy.StrategicMergePatch,
-        input.dryRun,
-      );
-      return { restartedAt, alreadyApplied: false, generation: patched.metadata?.generation ?? 0 };
+          PatchStrategy.StrategicMergePatch,
+          input.dryRun,
+        );
+        return { restartedAt, alreadyApplied: false, generation: patched.metadata?.generation ?? 0 };
+      });
     },
 
     /**
@@ -765,88 +799,90 @@ export function createKubernetesActivities(kubeConfig: KubeConfig) {
      * REMOTE_CALL profile.
      */
     async rolloutUndo(input: Target & MutationOptions & { toRevision?: number }): Promise<RolloutUndoResult> {
-      validateIncidentId(input.incidentId);
-      const wanted = input.toRevision ?? 0;
-      if (!Number.isInteger(wanted) || wanted < 0) {
-        throw ApplicationFailure.nonRetryable(
-          `unable to find specified revision ${wanted} in history`,
-          ErrorType.REVISION_NOT_FOUND,
-        );
-      }
-      const deployment = await getRaw<RawDeployment>(
-        `/apis/apps/v1/namespaces/${encodeURIComponent(input.namespace)}/deployments/${encodeURIComponent(input.deployment)}`,
-        deploymentAccess(input, 'get'),
-      );
-      const key = markerKey(input.incidentId, `undo-${wanted === 0 ? 'previous' : wanted}`);
-      const marker = readMarker<{ fromRevision: number; toRevision: number }>(deployment, key);
-      if (marker) return { ...marker, alreadyApplied: true };
-
-      const replicaSets = await ownedReplicaSets(deployment, input);
-      let target: RawReplicaSet | undefined;
-      let latest: { revision: number; rs?: RawReplicaSet } = { revision: -1 };
-      let previous: { revision: number; rs?: RawReplicaSet } = { revision: -1 };
-      for (const rs of replicaSets) {
-        const revision = revisionOf(rs);
-        if (revision === undefined) continue;
-        if (wanted === 0) {
-          if (latest.revision < revision) {
-            previous = latest;
-            latest = { revision, rs };
-          } else if (previous.revision < revision) {
-            previous = { revision, rs };
-          }
-        } else if (revision === wanted) {
-          target = rs;
+      return retryOnConflict(async () => {
+        validateIncidentId(input.incidentId);
+        const wanted = input.toRevision ?? 0;
+        if (!Number.isInteger(wanted) || wanted < 0) {
+          throw ApplicationFailure.nonRetryable(
+            `unable to find specified revision ${wanted} in history`,
+            ErrorType.REVISION_NOT_FOUND,
+          );
         }
-      }
-      if (wanted === 0) target = previous.rs;
-      if (!target) {
-        throw ApplicationFailure.nonRetryable(
-          wanted > 0
-            ? `unable to find specified revision ${wanted} in history of deployment ${input.namespace}/${input.deployment}`
-            : `no rollout history found for deployment ${input.namespace}/${input.deployment}`,
-          ErrorType.REVISION_NOT_FOUND,
+        const deployment = await getRaw<RawDeployment>(
+          `/apis/apps/v1/namespaces/${encodeURIComponent(input.namespace)}/deployments/${encodeURIComponent(input.deployment)}`,
+          deploymentAccess(input, 'get'),
         );
-      }
-      const toRevision = revisionOf(target) ?? wanted;
-      const fromRevision = revisionOf(deployment) ?? 0;
-      if (deployment.spec.paused) {
-        throw ApplicationFailure.nonRetryable(
-          `you cannot rollback a paused deployment ${input.namespace}/${input.deployment}; resume it first`,
-          ErrorType.INVALID_INPUT,
+        const key = markerKey(input.incidentId, `undo-${wanted === 0 ? 'previous' : wanted}`);
+        const marker = readMarker<{ fromRevision: number; toRevision: number }>(deployment, key);
+        if (marker) return { ...marker, alreadyApplied: true };
+
+        const replicaSets = await ownedReplicaSets(deployment, input);
+        let target: RawReplicaSet | undefined;
+        let latest: { revision: number; rs?: RawReplicaSet } = { revision: -1 };
+        let previous: { revision: number; rs?: RawReplicaSet } = { revision: -1 };
+        for (const rs of replicaSets) {
+          const revision = revisionOf(rs);
+          if (revision === undefined) continue;
+          if (wanted === 0) {
+            if (latest.revision < revision) {
+              previous = latest;
+              latest = { revision, rs };
+            } else if (previous.revision < revision) {
+              previous = { revision, rs };
+            }
+          } else if (revision === wanted) {
+            target = rs;
+          }
+        }
+        if (wanted === 0) target = previous.rs;
+        if (!target) {
+          throw ApplicationFailure.nonRetryable(
+            wanted > 0
+              ? `unable to find specified revision ${wanted} in history of deployment ${input.namespace}/${input.deployment}`
+              : `no rollout history found for deployment ${input.namespace}/${input.deployment}`,
+            ErrorType.REVISION_NOT_FOUND,
+          );
+        }
+        const toRevision = revisionOf(target) ?? wanted;
+        const fromRevision = revisionOf(deployment) ?? 0;
+        if (deployment.spec.paused) {
+          throw ApplicationFailure.nonRetryable(
+            `you cannot rollback a paused deployment ${input.namespace}/${input.deployment}; resume it first`,
+            ErrorType.INVALID_INPUT,
+          );
+        }
+        if (semanticEqual(withoutHashLabel(target.spec.template), withoutHashLabel(deployment.spec.template))) {
+          return {
+            fromRevision,
+            toRevision,
+            alreadyApplied: true,
+            skipped: `current template already matches revision ${toRevision}`,
+          };
+        }
+        const current = deployment.metadata.annotations ?? {};
+        const annotations: Record<string, string> = {};
+        for (const name of ANNOTATIONS_KEPT_ON_UNDO) if (current[name] !== undefined) annotations[name] = current[name];
+        for (const [name, value] of Object.entries(target.metadata.annotations ?? {})) {
+          if (!ANNOTATIONS_KEPT_ON_UNDO.has(name)) annotations[name] = value;
+        }
+        // kubectl would drop our markers with the rest of the Deployment's own annotations: carry
+        // them over, or a retried remediation of this incident would apply twice.
+        for (const [name, value] of Object.entries(current))
+          if (name.startsWith(MARKER_PREFIX)) annotations[name] = value;
+        annotations[key] = JSON.stringify({ fromRevision, toRevision });
+        await patchDeployment(
+          input,
+          [
+            { op: 'replace', path: '/spec/template', value: withoutHashLabel(target.spec.template) },
+            { op: 'replace', path: '/metadata/annotations', value: annotations },
+            // Optimistic concurrency: a Deployment changed since we read it answers 409 and we retry.
+            { op: 'replace', path: '/metadata/resourceVersion', value: deployment.metadata.resourceVersion },
+          ],
+          PatchStrategy.JsonPatch,
+          input.dryRun,
         );
-      }
-      if (semanticEqual(withoutHashLabel(target.spec.template), withoutHashLabel(deployment.spec.template))) {
-        return {
-          fromRevision,
-          toRevision,
-          alreadyApplied: true,
-          skipped: `current template already matches revision ${toRevision}`,
-        };
-      }
-      const current = deployment.metadata.annotations ?? {};
-      const annotations: Record<string, string> = {};
-      for (const name of ANNOTATIONS_KEPT_ON_UNDO) if (current[name] !== undefined) annotations[name] = current[name];
-      for (const [name, value] of Object.entries(target.metadata.annotations ?? {})) {
-        if (!ANNOTATIONS_KEPT_ON_UNDO.has(name)) annotations[name] = value;
-      }
-      // kubectl would drop our markers with the rest of the Deployment's own annotations: carry
-      // them over, or a retried remediation of this incident would apply twice.
-      for (const [name, value] of Object.entries(current))
-        if (name.startsWith(MARKER_PREFIX)) annotations[name] = value;
-      annotations[key] = JSON.stringify({ fromRevision, toRevision });
-      await patchDeployment(
-        input,
-        [
-          { op: 'replace', path: '/spec/template', value: withoutHashLabel(target.spec.template) },
-          { op: 'replace', path: '/metadata/annotations', value: annotations },
-          // Optimistic concurrency: a Deployment changed since we read it answers 409 and we retry.
-          { op: 'replace', path: '/metadata/resourceVersion', value: deployment.metadata.resourceVersion },
-        ],
-        PatchStrategy.JsonPatch,
-        input.dryRun,
-      );
-      return { fromRevision, toRevision, alreadyApplied: false };
+        return { fromRevision, toRevision, alreadyApplied: false };
+      });
     },
 
     /**
@@ -896,72 +932,74 @@ export function createKubernetesActivities(kubeConfig: KubeConfig) {
      * value as the previous one. Server-side dry run supported. REMOTE_CALL profile.
      */
     async scaleDeployment(input: Target & MutationOptions & { replicas: number }): Promise<ScaleResult> {
-      validateIncidentId(input.incidentId);
-      if (!Number.isInteger(input.replicas) || input.replicas < 0) {
-        throw ApplicationFailure.nonRetryable(
-          `replicas must be a whole number ≥ 0, got ${input.replicas}`,
-          ErrorType.INVALID_INPUT,
-        );
-      }
-      const deployment = await readDeployment(input);
-      const key = markerKey(input.incidentId, `scale-${input.replicas}`);
-      const marker = readMarker<{ previousReplicas: number; replicas: number; done: boolean }>(deployment, key);
-      const scaleAccess = deploymentAccess(input, 'patch', 'deployments.apps/scale');
-      const patchScale = (dryRun?: boolean) =>
-        call(scaleAccess, () =>
-          apps.patchNamespacedDeploymentScale(
+      return retryOnConflict(async () => {
+        validateIncidentId(input.incidentId);
+        if (!Number.isInteger(input.replicas) || input.replicas < 0) {
+          throw ApplicationFailure.nonRetryable(
+            `replicas must be a whole number ≥ 0, got ${input.replicas}`,
+            ErrorType.INVALID_INPUT,
+          );
+        }
+        const deployment = await readDeployment(input);
+        const key = markerKey(input.incidentId, `scale-${input.replicas}`);
+        const marker = readMarker<{ previousReplicas: number; replicas: number; done: boolean }>(deployment, key);
+        const scaleAccess = deploymentAccess(input, 'patch', 'deployments.apps/scale');
+        const patchScale = (dryRun?: boolean) =>
+          call(scaleAccess, () =>
+            apps.patchNamespacedDeploymentScale(
+              {
+                name: input.deployment,
+                namespace: input.namespace,
+                body: { spec: { replicas: input.replicas } },
+                dryRun: dryRunOf(dryRun),
+                fieldManager: FIELD_MANAGER,
+              },
+              setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+            ),
+          );
+        const closeMarker = (previousReplicas: number) =>
+          patchDeployment(
+            input,
             {
-              name: input.deployment,
-              namespace: input.namespace,
-              body: { spec: { replicas: input.replicas } },
-              dryRun: dryRunOf(dryRun),
-              fieldManager: FIELD_MANAGER,
+              metadata: {
+                annotations: { [key]: JSON.stringify({ previousReplicas, replicas: input.replicas, done: true }) },
+              },
             },
-            setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-          ),
+            PatchStrategy.StrategicMergePatch,
+          );
+        if (marker?.done)
+          return { previousReplicas: marker.previousReplicas, replicas: input.replicas, alreadyApplied: true };
+        if (marker && !input.dryRun) {
+          await patchScale();
+          await closeMarker(marker.previousReplicas);
+          return { previousReplicas: marker.previousReplicas, replicas: input.replicas, alreadyApplied: true };
+        }
+
+        const scale = await call(deploymentAccess(input, 'get', 'deployments.apps/scale'), () =>
+          apps.readNamespacedDeploymentScale({ name: input.deployment, namespace: input.namespace }),
         );
-      const closeMarker = (previousReplicas: number) =>
-        patchDeployment(
+        const previousReplicas = scale.spec?.replicas ?? 0;
+        if (input.dryRun) {
+          const result = await patchScale(true);
+          return { previousReplicas, replicas: result.spec?.replicas ?? input.replicas, alreadyApplied: false };
+        }
+        if (previousReplicas === input.replicas) {
+          return { previousReplicas, replicas: input.replicas, alreadyApplied: false };
+        }
+        await patchDeployment(
           input,
           {
             metadata: {
-              annotations: { [key]: JSON.stringify({ previousReplicas, replicas: input.replicas, done: true }) },
+              resourceVersion: deployment.metadata?.resourceVersion,
+              annotations: { [key]: JSON.stringify({ previousReplicas, replicas: input.replicas, done: false }) },
             },
           },
           PatchStrategy.StrategicMergePatch,
         );
-      if (marker?.done)
-        return { previousReplicas: marker.previousReplicas, replicas: input.replicas, alreadyApplied: true };
-      if (marker && !input.dryRun) {
-        await patchScale();
-        await closeMarker(marker.previousReplicas);
-        return { previousReplicas: marker.previousReplicas, replicas: input.replicas, alreadyApplied: true };
-      }
-
-      const scale = await call(deploymentAccess(input, 'get', 'deployments.apps/scale'), () =>
-        apps.readNamespacedDeploymentScale({ name: input.deployment, namespace: input.namespace }),
-      );
-      const previousReplicas = scale.spec?.replicas ?? 0;
-      if (input.dryRun) {
-        const result = await patchScale(true);
+        const result = await patchScale();
+        await closeMarker(previousReplicas);
         return { previousReplicas, replicas: result.spec?.replicas ?? input.replicas, alreadyApplied: false };
-      }
-      if (previousReplicas === input.replicas) {
-        return { previousReplicas, replicas: input.replicas, alreadyApplied: false };
-      }
-      await patchDeployment(
-        input,
-        {
-          metadata: {
-            resourceVersion: deployment.metadata?.resourceVersion,
-            annotations: { [key]: JSON.stringify({ previousReplicas, replicas: input.replicas, done: false }) },
-          },
-        },
-        PatchStrategy.StrategicMergePatch,
-      );
-      const result = await patchScale();
-      await closeMarker(previousReplicas);
-      return { previousReplicas, replicas: result.spec?.replicas ?? input.replicas, alreadyApplied: false };
+      });
     },
 
     /**
@@ -974,65 +1012,67 @@ export function createKubernetesActivities(kubeConfig: KubeConfig) {
     async setDeploymentEnv(
       input: Target & MutationOptions & { container?: string; env: Record<string, string | null> },
     ): Promise<EnvChangeResult> {
-      validateIncidentId(input.incidentId);
-      // Given order, as `kubectl set env A=1 B=2` appends new variables in argument order.
-      const names = Object.keys(input.env);
-      if (names.length === 0)
-        throw ApplicationFailure.nonRetryable('no environment variables given', ErrorType.INVALID_INPUT);
-      const deployment = await readDeployment(input);
-      const template = deployment.spec?.template;
-      const container = pickContainer(
-        template?.spec?.containers ?? [],
-        template?.metadata?.annotations,
-        input.container,
-      );
-      const applied: Record<string, string | null> = Object.fromEntries(names.map((n) => [n, input.env[n] ?? null]));
-      const requested = [...names].sort().map((n) => [n, applied[n]]);
-      const key = markerKey(input.incidentId, `env-${fnv1a64(JSON.stringify([container.name, requested]))}`);
-      const marker = readMarker<{ previous: Record<string, string | null> }>(deployment, key);
-      if (marker) return { container: container.name, previous: marker.previous, applied, alreadyApplied: true };
+      return retryOnConflict(async () => {
+        validateIncidentId(input.incidentId);
+        // Given order, as `kubectl set env A=1 B=2` appends new variables in argument order.
+        const names = Object.keys(input.env);
+        if (names.length === 0)
+          throw ApplicationFailure.nonRetryable('no environment variables given', ErrorType.INVALID_INPUT);
+        const deployment = await readDeployment(input);
+        const template = deployment.spec?.template;
+        const container = pickContainer(
+          template?.spec?.containers ?? [],
+          template?.metadata?.annotations,
+          input.container,
+        );
+        const applied: Record<string, string | null> = Object.fromEntries(names.map((n) => [n, input.env[n] ?? null]));
+        const requested = [...names].sort().map((n) => [n, applied[n]]);
+        const key = markerKey(input.incidentId, `env-${fnv1a64(JSON.stringify([container.name, requested]))}`);
+        const marker = readMarker<{ previous: Record<string, string | null> }>(deployment, key);
+        if (marker) return { container: container.name, previous: marker.previous, applied, alreadyApplied: true };
 
-      const env = container.env ?? [];
-      const previous: Record<string, string | null> = {};
-      for (const name of names) {
-        const existing = env.find((e) => e.name === name);
-        if (existing?.valueFrom) {
-          throw ApplicationFailure.nonRetryable(
-            `${name} in container ${container.name} is set from a reference (valueFrom); it would not be restorable`,
-            ErrorType.INVALID_INPUT,
-          );
+        const env = container.env ?? [];
+        const previous: Record<string, string | null> = {};
+        for (const name of names) {
+          const existing = env.find((e) => e.name === name);
+          if (existing?.valueFrom) {
+            throw ApplicationFailure.nonRetryable(
+              `${name} in container ${container.name} is set from a reference (valueFrom); it would not be restorable`,
+              ErrorType.INVALID_INPUT,
+            );
+          }
+          previous[name] = existing ? (existing.value ?? '') : null;
         }
-        previous[name] = existing ? (existing.value ?? '') : null;
-      }
-      if (names.every((n) => previous[n] === applied[n])) {
-        return { container: container.name, previous, applied, alreadyApplied: false };
-      }
-      // The list kubectl ends with: changed variables in place, new ones appended, removed ones gone.
-      const order = env.map((e) => e.name).filter((n) => !(n in applied) || applied[n] !== null);
-      for (const name of names) if (applied[name] !== null && !order.includes(name)) order.push(name);
-      const changes: Record<string, unknown>[] = [];
-      for (const name of names) {
-        if (previous[name] === applied[name]) continue;
-        changes.push(applied[name] === null ? { $patch: 'delete', name } : { name, value: applied[name] });
-      }
-      const patch = {
-        metadata: {
-          resourceVersion: deployment.metadata?.resourceVersion,
-          annotations: { [key]: JSON.stringify({ previous }) },
-        },
-        spec: {
-          template: {
-            spec: {
-              '$setElementOrder/containers': (template?.spec?.containers ?? []).map((c) => ({ name: c.name })),
-              containers: [
-                { name: container.name, '$setElementOrder/env': order.map((name) => ({ name })), env: changes },
-              ],
+        if (names.every((n) => previous[n] === applied[n])) {
+          return { container: container.name, previous, applied, alreadyApplied: false };
+        }
+        // The list kubectl ends with: changed variables in place, new ones appended, removed ones gone.
+        const order = env.map((e) => e.name).filter((n) => !(n in applied) || applied[n] !== null);
+        for (const name of names) if (applied[name] !== null && !order.includes(name)) order.push(name);
+        const changes: Record<string, unknown>[] = [];
+        for (const name of names) {
+          if (previous[name] === applied[name]) continue;
+          changes.push(applied[name] === null ? { $patch: 'delete', name } : { name, value: applied[name] });
+        }
+        const patch = {
+          metadata: {
+            resourceVersion: deployment.metadata?.resourceVersion,
+            annotations: { [key]: JSON.stringify({ previous }) },
+          },
+          spec: {
+            template: {
+              spec: {
+                '$setElementOrder/containers': (template?.spec?.containers ?? []).map((c) => ({ name: c.name })),
+                containers: [
+                  { name: container.name, '$setElementOrder/env': order.map((name) => ({ name })), env: changes },
+                ],
+              },
             },
           },
-        },
-      };
-      await patchDeployment(input, patch, PatchStrategy.StrategicMergePatch, input.dryRun);
-      return { container: container.name, previous, applied, alreadyApplied: false };
+        };
+        await patchDeployment(input, patch, PatchStrategy.StrategicMergePatch, input.dryRun);
+        return { container: container.name, previous, applied, alreadyApplied: false };
+      });
     },
 
     /**
@@ -1049,76 +1089,78 @@ export function createKubernetesActivities(kubeConfig: KubeConfig) {
           requests?: Record<string, string | null>;
         },
     ): Promise<ResourceChangeResult> {
-      validateIncidentId(input.incidentId);
-      const sorted = (values?: Record<string, string | null>) =>
-        Object.fromEntries(
-          Object.keys(values ?? {})
-            .sort()
-            .map((k) => [k, values?.[k] ?? null]),
-        );
-      const wanted = { limits: sorted(input.limits), requests: sorted(input.requests) };
-      if (Object.keys(wanted.limits).length + Object.keys(wanted.requests).length === 0) {
-        throw ApplicationFailure.nonRetryable('no limits or requests given', ErrorType.INVALID_INPUT);
-      }
-      const deployment = await readDeployment(input);
-      const template = deployment.spec?.template;
-      const container = pickContainer(
-        template?.spec?.containers ?? [],
-        template?.metadata?.annotations,
-        input.container,
-      );
-      const key = markerKey(input.incidentId, `resources-${fnv1a64(JSON.stringify([container.name, wanted]))}`);
-      const marker = readMarker<Pick<ResourceChangeResult, 'previous' | 'applied'>>(deployment, key);
-      if (marker) return { container: container.name, ...marker, alreadyApplied: true };
-
-      const current = (field: 'limits' | 'requests') => {
-        const found: Record<string, string | null> = {};
-        for (const name of Object.keys(wanted[field])) found[name] = container.resources?.[field]?.[name] ?? null;
-        return found;
-      };
-      const previous = { limits: current('limits'), requests: current('requests') };
-      const resources: Record<string, Record<string, string | null>> = {};
-      for (const field of ['limits', 'requests'] as const) {
-        for (const [name, value] of Object.entries(wanted[field])) {
-          if (previous[field][name] !== value) (resources[field] ??= {})[name] = value;
+      return retryOnConflict(async () => {
+        validateIncidentId(input.incidentId);
+        const sorted = (values?: Record<string, string | null>) =>
+          Object.fromEntries(
+            Object.keys(values ?? {})
+              .sort()
+              .map((k) => [k, values?.[k] ?? null]),
+          );
+        const wanted = { limits: sorted(input.limits), requests: sorted(input.requests) };
+        if (Object.keys(wanted.limits).length + Object.keys(wanted.requests).length === 0) {
+          throw ApplicationFailure.nonRetryable('no limits or requests given', ErrorType.INVALID_INPUT);
         }
-      }
-      if (Object.keys(resources).length === 0) {
-        return { container: container.name, previous, applied: wanted, alreadyApplied: false };
-      }
-      const patched = await patchDeployment(
-        input,
-        {
-          metadata: {
-            resourceVersion: deployment.metadata?.resourceVersion,
-            annotations: { [key]: JSON.stringify({ previous, applied: wanted }) },
-          },
-          spec: {
-            template: {
-              spec: {
-                '$setElementOrder/containers': (template?.spec?.containers ?? []).map((c) => ({ name: c.name })),
-                containers: [{ name: container.name, resources }],
+        const deployment = await readDeployment(input);
+        const template = deployment.spec?.template;
+        const container = pickContainer(
+          template?.spec?.containers ?? [],
+          template?.metadata?.annotations,
+          input.container,
+        );
+        const key = markerKey(input.incidentId, `resources-${fnv1a64(JSON.stringify([container.name, wanted]))}`);
+        const marker = readMarker<Pick<ResourceChangeResult, 'previous' | 'applied'>>(deployment, key);
+        if (marker) return { container: container.name, ...marker, alreadyApplied: true };
+
+        const current = (field: 'limits' | 'requests') => {
+          const found: Record<string, string | null> = {};
+          for (const name of Object.keys(wanted[field])) found[name] = container.resources?.[field]?.[name] ?? null;
+          return found;
+        };
+        const previous = { limits: current('limits'), requests: current('requests') };
+        const resources: Record<string, Record<string, string | null>> = {};
+        for (const field of ['limits', 'requests'] as const) {
+          for (const [name, value] of Object.entries(wanted[field])) {
+            if (previous[field][name] !== value) (resources[field] ??= {})[name] = value;
+          }
+        }
+        if (Object.keys(resources).length === 0) {
+          return { container: container.name, previous, applied: wanted, alreadyApplied: false };
+        }
+        const patched = await patchDeployment(
+          input,
+          {
+            metadata: {
+              resourceVersion: deployment.metadata?.resourceVersion,
+              annotations: { [key]: JSON.stringify({ previous, applied: wanted }) },
+            },
+            spec: {
+              template: {
+                spec: {
+                  '$setElementOrder/containers': (template?.spec?.containers ?? []).map((c) => ({ name: c.name })),
+                  containers: [{ name: container.name, resources }],
+                },
               },
             },
           },
-        },
-        PatchStrategy.StrategicMergePatch,
-        input.dryRun,
-      );
-      // Report quantities the way the API server canonicalised them (512Mi, not 536870912).
-      const stored = patched.spec?.template.spec?.containers.find((c) => c.name === container.name)?.resources;
-      const applied = {
-        limits: Object.fromEntries(Object.keys(wanted.limits).map((n) => [n, stored?.limits?.[n] ?? null])),
-        requests: Object.fromEntries(Object.keys(wanted.requests).map((n) => [n, stored?.requests?.[n] ?? null])),
-      };
-      if (!input.dryRun && JSON.stringify(applied) !== JSON.stringify(wanted)) {
-        await patchDeployment(
-          input,
-          { metadata: { annotations: { [key]: JSON.stringify({ previous, applied }) } } },
           PatchStrategy.StrategicMergePatch,
+          input.dryRun,
         );
-      }
-      return { container: container.name, previous, applied, alreadyApplied: false };
+        // Report quantities the way the API server canonicalised them (512Mi, not 536870912).
+        const stored = patched.spec?.template.spec?.containers.find((c) => c.name === container.name)?.resources;
+        const applied = {
+          limits: Object.fromEntries(Object.keys(wanted.limits).map((n) => [n, stored?.limits?.[n] ?? null])),
+          requests: Object.fromEntries(Object.keys(wanted.requests).map((n) => [n, stored?.requests?.[n] ?? null])),
+        };
+        if (!input.dryRun && JSON.stringify(applied) !== JSON.stringify(wanted)) {
+          await patchDeployment(
+            input,
+            { metadata: { annotations: { [key]: JSON.stringify({ previous, applied }) } } },
+            PatchStrategy.StrategicMergePatch,
+          );
+        }
+        return { container: container.name, previous, applied, alreadyApplied: false };
+      });
     },
 
     /**
@@ -1137,7 +1179,13 @@ export function createKubernetesActivities(kubeConfig: KubeConfig) {
       timeoutSeconds?: number;
     }): Promise<ExecResult> {
       if (input.command.length === 0) throw ApplicationFailure.nonRetryable('empty command', ErrorType.INVALID_INPUT);
-      const access: Access = { verb: 'create', resource: 'pods/exec', namespace: input.namespace, name: input.pod };
+      const access: Access = {
+        verb: 'create',
+        resource: 'pods/exec',
+        namespace: input.namespace,
+        name: input.pod,
+        rbacHint: 'exec over WebSocket needs both "get" and "create" on pods/exec',
+      };
       const pod = await call({ verb: 'get', resource: 'pods', namespace: input.namespace, name: input.pod }, () =>
         core.readNamespacedPod({ name: input.pod, namespace: input.namespace }),
       );

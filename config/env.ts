@@ -48,6 +48,8 @@ export const envSchema = z
       'must be an HTTP header name',
     ),
     FIREBREAK_SLACK_CHANNEL: optionalText,
+    /** Temporal Web UI base URL for incident links in Slack; the embedded dev server's UI by default. */
+    FIREBREAK_TEMPORAL_UI_URL: url,
     FIREBREAK_TASK_QUEUE: z.string().trim().min(1).default('firebreak'),
     /** A prebuilt workflow bundle for production workers (see `npm run build:workflows`). */
     FIREBREAK_WORKFLOW_BUNDLE: optionalText,

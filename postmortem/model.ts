@@ -15,6 +15,7 @@ export interface Postmortem {
   summary: PostmortemSummary;
   times: KeyTimes;
   activities: ActivityRecord[];
+  gates: GateRecord[];
   decisions: DecisionRecord[];
   signals: SignalRecord[];
   timers: TimerRecord[];
@@ -123,6 +124,21 @@ export interface DecisionRecord {
   /** Gate status after the decision, as the workflow returned it. */
   gateStatus?: string;
   failure?: FailureDetail;
+}
+
+/** An approval gate: when it was asked, until when, and how it ended. */
+export interface GateRecord {
+  name: string;
+  prompt: string;
+  requestedAt: string;
+  deadline?: string;
+  fourEyes?: boolean;
+  choices?: string[];
+  status: string;
+  decidedAt?: string;
+  decidedBy?: Actor;
+  choice?: string;
+  comment?: string;
 }
 
 export interface SignalRecord {

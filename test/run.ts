@@ -27,6 +27,7 @@ type BedStarter = (opts: { workDir: string; log: (msg: string) => void }) => Pro
 const BED: { name: string; load: () => Promise<BedStarter> }[] = [
   { name: 'temporal', load: async () => (await import('./bed/temporal')).startTemporal },
   { name: 'prometheus', load: async () => (await import('./bed/prometheus')).startPrometheus },
+  { name: 'alertmanager', load: async () => (await import('./bed/alertmanager')).startAlertmanager },
 ];
 
 function log(line: string): void {

@@ -11,6 +11,7 @@ import { incidentPolicy, loadFileConfig } from '../config/file';
 import { buildApp, type HealthReport } from '../ingress/app';
 import { ROUTE_MODULES } from '../ingress/routes';
 import { prepareNamespace, startDevServer, type DevServer } from './devserver';
+import { startArchiver } from './archiver';
 import { connectClient, connectWorker } from './temporal';
 import { createFirebreakWorker } from './worker';
 
@@ -80,6 +81,13 @@ export async function startFirebreak(
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await workerRun.catch(() => undefined);
     });
+
+    if (env.FIREBREAK_ARCHIVE_DIR) {
+      const archiveDir = path.resolve(env.FIREBREAK_ARCHIVE_DIR);
+      const archiver = startArchiver({ client, archiveDir, log });
+      cleanups.push(() => archiver.stop());
+      log(`Postmortems of closed incidents are archived to ${archiveDir}`);
+    }
 
     const health = async (): Promise<HealthReport> => {
       let temporalError: string | undefined;

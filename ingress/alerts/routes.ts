@@ -27,8 +27,11 @@ import { earliestStart, parsePayload, toNotification, type AlertSource } from '.
 
 type Deps = AppDeps & { metrics: MetricsRegistry };
 
-/** Temporal answers a signal-with-start in milliseconds; past this, it is not reachable in any useful sense. */
-const TEMPORAL_DEADLINE_MS = 8_000;
+/**
+ * Temporal answers a signal-with-start in milliseconds; past this it is not reachable in any useful
+ * sense, and the answer must leave before the ingress's 10 s connection timeout cuts the socket.
+ */
+const TEMPORAL_DEADLINE_MS = 5_000;
 
 const NOTIFICATIONS = 'firebreak_alert_notifications_total';
 const NOTIFICATIONS_HELP = 'Alert webhook notifications by source and outcome.';
@@ -139,7 +142,12 @@ export function alertRoutes(options: AlertRoutesOptions = {}) {
             targets: decision.targets,
             ...(decision.severity ? { severity: decision.severity } : {}),
             params: decision.params,
-            trigger: { kind: 'alert', source: notification.source, receiver: notification.receiver, groupKey: notification.groupKey },
+            trigger: {
+              kind: 'alert',
+              source: notification.source,
+              receiver: notification.receiver,
+              groupKey: notification.groupKey,
+            },
             policy: deps.policy,
             ...(slackChannel ? { slackChannel } : {}),
             ...withDetectedAt(earliestStart(notification.alerts)),

@@ -9,8 +9,8 @@ import type { AlertInstance, AlertNotification } from '../../workflows/incident/
 const labelSet = z.record(z.string(), z.string());
 
 /** RFC 3339; Go's zero time (0001-01-01T00:00:00Z) means "not set" and becomes undefined. */
-const timestamp = z
-  .iso.datetime({ offset: true, error: 'must be an RFC 3339 timestamp' })
+const timestamp = z.iso
+  .datetime({ offset: true, error: 'must be an RFC 3339 timestamp' })
   .optional()
   .transform((value) => (value === undefined || Date.parse(value) <= 0 ? undefined : value));
 
@@ -97,16 +97,14 @@ export function toNotification(source: AlertSource, payload: WebhookPayload, rec
     groupKey: payload.groupKey,
     status: payload.status,
     truncatedAlerts: payload.truncatedAlerts,
-    alerts: payload.alerts.map(
-      (alert): AlertInstance => ({
-        fingerprint: alert.fingerprint,
-        status: alert.status,
-        labels: alert.labels,
-        annotations: alert.annotations,
-        ...(alert.startsAt ? { startsAt: alert.startsAt } : {}),
-        ...(alert.endsAt ? { endsAt: alert.endsAt } : {}),
-      }),
-    ),
+    alerts: payload.alerts.map((alert): AlertInstance => ({
+      fingerprint: alert.fingerprint,
+      status: alert.status,
+      labels: alert.labels,
+      annotations: alert.annotations,
+      ...(alert.startsAt ? { startsAt: alert.startsAt } : {}),
+      ...(alert.endsAt ? { endsAt: alert.endsAt } : {}),
+    })),
     receivedAt: receivedAt.toISOString(),
   };
 }

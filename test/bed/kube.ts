@@ -36,6 +36,7 @@ const BUILD_SCRIPT = path.join(REPO_ROOT, 'test/kube/build.sh');
 export const FAKE_NODE_NAME = 'kwok-node-0';
 const STEP_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 5_000;
+const BUILD_TIMEOUT_MS = 3 * 60 * 60_000;
 
 interface BedOptions {
   workDir: string;
@@ -51,15 +52,26 @@ interface Component {
 /** Runs build.sh (instant when cached) and returns the directory holding the binaries. */
 export async function ensureKubeBinaries(log: (msg: string) => void): Promise<string> {
   const started = Date.now();
-  const { stdout, stderr } = await execFileAsync('bash', [BUILD_SCRIPT], {
-    timeout: 3 * 60 * 60_000,
-    maxBuffer: 64 * 1024 * 1024,
+  const child = spawn('bash', [BUILD_SCRIPT], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let pending = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  // A cold build takes minutes: pass its progress lines on as they come (Go's download chatter aside).
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    pending += chunk;
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) if (line && !line.startsWith('go: downloading')) log(line);
   });
-  const lines = stderr.trim().split('\n');
-  log(`kube binaries: ${lines[lines.length - 1] ?? ''} (${Date.now() - started} ms)`);
+  const timer = setTimeout(() => child.kill('SIGTERM'), BUILD_TIMEOUT_MS);
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  clearTimeout(timer);
+  if (pending) log(pending);
   const bin = stdout.trim().split('\n').pop();
-  if (!bin || !existsSync(path.join(bin, 'kube-apiserver')))
-    throw new Error(`build.sh printed no bin directory:\n${stderr}`);
+  if (code !== 0 || !bin || !existsSync(path.join(bin, 'kube-apiserver'))) {
+    throw new Error(`test/kube/build.sh failed (exit ${code}); its output is above`);
+  }
+  log(`kube: binaries ready in ${Date.now() - started} ms (${bin})`);
   return bin;
 }
 
@@ -247,8 +259,8 @@ export async function startKube(opts: BedOptions): Promise<{ env: Record<string,
     [
       '-c',
       `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done
-       for p in $(cat "$0" 2>/dev/null); do kill -TERM -- -$p 2>/dev/null; done; sleep 3
-       for p in $(cat "$0" 2>/dev/null); do kill -KILL -- -$p 2>/dev/null; done`,
+       for p in $(cat "$0" 2>/dev/null); do kill -TERM -$p 2>/dev/null; done; sleep 3
+       for p in $(cat "$0" 2>/dev/null); do kill -KILL -$p 2>/dev/null; done`,
       pidFile,
     ],
     { detached: true, stdio: 'ignore' },
@@ -276,11 +288,14 @@ export async function startKube(opts: BedOptions): Promise<{ env: Record<string,
         } catch {
           // already gone
         }
+        let timer: NodeJS.Timeout | undefined;
         const killed = await Promise.race([
           component.exited.then(() => true),
-          new Promise((r) => setTimeout(() => r(false), STOP_GRACE_MS)),
+          new Promise<boolean>((r) => (timer = setTimeout(() => r(false), STOP_GRACE_MS))),
         ]);
+        clearTimeout(timer);
         if (!killed) {
+          opts.log(`kube: ${component.name} ignored SIGTERM for ${STOP_GRACE_MS} ms; killing it`);
           try {
             process.kill(-child.pid, 'SIGKILL');
           } catch {

@@ -72,7 +72,10 @@ export class SlackStandIn {
   readonly teamId = 'T0FIREBREAK';
   /** Member lists of user groups, for usergroups.users.list. */
   readonly usergroups = new Map<string, string[]>();
-  private readonly failures = new Map<string, Array<{ status: number; retryAfter?: string; error?: string }>>();
+  private readonly failures = new Map<
+    string,
+    Array<{ pass?: true; status: number; retryAfter?: string; error?: string }>
+  >();
   private readonly validTokens: Set<string>;
   private tsCounter = 0;
   private server?: Server;
@@ -115,10 +118,33 @@ export class SlackStandIn {
    * The next `times` calls of `method` fail before anything is stored: 429 with Retry-After
    * (seconds, as text) by default, or `{ok:false, error}` with status 200 when `error` is given.
    */
-  failNext(method: string, times: number, options: { status?: number; retryAfter?: string; error?: string } = {}): void {
+  failNext(
+    method: string,
+    times: number,
+    options: { status?: number; retryAfter?: string; error?: string } = {},
+  ): void {
     const queue = this.failures.get(method) ?? [];
     for (let i = 0; i < times; i++) {
-      queue.push({ status: options.status ?? (options.error ? 200 : 429), retryAfter: options.retryAfter, error: options.error });
+      queue.push({
+        status: options.status ?? (options.error ? 200 : 429),
+        retryAfter: options.retryAfter,
+        error: options.error,
+      });
+    }
+    this.failures.set(method, queue);
+  }
+
+  /**
+   * A rate-limit storm: of the next `calls` calls of `method`, every `every`-th one is answered
+   * 429 with Retry-After, starting with the first.
+   */
+  storm(method: string, options: { calls: number; every?: number; retryAfter?: string }): void {
+    const queue = this.failures.get(method) ?? [];
+    const every = options.every ?? 2;
+    for (let i = 0; i < options.calls; i++) {
+      queue.push(
+        i % every === 0 ? { status: 429, retryAfter: options.retryAfter ?? '1' } : { pass: true, status: 200 },
+      );
     }
     this.failures.set(method, queue);
   }
@@ -201,10 +227,14 @@ export class SlackStandIn {
     };
 
     const failure = this.failures.get(method)?.shift();
-    if (failure) {
+    if (failure && !failure.pass) {
       if (failure.status === 429) {
         record(429, 'ratelimited');
-        return reply(429, { ok: false, error: 'ratelimited' }, failure.retryAfter ? { 'retry-after': failure.retryAfter } : {});
+        return reply(
+          429,
+          { ok: false, error: 'ratelimited' },
+          failure.retryAfter ? { 'retry-after': failure.retryAfter } : {},
+        );
       }
       record(failure.status, failure.error ?? 'internal_error');
       return reply(failure.status, { ok: false, error: failure.error ?? 'internal_error' });
@@ -293,7 +323,13 @@ export class SlackStandIn {
         stored.text = text;
         stored.blocks = Array.isArray(blocks) ? blocks : undefined;
         stored.versions.push({ text, blocks: stored.blocks });
-        return { ok: true, channel, ts: stored.ts, text: text ?? '', message: { text: text ?? '', blocks: stored.blocks } };
+        return {
+          ok: true,
+          channel,
+          ts: stored.ts,
+          text: text ?? '',
+          message: { text: text ?? '', blocks: stored.blocks },
+        };
       }
       case 'chat.postEphemeral': {
         if (!channel || !/^[CGD][A-Z0-9]+$/.test(channel)) return fail('channel_not_found');

@@ -147,9 +147,7 @@ export async function createDeployment(
   name: string,
   shape: DeploymentShape = {},
 ): Promise<V1Deployment> {
-  return kc
-    .makeApiClient(AppsV1Api)
-    .createNamespacedDeployment({ namespace, body: deploymentManifest(name, shape) });
+  return kc.makeApiClient(AppsV1Api).createNamespacedDeployment({ namespace, body: deploymentManifest(name, shape) });
 }
 
 /** `kubectl rollout status` as the neutral judge of "the controllers have settled". */
@@ -162,8 +160,21 @@ export async function rawDeployment(env: KubeTestEnv, namespace: string, name: s
   return JSON.parse(await kubectlOk(env, ['-n', namespace, 'get', `deployment/${name}`, '-o', 'json']));
 }
 
+export interface RawContainerJson {
+  name: string;
+  image?: string;
+  env?: { name: string; value?: string }[];
+  resources?: { limits?: Record<string, string>; requests?: Record<string, string> };
+}
+
 export interface RawDeploymentJson {
   metadata: { annotations?: Record<string, string>; generation: number; resourceVersion: string };
-  spec: { replicas: number; template: { metadata: { annotations?: Record<string, string> } } & Record<string, unknown> };
+  spec: {
+    replicas: number;
+    template: {
+      metadata: { annotations?: Record<string, string>; labels?: Record<string, string> };
+      spec: { containers: RawContainerJson[] } & Record<string, unknown>;
+    };
+  };
   status?: Record<string, unknown>;
 }

@@ -45,10 +45,20 @@ export interface Scenario {
 const CONTAINER = 'app';
 
 class Hold {
-  arrive!: () => void;
   release!: () => void;
-  readonly reached = new Promise<void>((resolve) => (this.arrive = resolve));
   readonly released = new Promise<void>((resolve) => (this.release = resolve));
+  private arrivals = 0;
+  private readonly waiters: { count: number; resolve: () => void }[] = [];
+
+  arrive(): void {
+    this.arrivals += 1;
+    for (const waiter of this.waiters.filter((w) => w.count <= this.arrivals)) waiter.resolve();
+  }
+
+  reached(count: number): Promise<void> {
+    if (this.arrivals >= count) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ count, resolve }));
+  }
 }
 
 export class FakeWorld {
@@ -116,9 +126,9 @@ export class FakeWorld {
     );
   }
 
-  /** Resolves when a held activity has been called. */
-  reached(name: ActivityName): Promise<void> {
-    return this.holdFor(name).reached;
+  /** Resolves when a held activity has been called `count` times. */
+  reached(name: ActivityName, count = 1): Promise<void> {
+    return this.holdFor(name).reached(count);
   }
 
   release(name: ActivityName): void {

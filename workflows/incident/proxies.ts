@@ -16,10 +16,11 @@ const QUICK = {
 
 /**
  * Slack and PagerDuty: the activities disable their clients' own retries and surface 429s, so
- * Temporal owns the backoff; a page that never lands must still end, hence the attempt cap.
+ * Temporal owns the backoff; a page that never lands must still end, hence the attempt cap. A
+ * short start-to-close: a call lost with a crashed worker is retried in seconds, not minutes.
  */
 const REMOTE_CALL = {
-  startToCloseTimeout: '30 seconds',
+  startToCloseTimeout: '15 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8 },
 } as const;
 

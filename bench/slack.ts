@@ -1,0 +1,231 @@
+/**
+ * Slack slash-command benchmark: N signed `/runbook p0 <ns>/<deployment>` requests (default 200)
+ * to the real ingress over loopback HTTP, with the real workflows running on a worker in the same
+ * process (as `firebreak start` runs them) and the real Slack activities posting to the loopback
+ * Slack Web API.
+ *
+ * Reports, for the signed request → HTTP acknowledgement: median, p90, p99, max (Slack's budget
+ * is 3 s). Also reported: request → incident-started report on response_url, and request →
+ * incident card posted in the channel. Pass: every request acknowledged 200 within 3 s, every
+ * incident started and every card posted.
+ *
+ *   node --import tsx bench/slack.ts [--requests 200] [--concurrency 1] [--json]
+ *
+ * Uses FIREBREAK_TEST_TEMPORAL_ADDRESS when set, else starts its own dev server in a temporary
+ * directory and stops it at the end. Started incidents are terminated at the end.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { WebClient } from '@slack/web-api';
+import { createSlackActivities } from '../activities/slack';
+import { parseEnv } from '../config/env';
+import { EMPTY_FILE_CONFIG } from '../config/file';
+import { DEFAULT_POLICY } from '../common/incident';
+import { buildApp } from '../ingress/app';
+import type { SlackIngressContext } from '../ingress/slack/context';
+import { createSlackRoutes } from '../ingress/slack/routes';
+import { signSlackRequest, slashCommandBody, SlackStandIn } from '../test/bed/slack-standin';
+import { FakeWorld } from '../test/workflows/fakes';
+
+const SECRET = 'bench-signing-secret';
+const TOKEN = 'xoxb-bench';
+const CHANNEL = 'C0BENCH';
+const SLACK_BUDGET_MS = 3000;
+
+interface Options {
+  requests: number;
+  concurrency: number;
+  json: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const number = (name: string, fallback: number) => {
+    const index = argv.indexOf(`--${name}`);
+    if (index < 0) return fallback;
+    const value = Number(argv[index + 1]);
+    if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
+    return value;
+  };
+  return { requests: number('requests', 200), concurrency: number('concurrency', 1), json: argv.includes('--json') };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+function summary(values: number[]) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const round = (n: number) => Math.round(n * 100) / 100;
+  return {
+    count: sorted.length,
+    median: round(percentile(sorted, 50)),
+    p90: round(percentile(sorted, 90)),
+    p99: round(percentile(sorted, 99)),
+    max: round(sorted.at(-1) ?? NaN),
+  };
+}
+
+async function main(): Promise<number> {
+  const options = parseArgs(process.argv.slice(2));
+  const cleanups: (() => Promise<void>)[] = [];
+  try {
+    if (!process.env.FIREBREAK_TEST_TEMPORAL_ADDRESS) {
+      const workDir = await mkdtemp(path.join(tmpdir(), 'firebreak-bench-slack-'));
+      cleanups.push(() => rm(workDir, { recursive: true, force: true }));
+      const { startTemporal } = await import('../test/bed/temporal');
+      const temporal = await startTemporal({ workDir, log: (line) => console.error(`[temporal] ${line}`) });
+      cleanups.push(() => temporal.stop());
+      Object.assign(process.env, temporal.env);
+    }
+    const { connectTestClient, runTestWorker, uniqueTaskQueue } = await import('../test/bed/worker');
+
+    const stand = new SlackStandIn({ tokens: [TOKEN] });
+    await stand.start();
+    cleanups.push(() => stand.stop());
+    const { client, connection } = await connectTestClient();
+    cleanups.push(() => connection.close());
+    const taskQueue = uniqueTaskQueue('bench-slack');
+    const web = new WebClient(TOKEN, {
+      slackApiUrl: stand.apiUrl,
+      retryConfig: { retries: 0 },
+      rejectRateLimitedCalls: true,
+    });
+    const worker = await runTestWorker({
+      taskQueue,
+      activities: {
+        ...new FakeWorld().activities(),
+        ...createSlackActivities({ client: web, defaultChannel: CHANNEL, log: () => undefined }),
+      },
+    });
+    cleanups.push(() => worker.stop());
+
+    let ctx: SlackIngressContext | undefined;
+    const env = parseEnv({
+      SLACK_SIGNING_SECRET: SECRET,
+      SLACK_BOT_TOKEN: TOKEN,
+      SLACK_API_URL: stand.apiUrl,
+      FIREBREAK_TASK_QUEUE: taskQueue,
+    });
+    const app = await buildApp({
+      client,
+      env,
+      config: EMPTY_FILE_CONFIG,
+      policy: { ...DEFAULT_POLICY, approvers: { users: [], groups: [] } },
+      health: async () => ({
+        ok: true,
+        temporal: { ok: true, address: 'bench', namespace: 'default' },
+        worker: { ok: true, state: 'RUNNING', taskQueue },
+      }),
+      routes: [createSlackRoutes({ onContext: (c) => (ctx = c), log: () => undefined })],
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    cleanups.push(() => app.close());
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/slack/commands`;
+
+    const run = randomUUID().slice(0, 6);
+    const send = async (text: string, command = '/runbook') => {
+      const responseUrl = stand.responseUrl();
+      const body = slashCommandBody({
+        command,
+        text,
+        userId: 'U0BENCH',
+        userName: 'bench',
+        channelId: CHANNEL,
+        responseUrl,
+      });
+      const started = performance.now();
+      const sentAt = Date.now();
+      const res = await fetch(url, { method: 'POST', headers: signSlackRequest(SECRET, body), body });
+      await res.text();
+      return { ms: performance.now() - started, status: res.status, responseId: responseUrl.split('/').pop()!, sentAt };
+    };
+
+    // Warm-up: JIT, connection pools, the first visibility call; not measured.
+    for (let i = 0; i < 20; i++) await send('help', '/incident');
+
+    const targets = Array.from({ length: options.requests }, (_, i) => `bench/svc-${run}-${i}`);
+    const results: Array<Awaited<ReturnType<typeof send>> & { target: string }> = [];
+    let next = 0;
+    const wall = performance.now();
+    await Promise.all(
+      Array.from({ length: options.concurrency }, async () => {
+        while (next < targets.length) {
+          const target = targets[next++]!;
+          results.push({ ...(await send(`p0 ${target} severity=P1`)), target });
+        }
+      }),
+    );
+    const wallMs = performance.now() - wall;
+
+    // Wait (bounded) for every incident to report and every card to be posted.
+    const deadline = Date.now() + 120_000;
+    const cardAt = new Map<string, number>();
+    while (Date.now() < deadline) {
+      for (const call of stand.callsOf('chat.postMessage')) {
+        if (call.status !== 200 || call.params.thread_ts !== undefined) continue;
+        const text = JSON.stringify(call.params.blocks ?? '');
+        const target = targets.find((t) => !cardAt.has(t) && text.includes(`${t}\``));
+        if (target) cardAt.set(target, call.at);
+      }
+      const reported = results.filter((r) => stand.responses.some((x) => x.id === r.responseId)).length;
+      if (reported === results.length && cardAt.size === targets.length) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    await ctx?.drain();
+
+    const ack = summary(results.map((r) => r.ms));
+    const startedMs = results.flatMap((r) => {
+      const response = stand.responses.find((x) => x.id === r.responseId);
+      return response && response.body.response_type === 'in_channel' ? [response.at - r.sentAt] : [];
+    });
+    const cardMs = results.flatMap((r) => (cardAt.has(r.target) ? [cardAt.get(r.target)! - r.sentAt] : []));
+    const non200 = results.filter((r) => r.status !== 200).length;
+    const overBudget = results.filter((r) => r.ms > SLACK_BUDGET_MS).length;
+
+    for (const target of targets) {
+      await client.workflow
+        .getHandle(`incident:p0-response:${target}`)
+        .terminate('benchmark over')
+        .catch(() => undefined);
+    }
+
+    const report = {
+      requests: options.requests,
+      concurrency: options.concurrency,
+      wallSeconds: Math.round(wallMs) / 1000,
+      ackMs: ack,
+      incidentStartedMs: summary(startedMs),
+      cardPostedMs: summary(cardMs),
+      non200,
+      overBudget,
+    };
+    const pass =
+      non200 === 0 && overBudget === 0 && startedMs.length === targets.length && cardMs.length === targets.length;
+    if (options.json) console.log(JSON.stringify({ ...report, pass }, null, 2));
+    else {
+      const line = (name: string, s: ReturnType<typeof summary>) =>
+        `${name.padEnd(42)} n=${s.count}  median ${s.median} ms  p90 ${s.p90} ms  p99 ${s.p99} ms  max ${s.max} ms`;
+      console.log(
+        `Slack command benchmark: ${options.requests} signed /runbook requests, concurrency ${options.concurrency}`,
+      );
+      console.log(line('signed request → HTTP acknowledgement', ack));
+      console.log(line('signed request → incident started (response_url)', report.incidentStartedMs));
+      console.log(line('signed request → card posted', report.cardPostedMs));
+      console.log(`non-200: ${non200}; over Slack's 3 s budget: ${overBudget}; ${pass ? 'PASS' : 'FAIL'}`);
+    }
+    return pass ? 0 : 1;
+  } finally {
+    for (const step of cleanups.reverse()) await step().catch((err: unknown) => console.error(String(err)));
+  }
+}
+
+main()
+  .then((code) => process.exit(code))
+  .catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });

@@ -1,0 +1,210 @@
+/**
+ * What every CLI command shares: output streams, argument parsing with usage errors, the Temporal
+ * connection (with a message that says what to do when it is down), the acting user, and finding
+ * an incident by workflow id or incident id.
+ */
+import os from 'node:os';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { Client, Connection } from '@temporalio/client';
+import { isGrpcServiceError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure, defaultPayloadConverter, WorkflowNotFoundError } from '@temporalio/common';
+import { ConfigError, parseEnv, type Env } from '../config/env';
+import type { Actor } from '../common/types';
+import { incidentIdKey, runbookKey } from '../common/search-attributes';
+import { findRunbook } from '../runbooks';
+import { connectClient } from '../worker/temporal';
+
+export interface CliIO {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  env: NodeJS.ProcessEnv;
+  /** Aborted when the user presses Ctrl-C: `run` stops following, the incident keeps running. */
+  interrupt?: AbortSignal;
+}
+
+/** Bad flags or arguments: exit 2 with the command's usage. */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly usage?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The command ran and failed (Temporal down, incident not found, decision refused): exit 1. */
+export class CommandFailed extends Error {}
+
+export interface Command {
+  name: string;
+  summary: string;
+  usage: string;
+  options: NonNullable<ParseArgsConfig['options']>;
+  run(ctx: CommandContext, args: ParsedArgs): Promise<number>;
+}
+
+export interface ParsedArgs {
+  values: Record<string, string | boolean | string[] | undefined>;
+  positionals: string[];
+}
+
+export function parseCommandArgs(command: Command, argv: string[]): ParsedArgs {
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
+    return { values: values as ParsedArgs['values'], positionals };
+  } catch (err) {
+    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''), command.usage);
+  }
+}
+
+export class CommandContext {
+  private connected?: Promise<{ client: Client; connection: Connection }>;
+  private parsedEnv?: Env;
+
+  constructor(
+    readonly io: CliIO,
+    readonly json: boolean,
+  ) {}
+
+  get env(): Env {
+    this.parsedEnv ??= parseEnv(this.io.env);
+    return this.parsedEnv;
+  }
+
+  /** TEMPORAL_ADDRESS, or the embedded dev server `firebreak start` runs on this machine. */
+  get address(): string {
+    return this.env.TEMPORAL_ADDRESS ?? `127.0.0.1:${this.env.FIREBREAK_TEMPORAL_PORT}`;
+  }
+
+  out(line = ''): void {
+    this.io.stdout(`${line}\n`);
+  }
+
+  err(line: string): void {
+    this.io.stderr(`${line}\n`);
+  }
+
+  printJson(value: unknown): void {
+    this.io.stdout(`${JSON.stringify(value, null, 2)}\n`);
+  }
+
+  async client(): Promise<Client> {
+    this.connected ??= connectClient(this.env, this.address).catch((err: unknown) => {
+      throw this.unreachable(err);
+    });
+    return (await this.connected).client;
+  }
+
+  unreachable(err: unknown): CommandFailed {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    const hint = this.env.TEMPORAL_ADDRESS
+      ? 'check TEMPORAL_ADDRESS and that the cluster is up'
+      : `is \`firebreak start\` running? (or set TEMPORAL_ADDRESS)`;
+    return new CommandFailed(`cannot reach Temporal at ${this.address} — ${hint}\n  (${reason})`);
+  }
+
+  /** The person at the terminal: FIREBREAK_USER, else the login name. */
+  actor(): Actor {
+    const name = this.io.env.FIREBREAK_USER?.trim() || safeUserName();
+    return { id: `cli:${name}`, name };
+  }
+
+  async close(): Promise<void> {
+    if (!this.connected) return;
+    try {
+      await (await this.connected).connection.close();
+    } catch {
+      // The connection never opened; nothing to close.
+    }
+  }
+}
+
+function safeUserName(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export interface IncidentRef {
+  workflowId: string;
+  runId?: string;
+}
+
+/**
+ * Accepts a workflow id (`incident:p0-response:shop/checkout`, `alert:alertmanager:<hash>`) or an
+ * incident id (`INC-20261121-051759-p0-checkout`). Incident ids are found through the
+ * FirebreakIncidentId search attribute, or — for incidents started before it was set — by the
+ * runbook and start minute the id encodes, confirmed against each candidate's start input.
+ */
+export async function resolveIncident(ctx: CommandContext, id: string): Promise<IncidentRef> {
+  const client = await ctx.client();
+  if (!id.startsWith('INC-')) {
+    await describeOrFail(client, { workflowId: id });
+    return { workflowId: id };
+  }
+  const escaped = id.replace(/'/g, "\\'");
+  for await (const execution of client.workflow.list({ query: `${incidentIdKey.name} = '${escaped}'` })) {
+    return { workflowId: execution.workflowId, runId: execution.runId };
+  }
+  const parsed = /^INC-(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})-([a-z0-9]+)-/.exec(id);
+  const runbook = parsed ? findRunbook(parsed[7]!) : undefined;
+  if (parsed && runbook) {
+    const [, y, mo, d, h, mi, s] = parsed;
+    const stamp = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${s}Z`);
+    const from = new Date(stamp - 60_000).toISOString();
+    const to = new Date(stamp + 120_000).toISOString();
+    const query = `${runbookKey.name} = '${runbook.id}' AND StartTime BETWEEN '${from}' AND '${to}'`;
+    let checked = 0;
+    for await (const execution of client.workflow.list({ query })) {
+      if (++checked > 50) break;
+      if ((await startInputIncidentId(client, execution.workflowId, execution.runId)) === id) {
+        return { workflowId: execution.workflowId, runId: execution.runId };
+      }
+    }
+  }
+  throw new CommandFailed(`no incident ${id} — list incidents with \`firebreak incidents\``);
+}
+
+async function startInputIncidentId(client: Client, workflowId: string, runId: string): Promise<string | undefined> {
+  const response = await client.workflowService.getWorkflowExecutionHistory({
+    namespace: client.options.namespace,
+    execution: { workflowId, runId },
+    maximumPageSize: 1,
+  });
+  const payload = response.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  if (!payload) return undefined;
+  const input = defaultPayloadConverter.fromPayload<{ incidentId?: string }>(payload);
+  return input?.incidentId;
+}
+
+async function describeOrFail(client: Client, ref: IncidentRef): Promise<void> {
+  try {
+    await client.workflow.getHandle(ref.workflowId, ref.runId).describe();
+  } catch (err) {
+    throw explain(err, ref.workflowId);
+  }
+}
+
+/** Turns Temporal's errors into what the user should know and do. */
+export function explain(err: unknown, workflowId?: string): Error {
+  if (err instanceof CommandFailed || err instanceof UsageError || err instanceof ConfigError) return err;
+  if (err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === 5)) {
+    return new CommandFailed(`no incident ${workflowId ?? ''} — list incidents with \`firebreak incidents\``);
+  }
+  if (err instanceof WorkflowUpdateFailedError) {
+    const cause = err.cause;
+    if (cause instanceof ApplicationFailure) {
+      return new CommandFailed(`refused: ${cause.message}${cause.type ? ` (${cause.type})` : ''}`);
+    }
+    return new CommandFailed(`refused: ${cause?.message ?? err.message}`);
+  }
+  if (isGrpcServiceError(err) && err.code === 14) return new CommandFailed(`Temporal is unavailable: ${err.details}`);
+  return err instanceof Error ? err : new Error(String(err));
+}

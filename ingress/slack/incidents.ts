@@ -1,0 +1,182 @@
+/**
+ * `/incident list|status|ack|resolve` over Temporal: visibility (the Firebreak search attributes)
+ * to find incidents, and the kernel's message definitions to act on them.
+ */
+import {
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type WorkflowExecutionInfo,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { actorText, escapeMrkdwn, safeText, slackDate } from '../../activities/slack';
+import { ErrorType } from '../../common/errors';
+import { parseTarget, formatTarget } from '../../common/ids';
+import { runbookKey, severityKey, statusKey, targetKey } from '../../common/search-attributes';
+import type { Actor, IncidentRecord } from '../../common/types';
+import { findRunbook } from '../../runbooks';
+import { acknowledgeUpdate, resolveSignal, statusQuery } from '../../workflows/incident/messages';
+import type { IncidentCommand } from './commands';
+import { incidentHelpText } from './commands';
+import type { SlackIngressContext } from './context';
+
+const LIST_LIMIT = 20;
+const CANDIDATE_LIMIT = 50;
+const ACTIVE = "FirebreakStatus IN ('open', 'acknowledged', 'mitigated')";
+
+export interface CommandAnswer {
+  response_type: 'ephemeral' | 'in_channel';
+  text: string;
+}
+
+const ephemeral = (text: string): CommandAnswer => ({ response_type: 'ephemeral', text });
+
+/** Finds the workflow an id names: a workflow id, an incident id (INC-…), or `<ns>/<deployment>` of an open incident. */
+export async function findIncident(
+  ctx: SlackIngressContext,
+  id: string,
+): Promise<{ handle: WorkflowHandle; record: IncidentRecord } | string> {
+  const tryHandle = async (workflowId: string) => {
+    const handle = ctx.temporal.workflow.getHandle(workflowId);
+    try {
+      return { handle, record: await handle.query(statusQuery) };
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
+  };
+  if (/^(incident|alert):/.test(id)) return (await tryHandle(id)) ?? `no incident with workflow id ${id}`;
+
+  const target = parseTarget(id);
+  if (target) {
+    const found = await list(ctx, `${ACTIVE} AND FirebreakTarget = '${formatTarget(target)}'`, 2);
+    if (found.length === 0) return `no open incident on ${formatTarget(target)}`;
+    if (found.length > 1)
+      return `several open incidents on ${formatTarget(target)}: ${found.map((f) => f.workflowId).join(', ')}`;
+    return (await tryHandle(found[0]!.workflowId)) ?? `no open incident on ${formatTarget(target)}`;
+  }
+
+  // INC-<yyyymmdd>-<hhmmss>-<runbook>-<deployment>: the runbook and deployment narrow the search.
+  const match = /^INC-\d{8}-\d{6}-(p0|rollback|avalanche|oom)-([a-z0-9][-a-z0-9.]*)$/.exec(id);
+  const runbook = match ? findRunbook(match[1]!) : undefined;
+  if (!match || !runbook) return `"${id}" is not an incident id (INC-…), a workflow id or <namespace>/<deployment>`;
+  const deployment = match[2]!;
+  const candidates = (await list(ctx, `FirebreakRunbook = '${runbook.id}'`, CANDIDATE_LIMIT)).filter((info) =>
+    targetsOf(info).some((t) => t.endsWith(`/${deployment}`)),
+  );
+  for (const info of candidates) {
+    const handle = ctx.temporal.workflow.getHandle(info.workflowId, info.runId);
+    const record = await handle.query(statusQuery).catch(() => undefined);
+    if (record?.id === id) return { handle, record };
+  }
+  return `no incident ${id}`;
+}
+
+async function list(ctx: SlackIngressContext, query: string, limit: number): Promise<WorkflowExecutionInfo[]> {
+  const found: WorkflowExecutionInfo[] = [];
+  for await (const info of ctx.temporal.workflow.list({ query, pageSize: limit })) {
+    found.push(info);
+    if (found.length >= limit) break;
+  }
+  return found;
+}
+
+function targetsOf(info: WorkflowExecutionInfo): string[] {
+  return info.typedSearchAttributes.get(targetKey) ?? [];
+}
+
+export async function answerIncidentCommand(
+  ctx: SlackIngressContext,
+  command: IncidentCommand,
+  actor: Actor,
+): Promise<CommandAnswer> {
+  switch (command.kind) {
+    case 'help':
+      return ephemeral(incidentHelpText(command.problem));
+    case 'list': {
+      const query = command.all ? 'ExecutionStatus = "Running" AND FirebreakRunbook IS NOT NULL' : ACTIVE;
+      const infos = await list(ctx, query, LIST_LIMIT);
+      if (infos.length === 0) return ephemeral(command.all ? 'No incident is running.' : 'No open incident.');
+      const lines = infos.map((info) => {
+        const attrs = info.typedSearchAttributes;
+        const link = ctx.link(info.workflowId);
+        const name = link ? `<${link}|${escapeMrkdwn(info.workflowId)}>` : `\`${escapeMrkdwn(info.workflowId)}\``;
+        return (
+          `• ${attrs.get(severityKey) ?? '?'} ${name} — ${escapeMrkdwn(attrs.get(runbookKey) ?? '?')}, ` +
+          `${escapeMrkdwn(attrs.get(statusKey) ?? '?')}, since ${slackDate(info.startTime.toISOString())}`
+        );
+      });
+      return ephemeral(`*${command.all ? 'Running' : 'Open'} incidents* (${infos.length})\n${lines.join('\n')}`);
+    }
+    case 'status': {
+      if (!command.id) return ephemeral(incidentHelpText('which incident? /incident status <id>'));
+      const found = await findIncident(ctx, command.id);
+      if (typeof found === 'string') return ephemeral(`:warning: ${escapeMrkdwn(found)}`);
+      return ephemeral(statusText(ctx, found.handle.workflowId, found.record));
+    }
+    case 'ack': {
+      const found = await findIncident(ctx, command.id);
+      if (typeof found === 'string') return ephemeral(`:warning: ${escapeMrkdwn(found)}`);
+      try {
+        const record = await found.handle.executeUpdate(acknowledgeUpdate, {
+          args: [{ actor, ...(command.note ? { note: command.note } : {}) }],
+        });
+        const by = record.acknowledgedBy?.id === actor.id ? 'you' : actorText(record.acknowledgedBy);
+        return {
+          response_type: 'in_channel',
+          text: `:eyes: Incident ${escapeMrkdwn(record.id)} acknowledged by ${by === 'you' ? actorText(actor) : `${by} (already)`}; escalation stopped.`,
+        };
+      } catch (err) {
+        return ephemeral(`:warning: ${escapeMrkdwn(explainRefusal(err))}`);
+      }
+    }
+    case 'resolve': {
+      const found = await findIncident(ctx, command.id);
+      if (typeof found === 'string') return ephemeral(`:warning: ${escapeMrkdwn(found)}`);
+      if (['resolved', 'failed', 'cancelled'].includes(found.record.status)) {
+        return ephemeral(`Incident ${escapeMrkdwn(found.record.id)} is already ${found.record.status}.`);
+      }
+      await found.handle.signal(resolveSignal, { actor, ...(command.note ? { note: command.note } : {}) });
+      return {
+        response_type: 'in_channel',
+        text: `:large_green_circle: ${actorText(actor)} resolved incident ${escapeMrkdwn(found.record.id)}; mitigations are restored per policy.`,
+      };
+    }
+  }
+}
+
+export function statusText(ctx: SlackIngressContext, workflowId: string, record: IncidentRecord): string {
+  const link = ctx.link(workflowId);
+  const pending = record.gates.filter((g) => g.status === 'pending').map((g) => `\`${escapeMrkdwn(g.name)}\``);
+  const last = record.timeline.slice(-3).map((e) => `> ${slackDate(e.at, '{time_secs}')} ${safeText(e.message, 300)}`);
+  return [
+    `*${record.severity} ${escapeMrkdwn(record.title)}* — ${record.status}`,
+    `Incident ${escapeMrkdwn(record.id)} · workflow ${link ? `<${link}|${escapeMrkdwn(workflowId)}>` : `\`${escapeMrkdwn(workflowId)}\``}`,
+    `Opened ${slackDate(record.openedAt)}; acknowledged: ${record.acknowledgedAt ? actorText(record.acknowledgedBy) : 'not yet'}`,
+    ...(record.currentStep ? [`Now: ${safeText(record.currentStep, 300)}`] : []),
+    ...(pending.length ? [`Waiting for approval: ${pending.join(', ')}`] : []),
+    ...(record.outcome ? [`Outcome: ${safeText(record.outcome, 500)}`] : []),
+    ...last,
+  ].join('\n');
+}
+
+/** The kernel's validators say why they refuse; people get the reason, not a stack. */
+export function explainRefusal(err: unknown): string {
+  if (err instanceof WorkflowNotFoundError) return 'this incident is no longer running';
+  const cause = err instanceof WorkflowUpdateFailedError ? err.cause : err;
+  if (cause instanceof ApplicationFailure) {
+    switch (cause.type) {
+      case ErrorType.UNAUTHORIZED:
+        return `you may not decide this: ${cause.message}. Approvers are configured in FIREBREAK_CONFIG (approvers.users, approvers.groups).`;
+      case ErrorType.SELF_APPROVAL:
+        return `${cause.message} (four-eyes rule)`;
+      case ErrorType.GATE_CLOSED:
+        return `too late: ${cause.message}`;
+      case ErrorType.INCIDENT_CLOSED:
+        return `too late: ${cause.message}`;
+      default:
+        return cause.message;
+    }
+  }
+  return `could not reach the incident (${(err as Error)?.message ?? String(err)})`;
+}

@@ -1,0 +1,306 @@
+/**
+ * Postmortem model → Markdown a wiki shows as-is (GitHub, GitLab, Confluence with Mermaid), and
+ * → JSON, the versioned machine form (docs/postmortem-schema.md).
+ */
+import { formatTarget } from '../common/ids';
+import { actorText, describeChange, formatMs } from './build';
+import type { ActivityRecord, Postmortem } from './model';
+
+/** Bars beyond this make a Gantt unreadable; the rest are counted in one closing bar. */
+const GANTT_ACTIVITY_BARS = 40;
+/** Chatter that says nothing about the remediation; still listed in the activity table. */
+const SLACK_ACTIVITIES = new Set(['publishIncidentCard', 'postTimelineEntry', 'postApprovalRequest', 'closeApprovalRequest']);
+
+export function renderJson(postmortem: Postmortem): string {
+  return `${JSON.stringify(postmortem, null, 2)}\n`;
+}
+
+export function renderMarkdown(pm: Postmortem): string {
+  const s = pm.summary;
+  const t = pm.times;
+  const lines: string[] = [];
+  const title = s.title ?? pm.source.workflowId;
+  lines.push(`# Postmortem: ${text(title)}`, '');
+  lines.push(
+    `> Exported from the Temporal history of \`${pm.source.workflowId}\`${pm.source.runId ? ` (run \`${pm.source.runId}\`)` : ''}: ` +
+      `${pm.source.historyLength} events, ${pm.source.executionStatus}, digest \`${pm.source.historyDigest}\`. ` +
+      `Generated ${pm.generatedAt} — postmortem schema v${pm.schemaVersion}.`,
+  );
+  if (pm.source.executionStatus === 'running') {
+    lines.push('>', '> **The incident is still running**: this is the state so far.');
+  }
+  lines.push('');
+
+  lines.push('## Summary', '');
+  lines.push(
+    table(
+      ['', ''],
+      [
+        ['Incident', code(s.incidentId ?? '—')],
+        ['Runbook', s.runbook ?? pm.source.workflowType],
+        ['Target', s.targets.length ? s.targets.map((target) => code(formatTarget(target))).join(', ') : '—'],
+        ['Severity', s.severity ?? '—'],
+        ['Triggered by', s.triggeredBy],
+        ['Status', `**${s.status}**`],
+        ['Outcome', s.outcome ?? '—'],
+        ...(s.failure ? [['Failure', `${code(s.failure.type)} ${s.failure.message}`]] : []),
+      ],
+    ),
+    '',
+  );
+
+  lines.push('## Key times', '');
+  const ack = t.acknowledged ? `${t.acknowledged}${t.acknowledgedBy ? ` by ${actorText(t.acknowledgedBy)}` : ''}` : '—';
+  lines.push(
+    table(
+      ['Moment', 'Time (UTC)'],
+      [
+        ['Detected', t.detected ?? '—'],
+        ['Incident started', t.started],
+        ['Acknowledged', ack],
+        ['Mitigated', t.mitigated ?? '—'],
+        ['Resolved', t.resolved ?? '—'],
+        ['Closed', t.closed ?? '—'],
+      ],
+    ),
+    '',
+  );
+  const figures = [
+    `**MTTA** ${t.mttaMs !== undefined ? formatMs(t.mttaMs) : '—'}`,
+    `**time to mitigate** ${t.ttmMs !== undefined ? formatMs(t.ttmMs) : '—'}`,
+    `**MTTR** ${t.mttrMs !== undefined ? formatMs(t.mttrMs) : '—'}`,
+  ];
+  lines.push(`${figures.join(' · ')} (measured from detection)`, '');
+
+  lines.push('## Incident timeline (Gantt)', '', '```mermaid', ...gantt(pm), '```', '');
+
+  lines.push('## Timeline', '');
+  lines.push(
+    table(
+      ['Time (UTC)', 'Kind', 'What'],
+      pm.timeline.map((item) => [item.at, item.kind, text(item.text)]),
+    ),
+    '',
+  );
+
+  lines.push('## Approval gates', '');
+  lines.push(
+    pm.gates.length === 0
+      ? '_None._'
+      : table(
+          ['Gate', 'Asked (UTC)', 'Outcome', 'By', 'Decided (UTC)', 'Question'],
+          pm.gates.map((gate) => [
+            code(gate.name),
+            gate.requestedAt,
+            `**${gate.status}**${gate.choice ? ` (${text(gate.choice)})` : ''}${gate.comment ? ` — ${text(gate.comment)}` : ''}`,
+            gate.decidedBy ? actorText(gate.decidedBy) : '—',
+            gate.decidedAt ?? '—',
+            text(gate.prompt),
+          ]),
+        ),
+    '',
+  );
+
+  lines.push('## Approval decisions and acknowledgements', '');
+  lines.push(
+    pm.decisions.length === 0
+      ? '_None._'
+      : table(
+          ['Time (UTC)', 'Decision', 'Gate', 'By', 'Choice', 'Comment', 'Result'],
+          pm.decisions.map((d) => [
+            d.at,
+            d.kind,
+            d.gate ?? '—',
+            actorText(d.actor),
+            d.choice ?? '—',
+            text(d.comment ?? d.note ?? '—'),
+            d.outcome === 'failed' ? `failed: ${text(d.failure?.message ?? '')}` : (d.gateStatus ?? d.outcome),
+          ]),
+        ),
+    '',
+  );
+
+  lines.push('## Escalations', '');
+  lines.push(
+    pm.escalations.length === 0
+      ? '_None: the incident was acknowledged in time._'
+      : table(
+          ['Time (UTC)', 'Tier', 'Channel', 'Reason', 'Delivery'],
+          pm.escalations.map((e) => [e.at, e.tier, e.channel, text(e.reason), e.outcome]),
+        ),
+    '',
+  );
+
+  lines.push('## Temporary mitigations', '');
+  lines.push(
+    pm.mitigations.length === 0
+      ? '_None: nothing was changed that needs restoring._'
+      : table(
+          ['Setting', 'Change', 'Applied (UTC)', 'Restored'],
+          pm.mitigations.map((m) => [
+            code(m.key),
+            text(describeChange(m.change)),
+            m.appliedAt,
+            m.restored ? `yes, ${m.restoredAt}` : `**no**${m.restoreNote ? ` — ${text(m.restoreNote)}` : ''}`,
+          ]),
+        ),
+    '',
+  );
+
+  lines.push('## Activities', '');
+  lines.push(
+    table(
+      ['Scheduled (UTC)', 'Activity', 'Key inputs', 'Outcome', 'Attempts', 'Duration'],
+      pm.activities.map((a) => [
+        a.scheduledAt,
+        code(a.name),
+        text(a.inputSummary || '—'),
+        a.failure ? `${a.outcome}: ${text(a.failure.message)}` : a.outcome,
+        String(a.attempts),
+        a.durationMs !== undefined ? formatMs(a.durationMs) : '—',
+      ]),
+    ),
+    '',
+  );
+
+  lines.push('## Timers', '');
+  lines.push(
+    pm.timers.length === 0
+      ? '_None._'
+      : table(
+          ['Started (UTC)', 'Timer', 'Duration', 'Purpose', 'Outcome'],
+          pm.timers.map((timer) => [
+            timer.startedAt,
+            timer.timerId,
+            formatMs(timer.durationMs),
+            timer.purpose ?? '—',
+            `${timer.outcome}${timer.endedAt ? ` at ${timer.endedAt}` : ''}`,
+          ]),
+        ),
+    '',
+  );
+
+  lines.push('## Failures', '');
+  lines.push(
+    pm.failures.length === 0
+      ? '_None._'
+      : table(
+          ['Time (UTC)', 'Where', 'What', 'Failure'],
+          pm.failures.map((f) => [
+            f.at,
+            f.where,
+            text(f.what),
+            `${f.failure.type ? `${code(f.failure.type)} ` : ''}${text(f.failure.message)}${f.failure.nonRetryable ? ' (not retryable)' : ''}`,
+          ]),
+        ),
+    '',
+  );
+
+  lines.push('## Post-incident checklist', '');
+  for (const entry of pm.checklist) lines.push(`- [${entry.done ? 'x' : ' '}] ${entry.item} (${entry.original})`);
+  lines.push('');
+  return lines.join('\n');
+}
+
+// ---- Mermaid ------------------------------------------------------------------------------------
+
+function gantt(pm: Postmortem): string[] {
+  const ms = (iso: string) => Date.parse(iso);
+  const end = ms(pm.times.closed ?? pm.timeline.at(-1)?.at ?? pm.times.started);
+  const out = [
+    'gantt',
+    `  title ${label(pm.summary.incidentId ?? pm.source.workflowId)}`,
+    '  dateFormat x',
+    '  axisFormat %H:%M:%S',
+  ];
+  let n = 0;
+  const bar = (name: string, from: number, to: number, tags: string[] = []) => {
+    n += 1;
+    const stop = Math.max(to, from + 1);
+    out.push(`  ${label(name)} :${[...tags, `t${n}`].join(', ')}, ${from}, ${stop}`);
+  };
+  const milestone = (name: string, at: number) => {
+    n += 1;
+    out.push(`  ${label(name)} :milestone, t${n}, ${at}, ${at}`);
+  };
+
+  const t = pm.times;
+  const detected = ms(t.detected ?? t.started);
+  out.push('  section Incident');
+  bar(`Waiting for acknowledgement`, detected, t.acknowledged ? ms(t.acknowledged) : end, ['crit']);
+  const mitigatedAt = t.mitigated ? ms(t.mitigated) : undefined;
+  bar('Until mitigated', detected, mitigatedAt ?? ms(t.resolved ?? t.closed ?? new Date(end).toISOString()), ['active']);
+  if (t.resolved) bar('Until resolved', mitigatedAt ?? detected, ms(t.resolved));
+  if (t.closed) milestone(`Closed ${pm.summary.status}`, ms(t.closed));
+
+  const steps = pm.activities.filter((a) => !SLACK_ACTIVITIES.has(a.name));
+  if (steps.length > 0) {
+    out.push('  section Runbook');
+    for (const activity of steps.slice(0, GANTT_ACTIVITY_BARS)) {
+      bar(activityLabel(activity), ms(activity.scheduledAt), ms(activity.closedAt ?? new Date(end).toISOString()), [
+        ...(activity.outcome === 'failed' || activity.outcome === 'timed_out' ? ['crit'] : []),
+        ...(activity.outcome === 'completed' ? ['done'] : []),
+      ]);
+    }
+    const rest = steps.slice(GANTT_ACTIVITY_BARS);
+    if (rest.length > 0) {
+      const last = rest.at(-1)!;
+      bar(`${rest.length} more activities`, ms(rest[0]!.scheduledAt), ms(last.closedAt ?? last.scheduledAt));
+    }
+  }
+
+  const gates = gateSpans(pm, end);
+  if (gates.length > 0) {
+    out.push('  section Gates');
+    for (const gate of gates) bar(gate.name, gate.from, gate.to, gate.decided ? ['done'] : ['active']);
+  }
+  if (pm.escalations.length > 0) {
+    out.push('  section Escalations');
+    for (const escalation of pm.escalations.slice(0, GANTT_ACTIVITY_BARS)) {
+      milestone(`Paged ${escalation.tier}`, ms(escalation.at));
+    }
+  }
+  if (pm.mitigations.length > 0) {
+    out.push('  section Mitigations');
+    for (const m of pm.mitigations) bar(m.key, ms(m.appliedAt), m.restoredAt ? ms(m.restoredAt) : end, m.restored ? [] : ['crit']);
+  }
+  return out;
+}
+
+/** A gate waits from its request until its decision (or its timeout, or now). */
+function gateSpans(pm: Postmortem, end: number): { name: string; from: number; to: number; decided: boolean }[] {
+  return pm.gates.map((gate) => ({
+    name: `gate ${gate.name}`,
+    from: Date.parse(gate.requestedAt),
+    to: gate.decidedAt ? Date.parse(gate.decidedAt) : end,
+    decided: gate.status !== 'pending',
+  }));
+}
+
+function activityLabel(activity: ActivityRecord): string {
+  const detail = activity.inputSummary ? ` ${activity.inputSummary}` : '';
+  const full = `${activity.name}${detail}`;
+  return full.length > 60 ? `${full.slice(0, 57)}...` : full;
+}
+
+/** Mermaid task names end at `:` and comments start at `%%`; `#` and `;` break some renderers. */
+function label(value: string): string {
+  return value.replace(/[:;#%]/g, ' ').replace(/\s+/g, ' ').trim() || '-';
+}
+
+// ---- Markdown ----------------------------------------------------------------------------------
+
+function table(header: string[], rows: string[][]): string {
+  const head = `| ${header.join(' | ')} |`;
+  const rule = `|${header.map(() => '---').join('|')}|`;
+  return [head, rule, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
+}
+
+/** Table cells: pipes escaped, newlines kept as line breaks, Markdown/HTML specials neutralised. */
+function text(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/\r?\n/g, '<br>');
+}
+
+function code(value: string): string {
+  return `\`${value.replace(/`/g, "'")}\``;
+}

@@ -1,0 +1,264 @@
+/**
+ * RB3 on the real dev server with typed fake activities: the four emergency steps on every
+ * affected deployment, the mitigation ledger and its restoration — exactly once, surviving a
+ * worker replacement and a cancellation.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { WorkflowUpdateFailedError, type Client, type Connection } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Target } from '../../common/types';
+import { decideUpdate, resolveSignal, type DecideRequest } from '../../workflows/incident/messages';
+import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from '../bed/worker';
+import { FakeWorld } from './fakes';
+import {
+  BOB,
+  MALLORY,
+  acknowledgeBeforeDeadline,
+  eventTypes,
+  fastPolicy,
+  gatePending,
+  startIncident,
+  timelineText,
+  uniqueTarget,
+  waitForRecord,
+} from './harness';
+
+let client: Client;
+let connection: Connection;
+let worker: TestWorker;
+const world = new FakeWorld();
+const slowRestore = fastPolicy({ restoreAfterMs: 60_000 });
+
+before(async () => {
+  ({ client, connection } = await connectTestClient());
+  worker = await runTestWorker({ activities: world.activities(), taskQueue: uniqueTaskQueue('avalanche') });
+});
+
+after(async () => {
+  await worker?.stop();
+  await connection?.close();
+});
+
+const services = (): Target[] => [uniqueTarget('frontend'), uniqueTarget('cart'), uniqueTarget('checkout')];
+
+/** Per deployment: sampler env, restart, scale, circuit-breaker env. */
+const MUTATIONS_PER_SERVICE = 4;
+/** Per deployment: sampler env, replicas, circuit-breaker env (a restart is not a setting). */
+const MITIGATIONS_PER_SERVICE = 3;
+
+function assertRestored(fakes: FakeWorld, targets: Target[]): void {
+  for (const target of targets) {
+    const deployment = fakes.deployment(target.namespace, target.deployment);
+    assert.equal(deployment.env.app!.OTEL_TRACES_SAMPLER_ARG, '0.1');
+    assert.equal(deployment.env.app!.ENABLE_CIRCUIT_BREAKER, undefined);
+    assert.equal(deployment.replicas, 3);
+  }
+}
+
+describe('avalanche-mitigation', { concurrency: true }, () => {
+  test('happy path: every service mitigated, hints posted, restored exactly once after approval', async () => {
+    const targets = services();
+    const handle = await startIncident(client, worker.taskQueue, {
+      runbook: 'avalanche-mitigation',
+      targets,
+      params: { replicas: '12' },
+      policy: slowRestore,
+    });
+    const mitigated = await waitForRecord(handle, (r) => r.status === 'mitigated');
+    const id = mitigated.id;
+    assert.equal(world.mutations(id).length, targets.length * MUTATIONS_PER_SERVICE);
+    assert.equal(mitigated.mitigations.length, targets.length * MITIGATIONS_PER_SERVICE);
+    for (const target of targets) {
+      const deployment = world.deployment(target.namespace, target.deployment);
+      assert.equal(deployment.env.app!.OTEL_TRACES_SAMPLER_ARG, '0.001');
+      assert.equal(deployment.env.app!.ENABLE_CIRCUIT_BREAKER, 'true');
+      assert.equal(deployment.replicas, 12);
+      assert.equal(deployment.restarts, 1);
+    }
+    const sampler = mitigated.mitigations.find((m) =>
+      m.key.endsWith(`${targets[0]!.deployment}/env/app/OTEL_TRACES_SAMPLER_ARG`),
+    );
+    assert.deepEqual(sampler?.change, {
+      kind: 'env',
+      container: 'app',
+      name: 'OTEL_TRACES_SAMPLER_ARG',
+      previous: '0.1',
+      applied: '0.001',
+    });
+    assert.match(timelineText(mitigated), /Root cause: .* degraded first/);
+    const hints = world.made('findAvalancheRootCauseHints', (i) =>
+      (i.services as string[]).includes(targets[0]!.deployment),
+    );
+    assert.deepEqual(
+      hints[0]!.input.services,
+      targets.map((t) => t.deployment),
+    );
+
+    await handle.signal(resolveSignal, { actor: BOB });
+    const restoring = await waitForRecord(handle, gatePending('restore'));
+    assert.equal(restoring.status, 'resolved');
+    await handle.executeUpdate(decideUpdate, { args: [{ gate: 'restore', decision: 'approve', actor: BOB }] });
+    const record = await handle.result();
+    assert.equal(world.mutations(`${id}:restore`).length, targets.length * MITIGATIONS_PER_SERVICE);
+    assert.ok(record.mitigations.every((m) => m.restoredAt && !m.restoreNote));
+    assertRestored(world, targets);
+    assert.equal(world.mutations(id).length, targets.length * MUTATIONS_PER_SERVICE, 'no remediation repeated');
+  });
+
+  test('no decision on the restore gate: restored automatically after the configured time', async () => {
+    const targets = [uniqueTarget('search')];
+    const handle = await startIncident(client, worker.taskQueue, { runbook: 'avalanche-mitigation', targets });
+    const { id } = await waitForRecord(handle, (r) => r.status === 'mitigated');
+    await handle.signal(resolveSignal, { actor: BOB });
+    const record = await handle.result();
+    const gate = record.gates.find((g) => g.name === 'restore')!;
+    assert.equal(gate.status, 'timed_out');
+    assert.equal(gate.decidedBy, undefined);
+    assert.match(timelineText(record), /No decision: restoring mitigations as configured/);
+    assert.equal(world.mutations(`${id}:restore`).length, MITIGATIONS_PER_SERVICE);
+    assertRestored(world, targets);
+  });
+
+  test('restore rejected: the mitigations stay in place', async () => {
+    const targets = [uniqueTarget('ads')];
+    const handle = await startIncident(client, worker.taskQueue, {
+      runbook: 'avalanche-mitigation',
+      targets,
+      policy: slowRestore,
+    });
+    const { id } = await waitForRecord(handle, (r) => r.status === 'mitigated');
+    await handle.signal(resolveSignal, { actor: BOB });
+    await waitForRecord(handle, gatePending('restore'));
+    await handle.executeUpdate(decideUpdate, {
+      args: [{ decision: 'reject', actor: BOB, comment: 'keep the breaker' }],
+    });
+    const record = await handle.result();
+    assert.equal(record.status, 'resolved');
+    assert.equal(world.mutations(`${id}:restore`).length, 0);
+    assert.ok(record.mitigations.every((m) => !m.restoredAt));
+    assert.equal(
+      world.deployment(targets[0]!.namespace, targets[0]!.deployment).env.app!.ENABLE_CIRCUIT_BREAKER,
+      'true',
+    );
+  });
+
+  test('a value changed by someone since the mitigation is left alone and noted', async () => {
+    const target = uniqueTarget('reviews');
+    const handle = await startIncident(client, worker.taskQueue, {
+      runbook: 'avalanche-mitigation',
+      targets: [target],
+      policy: slowRestore,
+    });
+    const { id } = await waitForRecord(handle, (r) => r.status === 'mitigated');
+    world.deployment(target.namespace, target.deployment).replicas = 30;
+    await handle.signal(resolveSignal, { actor: BOB });
+    await waitForRecord(handle, gatePending('restore'));
+    await handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', actor: BOB }] });
+    const record = await handle.result();
+    const replicas = record.mitigations.find((m) => m.change.kind === 'replicas')!;
+    assert.match(replicas.restoreNote ?? '', /left as 30/);
+    assert.equal(world.deployment(target.namespace, target.deployment).replicas, 30);
+    assert.equal(world.mutations(`${id}:restore`).length, MITIGATIONS_PER_SERVICE - 1);
+  });
+
+  test('an unauthorized approver is refused and a double click is one decision', async () => {
+    const handle = await startIncident(client, worker.taskQueue, {
+      runbook: 'avalanche-mitigation',
+      targets: [uniqueTarget('auth')],
+      policy: slowRestore,
+    });
+    const { id } = await waitForRecord(handle, (r) => r.status === 'mitigated');
+    await handle.signal(resolveSignal, { actor: BOB });
+    await waitForRecord(handle, gatePending('restore'));
+    await assert.rejects(
+      handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', actor: MALLORY }] }),
+      (err: unknown) =>
+        err instanceof WorkflowUpdateFailedError && (err.cause as ApplicationFailure).type === 'UNAUTHORIZED',
+    );
+    assert.deepEqual(
+      (await eventTypes(handle)).filter((t) => t.includes('UPDATE')),
+      [],
+    );
+    const click = { args: [{ decision: 'approve', actor: BOB }] as [DecideRequest], updateId: 'restore-click-1' };
+    const [first, second] = await Promise.all([
+      handle.executeUpdate(decideUpdate, click),
+      handle.executeUpdate(decideUpdate, click),
+    ]);
+    assert.deepEqual(first, second);
+    await handle.result();
+    assert.equal((await eventTypes(handle)).filter((t) => t.endsWith('UPDATE_ACCEPTED')).length, 1);
+    assert.equal(world.mutations(`${id}:restore`).length, MITIGATIONS_PER_SERVICE);
+  });
+
+  test('acknowledged before the deadline: nobody is paged', async () => {
+    const { handle, record } = await acknowledgeBeforeDeadline(client, worker.taskQueue, {
+      runbook: 'avalanche-mitigation',
+      targets: [uniqueTarget('email')],
+    });
+    assert.equal(record.escalationTier, 0);
+    assert.equal(world.made('postEscalation', (i) => i.incidentId === record.id).length, 0);
+    assert.equal(world.made('triggerPage', (i) => i.incidentId === record.id).length, 0);
+    await handle.signal(resolveSignal, { actor: BOB });
+    await handle.result();
+  });
+});
+
+test('avalanche-mitigation: a worker stopped mid-runbook is replaced; every change and restore happens exactly once', async () => {
+  const shared = new FakeWorld({ hold: new Set(['scaleDeployment']) });
+  const taskQueue = uniqueTaskQueue('avalanche-replace');
+  const targets = services();
+  const first = await runTestWorker({ activities: shared.activities(), taskQueue });
+  const handle = await startIncident(client, taskQueue, {
+    runbook: 'avalanche-mitigation',
+    targets,
+    policy: slowRestore,
+  });
+  // Every service's scale call in flight, so none is lost in transit to the stopping worker.
+  await shared.reached('scaleDeployment', targets.length);
+  await first.stop();
+  shared.release('scaleDeployment');
+  const second = await runTestWorker({ activities: shared.activities(), taskQueue });
+  try {
+    const { id } = await waitForRecord(handle, (r) => r.status === 'mitigated', 60_000);
+    await handle.signal(resolveSignal, { actor: BOB });
+    await waitForRecord(handle, gatePending('restore'));
+    await handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', actor: BOB }] });
+    await handle.result();
+    assert.equal(shared.mutations(id).length, targets.length * MUTATIONS_PER_SERVICE);
+    assert.equal(shared.made('rolloutRestart').length, targets.length);
+    assert.equal(shared.mutations(`${id}:restore`).length, targets.length * MITIGATIONS_PER_SERVICE);
+    assertRestored(shared, targets);
+  } finally {
+    await second.stop();
+  }
+});
+
+test('avalanche-mitigation: cancelled mid-remediation stops cleanly and still offers restoring what was changed', async () => {
+  const fakes = new FakeWorld({ hold: new Set(['scaleDeployment']) });
+  const taskQueue = uniqueTaskQueue('avalanche-cancel');
+  const own = await runTestWorker({ activities: fakes.activities(), taskQueue });
+  try {
+    const target = uniqueTarget('gateway');
+    const handle = await startIncident(client, taskQueue, {
+      runbook: 'avalanche-mitigation',
+      targets: [target],
+      policy: slowRestore,
+    });
+    await fakes.reached('scaleDeployment');
+    await handle.cancel();
+    const pending = await waitForRecord(handle, gatePending('restore'));
+    assert.equal(pending.status, 'cancelled');
+    assert.equal(pending.mitigations.length, 1, 'only the sampler change was made before the cancellation');
+    await handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', actor: BOB }] });
+    const record = await handle.result();
+    assert.equal(record.status, 'cancelled');
+    assert.equal(record.outcome, 'Cancelled by a human: remediation stopped');
+    assert.equal(fakes.mutations(`${record.id}:restore`).length, 1);
+    assert.equal(fakes.made('setDeploymentEnv', (i) => 'ENABLE_CIRCUIT_BREAKER' in (i.env as object)).length, 0);
+    assert.equal(fakes.deployment(target.namespace, target.deployment).env.app!.OTEL_TRACES_SAMPLER_ARG, '0.1');
+  } finally {
+    fakes.release('scaleDeployment');
+    await own.stop();
+  }
+});

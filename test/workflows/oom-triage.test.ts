@@ -1,0 +1,246 @@
+/**
+ * RB4 on the real dev server with typed fake activities: OOM kills from container statuses and
+ * node events, the memory limit raised once (never lowered, never past the cap), the exporter
+ * queue, trace export only behind a gate, evidence that warns instead of failing.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { WorkflowUpdateFailedError, type Client, type Connection } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { OomKill } from '../../activities/kubernetes';
+import { decideUpdate, resolveSignal, type DecideRequest } from '../../workflows/incident/messages';
+import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from '../bed/worker';
+import { FakeWorld } from './fakes';
+import {
+  BOB,
+  MALLORY,
+  acknowledgeBeforeDeadline,
+  eventTypes,
+  fastPolicy,
+  gatePending,
+  startIncident,
+  timelineText,
+  uniqueTarget,
+  waitForRecord,
+} from './harness';
+
+const KILLS: OomKill[] = [
+  { pod: 'api-7d9f-abcde', container: 'app', at: '2026-01-01T00:01:00Z', exitCode: 137, source: 'containerStatus' },
+  { node: 'kwok-node-0', at: '2026-01-01T00:01:00Z', source: 'nodeEvent', message: 'Memory cgroup out of memory' },
+];
+const GATE = 'disable-trace-export';
+
+let client: Client;
+let connection: Connection;
+let worker: TestWorker;
+const world = new FakeWorld({ oomKills: KILLS });
+const waitLong = fastPolicy({ gateDeadlineMs: 60_000, gateEscalateAfterMs: 60_000, restoreAfterMs: 60_000 });
+
+before(async () => {
+  ({ client, connection } = await connectTestClient());
+  worker = await runTestWorker({ activities: world.activities(), taskQueue: uniqueTaskQueue('oom') });
+});
+
+after(async () => {
+  await worker?.stop();
+  await connection?.close();
+});
+
+const byIncident = (id: string) => (input: Record<string, unknown>) => input.incidentId === id;
+const exportDisabled = (fakes: FakeWorld, id: string) =>
+  fakes.made('setDeploymentEnv', (i) => i.incidentId === id && 'OTEL_TRACES_EXPORTER' in (i.env as object));
+
+describe('oom-triage', { concurrency: true }, () => {
+  test('happy path: kills found, limit raised once, queue shrunk, evidence kept, export off by approval, all restored once', async () => {
+    const target = uniqueTarget('api');
+    const handle = await startIncident(client, worker.taskQueue, {
+      runbook: 'oom-triage',
+      targets: [target],
+      policy: waitLong,
+    });
+    const asked = await waitForRecord(handle, gatePending(GATE));
+    const id = asked.id;
+    const text = timelineText(asked);
+    assert.match(text, /2 OOM kill\(s\) found/);
+    assert.match(text, /Heap profile saved in .*firebreak-heap-.*\.prof \(48213 bytes\)/);
+    assert.match(text, /Memory trend: resident memory grows 2.5 MB\/s: a leak/);
+    assert.equal(asked.status, 'mitigated');
+    const deployment = world.deployment(target.namespace, target.deployment);
+    assert.equal(deployment.limits.app!.memory, '2Gi');
+    assert.equal(deployment.env.app!.OTEL_BSP_MAX_QUEUE_SIZE, '512');
+    assert.equal(world.made('setContainerResources', byIncident(id)).length, 1);
+    const exec = world.made('execInPod', (i) => String(i.pod).startsWith(target.deployment))[0]!;
+    assert.deepEqual((exec.input.command as string[]).slice(-1), ['http://localhost:6060/debug/pprof/heap']);
+    assert.equal(exportDisabled(world, id).length, 0, 'never without the gate');
+
+    await handle.executeUpdate(decideUpdate, { args: [{ gate: GATE, decision: 'approve', actor: BOB }] });
+    const exporting = await waitForRecord(handle, (r) => r.mitigations.length === 3);
+    assert.equal(deployment.env.app!.OTEL_TRACES_EXPORTER, 'none');
+    assert.deepEqual(
+      exporting.mitigations.map((m) => m.change.kind),
+      ['resources', 'env', 'env'],
+    );
+
+    await handle.signal(resolveSignal, { actor: BOB });
+    await waitForRecord(handle, gatePending('restore'));
+    await handle.executeUpdate(decideUpdate, { args: [{ gate: 'restore', decision: 'approve', actor: BOB }] });
+    const record = await handle.result();
+    assert.equal(record.status, 'resolved');
+    assert.equal(world.mutations(`${id}:restore`).length, 3);
+    assert.equal(deployment.limits.app!.memory, '1Gi');
+    assert.equal(deployment.env.app!.OTEL_BSP_MAX_QUEUE_SIZE, undefined);
+    assert.equal(deployment.env.app!.OTEL_TRACES_EXPORTER, undefined);
+    assert.equal(world.mutations(id).length, 3, 'memory, queue, exporter: each once');
+  });
+
+  test('double policy, capped: 1Gi ×2 capped at 1536Mi; a limit already above a fixed raise is never lowered', async () => {
+    const capped = uniqueTarget('worker');
+    const handle = await startIncident(client, worker.taskQueue, {
+      runbook: 'oom-triage',
+      targets: [capped],
+      params: { memoryPolicy: 'double', memoryLimit: '1Gi', memoryCap: '1536Mi', offerDisableTraceExport: 'false' },
+    });
+    await waitForRecord(handle, (r) => r.status === 'mitigated');
+    assert.equal(world.deployment(capped.namespace, capped.deployment).limits.app!.memory, '1536Mi');
+    await handle.signal(resolveSignal, { actor: BOB });
+    await handle.result();
+
+    const big = uniqueTarget('batch');
+    world.deployment(big.namespace, big.deployment).limits.app!.memory = '4Gi';
+    const second = await startIncident(client, worker.taskQueue, {
+      runbook: 'oom-triage',
+      targets: [big],
+      params: { offerDisableTraceExport: false },
+    });
+    const record = await waitForRecord(second, (r) => r.status === 'mitigated');
+    assert.match(timelineText(record), /Memory limit not raised: the limit is already 4Gi/);
+    assert.equal(world.made('setContainerResources', byIncident(record.id)).length, 0);
+    assert.equal(world.deployment(big.namespace, big.deployment).limits.app!.memory, '4Gi');
+    await second.signal(resolveSignal, { actor: BOB });
+    await second.result();
+  });
+
+  test('gate rejected: trace export stays on, the other mitigations stay until resolution', async () => {
+    const handle = await startIncident(client, worker.taskQueue, { runbook: 'oom-triage', policy: waitLong });
+    const { id } = await waitForRecord(handle, gatePending(GATE));
+    await handle.executeUpdate(decideUpdate, { args: [{ decision: 'reject', actor: BOB }] });
+    const record = await waitForRecord(handle, (r) =>
+      /Trace export left on: the gate was rejected/.test(timelineText(r)),
+    );
+    assert.equal(record.status, 'mitigated');
+    assert.equal(exportDisabled(world, id).length, 0);
+    await handle.signal(resolveSignal, { actor: BOB });
+    await waitForRecord(handle, gatePending('restore'));
+    await handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', actor: BOB }] });
+    await handle.result();
+    assert.equal(world.mutations(`${id}:restore`).length, 2);
+  });
+
+  test('gate timed out: escalation paged, never approved, export never disabled', async () => {
+    const handle = await startIncident(client, worker.taskQueue, {
+      runbook: 'oom-triage',
+      policy: fastPolicy({ restoreAfterMs: 60_000 }),
+    });
+    const record = await waitForRecord(handle, (r) => r.gates.some((g) => g.name === GATE && g.status === 'timed_out'));
+    assert.equal(record.escalationTier, 1);
+    assert.ok(record.timeline.some((e) => e.kind === 'escalation' && /gate disable-trace-export/.test(e.message)));
+    await waitForRecord(handle, () => world.made('postEscalation', byIncident(record.id)).length === 1);
+    assert.equal(exportDisabled(world, record.id).length, 0);
+    assert.equal(record.gates.find((g) => g.name === GATE)!.decidedBy, undefined);
+    await handle.signal(resolveSignal, { actor: BOB });
+    await waitForRecord(handle, gatePending('restore'));
+    await handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', actor: BOB }] });
+    assert.equal((await handle.result()).status, 'resolved');
+  });
+
+  test('an unauthorized approver is refused; a double click is one decision', async () => {
+    const handle = await startIncident(client, worker.taskQueue, { runbook: 'oom-triage', policy: waitLong });
+    const { id } = await waitForRecord(handle, gatePending(GATE));
+    await assert.rejects(
+      handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', actor: MALLORY }] }),
+      (err: unknown) =>
+        err instanceof WorkflowUpdateFailedError &&
+        err.cause instanceof ApplicationFailure &&
+        err.cause.type === 'UNAUTHORIZED',
+    );
+    assert.deepEqual(
+      (await eventTypes(handle)).filter((t) => t.includes('UPDATE')),
+      [],
+    );
+    const click = { args: [{ decision: 'approve', actor: BOB }] as [DecideRequest], updateId: 'oom-click' };
+    const [first, second] = await Promise.all([
+      handle.executeUpdate(decideUpdate, click),
+      handle.executeUpdate(decideUpdate, click),
+    ]);
+    assert.deepEqual(first, second);
+    await waitForRecord(handle, (r) => r.mitigations.length === 3);
+    assert.equal(exportDisabled(world, id).length, 1);
+    assert.equal((await eventTypes(handle)).filter((t) => t.endsWith('UPDATE_ACCEPTED')).length, 1);
+    await handle.signal(resolveSignal, { actor: BOB });
+    await waitForRecord(handle, gatePending('restore'));
+    await handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', actor: BOB }] });
+    await handle.result();
+  });
+
+  test('acknowledged before the deadline: nobody is paged', async () => {
+    const { handle, record } = await acknowledgeBeforeDeadline(client, worker.taskQueue, {
+      runbook: 'oom-triage',
+      params: { offerDisableTraceExport: false },
+    });
+    assert.equal(record.escalationTier, 0);
+    assert.equal(world.made('postEscalation', byIncident(record.id)).length, 0);
+    assert.equal(world.made('triggerPage', byIncident(record.id)).length, 0);
+    await handle.signal(resolveSignal, { actor: BOB });
+    await handle.result();
+  });
+});
+
+test('oom-triage: no running pod, heap profile and Prometheus unavailable are warnings, not failures', async () => {
+  const bare = new FakeWorld({ podsRunning: false, prometheus: false });
+  const own = await runTestWorker({ activities: bare.activities(), taskQueue: uniqueTaskQueue('oom-bare') });
+  try {
+    const handle = await startIncident(client, own.taskQueue, {
+      runbook: 'oom-triage',
+      params: { offerDisableTraceExport: 'no' },
+    });
+    const record = await waitForRecord(handle, (r) => r.status === 'mitigated');
+    const text = timelineText(record);
+    assert.match(text, /0 OOM kill\(s\) found/);
+    assert.match(text, /Warning: no running pod to take a heap profile from/);
+    assert.match(text, /Warning: memory trend failed: PROMETHEUS_URL is not set/);
+    assert.equal(record.failure, undefined);
+    assert.equal(bare.made('execInPod').length, 0);
+    await handle.signal(resolveSignal, { actor: BOB });
+    await handle.result();
+  } finally {
+    await own.stop();
+  }
+});
+
+test('oom-triage: a worker stopped mid-runbook is replaced; every change happens exactly once', async () => {
+  const shared = new FakeWorld({ oomKills: KILLS, hold: new Set(['setDeploymentEnv']) });
+  const taskQueue = uniqueTaskQueue('oom-replace');
+  const first = await runTestWorker({ activities: shared.activities(), taskQueue });
+  const handle = await startIncident(client, taskQueue, {
+    runbook: 'oom-triage',
+    params: { offerDisableTraceExport: false },
+    policy: waitLong,
+  });
+  await shared.reached('setDeploymentEnv');
+  await first.stop();
+  shared.release('setDeploymentEnv');
+  const second = await runTestWorker({ activities: shared.activities(), taskQueue });
+  try {
+    const { id } = await waitForRecord(handle, (r) => r.status === 'mitigated', 60_000);
+    await handle.signal(resolveSignal, { actor: BOB });
+    await waitForRecord(handle, gatePending('restore'));
+    await handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', actor: BOB }] });
+    await handle.result();
+    assert.equal(shared.made('setContainerResources', (i) => i.incidentId === id).length, 1);
+    assert.equal(shared.made('setDeploymentEnv', (i) => i.incidentId === id).length, 1);
+    assert.equal(shared.made('findOomKills').length, 1);
+    assert.equal(shared.mutations(`${id}:restore`).length, 2);
+  } finally {
+    await second.stop();
+  }
+});
