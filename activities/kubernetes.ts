@@ -191,6 +191,11 @@ function statusMessage(body: unknown): string | undefined {
   return undefined;
 }
 
+/** HTTP 409: the object changed under us (a controller updated its status). Re-read and try again. */
+export class ConflictError extends Error {
+  override name = 'ConflictError';
+}
+
 /** Maps an API failure to the catalogue: permanent ones become non-retryable, the rest stay retryable. */
 export function toActivityError(err: unknown, access: Access): Error {
   if (err instanceof ApplicationFailure) return err;
@@ -232,11 +237,6 @@ function wsStatusCode(err: unknown): number | undefined {
     err && typeof err === 'object' && 'message' in err && typeof err.message === 'string' ? err.message : undefined;
   const match = message ? /Unexpected server response: (\d{3})/.exec(message) : null;
   return match ? Number(match[1]) : undefined;
-}
-
-/** HTTP 409: the object changed under us (a controller updated its status). Re-read and try again. */
-export class ConflictError extends Error {
-  override name = 'ConflictError';
 }
 
 /**

@@ -8,12 +8,14 @@
  *
  *   node --import tsx bench/alerts.ts [--notifications 1000] [--groups 50] [--concurrency 32] [--json]
  *
- * Uses FIREBREAK_TEST_TEMPORAL_ADDRESS when set (inside `npm test`'s bed), else starts its own dev
- * server in a temporary directory and stops it at the end.
+ * Uses FIREBREAK_TEST_TEMPORAL_ADDRESS when set (`npm run bench -- --bed temporal bench/alerts.ts`),
+ * else starts its own dev server in a temporary directory and stops it at the end. The figures
+ * are also written to bench/results/alerts.json.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { alertWorkflowId } from '../common/ids';
 import { DEFAULT_POLICY } from '../common/incident';
 import { statusQuery } from '../workflows/incident/messages';
@@ -208,6 +210,10 @@ async function main(): Promise<number> {
       ...(non2xx > 0 ? [`${non2xx} non-2xx answers`] : []),
       ...(missing.length > 0 ? [`${missing.length} groups missing fingerprints`] : []),
     ];
+    const out = fileURLToPath(new URL('./results/alerts.json', import.meta.url));
+    await mkdir(path.dirname(out), { recursive: true });
+    const summary = { at: new Date().toISOString(), ...result, ok: failures.length === 0, failures };
+    await writeFile(out, `${JSON.stringify(summary, null, 2)}\n`);
     if (options.json) {
       console.log(JSON.stringify({ ...result, ok: failures.length === 0, failures }));
     } else {

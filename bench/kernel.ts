@@ -51,8 +51,13 @@ async function startToFirstActivity(client: Client, taskQueue: string, runbook: 
   const deadline = Date.now() + 10_000;
   while (world.calls.length === before && Date.now() < deadline) await new Promise((r) => setImmediate(r));
   const wall = performance.now() - t0;
+  // ActivityTaskStarted is written when the attempt completes: wait for it before stopping the incident.
+  let events = await history(handle);
+  for (let i = 0; i < 100 && !events.some((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED); i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    events = await history(handle);
+  }
   await handle.terminate('benchmark sample');
-  const events = await history(handle);
   const started = events.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED);
   const firstScheduled = events.find((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
   const firstStarted = events.find((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED);

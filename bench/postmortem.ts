@@ -6,7 +6,7 @@
  *   node --import tsx bench/postmortem.ts            starts its own dev server
  *   FIREBREAK_TEST_TEMPORAL_ADDRESS=host:port ...    uses a running one
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +14,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { buildPostmortem, exportPostmortem, fetchHistoryEvents, renderJson, renderMarkdown } from '../postmortem';
 import { startDevServer, type DevServer } from '../worker/devserver';
-import type { BenchActivities } from './history-workflow';
+import type { BenchActivities } from './workflows/history';
 
 const SIZES = [1_000, 10_000];
 const RUNS = 5;
@@ -37,7 +37,12 @@ async function main(): Promise<number> {
   if (!address) {
     workDir = await mkdtemp(path.join(tmpdir(), 'firebreak-bench-'));
     const { freePort } = await import('../test/bed/ports');
-    server = await startDevServer({ dataDir: workDir, port: await freePort(), uiPort: await freePort(), log: () => undefined });
+    server = await startDevServer({
+      dataDir: workDir,
+      port: await freePort(),
+      uiPort: await freePort(),
+      log: () => undefined,
+    });
     address = server.address;
   }
   const connection = await Connection.connect({ address });
@@ -47,12 +52,13 @@ async function main(): Promise<number> {
   const worker = await Worker.create({
     connection: workerConnection,
     taskQueue,
-    workflowsPath: fileURLToPath(new URL('./history-workflow.ts', import.meta.url)),
+    workflowsPath: fileURLToPath(new URL('./workflows/history.ts', import.meta.url)),
     activities,
     maxConcurrentActivityTaskExecutions: 200,
   });
   const running = worker.run();
   let failed = false;
+  const results: Record<string, unknown> = {};
   try {
     for (const size of SIZES) {
       const workflowId = `bench-postmortem-${size}-${Date.now()}`;
@@ -89,11 +95,25 @@ async function main(): Promise<number> {
           `min ${Math.min(...totals).toFixed(0)} ms, max ${Math.max(...totals).toFixed(0)} ms over ${RUNS} runs; ` +
           `build + render only median ${median(builds).toFixed(0)} ms (history recorded in ${(recordMs / 1000).toFixed(1)} s)`,
       );
+      results[String(size)] = {
+        events,
+        exportMedianMs: Math.round(total),
+        exportMinMs: Math.round(Math.min(...totals)),
+        exportMaxMs: Math.round(Math.max(...totals)),
+        buildAndRenderMedianMs: Math.round(median(builds)),
+        runs: RUNS,
+      };
       if (size >= 10_000 && total >= TARGET_MS) {
         console.log(`  FAIL: ${events} events took ${total.toFixed(0)} ms, target < ${TARGET_MS} ms`);
         failed = true;
       }
     }
+    const out = fileURLToPath(new URL('./results/postmortem.json', import.meta.url));
+    await mkdir(path.dirname(out), { recursive: true });
+    await writeFile(
+      out,
+      `${JSON.stringify({ at: new Date().toISOString(), targetMs: TARGET_MS, results }, null, 2)}\n`,
+    );
   } finally {
     worker.shutdown();
     await running;

@@ -9,7 +9,10 @@
  * incident card posted in the channel. Pass: every request acknowledged 200 within 3 s, every
  * incident started and every card posted.
  *
- *   node --import tsx bench/slack.ts [--requests 200] [--concurrency 1] [--json]
+ *   node --import tsx bench/slack.ts [--requests 200] [--concurrency 1] [--ingress-only] [--json]
+ *
+ * `--ingress-only` runs no worker: the figures are then the ingress's alone (incidents are
+ * started but nothing runs them, so no card is expected).
  *
  * Uses FIREBREAK_TEST_TEMPORAL_ADDRESS when set, else starts its own dev server in a temporary
  * directory and stops it at the end. Started incidents are terminated at the end.
@@ -38,6 +41,7 @@ const SLACK_BUDGET_MS = 3000;
 interface Options {
   requests: number;
   concurrency: number;
+  ingressOnly: boolean;
   json: boolean;
 }
 
@@ -49,7 +53,12 @@ function parseArgs(argv: string[]): Options {
     if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
     return value;
   };
-  return { requests: number('requests', 200), concurrency: number('concurrency', 1), json: argv.includes('--json') };
+  return {
+    requests: number('requests', 200),
+    concurrency: number('concurrency', 1),
+    ingressOnly: argv.includes('--ingress-only'),
+    json: argv.includes('--json'),
+  };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -94,14 +103,16 @@ async function main(): Promise<number> {
       retryConfig: { retries: 0 },
       rejectRateLimitedCalls: true,
     });
-    const worker = await runTestWorker({
-      taskQueue,
-      activities: {
-        ...new FakeWorld().activities(),
-        ...createSlackActivities({ client: web, defaultChannel: CHANNEL, log: () => undefined }),
-      },
-    });
-    cleanups.push(() => worker.stop());
+    if (!options.ingressOnly) {
+      const worker = await runTestWorker({
+        taskQueue,
+        activities: {
+          ...new FakeWorld().activities(),
+          ...createSlackActivities({ client: web, defaultChannel: CHANNEL, log: () => undefined }),
+        },
+      });
+      cleanups.push(() => worker.stop());
+    }
 
     let ctx: SlackIngressContext | undefined;
     const env = parseEnv({
@@ -172,7 +183,7 @@ async function main(): Promise<number> {
         if (target) cardAt.set(target, call.at);
       }
       const reported = results.filter((r) => stand.responses.some((x) => x.id === r.responseId)).length;
-      if (reported === results.length && cardAt.size === targets.length) break;
+      if (reported === results.length && (options.ingressOnly || cardAt.size === targets.length)) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     await ctx?.drain();
@@ -214,7 +225,7 @@ async function main(): Promise<number> {
       );
       console.log(line('signed request → HTTP acknowledgement', ack));
       console.log(line('signed request → incident started (response_url)', report.incidentStartedMs));
-      console.log(line('signed request → card posted', report.cardPostedMs));
+      if (!options.ingressOnly) console.log(line('signed request → card posted', report.cardPostedMs));
       console.log(`non-200: ${non200}; over Slack's 3 s budget: ${overBudget}; ${pass ? 'PASS' : 'FAIL'}`);
     }
     return pass ? 0 : 1;

@@ -57,7 +57,9 @@ const runbooks: Command = {
     for (const entry of entries) {
       ctx.out(`${entry.id} (alias ${entry.alias}) — ${entry.title}, default ${entry.defaultSeverity}`);
       ctx.out(`  ${entry.summary}`);
-      const properties = Object.entries((entry.params as { properties?: Record<string, { default?: unknown }> }).properties ?? {});
+      const properties = Object.entries(
+        (entry.params as { properties?: Record<string, { default?: unknown }> }).properties ?? {},
+      );
       if (properties.length > 0) {
         const described = properties.map(([name, schema]) =>
           schema.default !== undefined ? `${name}=${JSON.stringify(schema.default)}` : name,
@@ -100,7 +102,10 @@ const run: Command = {
     if (!name || extra.length > 0) throw new UsageError('run takes exactly one runbook', this.usage);
     const runbook = findRunbook(name);
     if (!runbook) {
-      throw new UsageError(`unknown runbook ${name}; one of ${RUNBOOKS.map((r) => `${r.id} (${r.slashName})`).join(', ')}`, this.usage);
+      throw new UsageError(
+        `unknown runbook ${name}; one of ${RUNBOOKS.map((r) => `${r.id} (${r.slashName})`).join(', ')}`,
+        this.usage,
+      );
     }
     const targets = parseTargets(strings(args.values.target), this.usage);
     const severity = parseSeverity(args.values.severity, this.usage);
@@ -202,7 +207,8 @@ async function follow(
         return record;
       }
       if (pending.length > 0) {
-        for (const gate of pending) say(`Waiting for approval of gate ${gate.name}: ${gate.prompt}\n${approvalHint(handle.workflowId, gate)}`);
+        for (const gate of pending)
+          say(`Waiting for approval of gate ${gate.name}: ${gate.prompt}\n${approvalHint(handle.workflowId, gate)}`);
         return record;
       }
       if (record.currentStep === 'waiting for resolution') {
@@ -218,7 +224,9 @@ async function follow(
   if (ctx.io.interrupt?.aborted) {
     say(`Stopped following; the incident keeps running. Follow again: firebreak status ${quote(handle.workflowId)}`);
   } else {
-    say(`Still running after ${Math.round(options.timeoutMs / 1000)} s; follow with: firebreak status ${quote(handle.workflowId)}`);
+    say(
+      `Still running after ${Math.round(options.timeoutMs / 1000)} s; follow with: firebreak status ${quote(handle.workflowId)}`,
+    );
   }
   return record;
 }
@@ -246,7 +254,8 @@ const incidents: Command = {
     noPositionals(this, args);
     const query = incidentsQuery(args.values, this.usage);
     const limit = Number(args.values.limit ?? 50);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--limit must be 1..1000', this.usage);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw new UsageError('--limit must be 1..1000', this.usage);
     const client = await ctx.client();
     const rows: IncidentRow[] = [];
     try {
@@ -467,7 +476,8 @@ function decideCommand(decision: 'approve' | 'reject'): Command {
           throw explain(err, ref.workflowId);
         });
       if (ctx.json) ctx.printJson(state);
-      else ctx.out(`Gate ${state.name} ${state.status}${state.choice ? ` (${state.choice})` : ''} on ${ref.workflowId}`);
+      else
+        ctx.out(`Gate ${state.name} ${state.status}${state.choice ? ` (${state.choice})` : ''} on ${ref.workflowId}`);
       return 0;
     },
   };
@@ -509,7 +519,8 @@ const postmortem: Command = {
   async run(ctx, args) {
     const id = oneId(this, args);
     const format = args.values.format ?? (ctx.json ? 'json' : 'md');
-    if (format !== 'md' && format !== 'json') throw new UsageError(`--format must be md or json, got ${String(format)}`, this.usage);
+    if (format !== 'md' && format !== 'json')
+      throw new UsageError(`--format must be md or json, got ${String(format)}`, this.usage);
     const ref = await resolveIncident(ctx, id);
     const runId = typeof args.values['run-id'] === 'string' ? args.values['run-id'] : ref.runId;
     const client = await ctx.client();
@@ -563,7 +574,10 @@ function strings(value: unknown): string[] {
 }
 
 function parseTargets(values: string[], usage: string): Target[] {
-  const texts = values.flatMap((value) => value.split(',')).map((text) => text.trim()).filter(Boolean);
+  const texts = values
+    .flatMap((value) => value.split(','))
+    .map((text) => text.trim())
+    .filter(Boolean);
   if (texts.length === 0) throw new UsageError('--target <namespace>/<deployment> is required', usage);
   const targets: Target[] = [];
   let namespace: string | undefined;

@@ -110,7 +110,7 @@ export class CommandContext {
 
   /** The person at the terminal: FIREBREAK_USER, else the login name. */
   actor(): Actor {
-    const name = this.io.env.FIREBREAK_USER?.trim() || safeUserName();
+    const name = this.env.FIREBREAK_USER ?? safeUserName();
     return { id: `cli:${name}`, name };
   }
 

@@ -44,7 +44,9 @@ export function renderRecord(record: IncidentRecord, workflowId: string, timelin
   lines.push(`  target:     ${record.targets.map(formatTarget).join(', ')}`);
   lines.push(`  severity:   ${record.severity}`);
   lines.push(`  status:     ${record.status}${record.currentStep ? ` (step: ${record.currentStep})` : ''}`);
-  lines.push(`  opened:     ${record.openedAt} (${formatDuration(Math.max(0, Date.now() - Date.parse(record.openedAt)))} ago)`);
+  lines.push(
+    `  opened:     ${record.openedAt} (${formatDuration(Math.max(0, Date.now() - Date.parse(record.openedAt)))} ago)`,
+  );
   if (record.acknowledgedAt) {
     const by = record.acknowledgedBy ? ` by ${record.acknowledgedBy.name ?? record.acknowledgedBy.id}` : '';
     lines.push(`  acked:      ${record.acknowledgedAt}${by}`);
@@ -67,7 +69,9 @@ export function renderRecord(record: IncidentRecord, workflowId: string, timelin
     lines.push('', 'Temporary mitigations:');
     for (const m of record.mitigations) {
       const state = m.restoredAt ? `restored ${m.restoredAt}` : (m.restoreNote ?? 'in place');
-      lines.push(`  ${m.key}: ${String(m.change.previous ?? 'unset')} → ${String(m.change.applied ?? 'unset')} (${state})`);
+      lines.push(
+        `  ${m.key}: ${String(m.change.previous ?? 'unset')} → ${String(m.change.applied ?? 'unset')} (${state})`,
+      );
     }
   }
   const recent = record.timeline.slice(-timelineEntries);

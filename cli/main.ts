@@ -7,7 +7,9 @@ import { runCli } from './cli';
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'start') {
     if (argv.includes('--help') || argv.includes('-h')) {
-      console.log('Run the whole engine: the embedded Temporal dev server (unless TEMPORAL_ADDRESS is set), the worker and the ingress.\nusage: firebreak start   (configured by environment variables; see README)');
+      console.log(
+        'Run the whole engine: the embedded Temporal dev server (unless TEMPORAL_ADDRESS is set), the worker and the ingress.\nusage: firebreak start   (configured by environment variables; see README)',
+      );
       return 0;
     }
     return runStartCommand();

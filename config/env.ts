@@ -53,6 +53,8 @@ export const envSchema = z
     FIREBREAK_TASK_QUEUE: z.string().trim().min(1).default('firebreak'),
     /** A prebuilt workflow bundle for production workers (see `npm run build:workflows`). */
     FIREBREAK_WORKFLOW_BUNDLE: optionalText,
+    /** Who the CLI acts as (`cli:<name>`); the login name when unset. */
+    FIREBREAK_USER: optionalText,
     FIREBREAK_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     TEMPORAL_ADDRESS: optionalText,
     TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),

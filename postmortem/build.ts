@@ -10,7 +10,7 @@ import { defaultPayloadConverter, type PayloadConverter } from '@temporalio/comm
 import proto from '@temporalio/proto';
 import type { IncidentInput, IncidentPolicy } from '../common/incident';
 import { formatTarget } from '../common/ids';
-import type { Actor, GateState, IncidentRecord, MitigationChange, Target } from '../common/types';
+import type { Actor, GateState, IncidentRecord, MitigationChange, Target, TimelineEntry } from '../common/types';
 import { CHECKLIST } from './checklist';
 import {
   POSTMORTEM_SCHEMA_VERSION,
@@ -151,7 +151,12 @@ export function buildPostmortem(events: HistoryEvent[], options: BuildOptions): 
             : { message: outcome === 'cancelled' ? 'cancelled' : 'timed out' };
         activity.failure = failure;
         const what = `${activity.name}(${activity.inputSummary})`;
-        push(at, 'activity', `${what} ${outcome.replace('_', ' ')}${attemptsNote(activity)}: ${failure.message}`, eventId);
+        push(
+          at,
+          'activity',
+          `${what} ${outcome.replace('_', ' ')}${attemptsNote(activity)}: ${failure.message}`,
+          eventId,
+        );
         if (outcome !== 'cancelled') failures.push({ at, where: 'activity', what, failure, eventId });
         break;
       }
@@ -311,10 +316,16 @@ export function buildPostmortem(events: HistoryEvent[], options: BuildOptions): 
     : mitigationsFromActivities(activityList, input?.target);
   for (const m of mitigations) {
     push(m.appliedAt, 'mitigation', `Mitigation ${m.key}: ${describeChange(m.change)}`, 0);
-    if (m.restoredAt) push(m.restoredAt, 'restoration', `Restored ${m.key} to ${String(m.change.previous ?? 'unset')}`, 0);
+    if (m.restoredAt)
+      push(m.restoredAt, 'restoration', `Restored ${m.key} to ${String(m.change.previous ?? 'unset')}`, 0);
   }
   if (record?.failure) {
-    failures.push({ at: record.closedAt ?? closedAt ?? startedAt, where: 'runbook', what: record.outcome ?? 'runbook', failure: redact(record.failure) });
+    failures.push({
+      at: record.closedAt ?? closedAt ?? startedAt,
+      where: 'runbook',
+      what: record.outcome ?? 'runbook',
+      failure: redact(record.failure),
+    });
   }
 
   const gates = gatesFrom(activityList, record, [...decisions.values()]);
@@ -382,6 +393,7 @@ export function buildPostmortem(events: HistoryEvent[], options: BuildOptions): 
     markers,
     failures,
     timeline,
+    narrative: narrativeFrom(activityList, found),
     checklist: CHECKLIST.map((entry) => ({ ...entry, done: false })),
   };
 }
@@ -417,11 +429,30 @@ function escalationsFrom(activities: ActivityRecord[]): EscalationRecord[] {
     });
 }
 
+function narrativeFrom(activities: ActivityRecord[], found: RecordFound): TimelineEntry[] {
+  if (found?.source === 'result') return redact(found.record.timeline);
+  const entries = new Map<string, TimelineEntry>();
+  const add = (entry: unknown) => {
+    if (typeof field(entry, 'at') !== 'string' || typeof field(entry, 'message') !== 'string') return;
+    const typed = entry as TimelineEntry;
+    entries.set(`${typed.at}\u0000${typed.message}`, typed);
+  };
+  for (const entry of found?.record.timeline ?? []) add(entry);
+  for (const activity of activities) {
+    if (activity.name === 'postTimelineEntry') add(field(activity.input, 'entry'));
+  }
+  return redact([...entries.values()].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0)));
+}
+
 /**
  * Gates as the history knows them: the approval requests the workflow posted, the gates of the
  * latest incident record it holds, and the decisions that came after that record.
  */
-function gatesFrom(activities: ActivityRecord[], record: IncidentRecord | undefined, decisions: DecisionRecord[]): GateRecord[] {
+function gatesFrom(
+  activities: ActivityRecord[],
+  record: IncidentRecord | undefined,
+  decisions: DecisionRecord[],
+): GateRecord[] {
   const gates = new Map<string, GateRecord>();
   const merge = (gate: GateState) => {
     const known = gates.get(gate.name);
@@ -442,7 +473,9 @@ function gatesFrom(activities: ActivityRecord[], record: IncidentRecord | undefi
       ...(decision.choice ? { choice: decision.choice } : {}),
     });
   }
-  return [...gates.values()].map((gate) => {
+  const byRequest = (a: GateRecord, b: GateRecord) =>
+    a.requestedAt < b.requestedAt ? -1 : a.requestedAt > b.requestedAt ? 1 : 0;
+  return [...gates.values()].sort(byRequest).map((gate) => {
     const { decidedBy, ...rest } = gate;
     return decidedBy ? { ...rest, decidedBy } : rest;
   });
@@ -548,6 +581,7 @@ function summarizeInput(name: string, input: unknown): string {
   } else if (typeof value.namespace === 'string') {
     parts.push(`namespace ${value.namespace}`);
   }
+  if (value.dryRun === true) parts.push('dry run');
   const pick: Record<string, string[]> = {
     setDeploymentEnv: ['env'],
     scaleDeployment: ['replicas'],
@@ -566,7 +600,6 @@ function summarizeInput(name: string, input: unknown): string {
     if (value[key] === undefined) continue;
     parts.push(`${key}=${JSON.stringify(redact({ [key]: value[key] })[key])}`);
   }
-  if (value.dryRun === true) parts.push('dry run');
   if (name === 'postApprovalRequest' || name === 'closeApprovalRequest') {
     const gate = field(value, 'gate');
     if (gate && typeof field(gate, 'name') === 'string') parts.push(`gate ${String(field(gate, 'name'))}`);

@@ -4,7 +4,15 @@
  * `generatedAt`, and `source.historyDigest` lets a reader check the history was not altered.
  * Additive changes keep the version; a renamed or removed field bumps it.
  */
-import type { Actor, IncidentRecord, MitigationChange, Severity, Target, Trigger } from '../common/types';
+import type {
+  Actor,
+  IncidentRecord,
+  MitigationChange,
+  Severity,
+  Target,
+  TimelineEntry,
+  Trigger,
+} from '../common/types';
 
 export const POSTMORTEM_SCHEMA_VERSION = 1;
 
@@ -26,6 +34,11 @@ export interface Postmortem {
   failures: FailureRecord[];
   /** Every item above, in history order, as one readable list. */
   timeline: TimelineItem[];
+  /**
+   * The runbook's own account (steps, diagnostics, notes) as the workflow recorded it: from its
+   * result when closed, else from the snapshots and thread posts its history holds.
+   */
+  narrative: TimelineEntry[];
   checklist: ChecklistItem[];
 }
 

@@ -9,7 +9,12 @@ import type { ActivityRecord, Postmortem } from './model';
 /** Bars beyond this make a Gantt unreadable; the rest are counted in one closing bar. */
 const GANTT_ACTIVITY_BARS = 40;
 /** Chatter that says nothing about the remediation; still listed in the activity table. */
-const SLACK_ACTIVITIES = new Set(['publishIncidentCard', 'postTimelineEntry', 'postApprovalRequest', 'closeApprovalRequest']);
+const SLACK_ACTIVITIES = new Set([
+  'publishIncidentCard',
+  'postTimelineEntry',
+  'postApprovalRequest',
+  'closeApprovalRequest',
+]);
 
 export function renderJson(postmortem: Postmortem): string {
   return `${JSON.stringify(postmortem, null, 2)}\n`;
@@ -74,7 +79,18 @@ export function renderMarkdown(pm: Postmortem): string {
 
   lines.push('## Incident timeline (Gantt)', '', '```mermaid', ...gantt(pm), '```', '');
 
-  lines.push('## Timeline', '');
+  lines.push('## What the runbook recorded', '');
+  lines.push(
+    pm.narrative.length === 0
+      ? '_Nothing yet._'
+      : table(
+          ['Time (UTC)', 'Kind', 'Entry'],
+          pm.narrative.map((entry) => [entry.at, entry.kind, text(entry.message)]),
+        ),
+    '',
+  );
+
+  lines.push('## Timeline from the history', '');
   lines.push(
     table(
       ['Time (UTC)', 'Kind', 'What'],
@@ -229,7 +245,9 @@ function gantt(pm: Postmortem): string[] {
   out.push('  section Incident');
   bar(`Waiting for acknowledgement`, detected, t.acknowledged ? ms(t.acknowledged) : end, ['crit']);
   const mitigatedAt = t.mitigated ? ms(t.mitigated) : undefined;
-  bar('Until mitigated', detected, mitigatedAt ?? ms(t.resolved ?? t.closed ?? new Date(end).toISOString()), ['active']);
+  bar('Until mitigated', detected, mitigatedAt ?? ms(t.resolved ?? t.closed ?? new Date(end).toISOString()), [
+    'active',
+  ]);
   if (t.resolved) bar('Until resolved', mitigatedAt ?? detected, ms(t.resolved));
   if (t.closed) milestone(`Closed ${pm.summary.status}`, ms(t.closed));
 
@@ -262,7 +280,8 @@ function gantt(pm: Postmortem): string[] {
   }
   if (pm.mitigations.length > 0) {
     out.push('  section Mitigations');
-    for (const m of pm.mitigations) bar(m.key, ms(m.appliedAt), m.restoredAt ? ms(m.restoredAt) : end, m.restored ? [] : ['crit']);
+    for (const m of pm.mitigations)
+      bar(m.key, ms(m.appliedAt), m.restoredAt ? ms(m.restoredAt) : end, m.restored ? [] : ['crit']);
   }
   return out;
 }
@@ -285,7 +304,12 @@ function activityLabel(activity: ActivityRecord): string {
 
 /** Mermaid task names end at `:` and comments start at `%%`; `#` and `;` break some renderers. */
 function label(value: string): string {
-  return value.replace(/[:;#%]/g, ' ').replace(/\s+/g, ' ').trim() || '-';
+  return (
+    value
+      .replace(/[:;#%]/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim() || '-'
+  );
 }
 
 // ---- Markdown ----------------------------------------------------------------------------------

@@ -6,9 +6,9 @@
 import { ApplicationFailure, type SearchAttributePair } from '@temporalio/common';
 import { z } from 'zod';
 import { ErrorType } from '../common/errors';
-import { alertWorkflowId, formatTarget, incidentWorkflowId } from '../common/ids';
+import { alertWorkflowId, fnv1a64, formatTarget, incidentWorkflowId } from '../common/ids';
 import type { IncidentInput, IncidentPolicy } from '../common/incident';
-import { runbookKey, severityKey, statusKey, targetKey } from '../common/search-attributes';
+import { incidentIdKey, runbookKey, severityKey, statusKey, targetKey } from '../common/search-attributes';
 import { RUNBOOK_IDS, SEVERITIES } from '../common/types';
 import type { Actor, RunbookId, Severity, Target, Trigger } from '../common/types';
 import { avalancheMitigation } from './avalanche-mitigation';
@@ -123,7 +123,7 @@ export function prepareIncident(request: PrepareIncidentRequest): PreparedIncide
       : incidentWorkflowId(runbook.id, target);
   const more = rest.length > 0 ? ` and ${rest.length} more` : '';
   const input: IncidentInput = {
-    incidentId: incidentId(runbook, target, request.now ?? new Date()),
+    incidentId: incidentId(runbook, target, workflowId, request.now ?? new Date()),
     runbook: runbook.id,
     title: `${runbook.title}: ${formatTarget(target)}${more}`,
     target,
@@ -141,17 +141,19 @@ export function prepareIncident(request: PrepareIncidentRequest): PreparedIncide
     { key: severityKey, value: severity },
     { key: statusKey, value: 'open' },
     { key: targetKey, value: request.targets.map(formatTarget) },
+    { key: incidentIdKey, value: input.incidentId },
   ];
   return { workflowId, workflowType: runbook.workflowType, input, searchAttributes };
 }
 
 /**
  * Human-readable and unique per incident (workflow ids are reused once an incident closes, and
- * remediation markers must not be): `INC-20261121-0512-p0-checkout`.
+ * remediation markers must not be): `INC-20261121-051233-p0-checkout-9f3a`. The suffix, from the
+ * workflow id, separates two alert groups that hit the same deployment in the same second.
  */
-function incidentId(runbook: RunbookDefinition, target: Target, now: Date): string {
+function incidentId(runbook: RunbookDefinition, target: Target, workflowId: string, now: Date): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  return `INC-${stamp}-${runbook.slashName}-${target.deployment}`;
+  return `INC-${stamp}-${runbook.slashName}-${target.deployment}-${fnv1a64(workflowId).slice(0, 4)}`;
 }
 
 function invalid(message: string): never {

@@ -67,7 +67,17 @@ async function cli(args: string[], options: { user?: string; env?: NodeJS.Proces
 const unique = (name: string) => `${name}-${Math.random().toString(36).slice(2, 8)}`;
 
 describe('usage, help and exit codes', { concurrency: true }, () => {
-  for (const command of ['runbooks', 'run', 'incidents', 'status', 'ack', 'approve', 'reject', 'resolve', 'postmortem']) {
+  for (const command of [
+    'runbooks',
+    'run',
+    'incidents',
+    'status',
+    'ack',
+    'approve',
+    'reject',
+    'resolve',
+    'postmortem',
+  ]) {
     test(`${command} --help`, async () => {
       const { code, stdout } = await cli([command, '--help']);
       assert.equal(code, 0);
@@ -148,7 +158,11 @@ describe('runbooks', () => {
       assert.match(text.stdout, new RegExp(`^${id} \\(alias`, 'm'));
     }
     const json = await cli(['runbooks', '--json']);
-    const entries = JSON.parse(json.stdout) as { id: string; gates: { name: string }[]; params: { properties: object } }[];
+    const entries = JSON.parse(json.stdout) as {
+      id: string;
+      gates: { name: string }[];
+      params: { properties: object };
+    }[];
     assert.equal(entries.length, 4);
     const rollback = entries.find((entry) => entry.id === 'emergency-rollback')!;
     assert.deepEqual(
@@ -162,9 +176,22 @@ describe('runbooks', () => {
 describe('incident lifecycle from the terminal', { concurrency: true }, () => {
   test('run p0 → follows to mitigated; incidents filters; status; ack; resolve; postmortem', async () => {
     const target = `shop/${unique('checkout')}`;
-    const run = await cli(['run', 'p0', '--target', target, '--param', 'healthUrl=http://health.local/healthz', '--json']);
+    const run = await cli([
+      'run',
+      'p0',
+      '--target',
+      target,
+      '--param',
+      'healthUrl=http://health.local/healthz',
+      '--json',
+    ]);
     assert.equal(run.code, 0, run.stderr);
-    const started = JSON.parse(run.stdout) as { workflowId: string; incidentId: string; started: boolean; record: IncidentRecord };
+    const started = JSON.parse(run.stdout) as {
+      workflowId: string;
+      incidentId: string;
+      started: boolean;
+      record: IncidentRecord;
+    };
     assert.equal(started.started, true);
     assert.equal(started.record.status, 'mitigated');
     assert.equal(started.record.trigger.kind, 'cli');
@@ -181,7 +208,9 @@ describe('incident lifecycle from the terminal', { concurrency: true }, () => {
       return (JSON.parse(stdout) as { workflowId: string }[]).map((row) => row.workflowId);
     };
     // Visibility is eventually consistent: give it a moment to index the status change.
-    await eventually(async () => assert.ok((await listed(['--status', 'open', '--target', target])).includes(workflowId)));
+    await eventually(async () =>
+      assert.ok((await listed(['--status', 'open', '--target', target])).includes(workflowId)),
+    );
     assert.ok((await listed(['--runbook', 'p0', '--severity', 'P0'])).includes(workflowId));
     assert.ok(!(await listed(['--severity', 'P3', '--target', target])).includes(workflowId));
     assert.ok(!(await listed(['--runbook', 'oom-triage', '--target', target])).includes(workflowId));
@@ -220,7 +249,10 @@ describe('incident lifecycle from the terminal', { concurrency: true }, () => {
     const out = path.join(workDir, 'pm', 'p0.json');
     const exported = await cli(['postmortem', workflowId, '--format', 'json', '--out', out]);
     assert.equal(exported.code, 0, exported.stderr);
-    const postmortem = JSON.parse(await readFile(out, 'utf8')) as { schemaVersion: number; summary: { status: string } };
+    const postmortem = JSON.parse(await readFile(out, 'utf8')) as {
+      schemaVersion: number;
+      summary: { status: string };
+    };
     assert.equal(postmortem.schemaVersion, 1);
     assert.equal(postmortem.summary.status, 'resolved');
     const markdown = await cli(['postmortem', started.incidentId]);

@@ -59,7 +59,9 @@ test('durations are parsed the way operators write them', () => {
 });
 
 test('the config file overrides the policy, and unknown keys are refused', () => {
-  const config = parseFileConfig('policy:\n  ackDeadline: { P0: 2s }\n  restoreAfter: 10m\napprovers:\n  users: [U1]\n');
+  const config = parseFileConfig(
+    'policy:\n  ackDeadline: { P0: 2s }\n  restoreAfter: 10m\napprovers:\n  users: [U1]\n',
+  );
   const policy = incidentPolicy(config);
   assert.equal(policy.ackDeadlineMs.P0, 2_000);
   assert.equal(policy.ackDeadlineMs.P1, DEFAULT_POLICY.ackDeadlineMs.P1);
@@ -78,7 +80,10 @@ test('the shipped example config is valid', async () => {
 
 test('docker-compose wires Firebreak to Temporal on PostgreSQL with the same variables', async () => {
   const compose = parseYaml(await readFile('docker-compose.yml', 'utf8')) as {
-    services: Record<string, { environment?: Record<string, string>; depends_on?: unknown; build?: string; image?: string }>;
+    services: Record<
+      string,
+      { environment?: Record<string, string>; depends_on?: unknown; build?: string; image?: string }
+    >;
   };
   const { postgresql, temporal, firebreak } = compose.services;
   const ui = compose.services['temporal-ui'];

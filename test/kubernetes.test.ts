@@ -502,6 +502,25 @@ describe('Kubernetes activities', { skip: SKIP_WITHOUT_KUBE }, () => {
       ]);
     });
 
+    test('racing attempts: one change per incident, and no lost update between incidents', async () => {
+      await createDeployment(kc, ns, 'race', { replicas: 1, env: [{ name: 'BASE', value: '0' }] });
+      const target = { namespace: ns, deployment: 'race' };
+      // Two attempts of the same activity at once (a retry racing a slow first attempt).
+      const sameIncident = await Promise.all(
+        [1, 2, 3].map(() => k8s.setDeploymentEnv({ ...target, incidentId: 'inc-race', env: { BASE: '1' } })),
+      );
+      assert.equal(sameIncident.filter((r) => !r.alreadyApplied).length, 1, JSON.stringify(sameIncident));
+      for (const result of sameIncident) assert.deepEqual(result.previous, { BASE: '0' });
+      // Different incidents at once: each lands, each records what it really replaced.
+      const [a, b] = await Promise.all([
+        k8s.setDeploymentEnv({ ...target, incidentId: 'inc-race-a', env: { A: 'a' } }),
+        k8s.setDeploymentEnv({ ...target, incidentId: 'inc-race-b', env: { B: 'b' } }),
+      ]);
+      assert.deepEqual([a.previous, b.previous], [{ A: null }, { B: null }]);
+      const names = (await rawDeployment(env, ns, 'race')).spec.template.spec.containers[0]?.env?.map((e) => e.name);
+      assert.deepEqual(names?.sort(), ['A', 'B', 'BASE']);
+    });
+
     test('setDeploymentEnv: dry run, no-op, multi-container choice and valueFrom refusal', async () => {
       await createDeployment(kc, ns, 'env2', {
         replicas: 1,
@@ -991,6 +1010,48 @@ describe('Kubernetes activities', { skip: SKIP_WITHOUT_KUBE }, () => {
       );
       // Inside its namespace the confined identity works.
       assert.equal((await confined.listDeploymentPods({ namespace: workNs, deployment: 'svc' })).length >= 1, true);
+    });
+
+    test('each verb the role grants is needed: without pods/exec, exec is FORBIDDEN over WebSocket too', async () => {
+      // The shipped role minus its pods/exec rule, for an identity of its own.
+      const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+      const core = kc.makeApiClient(CoreV1Api);
+      const shipped = await rbac.readClusterRole({ name: 'firebreak-worker' });
+      const name = `firebreak-no-exec-${workNs}`;
+      await rbac.createClusterRole({
+        body: {
+          metadata: { name },
+          rules: (shipped.rules ?? []).filter((rule) => !(rule.resources ?? []).includes('pods/exec')),
+        },
+      });
+      await core.createNamespacedServiceAccount({ namespace: workNs, body: { metadata: { name: 'no-exec' } } });
+      await rbac.createNamespacedRoleBinding({
+        namespace: workNs,
+        body: {
+          metadata: { name: 'no-exec' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+          subjects: [{ kind: 'ServiceAccount', name: 'no-exec', namespace: workNs }],
+        },
+      });
+      try {
+        const token = (
+          await core.createNamespacedServiceAccountToken({
+            name: 'no-exec',
+            namespace: workNs,
+            body: { spec: { audiences: [], expirationSeconds: 600 } },
+          })
+        ).status!.token;
+        const noExec = createKubernetesActivities(kubeConfigWithToken(kc, token));
+        const pod = (await podsOf(kc, workNs, 'svc'))[0]!.metadata!.name!;
+        await rejectsWith(
+          noExec.execInPod({ namespace: workNs, pod, command: ['true'] }),
+          ErrorType.FORBIDDEN,
+          /verb "create" on resource "pods\/exec".*needs both "get" and "create" on pods\/exec/,
+        );
+        assert.equal((await noExec.listDeploymentPods({ namespace: workNs, deployment: 'svc' })).length >= 1, true);
+      } finally {
+        await rbac.deleteClusterRole({ name });
+      }
     });
 
     test('the role grants nothing beyond what the activities use', async () => {

@@ -58,7 +58,13 @@ test('closed incidents are archived once, as Markdown and JSON; running ones are
   const bases = closed.map((c) => `${safeName(c.workflowId)}-${c.runId}`);
   const logs: string[] = [];
   try {
-    const archiver = startArchiver({ client, archiveDir, intervalMs: 60_000, maxPerTick: 500, log: (l) => logs.push(l) });
+    const archiver = startArchiver({
+      client,
+      archiveDir,
+      intervalMs: 60_000,
+      maxPerTick: 500,
+      log: (l) => logs.push(l),
+    });
     const written = await tickUntilArchived(archiver, bases);
     for (const base of bases) assert.ok(written.includes(path.join(archiveDir, `${base}.md`)));
     const json = JSON.parse(await readFile(path.join(archiveDir, `${bases[0]}.json`), 'utf8')) as {
@@ -70,7 +76,10 @@ test('closed incidents are archived once, as Markdown and JSON; running ones are
     assert.equal(json.source.executionStatus, 'completed');
     const markdown = await readFile(path.join(archiveDir, `${bases[1]}.md`), 'utf8');
     assert.match(markdown, /^# Postmortem: P0 incident response/);
-    assert.ok(!(await readdir(archiveDir)).some((file) => file.startsWith(safeName(open.workflowId))), 'running incident not archived');
+    assert.ok(
+      !(await readdir(archiveDir)).some((file) => file.startsWith(safeName(open.workflowId))),
+      'running incident not archived',
+    );
 
     // A second scan writes nothing: the files exist.
     assert.deepEqual(await archiver.tick(), []);
@@ -79,7 +88,13 @@ test('closed incidents are archived once, as Markdown and JSON; running ones are
     // A restart that lost its state and one file rewrites only that file.
     await rm(path.join(archiveDir, '.archive-state.json'), { force: true });
     await rm(path.join(archiveDir, `${bases[0]}.md`));
-    const restarted = startArchiver({ client, archiveDir, intervalMs: 60_000, maxPerTick: 500, log: (l) => logs.push(l) });
+    const restarted = startArchiver({
+      client,
+      archiveDir,
+      intervalMs: 60_000,
+      maxPerTick: 500,
+      log: (l) => logs.push(l),
+    });
     const rewritten = await tickUntilArchived(restarted, bases);
     assert.ok(rewritten.includes(path.join(archiveDir, `${bases[0]}.md`)));
     assert.ok(!rewritten.some((file) => file.includes(bases[1]!)), 'the intact one is not rewritten');

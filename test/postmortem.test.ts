@@ -9,13 +9,22 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { deliverAlert } from '../client/incidents';
 import type { IncidentRecord } from '../common/types';
+import { prepareIncident } from '../runbooks';
 import { buildPostmortem, exportPostmortem, fetchHistoryEvents, renderMarkdown } from '../postmortem';
 import { POSTMORTEM_SCHEMA_VERSION, type Postmortem } from '../postmortem/model';
 import { REDACTED, redact, redactText } from '../postmortem/redact';
 import { ensureTemporalBinary } from '../scripts/temporal-bin';
-import { acknowledgeUpdate, decideUpdate, resolveSignal } from '../workflows/incident/messages';
-import { connectTestClient, runTestWorker, testNamespace, testTemporalAddress, uniqueTaskQueue, type TestWorker } from './bed/worker';
+import { acknowledgeUpdate, decideUpdate, resolveSignal, type AlertNotification } from '../workflows/incident/messages';
+import {
+  connectTestClient,
+  runTestWorker,
+  testNamespace,
+  testTemporalAddress,
+  uniqueTaskQueue,
+  type TestWorker,
+} from './bed/worker';
 import { FakeWorld } from './workflows/fakes';
 import { ALICE, BOB, fastPolicy, gatePending, startIncident, uniqueTarget, waitForRecord } from './workflows/harness';
 
@@ -52,7 +61,18 @@ async function temporalShow(workflowId: string): Promise<{ events: ShownEvent[] 
   const binary = await ensureTemporalBinary(() => undefined);
   const { stdout } = await execFileAsync(
     binary,
-    ['workflow', 'show', '-w', workflowId, '--address', testTemporalAddress(), '--namespace', testNamespace(), '-o', 'json'],
+    [
+      'workflow',
+      'show',
+      '-w',
+      workflowId,
+      '--address',
+      testTemporalAddress(),
+      '--namespace',
+      testNamespace(),
+      '-o',
+      'json',
+    ],
     { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 },
   );
   return JSON.parse(stdout) as { events: ShownEvent[] };
@@ -134,7 +154,14 @@ function assertCommonShape(postmortem: Postmortem, markdown: string, runbook: st
   assert.ok(postmortem.statusChanges.some((change) => change.status === 'resolved'));
   const times = postmortem.timeline.map((item) => item.at);
   assert.deepEqual([...times].sort(), times, 'timeline in time order');
-  for (const heading of ['## Summary', '## Key times', '```mermaid', 'gantt', '## Timeline', '## Post-incident checklist']) {
+  for (const heading of [
+    '## Summary',
+    '## Key times',
+    '```mermaid',
+    'gantt',
+    '## Timeline',
+    '## Post-incident checklist',
+  ]) {
     assert.ok(markdown.includes(heading), `markdown has ${heading}`);
   }
   assert.ok(markdown.includes('- [ ] Hold the incident retrospective (进行故障复盘)'));
@@ -179,11 +206,16 @@ describe('postmortem export from real runbook histories', { concurrency: true },
     assert.ok(postmortem.times.mitigated);
     assert.ok(postmortem.escalations.length >= 1, 'the gate escalation is listed');
     assert.equal(postmortem.escalations[0]!.tier, 'on-call');
+    assert.ok(postmortem.narrative.some((entry) => /Restart requested/.test(entry.message)));
+    assert.match(markdown, /## What the runbook recorded[\s\S]*Quick diagnostics/);
     const restart = postmortem.activities.find((a) => a.name === 'rolloutRestart');
     assert.equal(restart?.outcome, 'completed');
     assert.equal(restart?.attempts, 1);
     assert.ok(restart?.durationMs !== undefined);
-    assert.deepEqual(postmortem.signals.map((s) => s.summary), ['Resolution requested by alice (cli:alice): checkout healthy again']);
+    assert.deepEqual(
+      postmortem.signals.map((s) => s.summary),
+      ['Resolution requested by alice (cli:alice): checkout healthy again'],
+    );
     // The health URL's token is in the start input, activity inputs and results: none reach the export.
     assert.ok(!json.includes(SECRET), 'JSON export has no secret');
     assert.ok(!markdown.includes(SECRET), 'Markdown export has no secret');
@@ -263,8 +295,60 @@ describe('postmortem export from real runbook histories', { concurrency: true },
     assert.equal(rejection?.gateStatus, 'rejected');
     assert.equal(postmortem.mitigations.length, record.mitigations.length);
     assert.ok(postmortem.mitigations.length > 0);
-    assert.ok(postmortem.timers.some((t) => t.outcome === 'fired'), 'the restore-after timer fired');
+    assert.ok(
+      postmortem.timers.some((t) => t.outcome === 'fired'),
+      'the restore-after timer fired',
+    );
     assert.ok(postmortem.mitigations.every((m) => m.restored === (m.restoredAt !== undefined)));
+  });
+
+  test('alert-triggered: detection time from the alert, later alerts as signals, resolved by the alert', async () => {
+    const target = uniqueTarget('payments');
+    const detectedAt = new Date(Date.now() - 90_000).toISOString();
+    const groupKey = `{}:{alertname="ServiceDown", deployment="${target.deployment}"}`;
+    const prepared = prepareIncident({
+      runbook: 'p0-response',
+      targets: [target],
+      params: {},
+      trigger: { kind: 'alert', source: 'alertmanager', receiver: 'web\\.hook', groupKey },
+      policy,
+      detectedAt,
+    });
+    const notification = (status: 'firing' | 'resolved'): AlertNotification => ({
+      source: 'alertmanager',
+      receiver: 'web\\.hook',
+      groupKey,
+      status,
+      truncatedAlerts: 0,
+      alerts: [
+        {
+          fingerprint: `fp-${target.deployment}`,
+          status,
+          labels: { alertname: 'ServiceDown', deployment: target.deployment },
+          annotations: {},
+          startsAt: detectedAt,
+        },
+      ],
+      receivedAt: new Date().toISOString(),
+    });
+    const { workflowId } = await deliverAlert(client, prepared, notification('firing'), worker.taskQueue);
+    const handle: Handle = client.workflow.getHandle(workflowId);
+    await waitForRecord(handle, (r) => r.status === 'mitigated');
+    await deliverAlert(client, prepared, notification('resolved'), worker.taskQueue);
+    await handle.result();
+
+    const { postmortem, markdown } = await exportPostmortem(client, { workflowId });
+    assertCommonShape(postmortem, markdown, 'p0-response');
+    await assertMatchesTemporalShow(handle, postmortem);
+    assert.equal(postmortem.summary.trigger?.kind, 'alert');
+    assert.match(postmortem.summary.triggeredBy, /^alert from alertmanager \(receiver web/);
+    assert.equal(postmortem.times.detected, detectedAt);
+    assert.ok(postmortem.times.mttrMs! >= 90_000, 'MTTR counts from detection, not from the start');
+    assert.deepEqual(
+      postmortem.signals.map((signal) => signal.name),
+      ['alert', 'alert'],
+    );
+    assert.match(postmortem.signals[1]!.summary, /0 firing, 1 resolved/);
   });
 
   test('a running incident: exported as it stands, gate still open', async () => {
@@ -283,6 +367,7 @@ describe('postmortem export from real runbook histories', { concurrency: true },
       assert.ok(postmortem.timers.some((t) => t.outcome === 'pending'));
       assert.match(markdown, /still running/);
       assert.match(markdown, /gate restart :active/);
+      assert.ok(postmortem.narrative.length > 0, 'the thread posts so far tell the story');
     } finally {
       await handle.terminate('test done');
     }

@@ -62,7 +62,7 @@ describe('prepareIncident', () => {
     });
     assert.equal(prepared.workflowId, 'incident:avalanche-mitigation:shop/checkout');
     assert.equal(prepared.workflowType, 'avalancheMitigationWorkflow');
-    assert.equal(prepared.input.incidentId, 'INC-20261121-051233-avalanche-checkout');
+    assert.match(prepared.input.incidentId, /^INC-20261121-051233-avalanche-checkout-[0-9a-f]{4}$/);
     assert.equal(prepared.input.severity, 'P0');
     assert.deepEqual(prepared.input.params, { replicas: 30, samplerRatio: 0.001, rootCauseWindowSeconds: 1800 });
     assert.equal(prepared.input.title, 'Service avalanche mitigation: shop/checkout and 1 more');
@@ -73,6 +73,7 @@ describe('prepareIncident', () => {
         ['FirebreakSeverity', 'P0'],
         ['FirebreakStatus', 'open'],
         ['FirebreakTarget', ['shop/checkout', 'shop/cart']],
+        ['FirebreakIncidentId', prepared.input.incidentId],
       ],
     );
   });

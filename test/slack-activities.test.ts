@@ -144,7 +144,9 @@ describe('incident card', () => {
       }),
       key,
     );
-    const actions = card.blocks.filter((b) => b.type === 'actions') as unknown as Array<{ elements: Record<string, unknown>[] }>;
+    const actions = card.blocks.filter((b) => b.type === 'actions') as unknown as Array<{
+      elements: Record<string, unknown>[];
+    }>;
     const [plain, few, many, ack] = actions;
     assert.deepEqual(
       plain!.elements.map((e) => [e.type, (e.text as { text: string }).text, Boolean(e.confirm)]),

@@ -299,10 +299,10 @@ describe('slash commands', () => {
     assert.ok(!stand.calls.slice(before.calls).some((call) => mentioned(call.params)), 'Slack heard nothing of them');
     assert.equal(stand.responses.length, before.responses, 'nothing was answered later');
 
-    // The window is 300 s in both directions, inclusive: just inside is accepted.
-    for (const skew of [-299, 299]) {
-      const { res } = await command('help', { command: '/incident', timestamp: now + skew });
-      assert.equal(res.statusCode, 200, `skew ${skew}`);
+    // The window is 300 s in both directions: inside it is accepted (a few seconds' margin for slow machines).
+    for (const skew of [-290, 290]) {
+      const { res } = await command('help', { command: '/incident', timestamp: Math.floor(Date.now() / 1000) + skew });
+      assert.equal(res.statusCode, 200, `skew ${skew}: ${res.body}`);
     }
   });
 
@@ -347,6 +347,10 @@ describe('slash commands', () => {
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     assert.match(String(list.text), new RegExp(`P0 <[^|]+\\|${escapeRe(workflowId)}> — p0-response, open`));
+
+    const all = (await command('list all', { command: '/incident' })).res.json();
+    assert.match(String(all.text), /\*Running incidents\*/);
+    assert.ok(String(all.text).includes(escapeMrkdwn(workflowId)));
 
     const status = (await command(`status ${record.id}`, { command: '/incident' })).res.json();
     assert.match(status.text, new RegExp(`Incident ${escapeRe(record.id)}`));

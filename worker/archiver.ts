@@ -87,7 +87,10 @@ export function startArchiver(options: ArchiverOptions): Archiver {
   }, intervalMs);
   timer.unref();
   // First scan soon after start-up, not a whole interval later.
-  const first = setTimeout(() => void tick().catch((err: unknown) => log(`Postmortem archive scan failed: ${(err as Error).message}`)), 1_000);
+  const first = setTimeout(
+    () => void tick().catch((err: unknown) => log(`Postmortem archive scan failed: ${(err as Error).message}`)),
+    1_000,
+  );
   first.unref();
 
   return {
@@ -132,5 +135,8 @@ async function readWatermark(dir: string): Promise<number | undefined> {
 }
 
 async function writeWatermark(dir: string, ms: number): Promise<void> {
-  await writeAtomically(path.join(dir, STATE_FILE), `${JSON.stringify({ closedBefore: new Date(ms).toISOString() })}\n`);
+  await writeAtomically(
+    path.join(dir, STATE_FILE),
+    `${JSON.stringify({ closedBefore: new Date(ms).toISOString() })}\n`,
+  );
 }

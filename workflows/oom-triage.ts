@@ -64,7 +64,7 @@ async function triageOom(incident: Incident<OomTriageParams>): Promise<void> {
         container: raised.container,
         field: 'limits',
         resource: 'memory',
-        previous: current,
+        previous: raised.previous.limits.memory ?? null,
         applied: raise.limit,
       },
     ]);

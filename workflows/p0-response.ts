@@ -53,7 +53,11 @@ async function respondToP0(incident: Incident<P0ResponseParams>): Promise<void> 
 /** Returns whether the service answered healthy; no health URL means there is nothing to probe. */
 async function probeHealth(incident: Incident<P0ResponseParams>, when: string): Promise<boolean> {
   const { healthUrl, expectStatus } = incident.params;
-  if (!healthUrl) return false;
+  if (!healthUrl) {
+    if (when === 'before recovery')
+      incident.note('diagnostic', 'No health URL given: recovery is judged by the rollout');
+    return false;
+  }
   const health = await incident.tryDiagnostic('health check', () =>
     diagnostics.checkHealth({ url: healthUrl, ...(expectStatus ? { expectStatus } : {}) }),
   );

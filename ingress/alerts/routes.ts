@@ -29,9 +29,13 @@ type Deps = AppDeps & { metrics: MetricsRegistry };
 
 /**
  * Temporal answers a signal-with-start in milliseconds; past this it is not reachable in any useful
- * sense, and the answer must leave before the ingress's 10 s connection timeout cuts the socket.
+ * sense. The gRPC deadline alone can overshoot by seconds (connection set-up, retry back-off), so a
+ * hard cap backs it: the answer must leave before the ingress's 10 s connection timeout cuts the
+ * socket. A call still in flight at the cap may land after the 503; the sender's retry then
+ * repeats a notification, which the incident folds in by fingerprint.
  */
 const TEMPORAL_DEADLINE_MS = 5_000;
+const TEMPORAL_HARD_CAP_MS = 7_000;
 
 const NOTIFICATIONS = 'firebreak_alert_notifications_total';
 const NOTIFICATIONS_HELP = 'Alert webhook notifications by source and outcome.';
@@ -69,6 +73,8 @@ export function alertRoutes(options: AlertRoutesOptions = {}) {
       for (const source of ['alertmanager', 'grafana'] as const) {
         scope.post(`/webhooks/${source}`, (request, reply) => handle(source, request, reply));
       }
+      // Grafana's contact point lets the user pick PUT instead of POST.
+      scope.put('/webhooks/grafana', (request, reply) => handle('grafana', request, reply));
     });
 
     async function handle(source: AlertSource, request: FastifyRequest, reply: FastifyReply) {
@@ -181,7 +187,13 @@ export function alertRoutes(options: AlertRoutesOptions = {}) {
     }
 
     function withTemporalDeadline<T>(fn: () => Promise<T>): Promise<T> {
-      return deps.client.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, fn);
+      const call = deps.client.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, fn);
+      let timer: NodeJS.Timeout | undefined;
+      const cap = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new TemporalTimeoutError(TEMPORAL_HARD_CAP_MS)), TEMPORAL_HARD_CAP_MS);
+      });
+      call.catch(() => undefined);
+      return Promise.race([call, cap]).finally(() => clearTimeout(timer));
     }
   };
 }
@@ -202,9 +214,16 @@ function parseJson(text: string): { ok: true; value: unknown } | { ok: false; me
   }
 }
 
+class TemporalTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`no answer from Temporal within ${ms} ms`);
+    this.name = 'TemporalTimeoutError';
+  }
+}
+
 /** gRPC UNAVAILABLE or a missed deadline, anywhere in the cause chain: the sender should retry. */
 export function isTemporalUnavailable(err: unknown): boolean {
-  if (isGrpcDeadlineError(err)) return true;
+  if (err instanceof TemporalTimeoutError || isGrpcDeadlineError(err)) return true;
   for (let cause: unknown = err, depth = 0; cause && depth < 5; depth++) {
     if (isGrpcServiceError(cause) && (cause.code === 14 || cause.code === 4)) return true;
     cause = (cause as { cause?: unknown }).cause;

@@ -27,6 +27,7 @@ import {
 import { createContext, type SlackIngressContext } from './context';
 import { answerIncidentCommand, type CommandAnswer } from './incidents';
 import { parseInteraction, performClick } from './interactions';
+import { startSocketMode, type SocketModeConnection } from './socket-mode';
 import { verifySlackSignature } from './verify';
 
 export interface SlackRouteOptions {
@@ -62,7 +63,6 @@ export function createSlackRoutes(options: SlackRouteOptions = {}) {
     options.onContext?.(ctx);
     const now = options.now ?? Date.now;
     const inlineAnswerMs = options.inlineAnswerMs ?? 2_000;
-    app.addHook('onClose', async () => ctx.drain());
 
     const count = (route: string, outcome: string) =>
       deps.metrics.inc('firebreak_slack_requests_total', 'Slack requests by route and outcome.', { route, outcome });
@@ -108,56 +108,94 @@ export function createSlackRoutes(options: SlackRouteOptions = {}) {
       scope.post('/slack/commands', async (request, reply) => {
         const form = admit('commands', request, reply);
         if (!form) return reply;
-        const missing = ['command', 'user_id', 'channel_id'].filter((name) => !form.get(name));
-        if (missing.length > 0) {
-          count('commands', 'malformed');
-          return reply.status(400).send({ error: `not a slash command: missing ${missing.join(', ')}` });
-        }
-        const command = form.get('command')!;
-        const text = form.get('text') ?? '';
-        const actor: Actor = {
-          id: form.get('user_id')!,
-          ...(form.get('user_name') ? { name: form.get('user_name')! } : {}),
-        };
-        const responseUrl = form.get('response_url') ?? undefined;
-        const channel = form.get('channel_id')!;
-        const first = text.trim().split(/\s+/)[0] ?? '';
-        const isIncident =
-          command === '/incident' ||
-          (command !== '/runbook' && (INCIDENT_SUBCOMMANDS as readonly string[]).includes(first) && first !== 'help');
-        count('commands', isIncident ? 'incident' : 'runbook');
-        const answer = isIncident
-          ? await answerInline(ctx, inlineAnswerMs, responseUrl, () =>
-              answerIncidentCommand(ctx, parseIncidentCommand(text), actor),
-            )
-          : runbookCommand(ctx, parseRunbookCommand(text), {
-              actor,
-              channel,
-              responseUrl,
-              userName: form.get('user_name'),
-            });
-        return reply.status(200).send(answer);
+        const answer = await handleCommand(ctx, form, { inlineAnswerMs, count });
+        return reply.status(answer.status).send(answer.body);
       });
 
       scope.post('/slack/interactions', async (request, reply) => {
         const form = admit('interactions', request, reply);
         if (!form) return reply;
-        const parsed = parseInteraction(form);
-        if (parsed.kind === 'invalid') {
-          count('interactions', 'malformed');
-          return reply.status(400).send({ error: parsed.message });
-        }
-        count('interactions', parsed.kind);
-        if (parsed.kind === 'actions') {
-          for (const click of parsed.clicks) {
-            ctx.background(`click ${click.actionId}`, () => performClick(ctx, parsed.payload, click));
-          }
-        }
-        // An empty 200 is Slack's acknowledgement; the workflow updates the card.
-        return reply.status(200).send();
+        const answer = handleInteraction(ctx, form, count);
+        return reply.status(answer.status).send(answer.body);
       });
     });
+
+    if (deps.env.SLACK_APP_TOKEN) {
+      const appToken = deps.env.SLACK_APP_TOKEN;
+      let socket: SocketModeConnection | undefined;
+      app.addHook('onReady', async () => {
+        socket = startSocketMode({
+          appToken,
+          slackApiUrl: deps.env.SLACK_API_URL,
+          log: ctx.log,
+          onCommand: async (fields) => (await handleCommand(ctx, fields, { inlineAnswerMs, count })).body,
+          onInteraction: async (fields) => {
+            const answer = handleInteraction(ctx, fields, count);
+            if (answer.status !== 200) ctx.log(`Socket Mode interaction refused: ${JSON.stringify(answer.body)}`);
+          },
+        });
+      });
+      app.addHook('onClose', async () => socket?.stop());
+    }
+    // After Socket Mode stopped taking envelopes: let started work finish (boundedly).
+    app.addHook('onClose', async () => ctx.drain());
   };
+}
+
+export interface Answer {
+  status: number;
+  body?: unknown;
+}
+
+type Count = (route: string, outcome: string) => void;
+
+/** A slash command, from the HTTP form or a Socket Mode envelope (same fields). */
+export async function handleCommand(
+  ctx: SlackIngressContext,
+  form: URLSearchParams,
+  options: { inlineAnswerMs: number; count: Count },
+): Promise<Answer> {
+  const { count } = options;
+  const missing = ['command', 'user_id', 'channel_id'].filter((name) => !form.get(name));
+  if (missing.length > 0) {
+    count('commands', 'malformed');
+    return { status: 400, body: { error: `not a slash command: missing ${missing.join(', ')}` } };
+  }
+  const command = form.get('command')!;
+  const text = form.get('text') ?? '';
+  const userName = form.get('user_name');
+  const actor: Actor = { id: form.get('user_id')!, ...(userName ? { name: userName } : {}) };
+  const responseUrl = form.get('response_url') ?? undefined;
+  const channel = form.get('channel_id')!;
+  const first = text.trim().split(/\s+/)[0] ?? '';
+  // `/incident …` always; any other command name (e.g. `/firebreak`) by its first word.
+  const isIncident =
+    command === '/incident' ||
+    (command !== '/runbook' && (INCIDENT_SUBCOMMANDS as readonly string[]).includes(first) && first !== 'help');
+  count('commands', isIncident ? 'incident' : 'runbook');
+  const body = isIncident
+    ? await answerInline(ctx, options.inlineAnswerMs, responseUrl, () =>
+        answerIncidentCommand(ctx, parseIncidentCommand(text), actor),
+      )
+    : runbookCommand(ctx, parseRunbookCommand(text), { actor, channel, responseUrl, userName });
+  return { status: 200, body };
+}
+
+/** A click (form field `payload`); the work runs after the acknowledgement. */
+export function handleInteraction(ctx: SlackIngressContext, form: URLSearchParams, count: Count): Answer {
+  const parsed = parseInteraction(form);
+  if (parsed.kind === 'invalid') {
+    count('interactions', 'malformed');
+    return { status: 400, body: { error: parsed.message } };
+  }
+  count('interactions', parsed.kind);
+  if (parsed.kind === 'actions') {
+    for (const click of parsed.clicks) {
+      ctx.background(`click ${click.actionId}`, () => performClick(ctx, parsed.payload, click));
+    }
+  }
+  // An empty 200 is Slack's acknowledgement; the workflow updates the card.
+  return { status: 200 };
 }
 
 /** The default module listed in ROUTE_MODULES: everything from the environment. */

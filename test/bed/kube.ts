@@ -19,7 +19,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { appendFileSync, openSync, closeSync, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
@@ -71,7 +71,7 @@ export async function ensureKubeBinaries(log: (msg: string) => void): Promise<st
   if (code !== 0 || !bin || !existsSync(path.join(bin, 'kube-apiserver'))) {
     throw new Error(`test/kube/build.sh failed (exit ${code}); its output is above`);
   }
-  log(`kube: binaries ready in ${Date.now() - started} ms (${bin})`);
+  log(`binaries ready in ${Date.now() - started} ms (${bin})`);
   return bin;
 }
 
@@ -295,7 +295,7 @@ export async function startKube(opts: BedOptions): Promise<{ env: Record<string,
         ]);
         clearTimeout(timer);
         if (!killed) {
-          opts.log(`kube: ${component.name} ignored SIGTERM for ${STOP_GRACE_MS} ms; killing it`);
+          opts.log(`${component.name} ignored SIGTERM for ${STOP_GRACE_MS} ms; killing it`);
           try {
             process.kill(-child.pid, 'SIGKILL');
           } catch {
@@ -337,7 +337,7 @@ export async function startKube(opts: BedOptions): Promise<{ env: Record<string,
       '--log-level=warn',
     ]);
     await waitFor('etcd health', async () => (await get(`${etcdUrl}/health`)).status === 200, etcd);
-    opts.log(`kube: etcd ready (${Date.now() - started} ms)`);
+    opts.log(`etcd ready (${Date.now() - started} ms)`);
 
     const tokens = {
       admin: randomBytes(24).toString('hex'),
@@ -392,7 +392,7 @@ export async function startKube(opts: BedOptions): Promise<{ env: Record<string,
       async () => (await get(`${server}/readyz`, { ca, token: tokens.admin })).status === 200,
       apiserver,
     );
-    opts.log(`kube: apiserver ready (${Date.now() - started} ms)`);
+    opts.log(`apiserver ready (${Date.now() - started} ms)`);
 
     const kubeconfigs = {
       admin: path.join(root, 'admin.kubeconfig'),
@@ -516,7 +516,7 @@ export async function startKube(opts: BedOptions): Promise<{ env: Record<string,
         (await get(`${server}/api/v1/namespaces/default/serviceaccounts/default`, { ca, token: tokens.admin }))
           .status === 200,
     );
-    opts.log(`kube: control plane ready in ${Date.now() - started} ms (apiserver ${server})`);
+    opts.log(`control plane ready in ${Date.now() - started} ms (apiserver ${server})`);
 
     return {
       env: {
@@ -528,23 +528,27 @@ export async function startKube(opts: BedOptions): Promise<{ env: Record<string,
       stop,
     };
   } catch (err) {
-    opts.log(`kube: start failed; component logs in ${logsDir}`);
+    opts.log(`start failed; component logs in ${logsDir}`);
     await stop();
     throw err;
   }
 }
 
 async function main(): Promise<void> {
-  const workDir = process.env.FIREBREAK_TEST_WORK_DIR ?? (await mkdtemp(path.join(tmpdir(), 'firebreak-kube-')));
-  const log = (msg: string) => console.error(msg);
+  const ownDir = process.env.FIREBREAK_TEST_WORK_DIR
+    ? undefined
+    : await mkdtemp(path.join(tmpdir(), 'firebreak-kube-'));
+  const workDir = ownDir ?? process.env.FIREBREAK_TEST_WORK_DIR!;
+  const log = (msg: string) => console.error(`kube: ${msg}`);
   const bed = await startKube({ workDir, log });
   for (const [key, value] of Object.entries(bed.env)) console.log(`export ${key}=${value}`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
   });
-  log('kube: stopping');
+  log('stopping');
   await bed.stop();
+  if (ownDir) await rm(ownDir, { recursive: true, force: true });
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

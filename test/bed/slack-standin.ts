@@ -11,12 +11,15 @@
  *          'invalid_blocks' | 'message_not_found' | 'unknown_method' | 'no_such_subteam' | …}
  *     429 {ok: false, error: 'ratelimited'} with Retry-After, when programmed with `failNext`
  *
- * It also receives `response_url` posts (`POST /response/<id>`), as hooks.slack.com does, and
- * signs requests the way Slack signs its calls to our ingress (`signSlackRequest`).
+ * It also receives `response_url` posts (`POST /response/<id>`), as hooks.slack.com does, signs
+ * requests the way Slack signs its calls to our ingress (`signSlackRequest`), and plays Socket
+ * Mode: `apps.connections.open` (app-level `xapp-` tokens only) hands out a `ws://` URL whose
+ * connection gets `hello`, envelopes (`sendEnvelope`) and `disconnect` (`requestRefresh`).
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { WebSocket, WebSocketServer } from 'ws';
 
 export interface RecordedCall {
   method: string;
@@ -79,6 +82,12 @@ export class SlackStandIn {
   private readonly validTokens: Set<string>;
   private tsCounter = 0;
   private server?: Server;
+  private readonly sockets = new WebSocketServer({ noServer: true });
+  private readonly tickets = new Set<string>();
+  /** Open Socket Mode connections, newest last; `socketsOpened` counts every one ever opened. */
+  readonly socketConnections: WebSocket[] = [];
+  socketsOpened = 0;
+  private readonly acks = new Map<string, (ack: Record<string, unknown>) => void>();
   baseUrl = '';
 
   constructor(options: { tokens?: string[] } = {}) {
@@ -93,6 +102,15 @@ export class SlackStandIn {
   async start(): Promise<string> {
     const server = createServer((req, res) => void this.handle(req, res));
     this.server = server;
+    server.on('upgrade', (req, socket, head) => {
+      const url = new URL(req.url ?? '/', 'http://slack');
+      const ticket = url.searchParams.get('ticket') ?? '';
+      if (url.pathname !== '/socket' || !this.tickets.delete(ticket)) {
+        socket.end('HTTP/1.1 401 Unauthorized\r\n\r\n');
+        return;
+      }
+      this.sockets.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws));
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
@@ -105,8 +123,77 @@ export class SlackStandIn {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
+    for (const ws of this.socketConnections) ws.terminate();
+    this.sockets.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private onSocket(ws: WebSocket): void {
+    this.socketsOpened += 1;
+    this.socketConnections.push(ws);
+    ws.on('close', () => {
+      const index = this.socketConnections.indexOf(ws);
+      if (index >= 0) this.socketConnections.splice(index, 1);
+    });
+    ws.on('message', (data) => {
+      let ack: Record<string, unknown>;
+      try {
+        ack = JSON.parse(data.toString()) as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      const id = typeof ack.envelope_id === 'string' ? ack.envelope_id : '';
+      this.acks.get(id)?.(ack);
+      this.acks.delete(id);
+    });
+    ws.send(
+      JSON.stringify({
+        type: 'hello',
+        num_connections: this.socketConnections.length,
+        debug_info: { host: 'firebreak-standin', approximate_connection_time: 18060 },
+        connection_info: { app_id: 'A0FIREBREAK' },
+      }),
+    );
+  }
+
+  /**
+   * Sends an envelope (`slash_commands`, `interactive`, `events_api`) on the newest Socket Mode
+   * connection and resolves with the app's acknowledgement.
+   */
+  sendEnvelope(type: string, payload: Record<string, unknown>, timeoutMs = 5_000): Promise<Record<string, unknown>> {
+    const ws = this.socketConnections.at(-1);
+    if (!ws) return Promise.reject(new Error('no Socket Mode connection'));
+    const envelopeId = randomUUID();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.acks.delete(envelopeId);
+        reject(new Error(`no acknowledgement of envelope ${type} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.acks.set(envelopeId, (ack) => {
+        clearTimeout(timer);
+        resolve(ack);
+      });
+      ws.send(
+        JSON.stringify({
+          envelope_id: envelopeId,
+          type,
+          payload,
+          accepts_response_payload: type !== 'events_api',
+          retry_attempt: 0,
+          retry_reason: '',
+        }),
+      );
+    });
+  }
+
+  /** Tells the newest connection that Slack is about to refresh it, as Slack does every few hours. */
+  requestRefresh(): void {
+    this.socketConnections
+      .at(-1)
+      ?.send(
+        JSON.stringify({ type: 'disconnect', reason: 'refresh_requested', debug_info: { host: 'firebreak-standin' } }),
+      );
   }
 
   /** A fresh response_url, as Slack puts in each command and interaction payload. */
@@ -248,6 +335,11 @@ export class SlackStandIn {
       record(200, 'invalid_auth');
       return reply(200, { ok: false, error: 'invalid_auth' });
     }
+    // App-level tokens open Socket Mode connections and nothing else; bot tokens cannot open them.
+    if ((method === 'apps.connections.open') !== token.startsWith('xapp-')) {
+      record(200, 'not_allowed_token_type');
+      return reply(200, { ok: false, error: 'not_allowed_token_type' });
+    }
     const result = this.dispatch(method, params);
     record(200, result.ok ? undefined : String(result.error));
     return reply(200, result);
@@ -354,6 +446,11 @@ export class SlackStandIn {
           channel,
           permalink: `https://firebreak-test.slack.com/archives/${channel}/p${ts.replace('.', '')}`,
         };
+      }
+      case 'apps.connections.open': {
+        const ticket = randomUUID();
+        this.tickets.add(ticket);
+        return { ok: true, url: `${this.baseUrl.replace('http', 'ws')}/socket?ticket=${ticket}` };
       }
       case 'usergroups.users.list': {
         const group = typeof params.usergroup === 'string' ? params.usergroup : undefined;

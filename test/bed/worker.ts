@@ -6,7 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type WorkerOptions,
+} from '@temporalio/worker';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 
@@ -71,7 +78,9 @@ export async function runTestWorker(
     activities: object;
     taskQueue?: string;
     workflowsPath?: string;
-  } & Partial<Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'interceptors' | 'stickyQueueScheduleToStartTimeout'>>,
+  } & Partial<
+    Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'interceptors' | 'stickyQueueScheduleToStartTimeout'>
+  >,
 ): Promise<TestWorker> {
   installQuietRuntime();
   const connection = await NativeConnection.connect({ address: testTemporalAddress() });

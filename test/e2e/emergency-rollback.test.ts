@@ -55,8 +55,8 @@ describe('emergency-rollback end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => 
     // Four-eyes: the person who asked for the rollback cannot confirm it.
     assert.equal((await world.click(approveRevision1, ALICE)).status, 200);
     await eventually('Alice is told she cannot approve her own rollback', () =>
-      [...world.slack.ephemerals, ...world.slack.responses.map((r) => ({ text: JSON.stringify(r.body) }))].some(
-        (m) => /SELF_APPROVAL|own|four-eyes|someone else/i.test(m.text ?? ''),
+      [...world.slack.ephemerals, ...world.slack.responses.map((r) => ({ text: JSON.stringify(r.body) }))].some((m) =>
+        /SELF_APPROVAL|own|four-eyes|someone else/i.test(m.text ?? ''),
       ),
     );
     assert.equal((await world.record(workflowId))?.gates[0]?.status, 'pending');
@@ -69,7 +69,12 @@ describe('emergency-rollback end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => 
     await world.engine.kill('SIGKILL');
     await world.engine.start();
 
-    const mitigated = await world.waitFor(workflowId, 'rolled back and healthy', (r) => r.status === 'mitigated', 120_000);
+    const mitigated = await world.waitFor(
+      workflowId,
+      'rolled back and healthy',
+      (r) => r.status === 'mitigated',
+      120_000,
+    );
     assert.ok(mitigated.timeline.some((e) => e.message === 'Rollback successful and application is healthy'));
     const confirm = mitigated.gates.find((g) => g.name === 'confirm-rollback');
     assert.equal(confirm?.status, 'approved');
@@ -115,7 +120,9 @@ describe('emergency-rollback end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => 
     await world.cluster.setImage(ns, 'cart', 'registry.example/cart:v2');
     await world.cluster.setImage(ns, 'cart', 'registry.example/cart:v3-broken');
     const groupKey = `{}/{alertname="DeploymentRegression"}:{deployment="cart", namespace="${ns}"}`;
-    const alert = { labels: { alertname: 'DeploymentRegression', severity: 'critical', namespace: ns, deployment: 'cart' } };
+    const alert = {
+      labels: { alertname: 'DeploymentRegression', severity: 'critical', namespace: ns, deployment: 'cart' },
+    };
     const accepted = await world.postAlerts(groupKey, [alert]);
     assert.equal(accepted.outcome, 'accepted', JSON.stringify(accepted));
     const workflowId = accepted.workflowId;
@@ -125,7 +132,10 @@ describe('emergency-rollback end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => 
     );
     assert.deepEqual(gate.gates[0]?.choices, ['2', '1']);
     assert.equal(gate.severity, 'P1');
-    const approved = await world.cliOk(['approve', workflowId, '--choice', '1', '--comment', 'v1 is the last good one'], 'carol');
+    const approved = await world.cliOk(
+      ['approve', workflowId, '--choice', '1', '--comment', 'v1 is the last good one'],
+      'carol',
+    );
     assert.match(approved, /approved/i);
 
     await world.waitFor(workflowId, 'rolled back', (r) => r.status === 'mitigated', 90_000);

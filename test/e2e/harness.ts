@@ -37,7 +37,13 @@ import type { Postmortem } from '../../postmortem/model';
 import { statusQuery } from '../../workflows/incident/messages';
 import { amtoolAlert, registerSink, type BedAlertmanager } from '../bed/alertmanager';
 import { PagerDutyStandIn } from '../bed/pagerduty-standin';
-import { blockActionsBody, signSlackRequest, slashCommandBody, SlackStandIn, type StoredMessage } from '../bed/slack-standin';
+import {
+  blockActionsBody,
+  signSlackRequest,
+  slashCommandBody,
+  SlackStandIn,
+  type StoredMessage,
+} from '../bed/slack-standin';
 import { freePort } from '../bed/ports';
 import { deploymentManifest, type DeploymentShape } from '../kube/fixtures';
 
@@ -243,19 +249,21 @@ export class FirebreakProcess {
     );
     let gone = false;
     void this.exited.then(() => (gone = true));
-    await eventually(
-      `firebreak start to answer GET ${this.url}/healthz`,
-      async () => {
-        if (gone) throw new Error(`firebreak exited during start-up:\n${this.tail(40)}`);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (gone) throw new Error(`firebreak exited during start-up:\n${this.tail(40)}`);
+      try {
         const answer = await fetch(`${this.url}/healthz`, { signal: AbortSignal.timeout(2_000) });
-        return answer.status === 200;
-      },
-      timeoutMs,
-      250,
-    ).catch(async (err) => {
-      await this.kill();
-      throw err;
-    });
+        if (answer.status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) {
+        await this.kill();
+        throw new Error(`firebreak did not answer GET ${this.url}/healthz within ${timeoutMs} ms:\n${this.tail(40)}`);
+      }
+      await sleep(250);
+    }
   }
 
   /** SIGKILL by default: the process gets no chance to drain anything. */
@@ -407,10 +415,20 @@ export class Cluster {
 
   /** The Deployment's ReplicaSets with their revision numbers, oldest revision first. */
   async revisions(namespace: string, name: string): Promise<{ revision: number; replicaSet: V1ReplicaSet }[]> {
-    const list = await this.kubectlJson<{ items: V1ReplicaSet[] }>(['-n', namespace, 'get', 'replicasets', '-l', `app=${name}`]);
+    const list = await this.kubectlJson<{ items: V1ReplicaSet[] }>([
+      '-n',
+      namespace,
+      'get',
+      'replicasets',
+      '-l',
+      `app=${name}`,
+    ]);
     return list.items
       .filter((rs) => rs.metadata?.ownerReferences?.some((o) => o.kind === 'Deployment' && o.name === name))
-      .map((rs) => ({ revision: Number(rs.metadata?.annotations?.['deployment.kubernetes.io/revision']), replicaSet: rs }))
+      .map((rs) => ({
+        revision: Number(rs.metadata?.annotations?.['deployment.kubernetes.io/revision']),
+        replicaSet: rs,
+      }))
       .sort((a, b) => a.revision - b.revision);
   }
 
@@ -649,7 +667,10 @@ export class World {
 
   // ---- Slack, as a human in the channel -------------------------------------------------------
 
-  /** `/firebreak <text>` typed by `user`, signed as Slack signs it. */
+  /**
+   * `/firebreak <text>` typed by `user`, signed as Slack signs it. Refuses (throws) an answer that
+   * is a usage message: every test command is meant to be accepted.
+   */
   async slashCommand(text: string, user = ALICE): Promise<{ status: number; body: string }> {
     const body = slashCommandBody({
       command: '/firebreak',
@@ -665,7 +686,11 @@ export class World {
       body,
       signal: AbortSignal.timeout(3_000),
     });
-    return { status: answer.status, body: await answer.text() };
+    const reply = { status: answer.status, body: await answer.text() };
+    if (/usage:|invalid parameters|unknown option|is not <namespace>/i.test(reply.body)) {
+      throw new Error(`/firebreak ${text} was refused: ${reply.body}`);
+    }
+    return reply;
   }
 
   /** Every interactive element the engine has posted (latest version of each message), newest first. */
@@ -773,16 +798,27 @@ export class World {
    * Fires (or with `resolved`, ends) an alert through the bed's real Alertmanager with amtool; the
    * bed relays this world's groups (label `sink`) to this engine's webhook.
    */
-  async amtool(labels: Record<string, string>, options: { annotations?: Record<string, string>; resolved?: boolean; start?: Date } = {}) {
+  async amtool(
+    labels: Record<string, string>,
+    options: { annotations?: Record<string, string>; resolved?: boolean; start?: Date } = {},
+  ) {
     const alertmanager = this.bed.alertmanager;
     if (!alertmanager) throw new Error('the alertmanager bed component is not running');
-    this.unregisterSink ??= await registerSink(alertmanager, this.taskQueue, `${this.engine.url}/webhooks/alertmanager`);
+    this.unregisterSink ??= await registerSink(
+      alertmanager,
+      this.taskQueue,
+      `${this.engine.url}/webhooks/alertmanager`,
+    );
     const start = options.start ?? new Date(Date.now() - 30_000);
-    await amtoolAlert(alertmanager, { ...labels, sink: this.taskQueue }, {
-      ...(options.annotations ? { annotations: options.annotations } : {}),
-      start,
-      ...(options.resolved ? { end: new Date(Date.now() - 1_000) } : {}),
-    });
+    await amtoolAlert(
+      alertmanager,
+      { ...labels, sink: this.taskQueue },
+      {
+        ...(options.annotations ? { annotations: options.annotations } : {}),
+        start,
+        ...(options.resolved ? { end: new Date(Date.now() - 1_000) } : {}),
+      },
+    );
   }
 
   /** The incidents this world's engine runs on a target, newest first (Temporal visibility). */
@@ -907,7 +943,13 @@ export function activityNames(postmortem: Postmortem): string[] {
 
 /** Activities that changed the cluster (dry runs excluded). */
 export function clusterChanges(postmortem: Postmortem) {
-  const mutations = new Set(['rolloutRestart', 'rolloutUndo', 'setDeploymentEnv', 'setContainerResources', 'scaleDeployment']);
+  const mutations = new Set([
+    'rolloutRestart',
+    'rolloutUndo',
+    'setDeploymentEnv',
+    'setContainerResources',
+    'scaleDeployment',
+  ]);
   return postmortem.activities.filter((a) => {
     if (!mutations.has(a.name)) return false;
     const input = Array.isArray(a.input) ? a.input[0] : a.input;

@@ -6,15 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { incidentWorkflowId } from '../../common/ids';
-import {
-  ALICE,
-  clusterChanges,
-  eventually,
-  restartedAt,
-  SKIP_WITHOUT_E2E_BED,
-  SLACK_CHANNEL,
-  World,
-} from './harness';
+import { ALICE, clusterChanges, eventually, restartedAt, SKIP_WITHOUT_E2E_BED, SLACK_CHANNEL, World } from './harness';
 
 describe('p0-response end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => {
   let world: World;
@@ -144,13 +136,19 @@ describe('p0-response end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => {
 
     const ack = await world.cliOk(['ack', workflowId, '--note', 'looking'], 'carol');
     assert.match(ack, /acknowledged|Acknowledged/);
-    await eventually('the PagerDuty alert acknowledged', () => world.pagerduty.alerts.get(page.dedupKey)?.status === 'acknowledged');
+    await eventually(
+      'the PagerDuty alert acknowledged',
+      () => world.pagerduty.alerts.get(page.dedupKey)?.status === 'acknowledged',
+    );
 
     await world.postAlerts(groupKey, [{ ...alert, status: 'resolved' }]);
     const final = await world.result(workflowId);
     assert.equal(final.status, 'resolved');
     assert.equal(final.acknowledgedBy?.id, 'cli:carol');
-    await eventually('the PagerDuty alert resolved', () => world.pagerduty.alerts.get(page.dedupKey)?.status === 'resolved');
+    await eventually(
+      'the PagerDuty alert resolved',
+      () => world.pagerduty.alerts.get(page.dedupKey)?.status === 'resolved',
+    );
 
     const deployment = await world.cluster.deployment(ns, 'api');
     assert.ok(restartedAt(deployment), 'the restart was applied');

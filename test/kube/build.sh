@@ -118,6 +118,10 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 done
 
 log "building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd ($KUBE_VERSION) — cold builds take a long while"
+# go build is silent for minutes: say it is alive.
+(while sleep 60; do log "still building ($(($(date +%s) - started))s)"; done) &
+ticker=$!
+trap 'kill "$ticker" 2>/dev/null || true' EXIT
 tmp="$OUT/bin.tmp"
 rm -rf "$tmp"
 mkdir -p "$tmp"

@@ -67,7 +67,7 @@ export class FakeWorld {
   readonly scenario: Scenario;
   private readonly markers = new Map<string, unknown>();
   private readonly holds = new Map<ActivityName, Hold>();
-  private healthIndex = 0;
+  healthIndex = 0;
 
   constructor(scenario: Partial<Scenario> = {}) {
     this.scenario = {
@@ -146,7 +146,7 @@ export class FakeWorld {
   }
 
   /** Records the call; a held activity waits for release or for its worker to shut down (then fails, unrecorded). */
-  private async enter(name: ActivityName, input: object): Promise<void> {
+  async enter(name: ActivityName, input: object): Promise<void> {
     if (this.scenario.hold.has(name)) {
       const hold = this.holdFor(name);
       hold.arrive();
@@ -155,7 +155,7 @@ export class FakeWorld {
     this.calls.push({ name, input: { ...input } });
   }
 
-  private once<T>(marker: string, apply: () => T): { result: T; alreadyApplied: boolean } {
+  once<T>(marker: string, apply: () => T): { result: T; alreadyApplied: boolean } {
     if (this.markers.has(marker)) return { result: this.markers.get(marker) as T, alreadyApplied: true };
     const result = apply();
     this.markers.set(marker, result);
@@ -163,223 +163,226 @@ export class FakeWorld {
   }
 
   activities(): FirebreakActivities {
-    const world = this;
-    const unused = (name: string) => async (): Promise<never> => {
-      throw ApplicationFailure.nonRetryable(`${name} is not used by the runbooks`, ErrorType.INVALID_INPUT);
-    };
-    const pods = (name: string): PodSummary[] => [
-      {
-        name: `${name}-7d9f-abcde`,
-        phase: world.scenario.podsRunning ? 'Running' : 'Pending',
-        ready: world.scenario.podsRunning,
-        restarts: 4,
-        containers: [
-          {
-            name: CONTAINER,
-            ready: world.scenario.podsRunning,
-            restartCount: 4,
-            lastTermination: { reason: 'OOMKilled', exitCode: 137 },
-          },
-        ],
-      },
-    ];
-    return {
-      // ---- Kubernetes
-      async listDeploymentPods(target) {
-        await world.enter('listDeploymentPods', target);
-        return pods(target.deployment);
-      },
-      async listRecentEvents(input) {
-        await world.enter('listRecentEvents', input);
-        return Array.from({ length: input.limit ?? 20 }, (_, i) => ({
-          type: 'Warning',
-          reason: 'BackOff',
-          message: `Back-off restarting failed container (${i})`,
-          object: 'Pod/checkout-7d9f-abcde',
-          count: i + 1,
-          lastTimestamp: new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString(),
-        }));
-      },
-      async findOomKills(target) {
-        await world.enter('findOomKills', target);
-        return world.scenario.oomKills;
-      },
-      readPodLogs: unused('readPodLogs'),
-      async rolloutRestart(input) {
-        await world.enter('rolloutRestart', input);
-        const deployment = world.deployment(input.namespace, input.deployment);
-        const { result, alreadyApplied } = world.once(`${input.incidentId}/restart/${input.deployment}`, () => {
-          deployment.restarts += 1;
-          return { restartedAt: new Date().toISOString(), generation: deployment.restarts + 1 };
-        });
-        return { ...result, alreadyApplied };
-      },
-      async rolloutHistory(target) {
-        await world.enter('rolloutHistory', target);
-        return world.deployment(target.namespace, target.deployment).history;
-      },
-      async rolloutUndo(input) {
-        await world.enter('rolloutUndo', input);
-        const deployment = world.deployment(input.namespace, input.deployment);
-        const to = input.toRevision ?? deployment.revision - 1;
-        if (!deployment.history.some((r) => r.revision === to)) {
-          throw ApplicationFailure.nonRetryable(`no revision ${to}`, ErrorType.REVISION_NOT_FOUND);
-        }
-        const { result, alreadyApplied } = world.once(`${input.incidentId}/undo/${input.deployment}`, () => {
-          const from = deployment.revision;
-          deployment.revision = Math.max(...deployment.history.map((r) => r.revision)) + 1;
-          return { fromRevision: from, toRevision: to };
-        });
-        return { ...result, alreadyApplied };
-      },
-      async waitForRollout(input) {
-        await world.enter('waitForRollout', input);
-        const complete = world.scenario.rolloutComplete;
-        return {
-          complete,
-          message: complete
-            ? `deployment "${input.deployment}" successfully rolled out`
-            : `Waiting for deployment "${input.deployment}" rollout to finish: 1 of 3 updated replicas are available...`,
-          updatedReplicas: complete ? 3 : 1,
-          availableReplicas: complete ? 3 : 1,
-          replicas: 3,
-        };
-      },
-      async scaleDeployment(input) {
-        await world.enter('scaleDeployment', input);
-        const deployment = world.deployment(input.namespace, input.deployment);
-        const previousReplicas = deployment.replicas;
-        if (input.dryRun) return { previousReplicas, replicas: input.replicas, alreadyApplied: false };
-        if (previousReplicas === input.replicas)
-          return { previousReplicas, replicas: input.replicas, alreadyApplied: true };
-        deployment.replicas = input.replicas;
-        return { previousReplicas, replicas: input.replicas, alreadyApplied: false };
-      },
-      async setDeploymentEnv(input) {
-        await world.enter('setDeploymentEnv', input);
-        const container = input.container ?? CONTAINER;
-        const env = (world.deployment(input.namespace, input.deployment).env[container] ??= {});
-        const previous = Object.fromEntries(Object.keys(input.env).map((name) => [name, env[name] ?? null]));
-        const alreadyApplied = Object.entries(input.env).every(([name, value]) => (env[name] ?? null) === value);
-        if (!input.dryRun) {
-          for (const [name, value] of Object.entries(input.env)) {
-            if (value === null) delete env[name];
-            else env[name] = value;
-          }
-        }
-        return { container, previous, applied: input.env, alreadyApplied };
-      },
-      async setContainerResources(input) {
-        await world.enter('setContainerResources', input);
-        const container = input.container ?? CONTAINER;
-        const limits = (world.deployment(input.namespace, input.deployment).limits[container] ??= {});
-        const previousLimits = Object.fromEntries(Object.keys(input.limits ?? {}).map((k) => [k, limits[k] ?? null]));
-        if (!input.dryRun) {
-          for (const [name, value] of Object.entries(input.limits ?? {})) {
-            if (value === null) delete limits[name];
-            else limits[name] = value;
-          }
-        }
-        return {
-          container,
-          previous: { limits: previousLimits, requests: {} },
-          applied: { limits: input.limits ?? {}, requests: input.requests ?? {} },
-          alreadyApplied: false,
-        };
-      },
-      async execInPod(input) {
-        await world.enter('execInPod', input);
-        const ok = world.scenario.heapProfileExitCode === 0;
-        return {
-          exitCode: world.scenario.heapProfileExitCode,
-          stdout: ok ? '48213\n' : '',
-          stderr: ok ? '' : 'curl: (7) refused',
-          truncated: false,
-        };
-      },
-
-      // ---- Slack
-      async publishIncidentCard(input) {
-        await world.enter('publishIncidentCard', input);
-        return input.ref ?? { channel: 'C-INCIDENTS', ts: '1700000000.000100' };
-      },
-      async postTimelineEntry(input) {
-        await world.enter('postTimelineEntry', input);
-        return { channel: 'C-INCIDENTS', ts: `1700000001.${String(world.calls.length).padStart(6, '0')}` };
-      },
-      async postApprovalRequest(input) {
-        await world.enter('postApprovalRequest', input);
-        return { channel: 'C-INCIDENTS', ts: `1700000002.${String(world.calls.length).padStart(6, '0')}` };
-      },
-      async closeApprovalRequest(input) {
-        await world.enter('closeApprovalRequest', input);
-      },
-      async postEscalation(input) {
-        await world.enter('postEscalation', input);
-      },
-
-      // ---- Diagnostics
-      async checkHealth(input) {
-        await world.enter('checkHealth', input);
-        const healthy = world.scenario.health[Math.min(world.healthIndex++, world.scenario.health.length - 1)]!;
-        return {
-          url: input.url,
-          healthy,
-          status: healthy ? 200 : 503,
-          latencyMs: 12,
-          bodyExcerpt: healthy ? 'ok' : 'unavailable',
-          verdict: healthy ? `${input.url} answered 200 in 12 ms` : `${input.url} answered 503`,
-        };
-      },
-      queryPrometheus: unused('queryPrometheus'),
-      queryPrometheusRange: unused('queryPrometheusRange'),
-      runDiagnosticReport: unused('runDiagnosticReport'),
-      async analyzeMemoryTrend(input) {
-        await world.enter('analyzeMemoryTrend', input);
-        if (!world.scenario.prometheus)
-          throw ApplicationFailure.nonRetryable('PROMETHEUS_URL is not set', ErrorType.NOT_CONFIGURED);
-        return {
-          query: `process_resident_memory_bytes{${input.selector ?? ''}}`,
-          windowSeconds: input.windowSeconds,
-          thresholdBytesPerSecond: input.thresholdBytesPerSecond ?? 1_000_000,
-          slopeBytesPerSecond: 2_500_000,
-          leak: true,
-          samples: 60,
-          noData: false,
-          verdict: 'resident memory grows 2.5 MB/s: a leak',
-          series: [],
-        };
-      },
-      async findAvalancheRootCauseHints(input) {
-        await world.enter('findAvalancheRootCauseHints', input);
-        const first = input.services[0] ?? 'unknown';
-        return {
-          from: '2026-01-01T00:00:00Z',
-          to: '2026-01-01T00:30:00Z',
-          stepSeconds: 15,
-          services: [],
-          firstToJump: [first],
-          jumpOrder: input.services,
-          requestVolume: { baseline: 100, peak: 900, jumpedAt: '2026-01-01T00:10:00Z' },
-          noData: false,
-          hints: [`${first} degraded first`],
-          verdict: `${first} degraded first, 2 min before the others`,
-        };
-      },
-
-      // ---- Paging
-      async triggerPage(input) {
-        await world.enter('triggerPage', input);
-        return { dedupKey: input.incidentId, action: 'trigger', status: 'success', message: 'Event processed' };
-      },
-      async acknowledgePage(input) {
-        await world.enter('acknowledgePage', input);
-        return { dedupKey: input.incidentId, action: 'acknowledge', status: 'success', message: 'Event processed' };
-      },
-      async resolvePage(input) {
-        await world.enter('resolvePage', input);
-        return { dedupKey: input.incidentId, action: 'resolve', status: 'success', message: 'Event processed' };
-      },
-    };
+    return fakeActivities(this);
   }
+}
+
+function fakeActivities(world: FakeWorld): FirebreakActivities {
+  const unused = (name: string) => async (): Promise<never> => {
+    throw ApplicationFailure.nonRetryable(`${name} is not used by the runbooks`, ErrorType.INVALID_INPUT);
+  };
+  const pods = (name: string): PodSummary[] => [
+    {
+      name: `${name}-7d9f-abcde`,
+      phase: world.scenario.podsRunning ? 'Running' : 'Pending',
+      ready: world.scenario.podsRunning,
+      restarts: 4,
+      containers: [
+        {
+          name: CONTAINER,
+          ready: world.scenario.podsRunning,
+          restartCount: 4,
+          lastTermination: { reason: 'OOMKilled', exitCode: 137 },
+        },
+      ],
+    },
+  ];
+  return {
+    // ---- Kubernetes
+    async listDeploymentPods(target) {
+      await world.enter('listDeploymentPods', target);
+      return pods(target.deployment);
+    },
+    async listRecentEvents(input) {
+      await world.enter('listRecentEvents', input);
+      return Array.from({ length: input.limit ?? 20 }, (_, i) => ({
+        type: 'Warning',
+        reason: 'BackOff',
+        message: `Back-off restarting failed container (${i})`,
+        object: 'Pod/checkout-7d9f-abcde',
+        count: i + 1,
+        lastTimestamp: new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString(),
+      }));
+    },
+    async findOomKills(target) {
+      await world.enter('findOomKills', target);
+      return world.scenario.oomKills;
+    },
+    readPodLogs: unused('readPodLogs'),
+    async rolloutRestart(input) {
+      await world.enter('rolloutRestart', input);
+      const deployment = world.deployment(input.namespace, input.deployment);
+      const { result, alreadyApplied } = world.once(`${input.incidentId}/restart/${input.deployment}`, () => {
+        deployment.restarts += 1;
+        return { restartedAt: new Date().toISOString(), generation: deployment.restarts + 1 };
+      });
+      return { ...result, alreadyApplied };
+    },
+    async rolloutHistory(target) {
+      await world.enter('rolloutHistory', target);
+      return world.deployment(target.namespace, target.deployment).history;
+    },
+    async rolloutUndo(input) {
+      await world.enter('rolloutUndo', input);
+      const deployment = world.deployment(input.namespace, input.deployment);
+      const to = input.toRevision ?? deployment.revision - 1;
+      if (!deployment.history.some((r) => r.revision === to)) {
+        throw ApplicationFailure.nonRetryable(`no revision ${to}`, ErrorType.REVISION_NOT_FOUND);
+      }
+      const { result, alreadyApplied } = world.once(`${input.incidentId}/undo/${input.deployment}`, () => {
+        const from = deployment.revision;
+        deployment.revision = Math.max(...deployment.history.map((r) => r.revision)) + 1;
+        return { fromRevision: from, toRevision: to };
+      });
+      return { ...result, alreadyApplied };
+    },
+    async waitForRollout(input) {
+      await world.enter('waitForRollout', input);
+      const complete = world.scenario.rolloutComplete;
+      return {
+        complete,
+        message: complete
+          ? `deployment "${input.deployment}" successfully rolled out`
+          : `Waiting for deployment "${input.deployment}" rollout to finish: 1 of 3 updated replicas are available...`,
+        updatedReplicas: complete ? 3 : 1,
+        availableReplicas: complete ? 3 : 1,
+        replicas: 3,
+      };
+    },
+    async scaleDeployment(input) {
+      await world.enter('scaleDeployment', input);
+      const deployment = world.deployment(input.namespace, input.deployment);
+      const previousReplicas = deployment.replicas;
+      if (input.dryRun) return { previousReplicas, replicas: input.replicas, alreadyApplied: false };
+      if (previousReplicas === input.replicas)
+        return { previousReplicas, replicas: input.replicas, alreadyApplied: true };
+      deployment.replicas = input.replicas;
+      return { previousReplicas, replicas: input.replicas, alreadyApplied: false };
+    },
+    async setDeploymentEnv(input) {
+      await world.enter('setDeploymentEnv', input);
+      const container = input.container ?? CONTAINER;
+      const env = (world.deployment(input.namespace, input.deployment).env[container] ??= {});
+      const previous = Object.fromEntries(Object.keys(input.env).map((name) => [name, env[name] ?? null]));
+      const alreadyApplied = Object.entries(input.env).every(([name, value]) => (env[name] ?? null) === value);
+      if (!input.dryRun) {
+        for (const [name, value] of Object.entries(input.env)) {
+          if (value === null) delete env[name];
+          else env[name] = value;
+        }
+      }
+      return { container, previous, applied: input.env, alreadyApplied };
+    },
+    async setContainerResources(input) {
+      await world.enter('setContainerResources', input);
+      const container = input.container ?? CONTAINER;
+      const limits = (world.deployment(input.namespace, input.deployment).limits[container] ??= {});
+      const previousLimits = Object.fromEntries(Object.keys(input.limits ?? {}).map((k) => [k, limits[k] ?? null]));
+      if (!input.dryRun) {
+        for (const [name, value] of Object.entries(input.limits ?? {})) {
+          if (value === null) delete limits[name];
+          else limits[name] = value;
+        }
+      }
+      return {
+        container,
+        previous: { limits: previousLimits, requests: {} },
+        applied: { limits: input.limits ?? {}, requests: input.requests ?? {} },
+        alreadyApplied: false,
+      };
+    },
+    async execInPod(input) {
+      await world.enter('execInPod', input);
+      const ok = world.scenario.heapProfileExitCode === 0;
+      return {
+        exitCode: world.scenario.heapProfileExitCode,
+        stdout: ok ? '48213\n' : '',
+        stderr: ok ? '' : 'curl: (7) refused',
+        truncated: false,
+      };
+    },
+
+    // ---- Slack
+    async publishIncidentCard(input) {
+      await world.enter('publishIncidentCard', input);
+      return input.ref ?? { channel: 'C-INCIDENTS', ts: '1700000000.000100' };
+    },
+    async postTimelineEntry(input) {
+      await world.enter('postTimelineEntry', input);
+      return { channel: 'C-INCIDENTS', ts: `1700000001.${String(world.calls.length).padStart(6, '0')}` };
+    },
+    async postApprovalRequest(input) {
+      await world.enter('postApprovalRequest', input);
+      return { channel: 'C-INCIDENTS', ts: `1700000002.${String(world.calls.length).padStart(6, '0')}` };
+    },
+    async closeApprovalRequest(input) {
+      await world.enter('closeApprovalRequest', input);
+    },
+    async postEscalation(input) {
+      await world.enter('postEscalation', input);
+    },
+
+    // ---- Diagnostics
+    async checkHealth(input) {
+      await world.enter('checkHealth', input);
+      const healthy = world.scenario.health[Math.min(world.healthIndex++, world.scenario.health.length - 1)]!;
+      return {
+        url: input.url,
+        healthy,
+        status: healthy ? 200 : 503,
+        latencyMs: 12,
+        bodyExcerpt: healthy ? 'ok' : 'unavailable',
+        verdict: healthy ? `${input.url} answered 200 in 12 ms` : `${input.url} answered 503`,
+      };
+    },
+    queryPrometheus: unused('queryPrometheus'),
+    queryPrometheusRange: unused('queryPrometheusRange'),
+    runDiagnosticReport: unused('runDiagnosticReport'),
+    async analyzeMemoryTrend(input) {
+      await world.enter('analyzeMemoryTrend', input);
+      if (!world.scenario.prometheus)
+        throw ApplicationFailure.nonRetryable('PROMETHEUS_URL is not set', ErrorType.NOT_CONFIGURED);
+      return {
+        query: `process_resident_memory_bytes{${input.selector ?? ''}}`,
+        windowSeconds: input.windowSeconds,
+        thresholdBytesPerSecond: input.thresholdBytesPerSecond ?? 1_000_000,
+        slopeBytesPerSecond: 2_500_000,
+        leak: true,
+        samples: 60,
+        noData: false,
+        verdict: 'resident memory grows 2.5 MB/s: a leak',
+        series: [],
+      };
+    },
+    async findAvalancheRootCauseHints(input) {
+      await world.enter('findAvalancheRootCauseHints', input);
+      const first = input.services[0] ?? 'unknown';
+      return {
+        from: '2026-01-01T00:00:00Z',
+        to: '2026-01-01T00:30:00Z',
+        stepSeconds: 15,
+        services: [],
+        firstToJump: [first],
+        jumpOrder: input.services,
+        requestVolume: { baseline: 100, peak: 900, jumpedAt: '2026-01-01T00:10:00Z' },
+        noData: false,
+        hints: [`${first} degraded first`],
+        verdict: `${first} degraded first, 2 min before the others`,
+      };
+    },
+
+    // ---- Paging
+    async triggerPage(input) {
+      await world.enter('triggerPage', input);
+      return { dedupKey: input.incidentId, action: 'trigger', status: 'success', message: 'Event processed' };
+    },
+    async acknowledgePage(input) {
+      await world.enter('acknowledgePage', input);
+      return { dedupKey: input.incidentId, action: 'acknowledge', status: 'success', message: 'Event processed' };
+    },
+    async resolvePage(input) {
+      await world.enter('resolvePage', input);
+      return { dedupKey: input.incidentId, action: 'resolve', status: 'success', message: 'Event processed' };
+    },
+  };
 }

@@ -204,11 +204,11 @@ describe('p0-response', { concurrency: true }, () => {
   });
 
   test('acknowledged in time: nobody is paged', async () => {
-    const policy = fastPolicy({ ackDeadlineMs: { P0: 1_500, P1: 1_500, P2: 1_500, P3: 1_500 } });
+    const policy = fastPolicy({ ackDeadlineMs: { P0: 3_000, P1: 3_000, P2: 3_000, P3: 3_000 } });
     const handle = await startIncident(client, worker.taskQueue, { runbook: 'p0-response', policy });
     const record = await handle.executeUpdate(acknowledgeUpdate, { args: [{ actor: BOB }] });
     assert.ok(record.acknowledgedAt);
-    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
     const later = await waitForRecord(handle, () => true);
     assert.equal(later.escalationTier, 0);
     assert.equal(world.made('postEscalation', byIncident(record.id)).length, 0);

@@ -20,7 +20,7 @@ import type { SlackMessageRef } from '../../activities/slack';
 import { ErrorType } from '../../common/errors';
 import type { IncidentInput } from '../../common/incident';
 import { formatTarget } from '../../common/ids';
-import { runbookKey, severityKey, statusKey, targetKey } from '../../common/search-attributes';
+import { incidentIdKey, runbookKey, severityKey, statusKey, targetKey } from '../../common/search-attributes';
 import type {
   GateState,
   IncidentRecord,
@@ -507,6 +507,7 @@ export class Incident<P> {
       { key: severityKey, value: this.record.severity },
       { key: statusKey, value: this.record.status },
       { key: targetKey, value: this.record.targets.map(formatTarget) },
+      { key: incidentIdKey, value: this.record.id },
     ]);
     if (!this.input.resume) {
       this.note('opened', `Incident ${this.id} opened: ${this.record.title}`, {

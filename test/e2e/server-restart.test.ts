@@ -1,0 +1,93 @@
+/**
+ * Chaos on the server side: the Temporal dev server SIGKILLed while an incident waits at its
+ * approval gate, and started again on the same SQLite file and port. The incident started from
+ * the CLI must survive with its history, take the approval given after the restart, restart the
+ * deployment exactly once and export a complete postmortem.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { incidentWorkflowId } from '../../common/ids';
+import { startDevServer, type DevServer } from '../../worker/devserver';
+import { freePort } from '../bed/ports';
+import { clusterChanges, eventually, restartedAt, SKIP_WITHOUT_E2E_BED, World } from './harness';
+
+describe('Temporal dev server killed mid-incident', { skip: SKIP_WITHOUT_E2E_BED }, () => {
+  let world: World;
+  let server: DevServer;
+  let dataDir: string;
+  let port: number;
+  let uiPort: number;
+  const quiet = () => undefined;
+
+  before(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'firebreak-e2e-server-'));
+    [port, uiPort] = [await freePort(), await freePort()];
+    server = await startDevServer({ dataDir, port, uiPort, log: quiet });
+    world = await World.create({ name: 'server', temporalAddress: server.address });
+  });
+
+  after(async () => {
+    await world?.close();
+    await server?.stop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  test('CLI run → gate pending → server SIGKILL + restart on the same database → CLI approve → restart once', async () => {
+    const ns = world.namespace;
+    await world.cluster.deploy(ns, 'svc', { replicas: 1 });
+    const started = await world.cliOk(['run', 'p0', '--target', `${ns}/svc`, '--severity', 'P1', '--no-wait'], 'carol');
+    const workflowId = incidentWorkflowId('p0-response', { namespace: ns, deployment: 'svc' });
+    assert.match(started, new RegExp(workflowId.replace(/[/.]/g, '\\$&')));
+
+    const before = await world.waitFor(workflowId, 'the restart gate', (r) =>
+      r.gates.some((g) => g.name === 'restart' && g.status === 'pending'),
+    );
+    const timelineBefore = before.timeline.length;
+
+    server.process.kill('SIGKILL');
+    await once(server.process, 'exit');
+    await assert.rejects(world.record(workflowId), 'the server is really gone');
+    server = await startDevServer({ dataDir, port, uiPort, log: quiet });
+
+    // Nothing lost: the same incident, its timeline and its pending gate, from the same database.
+    const after = await world.waitFor(workflowId, 'the incident back after the restart', (r) =>
+      r.gates.some((g) => g.name === 'restart' && g.status === 'pending'),
+    );
+    assert.equal(after.id, before.id);
+    assert.ok(after.timeline.length >= timelineBefore);
+    assert.equal(restartedAt(await world.cluster.deployment(ns, 'svc')), undefined, 'nothing restarted unapproved');
+
+    // The engine reconnects on its own; it must not need a restart of its own.
+    await eventually('the engine healthy again', async () => {
+      const health = await fetch(`${world.engine.url}/healthz`, { signal: AbortSignal.timeout(2_000) });
+      return health.status === 200;
+    });
+    assert.ok(world.engine.pid, `the engine survived the server restart:\n${world.logs(20)}`);
+
+    const approved = await world.cliOk(['approve', workflowId, '--gate', 'restart'], 'dave');
+    assert.match(approved, /approved/i);
+    await world.waitFor(workflowId, 'mitigated', (r) => r.status === 'mitigated', 90_000);
+    await world.cliOk(['resolve', workflowId], 'dave');
+    const final = await world.result(workflowId);
+    assert.equal(final.status, 'resolved');
+
+    assert.ok(restartedAt(await world.cluster.deployment(ns, 'svc')));
+    assert.deepEqual(
+      (await world.cluster.revisions(ns, 'svc')).map((r) => r.revision),
+      [1, 2],
+    );
+    const postmortem = await world.postmortem(workflowId);
+    assert.equal(postmortem.summary.trigger?.kind, 'cli');
+    assert.deepEqual(
+      clusterChanges(postmortem).map((a) => [a.name, a.outcome]),
+      [['rolloutRestart', 'completed']],
+    );
+    const approval = postmortem.decisions.find((d) => d.kind === 'approve');
+    assert.equal(approval?.actor?.id, 'cli:dave');
+    assert.equal(postmortem.summary.status, 'resolved');
+  });
+});

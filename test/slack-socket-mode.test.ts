@@ -1,0 +1,164 @@
+/**
+ * Socket Mode (SLACK_APP_TOKEN, no public URL): the ingress opens the connection to the loopback
+ * Slack itself; slash commands and clicks arrive as envelopes over a real WebSocket and run the
+ * same handlers as HTTP, against the real dev server and workflows.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Client, Connection } from '@temporalio/client';
+import { WebClient } from '@slack/web-api';
+import type { FastifyInstance } from 'fastify';
+import { createSlackActivities } from '../activities/slack';
+import { parseEnv } from '../config/env';
+import { EMPTY_FILE_CONFIG } from '../config/file';
+import { buildApp } from '../ingress/app';
+import { createSlackRoutes } from '../ingress/slack/routes';
+import { statusQuery } from '../workflows/incident/messages';
+import { slashCommandBody, signSlackRequest, SlackStandIn } from './bed/slack-standin';
+import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from './bed/worker';
+import { FakeWorld } from './workflows/fakes';
+import { fastPolicy, gatePending, uniqueTarget, waitForRecord } from './workflows/harness';
+
+const BOT_TOKEN = 'xoxb-firebreak-test';
+const APP_TOKEN = 'xapp-1-A0FIREBREAK-1-test';
+const CHANNEL = 'C0SOCKET';
+const BOB = { id: 'U0BOB', name: 'bob' };
+
+let stand: SlackStandIn;
+let client: Client;
+let connection: Connection;
+let worker: TestWorker;
+let app: FastifyInstance;
+
+before(async () => {
+  stand = new SlackStandIn({ tokens: [BOT_TOKEN, APP_TOKEN] });
+  await stand.start();
+  ({ client, connection } = await connectTestClient());
+  const taskQueue = uniqueTaskQueue('slack-socket');
+  const web = new WebClient(BOT_TOKEN, {
+    slackApiUrl: stand.apiUrl,
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: true,
+  });
+  worker = await runTestWorker({
+    taskQueue,
+    activities: {
+      ...new FakeWorld().activities(),
+      ...createSlackActivities({ client: web, defaultChannel: CHANNEL, log: () => undefined }),
+    },
+  });
+  // No signing secret: with Socket Mode nothing comes in over HTTP.
+  const env = parseEnv({
+    SLACK_APP_TOKEN: APP_TOKEN,
+    SLACK_BOT_TOKEN: BOT_TOKEN,
+    SLACK_API_URL: stand.apiUrl,
+    FIREBREAK_TASK_QUEUE: taskQueue,
+  });
+  app = await buildApp({
+    client,
+    env,
+    config: EMPTY_FILE_CONFIG,
+    policy: fastPolicy({
+      p0RestartWithoutApproval: false,
+      approvers: { users: [BOB.id], groups: [] },
+      gateDeadlineMs: 120_000,
+      gateEscalateAfterMs: 120_000,
+    }),
+    health: async () => ({
+      ok: true,
+      temporal: { ok: true, address: 'test', namespace: 'default' },
+      worker: { ok: true, state: 'RUNNING', taskQueue },
+    }),
+    routes: [createSlackRoutes({ log: () => undefined })],
+  });
+  await app.ready();
+});
+
+after(async () => {
+  await app?.close();
+  await worker?.stop();
+  await connection?.close();
+  await stand?.stop();
+});
+
+function commandPayload(text: string, responseUrl: string): Record<string, string> {
+  return Object.fromEntries(
+    new URLSearchParams(
+      slashCommandBody({
+        command: '/runbook',
+        text,
+        userId: 'U0ALICE',
+        userName: 'alice',
+        channelId: CHANNEL,
+        responseUrl,
+      }),
+    ),
+  );
+}
+
+test('commands and clicks arrive over Socket Mode, are acknowledged per envelope, and survive a refresh', async () => {
+  await stand.waitFor('a Socket Mode connection', () => stand.socketConnections.length === 1);
+  const opens = stand.callsOf('apps.connections.open');
+  assert.equal(opens.length, 1);
+  assert.equal(opens[0]!.token, APP_TOKEN, 'opened with the app-level token');
+
+  const target = uniqueTarget('socket');
+  const responseUrl = stand.responseUrl();
+  const ack = await stand.sendEnvelope(
+    'slash_commands',
+    commandPayload(`p0 ${target.namespace}/${target.deployment}`, responseUrl),
+  );
+  const answer = ack.payload as { response_type: string; text: string };
+  assert.equal(answer.response_type, 'ephemeral');
+  assert.match(answer.text, /Starting \*P0 incident response\*/);
+  await stand.waitFor('the incident report', () => stand.responses.find((r) => responseUrl.endsWith(r.id)));
+  const handle = client.workflow.getHandle(`incident:p0-response:${target.namespace}/${target.deployment}`);
+  await waitForRecord(handle, gatePending('restart'));
+
+  // Over HTTP, without a signing secret, nothing is accepted.
+  const body = slashCommandBody({
+    command: '/runbook',
+    text: 'p0 shop/x',
+    userId: 'U1',
+    userName: 'x',
+    channelId: CHANNEL,
+    responseUrl,
+  });
+  const http = await app.inject({
+    method: 'POST',
+    url: '/slack/commands',
+    headers: signSlackRequest('any', body),
+    payload: body,
+  });
+  assert.equal(http.statusCode, 503);
+
+  // Slack refreshes the link: the ingress opens a new one and keeps working.
+  stand.requestRefresh();
+  await stand.waitFor('a second connection', () => stand.socketsOpened === 2 && stand.socketConnections.length === 1);
+
+  const request = await stand.waitFor('the approval request', () =>
+    stand.messages.find((m) => m.channel === CHANNEL && JSON.stringify(m.blocks ?? []).includes(':restart:approve')),
+  );
+  const actions = (request.blocks ?? []).find((b) => (b as { type: string }).type === 'actions') as {
+    block_id: string;
+    elements: Array<{ action_id: string; value: string; type: string }>;
+  };
+  const approve = actions.elements.find((e) => e.action_id.endsWith(':restart:approve'))!;
+  const clickAck = await stand.sendEnvelope('interactive', {
+    type: 'block_actions',
+    user: { id: BOB.id, username: BOB.name },
+    channel: { id: CHANNEL },
+    container: { type: 'message', message_ts: request.ts, channel_id: CHANNEL },
+    message: { ts: request.ts, blocks: request.blocks },
+    response_url: stand.responseUrl(),
+    actions: [{ action_id: approve.action_id, block_id: actions.block_id, value: approve.value, type: 'button' }],
+  });
+  assert.equal(clickAck.payload, undefined, 'a click is acknowledged with its envelope id only');
+  const record = await waitForRecord(handle, (r) => r.gates[0]?.status === 'approved');
+  assert.equal(record.gates[0]!.decidedBy?.id, BOB.id);
+
+  const ignored = await stand.sendEnvelope('events_api', { type: 'event_callback', event: { type: 'app_mention' } });
+  assert.equal(ignored.payload, undefined);
+  assert.equal((await handle.query(statusQuery)).gates.length, 1);
+  await handle.terminate('test over');
+});
