@@ -80,7 +80,7 @@ interface Sample {
 
 async function measure(world: World, workflowId: string, t0: number): Promise<Sample> {
   const handle = world.client.workflow.getHandle(workflowId);
-  const { events = [] } = await handle.fetchHistory();
+  const events = (await handle.fetchHistory()).events ?? [];
   const scheduled = new Map<number, { name: string; input: unknown }>();
   const started = new Map<number, number>();
   const activityIntervals: Interval[] = [];

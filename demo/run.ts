@@ -14,6 +14,7 @@
  * The whole run is bounded (default 5 minutes after the bed is up; `--timeout <seconds>`); on
  * Ctrl-C or a timeout it cleans up and says what it was waiting for.
  */
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -124,30 +125,31 @@ async function main(): Promise<number> {
     waitingFor = 'firebreak start';
     await engine.start(Math.max(30_000, deadline - Date.now()));
     detail(`Ingress ${engine.url}, Temporal 127.0.0.1:${temporalPort} (Web UI http://127.0.0.1:${temporalPort + 1000})`);
-    const unregister = await registerSink(
-      { url: alertmanager.env.FIREBREAK_TEST_ALERTMANAGER_URL!, relayUrl: alertmanager.env.FIREBREAK_TEST_ALERTMANAGER_RELAY_URL!, token: BED_WEBHOOK_TOKEN, basicAuth: '' },
-      'demo',
-      `${engine.url}/webhooks/alertmanager`,
-    );
-    cleanups.push({ what: 'the Alertmanager receiver', run: unregister });
-
-    const firebreak = async (args: string[]) => {
-      const { spawnSync } = await import('node:child_process');
-      const result = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'firebreak.mjs'), ...args], {
-        cwd: ROOT,
-        env: { ...process.env, ...engineEnv, FIREBREAK_USER: DEMO_USER, TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}` },
-        encoding: 'utf8',
-        timeout: 60_000,
-      });
-      if (result.status !== 0) throw new Error(`firebreak ${args.join(' ')} failed:\n${result.stderr}${result.stdout}`);
-      return result.stdout;
-    };
     const am = {
       url: alertmanager.env.FIREBREAK_TEST_ALERTMANAGER_URL!,
       relayUrl: alertmanager.env.FIREBREAK_TEST_ALERTMANAGER_RELAY_URL!,
       token: BED_WEBHOOK_TOKEN,
       basicAuth: '',
     };
+    // The bed's Alertmanager relays groups labelled sink="demo" to this ingress's webhook.
+    cleanups.push({ what: 'the Alertmanager receiver', run: await registerSink(am, 'demo', `${engine.url}/webhooks/alertmanager`) });
+
+    // Asynchronous on purpose: Alertmanager's relay and the sample service live in this process.
+    const firebreak = (args: string[]) =>
+      new Promise<string>((resolve, reject) => {
+        execFile(
+          process.execPath,
+          [path.join(ROOT, 'bin', 'firebreak.mjs'), ...args],
+          {
+            cwd: ROOT,
+            env: { ...process.env, ...engineEnv, FIREBREAK_USER: DEMO_USER, TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}` },
+            timeout: 60_000,
+            maxBuffer: 16 * 1024 * 1024,
+          },
+          (err, stdout, stderr) =>
+            err ? reject(new Error(`firebreak ${args.join(' ')} failed:\n${stderr}${stdout}`)) : resolve(stdout),
+        );
+      });
     const labels = { alertname: 'KubePodOOMKilled', severity: 'critical', namespace: NAMESPACE, deployment: SERVICE, sink: 'demo' };
 
     say('Firing KubePodOOMKilled into Alertmanager with amtool');
@@ -155,10 +157,8 @@ async function main(): Promise<number> {
     await amtoolAlert(am, labels, { annotations: { heap_url: service.heapUrl, summary: 'checkout was OOM-killed' } });
 
     const workflowId = await until('Alertmanager to notify Firebreak and the incident to start', async () => {
-      const out = JSON.parse(firebreak(['incidents', '--json']) as unknown as string) as unknown;
-      const list = Array.isArray(out) ? out : [];
-      const found = list.find((i: { workflowId?: string }) => i.workflowId?.startsWith('alert:alertmanager:'));
-      return found?.workflowId as string | undefined;
+      const rows: { workflowId: string }[] = JSON.parse(await firebreak(['incidents', '--json']));
+      return rows.find((row) => row.workflowId.startsWith('alert:alertmanager:'))?.workflowId;
     });
     say(`Incident started by the alert: ${workflowId}`);
 

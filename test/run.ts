@@ -26,6 +26,7 @@ type BedStarter = (opts: { workDir: string; log: (msg: string) => void }) => Pro
 /** The explicit list of bed components, in start order. */
 const BED: { name: string; load: () => Promise<BedStarter> }[] = [
   { name: 'temporal', load: async () => (await import('./bed/temporal')).startTemporal },
+  { name: 'kube', load: async () => (await import('./bed/kube')).startKube },
   { name: 'prometheus', load: async () => (await import('./bed/prometheus')).startPrometheus },
   { name: 'alertmanager', load: async () => (await import('./bed/alertmanager')).startAlertmanager },
 ];

@@ -14,7 +14,7 @@ const MITIGATED_ENV = { OTEL_TRACES_SAMPLER_ARG: '0.001', ENABLE_CIRCUIT_BREAKER
 /** Every restartedAt value any ReplicaSet template of the deployment carries: one per restart ever made. */
 function restartValues(revisions: { replicaSet: V1ReplicaSet }[]): string[] {
   const values = revisions
-    .map((r) => r.replicaSet.spec?.template.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt'])
+    .map((r) => r.replicaSet.spec?.template?.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt'])
     .filter((v): v is string => v !== undefined);
   return [...new Set(values)];
 }

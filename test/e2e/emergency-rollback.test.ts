@@ -92,7 +92,7 @@ describe('emergency-rollback end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => 
     assert.equal(deployment.metadata?.annotations?.[REVISION], '3');
     const revisions = await world.cluster.revisions(ns, 'api');
     assert.deepEqual(
-      revisions.map((r) => [r.revision, r.replicaSet.spec?.template.spec?.containers[0]?.image]),
+      revisions.map((r) => [r.revision, r.replicaSet.spec?.template?.spec?.containers[0]?.image]),
       [
         [2, 'registry.example/api:v2-broken'],
         [3, 'registry.example/api:v1'],

@@ -66,16 +66,13 @@ describe('oom-triage end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => {
 
     const labels = { alertname: 'KubePodOOMKilled', severity: 'critical', namespace: ns, deployment: 'worker' };
     await world.amtool(labels, { annotations: { heap_url: world.service.heapUrl, summary: 'worker OOM-killed' } });
-    const [workflowId] = await eventually(
+    const workflowId = await eventually(
       'the incident Alertmanager started',
-      async () => {
-        const ids = await world.incidentsOn(`${ns}/worker`);
-        return ids.length > 0 ? ids : undefined;
-      },
+      async () => (await world.incidentsOn(`${ns}/worker`))[0],
       60_000,
       500,
     );
-    assert.ok(workflowId?.startsWith('alert:alertmanager:'), workflowId);
+    assert.ok(workflowId.startsWith('alert:alertmanager:'), workflowId);
     heapFiles.push(
       `/tmp/firebreak-heap-${((await world.record(workflowId))?.id ?? '').replace(/[^A-Za-z0-9-]/g, '_')}.prof`,
     );
