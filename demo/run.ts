@@ -1,7 +1,7 @@
 /**
  * `npm run demo`: Firebreak from nothing to a postmortem, on this machine, in a few minutes.
  *
- *  1. starts a real Kubernetes control plane (kwok fake node) and a real Alertmanager on loopback;
+ *  1. starts a real Kubernetes control plane (kwok fake node), Alertmanager and Prometheus on loopback;
  *  2. deploys a sample service, `demo/checkout`, and makes its container look OOM-killed (exit 137);
  *  3. starts `firebreak start` — embedded Temporal dev server, worker, ingress — with a config that
  *     routes OOM alerts to the OOM triage runbook;
@@ -22,6 +22,7 @@ import { stringify as toYaml } from 'yaml';
 import type { IncidentRecord, TimelineEntry } from '../common/types';
 import { amtoolAlert, BED_WEBHOOK_TOKEN, registerSink, startAlertmanager } from '../test/bed/alertmanager';
 import { startKube } from '../test/bed/kube';
+import { remoteWrite, sampleSeries, startPrometheus } from '../test/bed/prometheus';
 import { freePort } from '../test/bed/ports';
 import { Cluster, containerEnv, FirebreakProcess, ROOT, ServiceEndpoint, sleep } from '../test/e2e/harness';
 
@@ -74,6 +75,10 @@ async function main(): Promise<number> {
     say('Starting Alertmanager (prometheus-alertmanager) with a webhook receiver for Firebreak');
     const alertmanager = await startAlertmanager({ workDir: path.join(workDir, 'alertmanager'), log: detail });
     cleanups.push({ what: 'Alertmanager', run: () => alertmanager.stop() });
+    say('Starting Prometheus, where the runbook reads the memory trend');
+    const prometheus = await startPrometheus({ workDir: path.join(workDir, 'prometheus'), log: detail });
+    cleanups.push({ what: 'Prometheus', run: () => prometheus.stop() });
+    const prometheusUrl = prometheus.env.FIREBREAK_TEST_PROMETHEUS_URL!;
     deadline = Date.now() + timeoutSeconds * 1000;
 
     const cluster = new Cluster({
@@ -88,9 +93,22 @@ async function main(): Promise<number> {
 
     say(`Deploying the sample service ${NAMESPACE}/${SERVICE} (memory limit 256Mi)`);
     await cluster.core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
-    await cluster.deploy(NAMESPACE, SERVICE, { replicas: 2, limits: { memory: '256Mi' }, image: 'registry.example/checkout:1.4.2' });
+    await cluster.deploy(NAMESPACE, SERVICE, {
+      replicas: 2,
+      limits: { memory: '256Mi' },
+      image: 'registry.example/checkout:1.4.2',
+    });
     const pod = await cluster.markOomKilled(NAMESPACE, SERVICE);
     detail(`Pod ${pod} now reports its last termination as OOMKilled, exit code 137 — as a kubelet would.`);
+    // Ten minutes of resident memory growing 2 MB/s: what a leaking process looks like to Prometheus.
+    const now = Date.now();
+    await remoteWrite(prometheusUrl, [
+      {
+        labels: { __name__: 'process_resident_memory_bytes', namespace: NAMESPACE, pod, job: SERVICE },
+        samples: sampleSeries(now - 600_000, now, 15, (s) => 120_000_000 + 2_000_000 * s),
+      },
+    ]);
+    detail('Prometheus holds ten minutes of its resident memory, growing about 2 MB/s.');
 
     say('Starting Firebreak: `firebreak start` with its embedded Temporal dev server');
     const [port, temporalPort] = [await freePort(), await freePort()];
@@ -106,7 +124,7 @@ async function main(): Promise<number> {
             match: { alertname: '~KubePodOOMKilled|ContainerOOMKilled' },
             runbook: 'oom-triage',
             severity: { label: 'severity', map: { critical: 'P1', warning: 'P2' } },
-            params: { heapProfileUrl: { annotation: 'heap_url' } },
+            params: { heapProfileUrl: { annotation: 'heap_url' }, trendWindowSeconds: { value: '900' } },
           },
         ],
       }),
@@ -119,12 +137,15 @@ async function main(): Promise<number> {
       FIREBREAK_CONFIG: configPath,
       FIREBREAK_WEBHOOK_TOKEN: BED_WEBHOOK_TOKEN,
       KUBECONFIG: kube.env.FIREBREAK_TEST_KUBECONFIG!,
+      PROMETHEUS_URL: prometheusUrl,
     };
     const engine = new FirebreakProcess(engineEnv, `http://127.0.0.1:${port}`);
     cleanups.push({ what: 'Firebreak', run: () => engine.stop() });
     waitingFor = 'firebreak start';
     await engine.start(Math.max(30_000, deadline - Date.now()));
-    detail(`Ingress ${engine.url}, Temporal 127.0.0.1:${temporalPort} (Web UI http://127.0.0.1:${temporalPort + 1000})`);
+    detail(
+      `Ingress ${engine.url}, Temporal 127.0.0.1:${temporalPort} (Web UI http://127.0.0.1:${temporalPort + 1000})`,
+    );
     const am = {
       url: alertmanager.env.FIREBREAK_TEST_ALERTMANAGER_URL!,
       relayUrl: alertmanager.env.FIREBREAK_TEST_ALERTMANAGER_RELAY_URL!,
@@ -132,7 +153,10 @@ async function main(): Promise<number> {
       basicAuth: '',
     };
     // The bed's Alertmanager relays groups labelled sink="demo" to this ingress's webhook.
-    cleanups.push({ what: 'the Alertmanager receiver', run: await registerSink(am, 'demo', `${engine.url}/webhooks/alertmanager`) });
+    cleanups.push({
+      what: 'the Alertmanager receiver',
+      run: await registerSink(am, 'demo', `${engine.url}/webhooks/alertmanager`),
+    });
 
     // Asynchronous on purpose: Alertmanager's relay and the sample service live in this process.
     const firebreak = (args: string[]) =>
@@ -142,7 +166,12 @@ async function main(): Promise<number> {
           [path.join(ROOT, 'bin', 'firebreak.mjs'), ...args],
           {
             cwd: ROOT,
-            env: { ...process.env, ...engineEnv, FIREBREAK_USER: DEMO_USER, TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}` },
+            env: {
+              ...process.env,
+              ...engineEnv,
+              FIREBREAK_USER: DEMO_USER,
+              TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
+            },
             timeout: 60_000,
             maxBuffer: 16 * 1024 * 1024,
           },
@@ -150,10 +179,18 @@ async function main(): Promise<number> {
             err ? reject(new Error(`firebreak ${args.join(' ')} failed:\n${stderr}${stdout}`)) : resolve(stdout),
         );
       });
-    const labels = { alertname: 'KubePodOOMKilled', severity: 'critical', namespace: NAMESPACE, deployment: SERVICE, sink: 'demo' };
+    const labels = {
+      alertname: 'KubePodOOMKilled',
+      severity: 'critical',
+      namespace: NAMESPACE,
+      deployment: SERVICE,
+      sink: 'demo',
+    };
 
     say('Firing KubePodOOMKilled into Alertmanager with amtool');
-    detail(`amtool alert add alertname=KubePodOOMKilled severity=critical namespace=${NAMESPACE} deployment=${SERVICE} ...`);
+    detail(
+      `amtool alert add alertname=KubePodOOMKilled severity=critical namespace=${NAMESPACE} deployment=${SERVICE} ...`,
+    );
     await amtoolAlert(am, labels, { annotations: { heap_url: service.heapUrl, summary: 'checkout was OOM-killed' } });
 
     const workflowId = await until('Alertmanager to notify Firebreak and the incident to start', async () => {
@@ -161,6 +198,10 @@ async function main(): Promise<number> {
       return rows.find((row) => row.workflowId.startsWith('alert:alertmanager:'))?.workflowId;
     });
     say(`Incident started by the alert: ${workflowId}`);
+    // kwok runs exec on this machine: the heap profile the runbook saves "in the pod" lands in /tmp here.
+    const { id: incidentId } = JSON.parse(await firebreak(['status', workflowId, '--json'])) as IncidentRecord;
+    const heapFile = `/tmp/firebreak-heap-${incidentId.replace(/[^A-Za-z0-9-]/g, '_')}.prof`;
+    cleanups.push({ what: 'the heap profile', run: () => rm(heapFile, { force: true }) });
 
     const status = async (): Promise<IncidentRecord> => JSON.parse(await firebreak(['status', workflowId, '--json']));
     let shown = 0;
@@ -218,7 +259,9 @@ async function main(): Promise<number> {
     if (err instanceof DemoTimeout) {
       console.error(`\nThe demo stopped: ${err.message}.`);
     } else {
-      console.error(`\nThe demo failed while waiting for ${waitingFor}: ${err instanceof Error ? err.message : String(err)}`);
+      console.error(
+        `\nThe demo failed while waiting for ${waitingFor}: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
     return 1;
   } finally {

@@ -238,7 +238,8 @@ describe('webhooks on a real Temporal', () => {
   test('malformed, wrong-version, incomplete, oversized and unauthenticated requests get a clear 4xx and start nothing', async () => {
     const groupKey = `{}:{refused="${randomUUID()}"}`;
     const existing = await workflowsOnQueue(client, taskQueue);
-    const valid = alertmanagerPayload({ groupKey, alerts: [oomAlert(sink, 'refused-1')] });
+    // Its own deployment: the control incident at the end must not touch the other tests' fake one.
+    const valid = alertmanagerPayload({ groupKey, alerts: [oomAlert(sink, 'refused-1', { deployment: 'control' })] });
     const missing = { ...valid } as Record<string, unknown>;
     delete missing.groupKey;
     const noFingerprint = {
@@ -319,7 +320,7 @@ describe('webhooks on a real Temporal', () => {
         alertmanagerPayload({
           receiver: i % 2 === 0 ? 'firebreak\\.webhook' : 'firebreak.webhook',
           groupKey,
-          alerts: [oomAlert(sink, `burst-${i % 7}`, { severity: 'critical' })],
+          alerts: [oomAlert(sink, `burst-${i % 7}`, { severity: 'critical', deployment: 'burst' })],
         }),
         auth,
       ),
@@ -353,16 +354,20 @@ describe('webhooks on a real Temporal', () => {
   test('a firing group holding resolved alerts, partial views, and the resolution that closes the incident', async () => {
     const groupKey = `{}:{alertname="ContainerOOMKilled", sink="${sink}", partial="${randomUUID()}"}`;
     const handle = handleFor('firebreak.webhook', groupKey);
+    const partialTarget = { deployment: 'partial' };
     const send = async (alerts: ReturnType<typeof oomAlert>[], truncatedAlerts = 0) => {
       const res = await postJson(am(), alertmanagerPayload({ groupKey, alerts, truncatedAlerts }), auth);
       assert.equal(res.status, 200, JSON.stringify(res.body));
       return res.body;
     };
-    assert.equal((await send([oomAlert(sink, 'p-a'), oomAlert(sink, 'p-b')])).outcome, 'accepted');
+    assert.equal(
+      (await send([oomAlert(sink, 'p-a', partialTarget), oomAlert(sink, 'p-b', partialTarget)])).outcome,
+      'accepted',
+    );
     await eventually('two alerts', async () => ((await record(handle)).alerts.length === 2 ? true : undefined));
 
     // Firing status, one alert resolved inside it.
-    await send([oomAlert(sink, 'p-a', {}, 'resolved'), oomAlert(sink, 'p-b')]);
+    await send([oomAlert(sink, 'p-a', partialTarget, 'resolved'), oomAlert(sink, 'p-b', partialTarget)]);
     const mixed = await eventually('p-a resolved', async () => {
       const r = await record(handle);
       return r.alerts.find((a) => a.fingerprint === 'p-a')?.status === 'resolved' ? r : undefined;
@@ -370,7 +375,10 @@ describe('webhooks on a real Temporal', () => {
     assert.equal(mixed.status === 'resolved', false, 'one alert still fires');
 
     // Every alert in view resolved, but the view is partial: the incident must stay open.
-    const partial = await send([oomAlert(sink, 'p-a', {}, 'resolved'), oomAlert(sink, 'p-b', {}, 'resolved')], 3);
+    const partial = await send(
+      [oomAlert(sink, 'p-a', partialTarget, 'resolved'), oomAlert(sink, 'p-b', partialTarget, 'resolved')],
+      3,
+    );
     assert.equal(partial.outcome, 'signalled', 'a resolution only signals');
     const truncated = await eventually('partial view recorded', async () => {
       const r = await record(handle);
@@ -381,14 +389,14 @@ describe('webhooks on a real Temporal', () => {
     assert.equal(truncated.resolvedAt, undefined);
 
     // The complete view: all resolved → the incident resolves (policy) and restores its mitigations.
-    await send([oomAlert(sink, 'p-a', {}, 'resolved'), oomAlert(sink, 'p-b', {}, 'resolved')]);
+    await send([oomAlert(sink, 'p-a', partialTarget, 'resolved'), oomAlert(sink, 'p-b', partialTarget, 'resolved')]);
     const result = (await handle.result()) as IncidentRecord;
     assert.equal(result.status, 'resolved');
     assert.ok(result.timeline.some((e) => e.message === 'Every alert of the incident resolved'));
     assert.ok(result.mitigations.length > 0 && result.mitigations.every((m) => m.restoredAt !== undefined));
 
     // Resolutions for a closed group never open a new incident.
-    const late = await send([oomAlert(sink, 'p-a', {}, 'resolved')]);
+    const late = await send([oomAlert(sink, 'p-a', partialTarget, 'resolved')]);
     assert.equal(late.outcome, 'ignored');
     assert.match(String(late.reason), /resolved alerts never start one/);
     assert.equal((await handle.describe()).status.name, 'COMPLETED');
@@ -456,9 +464,12 @@ describe('webhooks on a real Temporal', () => {
         method,
       );
     };
-    const first = await send([oomAlert(sink, 'g-1')]);
+    const first = await send([oomAlert(sink, 'g-1', { deployment: 'grafana' })]);
     assert.equal(first.status, 200, JSON.stringify(first.body));
-    const second = await send([oomAlert(sink, 'g-1'), oomAlert(sink, 'g-2')], 'PUT');
+    const second = await send(
+      [oomAlert(sink, 'g-1', { deployment: 'grafana' }), oomAlert(sink, 'g-2', { deployment: 'grafana' })],
+      'PUT',
+    );
     assert.equal(second.status, 200, JSON.stringify(second.body));
     assert.equal(second.body.workflowId, first.body.workflowId);
     const handle = client.workflow.getHandle(alertWorkflowId('grafana', 'OOM webhook', groupKey));

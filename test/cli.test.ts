@@ -13,7 +13,10 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import type { Client, Connection } from '@temporalio/client';
 import { runCli } from '../cli/cli';
+import { DEFAULT_POLICY } from '../common/incident';
+import { incidentIdKey } from '../common/search-attributes';
 import type { IncidentRecord } from '../common/types';
+import { prepareIncident } from '../runbooks';
 import { statusQuery } from '../workflows/incident/messages';
 import { freePort } from './bed/ports';
 import { connectTestClient, runTestWorker, testTemporalAddress, uniqueTaskQueue, type TestWorker } from './bed/worker';
@@ -292,6 +295,33 @@ describe('incident lifecycle from the terminal', { concurrency: true }, () => {
     await eventually(async () => assert.equal((await handle.query(statusQuery)).status, 'mitigated'));
     assert.equal((await cli(['resolve', workflowId])).code, 0);
     await handle.result();
+  });
+
+  test('an incident id is found through the FirebreakIncidentId search attribute', async () => {
+    const prepared = prepareIncident({
+      runbook: 'p0-response',
+      targets: [{ namespace: 'shop', deployment: unique('ledger') }],
+      params: {},
+      trigger: { kind: 'cli', user: 'cli:carol' },
+      policy: DEFAULT_POLICY,
+    });
+    // An id the start-time fallback cannot parse: only the search attribute can find it.
+    const incidentId = `INC-${unique('custom')}`;
+    const handle = await client.workflow.start(prepared.workflowType, {
+      taskQueue: worker.taskQueue,
+      workflowId: prepared.workflowId,
+      args: [{ ...prepared.input, incidentId }],
+      typedSearchAttributes: [...prepared.searchAttributes, { key: incidentIdKey, value: incidentId }],
+    });
+    try {
+      await eventually(async () => {
+        const { code, stdout, stderr } = await cli(['status', incidentId, '--json']);
+        assert.equal(code, 0, stderr);
+        assert.equal((JSON.parse(stdout) as IncidentRecord).id, incidentId);
+      });
+    } finally {
+      await handle.terminate('test done');
+    }
   });
 
   test('bad ids: exit 1 with a hint', async () => {

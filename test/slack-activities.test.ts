@@ -11,6 +11,7 @@ import { WebClient } from '@slack/web-api';
 import {
   createSlackActivities,
   escapeMrkdwn,
+  gateActions,
   renderIncidentCard,
   truncateText,
   SLACK_LIMITS,
@@ -19,6 +20,7 @@ import {
 import { ErrorType } from '../common/errors';
 import type { GateState, IncidentRecord } from '../common/types';
 import { parseIncidentCommand, parseRunbookCommand } from '../ingress/slack/commands';
+import { parseInteraction } from '../ingress/slack/interactions';
 import { verifySlackSignature } from '../ingress/slack/verify';
 import { signSlackRequest, SlackStandIn } from './bed/slack-standin';
 
@@ -165,6 +167,42 @@ describe('incident card', () => {
     const ids = actions.flatMap((a) => a.elements.map((e) => String(e.action_id)));
     assert.equal(new Set(ids).size, ids.length, 'action ids are unique');
     assert.ok(ids.every((id) => id.startsWith('fb:') && id.length <= 255));
+  });
+});
+
+describe('click payloads', () => {
+  test('a choice picked in a select is read through the Reject button beside it', () => {
+    const key = { workflowId: 'incident:emergency-rollback:shop/checkout', incidentId: 'INC-1' };
+    const choices = ['1', '2', '3', '4', '5', '6'];
+    const block = gateActions(key, gate('confirm-rollback', { choices })) as unknown as {
+      block_id: string;
+      elements: Array<{ action_id: string; type: string }>;
+    };
+    const select = block.elements[0]!;
+    assert.equal(select.type, 'static_select');
+    const payload = {
+      type: 'block_actions',
+      user: { id: 'U0CAROL', username: 'carol' },
+      message: { ts: '1.2', blocks: [block] },
+      actions: [
+        {
+          action_id: select.action_id,
+          block_id: block.block_id,
+          type: 'static_select',
+          selected_option: { value: '4' },
+        },
+      ],
+    };
+    const parsed = parseInteraction(new URLSearchParams({ payload: JSON.stringify(payload) }));
+    assert.equal(parsed.kind, 'actions');
+    if (parsed.kind !== 'actions') return;
+    assert.deepEqual(parsed.clicks, [
+      {
+        actionId: select.action_id,
+        value: { w: key.workflowId, i: 'INC-1', kind: 'decide', g: 'confirm-rollback', d: 'approve' },
+        choiceIndex: 4,
+      },
+    ]);
   });
 });
 

@@ -440,6 +440,44 @@ describe('approval buttons', () => {
     await handle.terminate('test over');
   });
 
+  test('four eyes: the trigger cannot approve their own rollback; another approver picks the revision', async () => {
+    const target = t(uniqueTarget('rollback'));
+    const { res, responseId } = await command(`rollback ${target}`, { user: BOB });
+    assert.equal(res.statusCode, 200, res.body);
+    await responseFor(responseId);
+    const handle = client.workflow.getHandle(`incident:emergency-rollback:${target}`);
+    const record = await waitForRecord(handle, gatePending('confirm-rollback'));
+    const choices = record.gates[0]!.choices!;
+    assert.ok(choices.length >= 1 && choices.length <= 4, `choices ${choices}`);
+    const posted = await card(target);
+    const request = await stand.waitFor('the rollback approval request', () =>
+      stand
+        .thread(CHANNEL, posted.ts)
+        .find((m) => buttons(m).some((b) => b.action_id.includes(':confirm-rollback:approve:'))),
+    );
+    const choiceButtons = buttons(request).filter((b) => b.action_id.includes(':confirm-rollback:approve:'));
+    assert.deepEqual(
+      choiceButtons.map((b) => b.text?.text),
+      choices.map((c) => `Approve ${c}`),
+    );
+    const pick = choiceButtons.at(-1)!;
+
+    await postInteraction(click(BOB, request, pick).body);
+    const refusal = await stand.waitFor('a four-eyes refusal for bob', () =>
+      stand.ephemerals.find(
+        (e) => e.user === BOB.id && /someone other than the person who triggered/.test(e.text ?? ''),
+      ),
+    );
+    assert.match(String(refusal.text), /four-eyes rule/);
+    assert.equal((await handle.query(statusQuery)).gates[0]!.status, 'pending');
+
+    await postInteraction(click(CAROL, request, pick).body);
+    const decided = await waitForRecord(handle, (r) => r.gates[0]?.status === 'approved');
+    assert.equal(decided.gates[0]!.choice, choices.at(-1));
+    assert.equal(decided.gates[0]!.decidedBy?.id, CAROL.id);
+    await handle.terminate('test over');
+  });
+
   test('the Acknowledge button acknowledges once, as the clicker', async () => {
     const target = t(uniqueTarget('ack'));
     const { handle } = await startP0(target);

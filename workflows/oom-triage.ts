@@ -95,7 +95,7 @@ async function triageOom(incident: Incident<OomTriageParams>): Promise<void> {
   incident.recordMitigations(target, envChanges(exporter));
 }
 
-/** Evidence, not remediation: a failure here is a warning on the timeline. */
+/** Evidence, not remediation: a failure here is a warning on the timeline. The exec runs under QUICK (30 s). */
 async function saveHeapProfile(incident: Incident<OomTriageParams>, container: string | undefined): Promise<void> {
   incident.step('heap-profile', 'Saving a heap profile from a running pod');
   const pods = await incident.tryDiagnostic('listing pods', () => kubeRead.listDeploymentPods(incident.target));
@@ -110,7 +110,7 @@ async function saveHeapProfile(incident: Incident<OomTriageParams>, container: s
   const command = ['sh', '-c', script, 'heap-profile', path, incident.params.heapProfileUrl];
   const { namespace } = incident.target;
   const result = await incident.tryDiagnostic('heap profile', () =>
-    kubeRead.execInPod({ namespace, pod: pod.name, ...(container ? { container } : {}), command, timeoutSeconds: 60 }),
+    kubeRead.execInPod({ namespace, pod: pod.name, ...(container ? { container } : {}), command, timeoutSeconds: 25 }),
   );
   if (!result) return;
   if (result.exitCode !== 0) {

@@ -26,6 +26,8 @@ export interface SlackIngressContext {
   respond(responseUrl: string, message: Record<string, unknown>): Promise<void>;
   /** Link to the incident's workflow in the Temporal Web UI, when one is known. */
   link(workflowId: string): string | undefined;
+  /** Runs Temporal calls with a deadline, so a click or command never waits forever on a missing worker. */
+  bounded<R>(fn: () => Promise<R>): Promise<R>;
   /** Runs work after the HTTP answer; failures are logged, never thrown. */
   background(what: string, task: () => Promise<void>): void;
   /** Waits (at most `timeoutMs`) for background work, on shutdown and in tests. */
@@ -33,6 +35,8 @@ export interface SlackIngressContext {
 }
 
 const RESPONSE_URL_TIMEOUT_MS = 5_000;
+/** Long enough for a loaded server to accept an update; short enough that Slack's response_url (30 min) is alive. */
+const TEMPORAL_DEADLINE_MS = 30_000;
 
 /** Ingress calls to Slack must be quick and single: no client retries, no waiting out a 429. */
 export function createIngressSlackClient(env: Env): WebClient | null {
@@ -88,6 +92,9 @@ export function createContext(options: {
       await res.text().catch(() => '');
       // Slack answers 404 once the response_url has expired (30 min) or been used 5 times.
       if (!res.ok) throw new Error(`response_url answered ${res.status}`);
+    },
+    bounded(fn) {
+      return options.temporal.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, fn);
     },
     link(workflowId) {
       if (!uiBase) return undefined;

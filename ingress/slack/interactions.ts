@@ -119,8 +119,22 @@ function siblingValue(payload: BlockActions, blockId: string | undefined): strin
 
 /** Runs a click after the HTTP acknowledgement. */
 export async function performClick(ctx: SlackIngressContext, payload: BlockActions, click: Click): Promise<void> {
-  const user = payload.user;
   const tell = (text: string) => tellUser(ctx, payload, text);
+  try {
+    await ctx.bounded(() => decideOrAcknowledge(ctx, payload, click, tell));
+  } catch (err) {
+    count(ctx, click.value.kind, 'failed');
+    await tell(`:warning: ${escapeMrkdwn(explainRefusal(err))}`);
+  }
+}
+
+async function decideOrAcknowledge(
+  ctx: SlackIngressContext,
+  payload: BlockActions,
+  click: Click,
+  tell: (text: string) => Promise<void>,
+): Promise<void> {
+  const user = payload.user;
   const handle = ctx.temporal.workflow.getHandle(click.value.w);
   let record;
   try {

@@ -175,7 +175,7 @@ export async function handleCommand(
   count('commands', isIncident ? 'incident' : 'runbook');
   const body = isIncident
     ? await answerInline(ctx, options.inlineAnswerMs, responseUrl, () =>
-        answerIncidentCommand(ctx, parseIncidentCommand(text), actor),
+        ctx.bounded(() => answerIncidentCommand(ctx, parseIncidentCommand(text), actor)),
       )
     : runbookCommand(ctx, parseRunbookCommand(text), { actor, channel, responseUrl, userName });
   return { status: 200, body };
@@ -241,7 +241,7 @@ function runbookCommand(
   ctx.background(`starting ${prepared.workflowId}`, async () => {
     let message: Record<string, unknown>;
     try {
-      const outcome = await startIncident(ctx.temporal, prepared, ctx.taskQueue);
+      const outcome = await ctx.bounded(() => startIncident(ctx.temporal, prepared, ctx.taskQueue));
       const link = ctx.link(outcome.workflowId);
       const name = link ? `<${link}|${escapeMrkdwn(outcome.incidentId)}>` : escapeMrkdwn(outcome.incidentId);
       message = outcome.started

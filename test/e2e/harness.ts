@@ -906,6 +906,7 @@ export class World {
       throw new Error(
         `${(err as Error).message}\nstatus ${last?.status}, step ${last?.currentStep}\n${timeline ?? '(no record)'}\n` +
           `engine log:\n${this.logs(40)}`,
+        { cause: err },
       );
     }
   }

@@ -65,7 +65,10 @@ describe('kernel', { concurrency: true }, () => {
     await handle.signal(alertSignal, notification([alert('a1', 'resolved'), alert('a2', 'resolved')]));
     const record = await handle.result();
     assert.equal(record.status, 'resolved');
-    assert.equal(record.outcome, 'Resolved: every alert of the incident resolved');
+    assert.match(
+      record.outcome ?? '',
+      /^Resolved: every alert of the incident resolved \(runbook: RECOVERY: .* recovered\)$/,
+    );
     assert.equal(record.timeline.filter((e) => e.kind === 'alert').length, 4, 'one entry per status change');
   });
 
@@ -78,6 +81,20 @@ describe('kernel', { concurrency: true }, () => {
     assert.equal((await waitForRecord(handle, () => true)).closedAt, undefined);
     await handle.signal(resolveSignal, { actor: BOB });
     assert.equal((await handle.result()).status, 'resolved');
+  });
+
+  test('resolved while a runbook gate waits: the gate is withdrawn, nothing more is done', async () => {
+    const policy = fastPolicy({ p0RestartWithoutApproval: false, gateDeadlineMs: 60_000, gateEscalateAfterMs: 60_000 });
+    const handle = await startIncident(client, worker.taskQueue, { runbook: 'p0-response', policy });
+    await waitForRecord(handle, (r) => r.gates.some((g) => g.status === 'pending'));
+    await handle.signal(resolveSignal, { actor: BOB, note: 'fixed by hand' });
+    const record = await handle.result();
+    assert.equal(record.status, 'resolved');
+    assert.equal(record.gates[0]!.status, 'rejected');
+    assert.equal(record.gates[0]!.comment, 'withdrawn: the incident was resolved');
+    assert.equal(record.failure, undefined);
+    assert.equal(record.outcome, 'Resolved by bob');
+    assert.equal(world.made('rolloutRestart', (i) => i.incidentId === record.id).length, 0);
   });
 
   test('nobody resolves within the maximum open time: closed as failed, still restoring mitigations', async () => {

@@ -64,6 +64,7 @@ describe('p0-response', { concurrency: true }, () => {
     await handle.signal(resolveSignal, { actor: BOB, note: 'checkout is serving again' });
     const record = await handle.result();
     assert.equal(record.status, 'resolved');
+    assert.match(record.outcome ?? '', /^Resolved by bob \(runbook: RECOVERY: checkout-\w+ recovered\)$/);
     assert.ok(record.closedAt && record.resolvedAt && record.mitigatedAt);
     assert.deepEqual(record.mitigations, []);
     assert.equal(world.mutations(`${id}:restore`).length, 0, 'a restart is not a setting to restore');

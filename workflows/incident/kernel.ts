@@ -188,6 +188,7 @@ export class Incident<P> {
   }
 
   mitigated(message: string): void {
+    this.record.outcome = message;
     this.note('step', message);
     if (!isClosed(this.record)) this.setStatus('mitigated');
   }
@@ -526,11 +527,15 @@ export class Incident<P> {
       await steps(this);
     } catch (err) {
       if (isCancellation(err)) throw err;
+      if (err instanceof RunbookStopped && this.resolution) {
+        this.note('note', 'Runbook stopped: the incident was resolved while it waited for a decision');
+        return;
+      }
       if (err instanceof RunbookStopped) {
         this.record.outcome = err.outcome;
         this.record.failure = { type: err.type, message: err.outcome };
         this.note(err.status === 'failed' ? 'failure' : 'note', err.outcome, { type: err.type });
-        if (!this.resolution) this.setStatus(err.status);
+        this.setStatus(err.status);
         return;
       }
       if (!(err instanceof ActivityFailure || err instanceof ApplicationFailure)) throw err;
@@ -553,10 +558,10 @@ export class Incident<P> {
     const remaining = openedAt + this.policy.maxOpenMs - Date.now();
     const settled = remaining > 0 && (await condition(done, remaining));
     if (this.resolution) {
-      this.record.outcome ??= `Resolved by ${actorName(this.resolution.actor)}`;
+      this.record.outcome = withRunbookOutcome(`Resolved by ${actorName(this.resolution.actor)}`, this.record.outcome);
       this.setStatus('resolved');
     } else if (alertsResolved()) {
-      this.record.outcome ??= 'Resolved: every alert of the incident resolved';
+      this.record.outcome = withRunbookOutcome('Resolved: every alert of the incident resolved', this.record.outcome);
       this.note('note', 'Every alert of the incident resolved');
       this.setStatus('resolved');
     } else if (settled) {
@@ -689,6 +694,11 @@ export async function runIncident<P>(input: ResumableInput<P>, steps: RunbookSte
 
 function now(): string {
   return new Date().toISOString();
+}
+
+/** How the incident ended, keeping what the runbook itself achieved (or not) for the postmortem. */
+function withRunbookOutcome(resolution: string, runbookOutcome: string | undefined): string {
+  return runbookOutcome ? `${resolution} (runbook: ${runbookOutcome})` : resolution;
 }
 
 function actorName(actor: { id: string; name?: string } | undefined): string {
