@@ -11,20 +11,16 @@ import { DEFAULT_POLICY, type IncidentPolicy } from '../common/incident';
 import { ConfigError } from './env';
 import { routeRuleSchema } from './routes';
 
-const duration = z
-  .union([z.string(), z.number()])
-  .transform((value, ctx) => {
-    const ms = parseDuration(value);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `not a duration (use e.g. 30s, 15m, 4h, 1d): ${value}` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `not a duration (use e.g. 30s, 15m, 4h, 1d): ${value}` });
+    return z.NEVER;
+  }
+  return ms;
+});
 
-const slackMention = z
-  .string()
-  .regex(/^[USW][A-Z0-9]{2,}$/, 'must be a Slack user id (U…/W…) or user-group id (S…)');
+const slackMention = z.string().regex(/^[USW][A-Z0-9]{2,}$/, 'must be a Slack user id (U…/W…) or user-group id (S…)');
 
 const tierSchema = z.strictObject({
   name: z.string().min(1),
@@ -37,7 +33,12 @@ export const fileConfigSchema = z.strictObject({
   policy: z
     .strictObject({
       ackDeadline: z
-        .strictObject({ P0: duration.optional(), P1: duration.optional(), P2: duration.optional(), P3: duration.optional() })
+        .strictObject({
+          P0: duration.optional(),
+          P1: duration.optional(),
+          P2: duration.optional(),
+          P3: duration.optional(),
+        })
         .default({}),
       repageInterval: duration.optional(),
       gateEscalateAfter: duration.optional(),

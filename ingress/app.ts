@@ -103,7 +103,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       route,
       status: String(reply.statusCode),
     });
-    metrics.observe('firebreak_http_request_duration_seconds', 'HTTP request latency.', { route }, reply.elapsedTime / 1000);
+    metrics.observe(
+      'firebreak_http_request_duration_seconds',
+      'HTTP request latency.',
+      { route },
+      reply.elapsedTime / 1000,
+    );
   });
 
   app.get('/healthz', async (_request, reply) => {

@@ -9,7 +9,9 @@ const LATENCY_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.
 function labelKey(labels: Labels): string {
   return Object.keys(labels)
     .sort()
-    .map((name) => `${name}="${String(labels[name]).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
+    .map(
+      (name) => `${name}="${String(labels[name]).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`,
+    )
     .join(',');
 }
 
@@ -32,7 +34,8 @@ export class MetricsRegistry {
     if (!histogram) this.histograms.set(name, (histogram = { help, series: new Map() }));
     const key = labelKey(labels);
     let series = histogram.series.get(key);
-    if (!series) histogram.series.set(key, (series = { buckets: LATENCY_BUCKETS_SECONDS.map(() => 0), sum: 0, count: 0 }));
+    if (!series)
+      histogram.series.set(key, (series = { buckets: LATENCY_BUCKETS_SECONDS.map(() => 0), sum: 0, count: 0 }));
     LATENCY_BUCKETS_SECONDS.forEach((bound, i) => {
       if (seconds <= bound) series.buckets[i]! += 1;
     });
@@ -50,7 +53,9 @@ export class MetricsRegistry {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
       for (const [key, { buckets, sum, count }] of series) {
         const prefix = key ? `${key},` : '';
-        LATENCY_BUCKETS_SECONDS.forEach((bound, i) => lines.push(`${name}_bucket{${prefix}le="${bound}"} ${buckets[i]}`));
+        LATENCY_BUCKETS_SECONDS.forEach((bound, i) =>
+          lines.push(`${name}_bucket{${prefix}le="${bound}"} ${buckets[i]}`),
+        );
         lines.push(`${name}_bucket{${prefix}le="+Inf"} ${count}`);
         lines.push(`${name}_sum${key ? `{${key}}` : ''} ${sum}`, `${name}_count${key ? `{${key}}` : ''} ${count}`);
       }

@@ -36,7 +36,11 @@ export function createSlackClient(env: Env): WebClient | null {
 export function createActivities(env: Env, options: { slackChannel?: string; log: (line: string) => void }) {
   return {
     ...createKubernetesActivities(loadKubeConfig(env, options.log)),
-    ...createSlackActivities({ client: createSlackClient(env), defaultChannel: options.slackChannel, log: options.log }),
+    ...createSlackActivities({
+      client: createSlackClient(env),
+      defaultChannel: options.slackChannel,
+      log: options.log,
+    }),
     ...createDiagnosticsActivities({ prometheusUrl: env.PROMETHEUS_URL }),
     ...createPagingActivities({ routingKey: env.PAGERDUTY_ROUTING_KEY, eventsUrl: env.PAGERDUTY_EVENTS_URL }),
   };

@@ -115,6 +115,10 @@ describe('avalanche-mitigation end to end', { skip: SKIP_WITHOUT_E2E_BED }, () =
 
     const mitigated = await world.waitFor(workflowId, 'mitigations applied', (r) => r.status === 'mitigated', 90_000);
     assert.deepEqual(mitigated.targets.map((t) => t.deployment).sort(), ['ads', 'search']);
+    assert.deepEqual(mitigated.alerts.map((a) => [a.labels.deployment, a.status]).sort(), [
+      ['ads', 'firing'],
+      ['search', 'firing'],
+    ]);
     for (const name of ['search', 'ads']) {
       const deployment = await world.cluster.deployment(ns, name);
       assert.deepEqual(containerEnv(deployment), MITIGATED_ENV);
@@ -128,6 +132,7 @@ describe('avalanche-mitigation end to end', { skip: SKIP_WITHOUT_E2E_BED }, () =
     const final = await world.result(workflowId, 120_000);
     assert.equal(final.status, 'resolved');
     assert.ok(final.timeline.some((e) => e.message === 'No decision: restoring mitigations as configured'));
+    assert.ok(final.alerts.length === 2 && final.alerts.every((a) => a.status === 'resolved'));
     for (const name of ['search', 'ads']) {
       const deployment = await world.cluster.deployment(ns, name);
       assert.deepEqual(containerEnv(deployment), {});

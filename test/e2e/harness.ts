@@ -31,7 +31,7 @@ import {
 } from '@kubernetes/client-node';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { parseAllDocuments, stringify as toYaml } from 'yaml';
-import { alertWorkflowId } from '../../common/ids';
+import { alertWorkflowId, fnv1a64 } from '../../common/ids';
 import type { IncidentRecord } from '../../common/types';
 import type { Postmortem } from '../../postmortem/model';
 import { statusQuery } from '../../workflows/incident/messages';
@@ -503,6 +503,7 @@ export function alertmanagerPayload(groupKey: string, alerts: AlertSpec[], statu
     externalURL: 'http://alertmanager.invalid:9093',
     alerts: alerts.map((a) => {
       const alertStatus = a.status ?? 'firing';
+      // Alertmanager's fingerprint is a 64-bit hash of the sorted label set; any stable one will do.
       const fingerprint = Object.entries(a.labels)
         .sort()
         .map(([k, v]) => `${k}=${v}`)
@@ -514,7 +515,7 @@ export function alertmanagerPayload(groupKey: string, alerts: AlertSpec[], statu
         startsAt: a.startsAt ?? new Date(Date.now() - 60_000).toISOString(),
         endsAt: alertStatus === 'resolved' ? new Date().toISOString() : '0001-01-01T00:00:00Z',
         generatorURL: 'http://prometheus.invalid:9090/graph',
-        fingerprint: Buffer.from(fingerprint).toString('hex').slice(0, 16),
+        fingerprint: fnv1a64(fingerprint),
       };
     }),
   };
@@ -935,11 +936,6 @@ export class World {
       clearTimeout(timer);
     }
   }
-}
-
-/** The names of the activities a history ran, in order of scheduling, with their outcome. */
-export function activityNames(postmortem: Postmortem): string[] {
-  return postmortem.activities.map((a) => a.name);
 }
 
 /** Activities that changed the cluster (dry runs excluded). */

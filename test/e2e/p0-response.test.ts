@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { markerKey } from '../../activities/kubernetes';
 import { incidentWorkflowId } from '../../common/ids';
 import { ALICE, clusterChanges, eventually, restartedAt, SKIP_WITHOUT_E2E_BED, SLACK_CHANNEL, World } from './harness';
 
@@ -70,6 +71,9 @@ describe('p0-response end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => {
     // The cluster: one restart (its annotation unchanged by the retry), one new ReplicaSet revision.
     const deployment = await world.cluster.deployment(ns, 'web');
     assert.equal(restartedAt(deployment), firstRestart);
+    // The idempotency marker the restart left, keyed by the incident: what made a retry a no-op.
+    const marker = deployment.metadata?.annotations?.[markerKey(final.id, 'restart')];
+    assert.deepEqual(marker && JSON.parse(marker), { restartedAt: firstRestart });
     assert.deepEqual(
       (await world.cluster.revisions(ns, 'web')).map((r) => r.revision),
       [1, 2],

@@ -36,7 +36,9 @@ describe('Temporal dev server killed mid-incident', { skip: SKIP_WITHOUT_E2E_BED
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
-  test('CLI run → gate pending → server SIGKILL + restart on the same database → CLI approve → restart once', async () => {
+  test('CLI run → gate pending → server SIGKILL + restart on the same database → CLI approve → restart once', async (t) => {
+    const t0 = Date.now();
+    const mark = (what: string) => t.diagnostic(`${what} at +${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const ns = world.namespace;
     await world.cluster.deploy(ns, 'svc', { replicas: 1 });
     const started = await world.cliOk(['run', 'p0', '--target', `${ns}/svc`, '--severity', 'P1', '--no-wait'], 'carol');
@@ -48,10 +50,16 @@ describe('Temporal dev server killed mid-incident', { skip: SKIP_WITHOUT_E2E_BED
     );
     const timelineBefore = before.timeline.length;
 
+    mark('gate pending');
     server.process.kill('SIGKILL');
     await once(server.process, 'exit');
-    await assert.rejects(world.record(workflowId), 'the server is really gone');
+    await assert.rejects(
+      world.client.withDeadline(Date.now() + 2_000, () => world.record(workflowId)),
+      'the server is really gone',
+    );
+    mark('server gone');
     server = await startDevServer({ dataDir, port, uiPort, log: quiet });
+    mark('server restarted');
 
     // Nothing lost: the same incident, its timeline and its pending gate, from the same database.
     const after = await world.waitFor(workflowId, 'the incident back after the restart', (r) =>
@@ -67,10 +75,12 @@ describe('Temporal dev server killed mid-incident', { skip: SKIP_WITHOUT_E2E_BED
       return health.status === 200;
     });
     assert.ok(world.engine.pid, `the engine survived the server restart:\n${world.logs(20)}`);
+    mark('incident and engine back');
 
     const approved = await world.cliOk(['approve', workflowId, '--gate', 'restart'], 'dave');
     assert.match(approved, /approved/i);
     await world.waitFor(workflowId, 'mitigated', (r) => r.status === 'mitigated', 90_000);
+    mark('approved and mitigated');
     await world.cliOk(['resolve', workflowId], 'dave');
     const final = await world.result(workflowId);
     assert.equal(final.status, 'resolved');

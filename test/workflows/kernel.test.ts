@@ -97,6 +97,21 @@ describe('kernel', { concurrency: true }, () => {
     assert.equal(world.made('rolloutRestart', (i) => i.incidentId === record.id).length, 0);
   });
 
+  test('every alert resolved while a runbook gate waits: the gate is withdrawn, no page, no remediation', async () => {
+    const policy = fastPolicy({ p0RestartWithoutApproval: false, gateDeadlineMs: 60_000, gateEscalateAfterMs: 60_000 });
+    const handle = await startIncident(client, worker.taskQueue, { runbook: 'p0-response', policy });
+    await handle.signal(alertSignal, notification([alert('w1', 'firing')]));
+    await waitForRecord(handle, (r) => r.gates.some((g) => g.status === 'pending') && r.alerts.length === 1);
+    await handle.signal(alertSignal, notification([alert('w1', 'resolved')]));
+    const record = await handle.result();
+    assert.equal(record.status, 'resolved');
+    assert.equal(record.gates[0]!.status, 'rejected');
+    assert.equal(record.gates[0]!.comment, 'withdrawn: the incident was resolved');
+    assert.match(record.outcome ?? '', /every alert of the incident resolved/);
+    assert.equal(world.made('rolloutRestart', (i) => i.incidentId === record.id).length, 0);
+    assert.equal(world.made('triggerPage', (i) => i.incidentId === record.id).length, 0);
+  });
+
   test('nobody resolves within the maximum open time: closed as failed, still restoring mitigations', async () => {
     const policy = fastPolicy({ maxOpenMs: 3_000, restoreAfterMs: 500 });
     const handle = await startIncident(client, worker.taskQueue, { runbook: 'avalanche-mitigation', policy });

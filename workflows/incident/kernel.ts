@@ -337,7 +337,7 @@ export class Incident<P> {
     this.note('gate', `Approval needed (${spec.name}): ${spec.prompt}`, { gate: spec.name }, { post: false });
     this.outbox.push({ kind: 'approval', gate: spec.name });
 
-    const withdrawn = () => spec.withdrawOnResolve !== false && this.resolution !== undefined;
+    const withdrawn = () => spec.withdrawOnResolve !== false && this.resolvedMeanwhile();
     const settled = () => gate.status !== 'pending' || withdrawn();
     if (escalateAfterMs !== null && escalateAfterMs < deadlineMs && !(await condition(settled, escalateAfterMs))) {
       await this.escalate(`gate ${spec.name} is still waiting for a decision`);
@@ -356,6 +356,11 @@ export class Incident<P> {
     }
     this.cardDirty = true;
     return gate;
+  }
+
+  /** Resolution by a human, or by every alert resolving (a complete view), makes pending questions moot. */
+  private resolvedMeanwhile(): boolean {
+    return this.resolution !== undefined || (this.policy.resolveWhenAlertsResolve && alertsAllResolved(this.record));
   }
 
   /** A gate the runbook cannot go on without: rejection or timeout ends the runbook. */
@@ -527,7 +532,7 @@ export class Incident<P> {
       await steps(this);
     } catch (err) {
       if (isCancellation(err)) throw err;
-      if (err instanceof RunbookStopped && this.resolution) {
+      if (err instanceof RunbookStopped && this.resolvedMeanwhile()) {
         this.note('note', 'Runbook stopped: the incident was resolved while it waited for a decision');
         return;
       }
@@ -641,7 +646,11 @@ export class Incident<P> {
   private async publishCard(): Promise<void> {
     try {
       const card = { ...this.record, timeline: this.record.timeline.slice(-CARD_TIMELINE_ENTRIES) };
-      this.record.slack = await slack.publishIncidentCard({ incident: card, ref: this.record.slack });
+      this.record.slack = await slack.publishIncidentCard({
+        incident: card,
+        ref: this.record.slack,
+        ...(this.input.slackChannel ? { channel: this.input.slackChannel } : {}),
+      });
     } catch (err) {
       log.warn('Publishing the incident card failed', { incidentId: this.id, error: failureMessage(err) });
     }
