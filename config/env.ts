@@ -91,6 +91,16 @@ export const envSchema = z
         message: 'is required with SLACK_BOT_TOKEN, so Slack requests can be verified',
       });
     }
+    // Alert webhooks start remediations: once the ingress is reachable beyond this machine, an
+    // unauthenticated webhook would let anyone restart or scale deployments.
+    const loopback = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(env.FIREBREAK_HOST);
+    if (!loopback && !env.FIREBREAK_WEBHOOK_TOKEN && !env.FIREBREAK_WEBHOOK_BASIC_AUTH) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['FIREBREAK_WEBHOOK_TOKEN'],
+        message: `is required (or FIREBREAK_WEBHOOK_BASIC_AUTH) when FIREBREAK_HOST (${env.FIREBREAK_HOST}) is not loopback`,
+      });
+    }
   });
 
 export type Env = z.infer<typeof envSchema>;

@@ -45,6 +45,12 @@ test('every bad variable is named with the reason; secrets are not echoed', () =
   assert.doesNotMatch(err.message, /not-a-bot-token/);
   const pair = configError(() => parseEnv({ TEMPORAL_TLS_CERT: '/tmp/cert.pem' }));
   assert.match(pair.message, /TEMPORAL_TLS_KEY: TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together/);
+  const exposed = configError(() => parseEnv({ FIREBREAK_HOST: '0.0.0.0' }));
+  assert.match(
+    exposed.message,
+    /FIREBREAK_WEBHOOK_TOKEN: is required \(or FIREBREAK_WEBHOOK_BASIC_AUTH\) when FIREBREAK_HOST/,
+  );
+  assert.equal(parseEnv({ FIREBREAK_HOST: '0.0.0.0', FIREBREAK_WEBHOOK_TOKEN: 't' }).FIREBREAK_HOST, '0.0.0.0');
   const slack = configError(() => parseEnv({ SLACK_BOT_TOKEN: 'xoxb-1' }));
   assert.match(slack.message, /SLACK_SIGNING_SECRET: is required with SLACK_BOT_TOKEN/);
 });
