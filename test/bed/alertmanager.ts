@@ -14,13 +14,14 @@
  * Standalone: `node --import tsx test/bed/alertmanager.ts [--for SECONDS]` prints the env and
  * runs until interrupted (or SECONDS, default 3600).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './ports';
+import { closeServer, listenOnLoopback, readBody, stopChild, waitForReady } from './process';
 
 export interface BedComponent {
   env: Record<string, string>;
@@ -122,12 +123,12 @@ export async function startAlertmanager(opts: { workDir: string; log: (msg: stri
 
   const stop = async () => {
     process.removeListener('exit', killOnExit);
-    await stopChild(child);
+    await stopChild(child, STOP_TIMEOUT_MS);
     await relay.stop();
   };
 
   try {
-    await waitReady(url, child);
+    await waitForReady('alertmanager', url, child, READY_TIMEOUT_MS);
   } catch (err) {
     await stop();
     throw new Error(`${(err as Error).message}\nalertmanager output:\n${output.join('').slice(-4000)}`, {
@@ -167,26 +168,19 @@ export class WebhookRelay {
     });
     server.requestTimeout = 30_000;
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    const address = server.address();
-    if (typeof address !== 'object' || !address) throw new Error('relay has no address');
-    return `http://127.0.0.1:${address.port}`;
+    return `http://127.0.0.1:${await listenOnLoopback(server)}`;
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(server);
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = new URL(request.url ?? '/', 'http://relay').pathname;
-    const body = await readBody(request);
+    const body = await readBody(request, MAX_BODY_BYTES);
     const sinkPath = /^\/sinks\/([A-Za-z0-9_.-]{1,100})$/.exec(path);
     if (sinkPath) {
       const name = sinkPath[1]!;
@@ -246,47 +240,6 @@ export class WebhookRelay {
     }
   }
 }
-
-async function readBody(request: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new Error('request body too large');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
-async function waitReady(url: string, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  let last = '';
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`alertmanager exited early (${child.exitCode ?? child.signalCode})`);
-    }
-    try {
-      const res = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return;
-      last = `HTTP ${res.status}`;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    await sleep(200);
-  }
-  throw new Error(`alertmanager not ready within ${READY_TIMEOUT_MS} ms (${last})`);
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-  await exited;
-  clearTimeout(timer);
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---------------------------------------------------------------------------------------------
 // Helpers for test files (they run in other processes and reach the bed through its env).

@@ -22,12 +22,12 @@ import { appendFileSync, openSync, closeSync, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { stringify as toYaml, parseAllDocuments } from 'yaml';
+import { freePort } from './ports';
 
 const execFileAsync = promisify(execFile);
 
@@ -73,18 +73,6 @@ export async function ensureKubeBinaries(log: (msg: string) => void): Promise<st
   }
   log(`binaries ready in ${Date.now() - started} ms (${bin})`);
   return bin;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function openssl(args: string[], cwd: string): Promise<void> {

@@ -8,7 +8,7 @@
  *   POST /down   {seconds}           answer /metrics with 503 for that long (bounded to 300 s)
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeServer, listenOnLoopback } from './process';
 
 interface Gauge {
   name: string;
@@ -42,11 +42,7 @@ export class MetricsTarget {
         });
     });
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, host, () => resolve());
-    });
-    const { port } = server.address() as AddressInfo;
+    const port = await listenOnLoopback(server, host);
     this.url = `http://${host}:${port}`;
     return this.url;
   }
@@ -55,8 +51,7 @@ export class MetricsTarget {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(server);
   }
 
   set(name: string, labels: Record<string, string>, value: number, help?: string): void {

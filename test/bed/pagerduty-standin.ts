@@ -13,7 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeServer, listenOnLoopback } from './process';
 
 export interface RecordedEvent {
   at: number;
@@ -47,11 +47,7 @@ export class PagerDutyStandIn {
   async start(): Promise<string> {
     const server = createServer((req, res) => this.handle(req, res));
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    const { port } = server.address() as AddressInfo;
+    const port = await listenOnLoopback(server, '127.0.0.1');
     this.url = `http://127.0.0.1:${port}/v2/enqueue`;
     return this.url;
   }
@@ -60,8 +56,7 @@ export class PagerDutyStandIn {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(server);
   }
 
   /** The next `times` requests are answered with `status` (429 or 5xx) before any validation. */

@@ -10,13 +10,14 @@
  * Standalone: `node --import tsx test/bed/prometheus.ts [--for SECONDS]` prints the env and runs
  * until interrupted (or SECONDS, default 3600).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MetricsTarget } from './metrics-target';
 import { freePort } from './ports';
+import { stopChild, waitForReady } from './process';
 
 export interface BedComponent {
   env: Record<string, string>;
@@ -78,12 +79,12 @@ export async function startPrometheus(opts: { workDir: string; log: (msg: string
 
   const stop = async () => {
     process.removeListener('exit', killOnExit);
-    await stopChild(child);
+    await stopChild(child, STOP_TIMEOUT_MS);
     await target.stop();
   };
 
   try {
-    await waitReady(url, child);
+    await waitForReady('prometheus', url, child, READY_TIMEOUT_MS);
   } catch (err) {
     await stop();
     throw new Error(`${(err as Error).message}\nprometheus output:\n${output.join('').slice(-4000)}`, {
@@ -96,36 +97,6 @@ export async function startPrometheus(opts: { workDir: string; log: (msg: string
     stop,
   };
 }
-
-async function waitReady(url: string, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  let last = '';
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`prometheus exited early (${child.exitCode ?? child.signalCode})`);
-    }
-    try {
-      const res = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return;
-      last = `HTTP ${res.status}`;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    await sleep(200);
-  }
-  throw new Error(`prometheus not ready within ${READY_TIMEOUT_MS} ms (${last})`);
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-  await exited;
-  clearTimeout(timer);
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---------------------------------------------------------------------------------------------
 // Remote write 1.0: a snappy-compressed protobuf WriteRequest. Encoded by hand (a few fields,

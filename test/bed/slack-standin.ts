@@ -20,6 +20,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
+import { closeServer } from './process';
 
 export interface RecordedCall {
   method: string;
@@ -125,8 +126,7 @@ export class SlackStandIn {
     this.server = undefined;
     for (const ws of this.socketConnections) ws.terminate();
     this.sockets.close();
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(server);
   }
 
   private onSocket(ws: WebSocket): void {
