@@ -103,3 +103,31 @@ test('closed incidents are archived once, as Markdown and JSON; running ones are
     await open.terminate('test done');
   }
 });
+
+test('an archiver scoped to a task queue leaves other engines’ incidents to them', async () => {
+  const handle = await startIncident(client, worker.taskQueue, { runbook: 'p0-response', policy: fastPolicy() });
+  await waitForRecord(handle, (r) => r.status === 'mitigated');
+  await handle.signal(resolveSignal, { actor: BOB });
+  await handle.result();
+  const base = `${safeName(handle.workflowId)}-${(await handle.describe()).runId}`;
+  const ownDir = await mkdtemp(path.join(tmpdir(), 'firebreak-archive-own-'));
+  const otherDir = await mkdtemp(path.join(tmpdir(), 'firebreak-archive-other-'));
+  try {
+    const own = startArchiver({ client, archiveDir: ownDir, taskQueue: worker.taskQueue, log: () => {} });
+    const other = startArchiver({ client, archiveDir: otherDir, taskQueue: 'another-engine', log: () => {} });
+    let files: string[] = [];
+    for (let i = 0; i < 50 && !files.includes(`${base}.md`); i++) {
+      await own.tick();
+      files = await readdir(ownDir);
+      if (!files.includes(`${base}.md`)) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    assert.ok(files.includes(`${base}.md`), 'its own engine archives it');
+    // Visibility has indexed the close (the own archiver saw it): the other engine's scan skips it.
+    await other.tick();
+    assert.ok(!(await readdir(otherDir)).some((file) => file.includes(base)), 'another queue’s archiver skips it');
+    await Promise.all([other.stop(), own.stop()]);
+  } finally {
+    await rm(ownDir, { recursive: true, force: true });
+    await rm(otherDir, { recursive: true, force: true });
+  }
+});

@@ -13,6 +13,8 @@ import { exportPostmortem } from '../postmortem';
 export interface ArchiverOptions {
   client: Client;
   archiveDir: string;
+  /** Only incidents of this task queue: engines sharing a namespace each archive their own. */
+  taskQueue?: string;
   /** Between scans; default one minute. */
   intervalMs?: number;
   /** Postmortems written per scan at most, so a backlog never starves the worker. */
@@ -44,7 +46,9 @@ export function startArchiver(options: ArchiverOptions): Archiver {
     const watermark = await readWatermark(archiveDir);
     const since = watermark ? new Date(watermark - VISIBILITY_LAG_MS).toISOString() : undefined;
     const query =
-      `${runbookKey.name} IS NOT NULL AND ExecutionStatus != 'Running'` + (since ? ` AND CloseTime > '${since}'` : '');
+      `${runbookKey.name} IS NOT NULL AND ExecutionStatus != 'Running'` +
+      (options.taskQueue ? ` AND TaskQueue = '${options.taskQueue.replace(/'/g, "\\'")}'` : '') +
+      (since ? ` AND CloseTime > '${since}'` : '');
     const written: string[] = [];
     let newest = watermark ?? 0;
     let listed = 0;

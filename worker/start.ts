@@ -84,7 +84,7 @@ export async function startFirebreak(
 
     if (env.FIREBREAK_ARCHIVE_DIR) {
       const archiveDir = path.resolve(env.FIREBREAK_ARCHIVE_DIR);
-      const archiver = startArchiver({ client, archiveDir, log });
+      const archiver = startArchiver({ client, archiveDir, taskQueue: env.FIREBREAK_TASK_QUEUE, log });
       cleanups.push(() => archiver.stop());
       log(`Postmortems of closed incidents are archived to ${archiveDir}`);
     }

@@ -36,6 +36,9 @@ async function triageOom(incident: Incident<OomTriageParams>): Promise<void> {
   });
   const container = params.container ?? kills.find((k) => k.container)?.container;
   const change = { ...target, incidentId: incident.id, ...(container ? { container } : {}) };
+  // Evidence first: raising the limit rolls the pods, and the leaking pod's heap goes with them.
+  const killedPods = kills.flatMap((k) => (k.pod ? [k.pod] : []));
+  if (params.heapProfile) await saveHeapProfile(incident, container, killedPods);
 
   incident.step('raise-memory-limit', `Raising the memory limit of ${name} temporarily`);
   const live = await kubeChange.setContainerResources({
@@ -77,7 +80,6 @@ async function triageOom(incident: Incident<OomTriageParams>): Promise<void> {
   });
   incident.recordMitigations(target, envChanges(queue));
 
-  if (params.heapProfile) await saveHeapProfile(incident, container);
   await judgeMemoryTrend(incident);
   incident.mitigated(`OOM mitigations applied to ${name}; they are restored on resolution`);
 
@@ -96,10 +98,16 @@ async function triageOom(incident: Incident<OomTriageParams>): Promise<void> {
 }
 
 /** Evidence, not remediation: a failure here is a warning on the timeline. The exec runs under QUICK (30 s). */
-async function saveHeapProfile(incident: Incident<OomTriageParams>, container: string | undefined): Promise<void> {
-  incident.step('heap-profile', 'Saving a heap profile from a running pod');
+async function saveHeapProfile(
+  incident: Incident<OomTriageParams>,
+  container: string | undefined,
+  killedPods: string[],
+): Promise<void> {
+  incident.step('heap-profile', 'Saving a heap profile from a running pod (before any change rolls it)');
   const pods = await incident.tryDiagnostic('listing pods', () => kubeRead.listDeploymentPods(incident.target));
-  const pod = pods?.find((p) => p.phase === 'Running' && p.ready);
+  const running = pods?.filter((p) => p.phase === 'Running' && p.ready) ?? [];
+  // A pod that was OOM-killed and restarted holds the growing heap; any running pod is second best.
+  const pod = running.find((p) => killedPods.includes(p.name)) ?? running[0];
   if (!pod) {
     incident.note('diagnostic', 'Warning: no running pod to take a heap profile from');
     return;
