@@ -109,3 +109,10 @@ test('docker-compose wires Firebreak to Temporal on PostgreSQL with the same var
   const dockerfile = await readFile('Dockerfile', 'utf8');
   assert.match(dockerfile, /FIREBREAK_WORKFLOW_BUNDLE/);
 });
+
+test('every environment variable is documented in the README', async () => {
+  const { envSchema } = await import('../config/env');
+  const readme = await readFile('README.md', 'utf8');
+  const undocumented = Object.keys(envSchema.shape).filter((name) => !readme.includes(`\`${name}\``));
+  assert.deepEqual(undocumented, []);
+});
