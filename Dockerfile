@@ -3,7 +3,8 @@ FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts=false
+# npm install, not npm ci: npm 11 drops other platforms' optional packages from the lockfile, which npm ci then rejects.
+RUN npm install --omit=dev
 COPY . .
 # Bundle the workflows at build time: production workers load a prebuilt bundle.
 RUN node --import tsx worker/bundle.ts /app/workflow-bundle.js

@@ -267,6 +267,17 @@ describe('slash commands', () => {
       ['tampered body', (body) => signSlackRequest(SECRET, body.replace('severity', 'sevErity'))],
       ['no signature', () => ({ 'content-type': 'application/x-www-form-urlencoded' })],
       [
+        'non-numeric timestamp',
+        (body) => ({ ...signSlackRequest(SECRET, body), 'x-slack-request-timestamp': `${now}.5` }),
+      ],
+      [
+        'duplicated signature header',
+        (body) => {
+          const headers = signSlackRequest(SECRET, body);
+          return { ...headers, 'x-slack-signature': `${headers['x-slack-signature']!}, ${headers['x-slack-signature']!}` };
+        },
+      ],
+      [
         'v1 signature',
         (body) => {
           const headers = signSlackRequest(SECRET, body);
@@ -361,8 +372,18 @@ describe('slash commands', () => {
     assert.match(ack.text, /acknowledged by <@U0BOB>/);
     assert.equal((await handle.query(statusQuery)).acknowledgedBy?.id, BOB.id);
 
-    const resolved = (await command(`resolve ${target}`, { command: '/incident', user: BOB })).res.json();
-    assert.match(resolved.text, /resolved incident/);
+    // Resolving withdraws pending gates: with approvers configured, someone outside them is refused.
+    const refused = (await command(`resolve ${target}`, { command: '/incident', user: MALLORY })).res.json();
+    assert.equal(refused.response_type, 'ephemeral');
+    assert.match(refused.text, /only approvers may resolve/);
+    const untouched = await handle.query(statusQuery);
+    assert.equal(untouched.closedAt, undefined);
+    assert.ok(!untouched.timeline.some((e) => /Resolution requested/.test(e.message)), 'no resolution was requested');
+    assert.equal(untouched.gates.find((g) => g.name === 'restart')?.status, 'pending');
+
+    // A member of an approver group (S0SRE) may.
+    const resolved = (await command(`resolve ${target}`, { command: '/incident', user: CAROL })).res.json();
+    assert.match(resolved.text, /<@U0CAROL> resolved incident/);
     const final = await waitForRecord(handle, (r) => r.closedAt !== undefined, 20_000);
     assert.equal(final.status, 'resolved');
     const unknown = (await command('status INC-20200101-000000-p0-nothing', { command: '/incident' })).res.json();

