@@ -61,6 +61,8 @@ test('closed incidents are archived once, as Markdown and JSON; running ones are
     const archiver = startArchiver({
       client,
       archiveDir,
+      // Scoped: other test files close incidents on the shared server while this one scans.
+      taskQueue: worker.taskQueue,
       intervalMs: 60_000,
       maxPerTick: 500,
       log: (l) => logs.push(l),
@@ -91,6 +93,8 @@ test('closed incidents are archived once, as Markdown and JSON; running ones are
     const restarted = startArchiver({
       client,
       archiveDir,
+      // Scoped: other test files close incidents on the shared server while this one scans.
+      taskQueue: worker.taskQueue,
       intervalMs: 60_000,
       maxPerTick: 500,
       log: (l) => logs.push(l),
