@@ -40,9 +40,11 @@ async function main(): Promise<number> {
   const timeoutArg = process.argv.indexOf('--timeout');
   const timeoutSeconds = timeoutArg >= 0 ? Number(process.argv[timeoutArg + 1]) : 300;
   if (!Number.isFinite(timeoutSeconds) || timeoutSeconds < 30) {
-    console.error('usage: npm run demo [-- --timeout <seconds ≥ 30>]');
+    console.error('usage: npm run demo [-- --timeout <seconds ≥ 30>] [--save-postmortem <file.md>]');
     return 2;
   }
+  const saveArg = process.argv.indexOf('--save-postmortem');
+  const savePostmortemTo = saveArg >= 0 ? process.argv[saveArg + 1] : undefined;
   const workDir = await mkdtemp(path.join(tmpdir(), 'firebreak-demo-'));
   const cleanups: { what: string; run: () => Promise<void> }[] = [];
   let waitingFor = 'the test bed';
@@ -252,7 +254,12 @@ async function main(): Promise<number> {
     detail(`env: ${JSON.stringify(containerEnv(restored))}`);
 
     say(`The postmortem, built from the workflow history: firebreak postmortem ${workflowId}`);
-    console.log(await firebreak(['postmortem', workflowId]));
+    const postmortem = await firebreak(['postmortem', workflowId]);
+    console.log(postmortem);
+    if (savePostmortemTo) {
+      await writeFile(savePostmortemTo, postmortem.endsWith('\n') ? postmortem : `${postmortem}\n`);
+      detail(`postmortem saved to ${savePostmortemTo}`);
+    }
     say('Done. Cleaning up everything the demo started.');
     return 0;
   } catch (err) {
