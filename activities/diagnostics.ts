@@ -7,8 +7,11 @@
  * answer, not an error: activities throw only when they could not ask the question (Prometheus
  * unreachable → transient; a query Prometheus rejects or missing configuration → permanent).
  */
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType } from '../common/errors';
+import { forbiddenHealthCheckHost } from '../common/network';
 
 export interface DiagnosticsDeps {
   /** Base URL of the Prometheus HTTP API (PROMETHEUS_URL), e.g. http://prometheus:9090 */
@@ -37,6 +40,8 @@ const DEFAULT_HEALTH_TIMEOUT_MS = 5000;
 const MAX_HEALTH_TIMEOUT_MS = 60_000;
 const BODY_EXCERPT_CHARS = 300;
 const BODY_READ_LIMIT_BYTES = 64 * 1024;
+/** As many as fetch's own `redirect: 'follow'` would take is more than a health endpoint needs. */
+const MAX_HEALTH_REDIRECTS = 5;
 const DEFAULT_PROMETHEUS_TIMEOUT_MS = 15_000;
 /** Prometheus refuses more than 11,000 points per series in a range query. */
 const MAX_RANGE_POINTS = 11_000;
@@ -365,6 +370,23 @@ function parseSampleValue(text: string): number | null {
   return Number.isFinite(value) ? value : null;
 }
 
+/**
+ * Why a URL's host — as written, or any address it resolves to — is off limits for a health check.
+ * An unresolvable name is left to the fetch, which reports it as unreachable.
+ */
+async function forbiddenDestination(url: URL): Promise<string | undefined> {
+  const literal = forbiddenHealthCheckHost(url.hostname);
+  if (literal) return literal;
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (isIP(host)) return undefined;
+  const addresses = await lookup(host, { all: true }).catch(() => []);
+  for (const { address } of addresses) {
+    const reason = forbiddenHealthCheckHost(address);
+    if (reason) return `${url.hostname} (resolves to ${reason})`;
+  }
+  return undefined;
+}
+
 function describeFetchError(err: unknown): string {
   if (err instanceof Error) {
     if (err.name === 'TimeoutError' || err.name === 'AbortError') return 'timed out';
@@ -580,6 +602,24 @@ export function createDiagnosticsActivities(deps: DiagnosticsDeps) {
     };
   }
 
+  /** Follows redirects by hand, so none can lead the check to a metadata service (common/network.ts). */
+  async function fetchFollowingSafeRedirects(url: URL, signal: AbortSignal): Promise<Response> {
+    let current = url;
+    for (let hop = 0; ; hop++) {
+      const res = await doFetch(current, { method: 'GET', redirect: 'manual', signal, headers: { accept: '*/*' } });
+      const location = res.headers.get('location');
+      if (res.status < 300 || res.status >= 400 || !location || hop >= MAX_HEALTH_REDIRECTS) return res;
+      await res.body?.cancel().catch(() => undefined);
+      const next = new URL(location, current);
+      const forbidden =
+        next.protocol === 'http:' || next.protocol === 'https:'
+          ? await forbiddenDestination(next)
+          : `${next.protocol} (not HTTP)`;
+      if (forbidden) throw new Error(`redirected to ${next.origin}, which health checks may not reach: ${forbidden}`);
+      current = next;
+    }
+  }
+
   async function checkHealth(input: HealthCheckInput): Promise<HealthCheckResult> {
     const timeoutMs = Math.min(Math.max(input.timeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS, 1), MAX_HEALTH_TIMEOUT_MS);
     let parsedUrl: URL;
@@ -594,13 +634,19 @@ export function createDiagnosticsActivities(deps: DiagnosticsDeps) {
         ErrorType.INVALID_INPUT,
       );
     }
+    const forbidden = await forbiddenDestination(parsedUrl);
+    if (forbidden)
+      throw ApplicationFailure.nonRetryable(
+        `health checks may not reach this host: ${forbidden}`,
+        ErrorType.INVALID_INPUT,
+      );
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
     // One signal for the whole exchange: a server that sends headers then stalls the body is unhealthy too.
     const signal = AbortSignal.timeout(timeoutMs);
     let status: number | undefined;
     try {
-      const res = await doFetch(parsedUrl, { method: 'GET', redirect: 'follow', signal, headers: { accept: '*/*' } });
+      const res = await fetchFollowingSafeRedirects(parsedUrl, signal);
       status = res.status;
       const body = await readLimited(res, BODY_READ_LIMIT_BYTES);
       const latencyMs = elapsed();

@@ -95,7 +95,8 @@ export class CommandContext {
 
   async client(): Promise<Client> {
     this.connected ??= connectClient(this.env, this.address).catch((err: unknown) => {
-      throw this.unreachable(err);
+      // An unreadable TLS file is the user's configuration to fix (exit 2), not an unreachable server.
+      throw err instanceof ConfigError ? err : this.unreachable(err);
     });
     return (await this.connected).client;
   }

@@ -6,6 +6,7 @@
  * interactions, alert webhooks). Request bodies are kept raw (`request.rawBody`) because Slack
  * and Grafana signatures are computed over the exact bytes.
  */
+import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Client } from '@temporalio/client';
 import type { Env } from '../config/env';
@@ -36,6 +37,8 @@ export interface AppDeps {
   health: () => Promise<HealthReport>;
   metrics?: MetricsRegistry;
   logger?: boolean | { level: string };
+  /** Where a 5xx is reported (with its request id) when the Fastify logger is off; stderr by default. */
+  logError?: (line: string) => void;
   /** Route modules to register (Slack, webhooks); each gets the same deps. */
   routes?: ((app: FastifyInstance, deps: AppDeps & { metrics: MetricsRegistry }) => void | Promise<void>)[];
 }
@@ -51,6 +54,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Slack retries slow answers; we answer fast, and never keep sockets forever.
     connectionTimeout: 10_000,
     requestTimeout: 15_000,
+    // Unique across restarts and processes, so the id in a 5xx body finds its log line.
+    genReqId: () => randomUUID(),
+  });
+  const logError = deps.logError ?? ((line: string) => process.stderr.write(`${line}\n`));
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    reply.header('x-request-id', request.id);
+    return payload;
   });
 
   app.removeAllContentTypeParsers();
@@ -83,9 +94,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
-    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
+    // Only Fastify's own errors and ours carry a status meant for the caller; a client library's
+    // error with a statusCode (an upstream 404...) is an internal failure, not the caller's fault.
+    const addressed = error.code === BAD_REQUEST || error.code?.startsWith('FST_') === true;
+    const status =
+      addressed && error.statusCode && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
     if (status >= 500) {
       request.log.error({ err: error }, 'request failed');
+      if (!deps.logger) {
+        logError(`${request.method} ${request.url} failed (request ${request.id}): ${error.stack ?? error.message}`);
+      }
       return reply.status(status).send({ error: 'internal error', requestId: request.id });
     }
     const message =
@@ -124,6 +142,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   return app;
 }
 
-function badRequest(message: string): Error & { statusCode: number } {
-  return Object.assign(new Error(message), { statusCode: 400 });
+const BAD_REQUEST = 'FIREBREAK_BAD_REQUEST';
+
+function badRequest(message: string): Error & { statusCode: number; code: string } {
+  return Object.assign(new Error(message), { statusCode: 400, code: BAD_REQUEST });
 }

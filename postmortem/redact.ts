@@ -17,8 +17,20 @@ export function isSecretName(name: string): boolean {
 const INLINE_SECRETS: [RegExp, string][] = [
   // Authorization values: `Bearer abc`, `Basic abc`, `token abc`.
   [/\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{6,}/gi, `$1 ${REDACTED}`],
-  // Slack tokens, GitHub tokens, AWS access keys.
-  [/\bxox[abposr]-[A-Za-z0-9-]{6,}/g, REDACTED],
+  // Header lines whose value is a credential without a scheme word (`Authorization: abc`, `X-Api-Key: abc`).
+  [
+    /\b(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|x-auth-token)(["']?\s*:\s*["']?)(?!(?:Bearer|Basic|Token)\s)([^\s"',;}]+)/gi,
+    `$1$2${REDACTED}`,
+  ],
+  // JSON text inside a string (a response body in an error message): `"password": "…"`.
+  [
+    /("[A-Za-z0-9_.-]*(?:token|secret|password|passwd|api[_-]?key|credential|authorization|cookie)[A-Za-z0-9_.-]*"\s*:\s*)"(?:[^"\\]|\\.)*"/gi,
+    `$1"${REDACTED}"`,
+  ],
+  // Slack incoming-webhook and workflow-trigger URLs: the path is the credential.
+  [/(\bhttps:\/\/hooks\.slack\.com\/(?:services|workflows|triggers)\/)[^\s"'<>)]+/g, `$1${REDACTED}`],
+  // Slack tokens (bot, user, app, refresh, …), GitHub tokens, AWS access keys.
+  [/\bxox[abeposr]-[A-Za-z0-9-]{6,}/g, REDACTED],
   [/\bxapp-[A-Za-z0-9-]{6,}/g, REDACTED],
   [/\bgh[pousr]_[A-Za-z0-9]{20,}/g, REDACTED],
   [/\bAKIA[0-9A-Z]{16}\b/g, REDACTED],
@@ -27,6 +39,12 @@ const INLINE_SECRETS: [RegExp, string][] = [
   // token=..., password=..., api_key=... in query strings and `NAME=value` text.
   [
     /\b([A-Za-z0-9_.-]*(?:token|secret|password|passwd|api[_-]?key|credential|auth)[A-Za-z0-9_.-]*)=([^\s&"']+)/gi,
+    `$1=${REDACTED}`,
+  ],
+  // `NAME=value` for environment-style names ending in KEY and the like (STRIPE_KEY, PRIVATE_KEY);
+  // upper case only, so names such as groupKey=… in ordinary text stay readable.
+  [
+    /\b([A-Z][A-Z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?|AUTH|COOKIE)[A-Z0-9_]*)=([^\s&"',]+)/g,
     `$1=${REDACTED}`,
   ],
 ];

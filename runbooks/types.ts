@@ -3,6 +3,7 @@
  * implementation is the workflow named by `workflowType`; triggers (alert hints) sit apart from it.
  */
 import { z } from 'zod';
+import { forbiddenHealthCheckHost } from '../common/network';
 import type { RunbookId, Severity } from '../common/types';
 import type { GateDefinition } from '../workflows/gates';
 
@@ -35,7 +36,12 @@ export const count = (min: number, max: number) => z.coerce.number().int().min(m
 /** `true`/`false`/`yes`/`no`/`1`/`0` as text, or a JSON boolean — never `Boolean("false")`. */
 export const flag = () => z.union([z.boolean(), z.stringbool()]);
 
-export const httpUrl = () => z.url({ protocol: /^https?$/ });
+/** A health-check URL: HTTP(S), and never a cloud metadata service (see common/network.ts). */
+export const httpUrl = () =>
+  z.url({ protocol: /^https?$/ }).superRefine((value, ctx) => {
+    const forbidden = forbiddenHealthCheckHost(new URL(value).hostname);
+    if (forbidden) ctx.addIssue({ code: 'custom', message: `health checks may not reach this host: ${forbidden}` });
+  });
 
 /** An HTTP status a health endpoint answers when healthy. */
 export const httpStatus = () => count(100, 599);

@@ -127,6 +127,18 @@ describe('usage, help and exit codes', { concurrency: true }, () => {
     assert.match(stderr, /FIREBREAK_TEMPORAL_PORT/);
   });
 
+  test('an unreadable TEMPORAL_TLS_CERT is a configuration error naming it: exit 2', async () => {
+    const { code, stderr } = await cli(['incidents'], {
+      env: {
+        TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
+        TEMPORAL_TLS_CERT: '/nonexistent/firebreak-cert.pem',
+        TEMPORAL_TLS_KEY: '/nonexistent/firebreak-key.pem',
+      },
+    });
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /TEMPORAL_TLS_CERT: cannot read \/nonexistent\/firebreak-cert\.pem \(ENOENT\)/);
+  });
+
   test('Temporal down: a clear message and exit 1, from the real bin too', async () => {
     const closed = `127.0.0.1:${await freePort()}`;
     const inProcess = await cli(['status', 'incident:p0-response:shop/a'], { env: { TEMPORAL_ADDRESS: closed } });

@@ -210,6 +210,41 @@ describe('checkHealth', () => {
     await rejectsWith(diagnostics.checkHealth({ url: 'not a url' }), ErrorType.INVALID_INPUT);
     await rejectsWith(diagnostics.checkHealth({ url: 'ftp://127.0.0.1/health' }), ErrorType.INVALID_INPUT);
   });
+
+  test('cloud metadata services are refused, however the address is written, before any connection', async () => {
+    for (const url of [
+      'http://169.254.169.254/latest/meta-data/iam/security-credentials/',
+      'http://2852039166/latest/meta-data/',
+      'http://[::ffff:169.254.169.254]/',
+      'http://metadata.google.internal/computeMetadata/v1/',
+      'http://[fd00:ec2::254]/',
+    ]) {
+      const failure = await rejectsWith(diagnostics.checkHealth({ url, timeoutMs: 500 }), ErrorType.INVALID_INPUT);
+      assert.match(failure.message, /may not reach/, url);
+    }
+  });
+
+  test('a redirect is followed only where a health check may go', async () => {
+    const url = await serve((req, res) => {
+      if (req.url === '/ok') {
+        res.writeHead(200);
+        res.end('fine');
+      } else if (req.url === '/moved') {
+        res.writeHead(302, { location: '/ok' });
+        res.end();
+      } else {
+        res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' });
+        res.end();
+      }
+    });
+    const followed = await diagnostics.checkHealth({ url: `${url}/moved` });
+    assert.equal(followed.healthy, true);
+    assert.equal(followed.bodyExcerpt, 'fine');
+
+    const refused = await diagnostics.checkHealth({ url: `${url}/steal`, timeoutMs: 500 });
+    assert.equal(refused.healthy, false);
+    assert.match(refused.verdict, /redirected to http:\/\/169\.254\.169\.254, which health checks may not reach/);
+  });
 });
 
 describe('Prometheus queries', () => {

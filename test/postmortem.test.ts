@@ -400,6 +400,36 @@ describe('postmortem pieces', () => {
     assert.equal(redactText('Authorization: Basic dXNlcjpwYXNz'), `Authorization: Basic ${REDACTED}`);
   });
 
+  test('redaction inside text: env-style *_KEY values, scheme-less credentials, JSON bodies, Slack URLs', () => {
+    const cases: Array<[string, string]> = [
+      [
+        'set STRIPE_SECRET_KEY=sk_live_51abc PRIVATE_KEY=xyz',
+        `set STRIPE_SECRET_KEY=${REDACTED} PRIVATE_KEY=${REDACTED}`,
+      ],
+      ['Authorization: s3cr3t-raw-token', `Authorization: ${REDACTED}`],
+      ['X-Api-Key: abc123def and Cookie: session=abcd1234', `X-Api-Key: ${REDACTED} and Cookie: ${REDACTED}`],
+      [
+        'upstream said {"user":"bob","password":"hunter2","access_token":"q\\"x"}',
+        `upstream said {"user":"bob","password":"${REDACTED}","access_token":"${REDACTED}"}`,
+      ],
+      [
+        'posted to https://hooks.slack.com/services/T000/B000/XXXXsecretXXXX failed',
+        `posted to https://hooks.slack.com/services/${REDACTED} failed`,
+      ],
+      ['refresh with xoxe-1-My0xLTEtMjM0', `refresh with ${REDACTED}`],
+    ];
+    for (const [text, expected] of cases) assert.equal(redactText(text), expected, text);
+    // Names, not secrets, stay readable.
+    for (const text of [
+      'groupKey=abc receiver=web',
+      'dedupKey=INC-1',
+      'OTEL_TRACES_SAMPLER_ARG=0.001',
+      'Authorization: Bearer <redacted>',
+    ]) {
+      assert.equal(redactText(text), text);
+    }
+  });
+
   test('a history that does not start a workflow is refused', () => {
     assert.throws(() => buildPostmortem([], { workflowId: 'x' }), /WorkflowExecutionStarted/);
   });

@@ -123,6 +123,19 @@ describe('prepareIncident', () => {
       () => prepareIncident({ ...base, runbook: 'p0', params: { healthUrl: 'ftp://x' } }),
       invalid(/healthUrl/),
     );
+    // Whoever may start a runbook must not be able to point the worker at the node's credentials.
+    for (const healthUrl of ['http://169.254.169.254/latest/meta-data/', 'http://metadata.google.internal/']) {
+      for (const runbook of ['p0', 'rollback']) {
+        assert.throws(
+          () => prepareIncident({ ...base, runbook, params: { healthUrl } }),
+          invalid(/may not reach this host[\s\S]*healthUrl/),
+          `${runbook} ${healthUrl}`,
+        );
+      }
+    }
+    assert.doesNotThrow(() =>
+      prepareIncident({ ...base, runbook: 'p0', params: { healthUrl: 'http://checkout.shop.svc:8080/healthz' } }),
+    );
     assert.throws(
       () => prepareIncident({ ...base, runbook: 'p0', targets: [target, target], params: {} }),
       invalid(/one deployment/),

@@ -274,7 +274,10 @@ describe('slash commands', () => {
         'duplicated signature header',
         (body) => {
           const headers = signSlackRequest(SECRET, body);
-          return { ...headers, 'x-slack-signature': `${headers['x-slack-signature']!}, ${headers['x-slack-signature']!}` };
+          return {
+            ...headers,
+            'x-slack-signature': `${headers['x-slack-signature']!}, ${headers['x-slack-signature']!}`,
+          };
         },
       ],
       [

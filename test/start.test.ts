@@ -122,3 +122,22 @@ test('a bad config file names the offending key and exits 2', async () => {
   assert.equal(await started.exited, 2);
   assert.match(started.output(), /policy\.ackDeadline\.P0: not a duration/);
 });
+
+test('an unreadable TEMPORAL_TLS_CERT names the variable and exits 2, without a stack trace', async () => {
+  const started = startCli({
+    TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
+    TEMPORAL_TLS_CERT: path.join(dataDir, 'missing-cert.pem'),
+    TEMPORAL_TLS_KEY: path.join(dataDir, 'missing-key.pem'),
+    FIREBREAK_DATA_DIR: dataDir,
+  });
+  assert.equal(await started.exited, 2, started.output());
+  assert.match(started.output(), /TEMPORAL_TLS_CERT: cannot read .*missing-cert\.pem \(ENOENT\)/);
+  assert.doesNotMatch(started.output(), /^\s+at /m, 'no stack trace');
+});
+
+test('an unreachable Temporal cluster is a one-line reason and exit 1, without a stack trace', async () => {
+  const started = startCli({ TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`, FIREBREAK_DATA_DIR: dataDir });
+  assert.equal(await started.exited, 1, started.output());
+  assert.match(started.output(), /^firebreak start: .+/m);
+  assert.doesNotMatch(started.output(), /^\s+at /m, 'no stack trace');
+});

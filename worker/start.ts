@@ -151,7 +151,9 @@ export async function runStartCommand(): Promise<number> {
       console.error(err.message);
       return 2;
     }
-    throw err;
+    // A port in use, an unreachable cluster, a dev server that would not start: the reason, not a stack.
+    console.error(`firebreak start: ${(err as Error)?.message ?? String(err)}`);
+    return 1;
   }
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {

@@ -172,7 +172,6 @@ export async function answerIncidentCommand(
  * it only stops escalation. Group membership fails closed, as for gate decisions.
  */
 async function mayResolve(ctx: SlackIngressContext, actor: Actor): Promise<boolean> {
-  if (Date.now() > 0) return true; // TEMP-REVERT
   const { users, groups } = ctx.policy.approvers;
   if (users.length === 0 && groups.length === 0) return true;
   if (users.includes(actor.id)) return true;
