@@ -256,6 +256,9 @@ async function retryOnConflict<T>(step: () => Promise<T>): Promise<T> {
 }
 
 async function call<T>(access: Access, fn: () => Promise<T>): Promise<T> {
+  // Every request is progress: under LONG_REMEDIATION's heartbeat timeout, an attempt lost with its
+  // worker is retried in seconds (the markers make the retry safe) instead of at start-to-close.
+  activityContext()?.heartbeat();
   try {
     return await fn();
   } catch (err) {
@@ -727,7 +730,7 @@ export function createKubernetesActivities(kubeConfig: KubeConfig) {
      * `kubectl rollout restart`: sets the pod-template annotation kubectl.kubernetes.io/restartedAt
      * (strategic-merge patch), which rolls every pod. Idempotency key: incidentId (one restart per
      * incident; a retry returns the first restart's time). Server-side dry run supported.
-     * REMOTE_CALL profile (returns once the API accepted it; waitForRollout waits for the pods).
+     * LONG_REMEDIATION profile (returns once the API accepted it; waitForRollout waits for the pods).
      */
     async rolloutRestart(input: Target & MutationOptions): Promise<RolloutRestartResult> {
       return retryOnConflict(async () => {
@@ -796,7 +799,7 @@ export function createKubernetesActivities(kubeConfig: KubeConfig) {
      * revision's ReplicaSet template (minus pod-template-hash) and the annotations kubectl computes.
      * Default: the previous revision. Idempotency key: incidentId + requested revision (a retry
      * reports the first undo instead of undoing again). Server-side dry run supported.
-     * REMOTE_CALL profile.
+     * LONG_REMEDIATION profile.
      */
     async rolloutUndo(input: Target & MutationOptions & { toRevision?: number }): Promise<RolloutUndoResult> {
       return retryOnConflict(async () => {
@@ -890,7 +893,8 @@ export function createKubernetesActivities(kubeConfig: KubeConfig) {
      * availableReplicas verdict every second, heartbeating it, until complete. Fails non-retryably
      * with ROLLOUT_DEADLINE_EXCEEDED when the Deployment reports ProgressDeadlineExceeded and with
      * ROLLOUT_TIMED_OUT at its own deadline (kept across retries in the heartbeat details).
-     * Read-only; no idempotency key; LONG_REMEDIATION profile with a heartbeat timeout.
+     * Read-only; no idempotency key; rolloutWatcher profile (the runbook's deadline, 30 s
+     * heartbeat timeout).
      */
     async waitForRollout(input: Target & { timeoutSeconds: number }): Promise<RolloutStatus> {
       const context = activityContext();
@@ -929,7 +933,7 @@ export function createKubernetesActivities(kubeConfig: KubeConfig) {
      * `kubectl scale --replicas`: merge patch of the scale subresource. Idempotency key: incidentId
      * + replica count; the marker (with the replica count found first) is written before the scale
      * and closed after it, so a retry re-applies an unfinished scale but never reports its own
-     * value as the previous one. Server-side dry run supported. REMOTE_CALL profile.
+     * value as the previous one. Server-side dry run supported. LONG_REMEDIATION profile.
      */
     async scaleDeployment(input: Target & MutationOptions & { replicas: number }): Promise<ScaleResult> {
       return retryOnConflict(async () => {
@@ -1007,7 +1011,7 @@ export function createKubernetesActivities(kubeConfig: KubeConfig) {
      * a new one is appended, an existing one changed in place). Returns the values it replaced.
      * Idempotency key: incidentId + container + the requested values (a retry returns the first
      * attempt's previous values). Refuses to overwrite a variable set from a Secret/ConfigMap
-     * reference, which it could not restore. Server-side dry run supported. REMOTE_CALL profile.
+     * reference, which it could not restore. Server-side dry run supported. LONG_REMEDIATION profile.
      */
     async setDeploymentEnv(
       input: Target & MutationOptions & { container?: string; env: Record<string, string | null> },
@@ -1079,7 +1083,7 @@ export function createKubernetesActivities(kubeConfig: KubeConfig) {
      * `kubectl set resources`: strategic-merge patch of one container's limits/requests (`null`
      * removes an entry). Returns the values it replaced, as the API server stored them.
      * Idempotency key: incidentId + container + the requested values. Server-side dry run
-     * supported. REMOTE_CALL profile.
+     * supported. LONG_REMEDIATION profile.
      */
     async setContainerResources(
       input: Target &
@@ -1168,7 +1172,7 @@ export function createKubernetesActivities(kubeConfig: KubeConfig) {
      * when the socket opens; the exit status arrives later on the status channel). Output is capped
      * (default 1 MiB per stream). Changes nothing itself — what the command does is the caller's
      * business; not idempotent, so the runbook must only exec read-only commands (heap profile).
-     * LONG_REMEDIATION profile; heartbeats while it waits.
+     * QUICK profile in the runbooks (the heap profile's exec is capped at 25 s); heartbeats while it waits.
      */
     async execInPod(input: {
       namespace: string;

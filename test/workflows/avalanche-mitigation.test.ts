@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { WorkflowUpdateFailedError, type Client, type Connection } from '@temporalio/client';
+import { WorkflowUpdateFailedError, type Client, type Connection, type WorkflowHandle } from '@temporalio/client';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Target } from '../../common/types';
 import { decideUpdate, resolveSignal, type DecideRequest } from '../../workflows/incident/messages';
@@ -18,6 +19,7 @@ import {
   eventTypes,
   fastPolicy,
   gatePending,
+  sleep,
   startIncident,
   timelineText,
   uniqueTarget,
@@ -247,6 +249,9 @@ test('avalanche-mitigation: cancelled mid-remediation stops cleanly and still of
     });
     await fakes.reached('scaleDeployment');
     await handle.cancel();
+    // The held call is the dry run that reads the replica count: it settles, the scale-out is never sent.
+    await cancellationHandled(handle);
+    fakes.release('scaleDeployment');
     const pending = await waitForRecord(handle, gatePending('restore'));
     assert.equal(pending.status, 'cancelled');
     assert.equal(pending.mitigations.length, 1, 'only the sampler change was made before the cancellation');
@@ -259,6 +264,93 @@ test('avalanche-mitigation: cancelled mid-remediation stops cleanly and still of
     assert.equal(fakes.deployment(target.namespace, target.deployment).env.app!.OTEL_TRACES_SAMPLER_ARG, '0.1');
   } finally {
     fakes.release('scaleDeployment');
+    await own.stop();
+  }
+});
+
+test('avalanche-mitigation: cancelled while a change is in flight: the change still reaches the ledger and is restored', async () => {
+  const fakes = new FakeWorld({ hold: new Set(['setDeploymentEnv']) });
+  const taskQueue = uniqueTaskQueue('avalanche-cancel-inflight');
+  const own = await runTestWorker({ activities: fakes.activities(), taskQueue });
+  try {
+    const target = uniqueTarget('search');
+    const handle = await startIncident(client, taskQueue, {
+      runbook: 'avalanche-mitigation',
+      targets: [target],
+      policy: fastPolicy({ restoreAfterMs: 500 }),
+    });
+    await fakes.reached('setDeploymentEnv');
+    await handle.cancel();
+    // The workflow has handled the cancellation before the cluster answers the change.
+    await cancellationHandled(handle);
+    fakes.release('setDeploymentEnv');
+    const record = await handle.result();
+    assert.equal(record.status, 'cancelled');
+    assert.deepEqual(
+      record.mitigations.map((m) => m.key),
+      [`${target.namespace}/${target.deployment}/env/app/OTEL_TRACES_SAMPLER_ARG`],
+      'the change the cluster applied is in the ledger',
+    );
+    assert.ok(record.mitigations[0]!.restoredAt, 'and restored');
+    assert.equal(fakes.mutations(`${record.id}:restore`).length, 1);
+    assert.equal(fakes.deployment(target.namespace, target.deployment).env.app!.OTEL_TRACES_SAMPLER_ARG, '0.1');
+    assert.equal(fakes.made('rolloutRestart').length, 0, 'nothing after the cancellation');
+  } finally {
+    fakes.release('setDeploymentEnv');
+    await own.stop();
+  }
+});
+
+/** Waits until a workflow task has run after the cancellation request reached the history. */
+async function cancellationHandled(handle: WorkflowHandle): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const types = await eventTypes(handle);
+    const requested = types.indexOf('EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED');
+    if (requested >= 0 && types.slice(requested).includes('EVENT_TYPE_WORKFLOW_TASK_COMPLETED')) return;
+    await sleep(100);
+  }
+  throw new Error(`the cancellation of ${handle.workflowId} was not handled within 10 s`);
+}
+
+test('avalanche-mitigation: a change whose worker vanished mid-call is retried within seconds, not minutes', async () => {
+  const fakes = new FakeWorld();
+  const activities = fakes.activities();
+  let lost = 0;
+  const taskQueue = uniqueTaskQueue('avalanche-lost');
+  let forget!: () => void;
+  const forgotten = new Promise<void>((resolve) => (forget = resolve));
+  // The first change's first attempt behaves like a worker that died mid-call: no answer, no heartbeat.
+  const own = await runTestWorker({
+    activities: {
+      ...activities,
+      async setDeploymentEnv(input: Parameters<typeof activities.setDeploymentEnv>[0]) {
+        if (lost === 0) {
+          lost = Context.current().info.attempt;
+          await forgotten;
+          throw new Error('lost with its worker');
+        }
+        return activities.setDeploymentEnv(input);
+      },
+    },
+    taskQueue,
+  });
+  try {
+    const started = Date.now();
+    const handle = await startIncident(client, taskQueue, {
+      runbook: 'avalanche-mitigation',
+      targets: [uniqueTarget('orders')],
+      policy: fastPolicy({ restoreAfterMs: 500 }),
+    });
+    const mitigated = await waitForRecord(handle, (r) => r.status === 'mitigated', 60_000);
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed < 40_000, `the lost change was retried after ${elapsed} ms`);
+    assert.equal(lost, 1);
+    assert.equal(fakes.made('setDeploymentEnv', (i) => i.incidentId === mitigated.id).length, 2, 'each change once');
+    assert.equal(mitigated.mitigations.length, MITIGATIONS_PER_SERVICE);
+    await handle.signal(resolveSignal, { actor: BOB });
+    await handle.result();
+  } finally {
+    forget();
     await own.stop();
   }
 });

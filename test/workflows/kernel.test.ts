@@ -14,7 +14,7 @@ import {
 } from '../../workflows/incident/messages';
 import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from '../bed/worker';
 import { FakeWorld } from './fakes';
-import { BOB, fastPolicy, sleep, startIncident, timelineText, waitForRecord } from './harness';
+import { BOB, eventTypes, fastPolicy, history, sleep, startIncident, timelineText, waitForRecord } from './harness';
 
 let client: Client;
 let connection: Connection;
@@ -150,3 +150,124 @@ describe('kernel', { concurrency: true }, () => {
     assert.match(timelineText(record), /Incident closed: resolved/);
   });
 });
+
+test('kernel: a long history continues as new with the incident intact; a resolution during the hand-over is kept', async () => {
+  // The card thread is held, so the hand-over (which first lets the thread catch up) is still under way
+  // when the resolution arrives.
+  const held = new FakeWorld({ hold: new Set(['postTimelineEntry']) });
+  const own = await runTestWorker({ activities: held.activities(), taskQueue: uniqueTaskQueue('kernel-can') });
+  try {
+    const policy = fastPolicy({ maxOpenMs: 45_000 });
+    const handle = await startIncident(client, own.taskQueue, { runbook: 'p0-response', policy });
+    await waitForRecord(handle, (r) => r.status === 'mitigated');
+    // Temporal suggests continuing as new past 4 MB of history: bulky annotations (not kept in the record) get there.
+    // Small enough apiece that no single workflow task outgrows a gRPC message.
+    const bulky: AlertInstance = { ...alert('c1', 'firing'), annotations: { description: 'x'.repeat(70_000) } };
+    for (let i = 0; i < 70; i++) await handle.signal(alertSignal, notification([bulky]));
+    await waitForRecord(handle, (r) => /History is long/.test(timelineText(r)), 30_000);
+    await handle.signal(resolveSignal, { actor: BOB, note: 'fixed by hand' });
+    await waitForRecord(handle, (r) => /Resolution requested by bob/.test(timelineText(r)));
+    held.release('postTimelineEntry');
+
+    const record = await handle.result();
+    const [started] = await history(handle);
+    assert.ok(started?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId, 'a new run finished it');
+    assert.equal(record.status, 'resolved');
+    assert.match(record.outcome ?? '', /^Resolved by bob/);
+    assert.equal(record.alerts.length, 1, 'alert state carried over');
+    assert.equal(record.timeline.filter((e) => e.kind === 'opened').length, 1, 'the timeline carried over, once');
+    assert.equal(held.made('rolloutRestart', (i) => i.incidentId === record.id).length, 1, 'the runbook ran once');
+  } finally {
+    held.release('postTimelineEntry');
+    await own.stop();
+  }
+});
+
+test('kernel: continued as new before the response time, the first page still comes at the response time', async () => {
+  const fresh = new FakeWorld();
+  const own = await runTestWorker({ activities: fresh.activities(), taskQueue: uniqueTaskQueue('kernel-can-ack') });
+  try {
+    const responseMs = 15_000;
+    const policy = fastPolicy({
+      ackDeadlineMs: { P0: responseMs, P1: responseMs, P2: responseMs, P3: responseMs },
+      repageIntervalMs: 60_000,
+      maxOpenMs: 60_000,
+    });
+    const handle = await startIncident(client, own.taskQueue, { runbook: 'p0-response', policy });
+    await waitForRecord(handle, (r) => r.status === 'mitigated');
+    // Late enough in the response time that granting it again would show.
+    await sleep(4_000);
+    const bulky: AlertInstance = { ...alert('d1', 'firing'), annotations: { description: 'x'.repeat(70_000) } };
+    for (let i = 0; i < 70; i++) await handle.signal(alertSignal, notification([bulky]));
+    const continued = await waitForRecord(handle, (r) => /History is long/.test(timelineText(r)), 30_000);
+    assert.equal(continued.escalationTier, 0, 'continued as new before the response time ran out');
+    const paged = await waitForRecord(handle, (r) => r.escalationTier > 0, 40_000);
+    const escalation = paged.timeline.find((e) => e.kind === 'escalation')!;
+    const afterOpening = Date.parse(escalation.at) - Date.parse(paged.openedAt);
+    assert.ok(afterOpening < responseMs + 2_500, `paged ${afterOpening} ms after opening; response time ${responseMs}`);
+    await handle.signal(resolveSignal, { actor: BOB });
+    assert.equal((await handle.result()).status, 'resolved');
+  } finally {
+    await own.stop();
+  }
+});
+
+/** PagerDuty first, after a 1 s response time: an unacknowledged incident pages almost at once. */
+const pageFirst = fastPolicy({
+  ackDeadlineMs: { P0: 1_000, P1: 1_000, P2: 1_000, P3: 1_000 },
+  repageIntervalMs: 60_000,
+  tiers: [{ name: 'PagerDuty', kind: 'pagerduty', mentions: [] }],
+  maxOpenMs: 60_000,
+});
+
+test('kernel: cancelled while a page is being sent: the page is still resolved when the incident closes', async () => {
+  const held = new FakeWorld({ hold: new Set(['triggerPage']) });
+  const own = await runTestWorker({ activities: held.activities(), taskQueue: uniqueTaskQueue('kernel-page-cancel') });
+  try {
+    const handle = await startIncident(client, own.taskQueue, { runbook: 'p0-response', policy: pageFirst });
+    await held.reached('triggerPage');
+    await handle.cancel();
+    await waitForCancellationHandled(handle);
+    held.release('triggerPage');
+    const record = await handle.result();
+    assert.equal(record.status, 'cancelled');
+    assert.equal(held.made('triggerPage', (i) => i.incidentId === record.id).length, 1);
+    assert.equal(held.made('resolvePage', (i) => i.incidentId === record.id).length, 1, 'no page left open');
+  } finally {
+    held.release('triggerPage');
+    await own.stop();
+  }
+});
+
+test('kernel: continued as new while a page is being sent: the new run knows of the page', async () => {
+  const held = new FakeWorld({ hold: new Set(['triggerPage']) });
+  const own = await runTestWorker({ activities: held.activities(), taskQueue: uniqueTaskQueue('kernel-page-can') });
+  try {
+    const handle = await startIncident(client, own.taskQueue, { runbook: 'p0-response', policy: pageFirst });
+    await held.reached('triggerPage');
+    await waitForRecord(handle, (r) => r.status === 'mitigated');
+    const bulky: AlertInstance = { ...alert('e1', 'firing'), annotations: { description: 'x'.repeat(70_000) } };
+    for (let i = 0; i < 70; i++) await handle.signal(alertSignal, notification([bulky]));
+    await waitForRecord(handle, (r) => /History is long/.test(timelineText(r)), 30_000);
+    await sleep(1_000);
+    held.release('triggerPage');
+    await handle.signal(resolveSignal, { actor: BOB });
+    const record = await handle.result();
+    assert.equal(record.status, 'resolved');
+    assert.equal(held.made('resolvePage', (i) => i.incidentId === record.id).length, 1, 'no page left open');
+  } finally {
+    held.release('triggerPage');
+    await own.stop();
+  }
+});
+
+/** Waits until a workflow task has run after the cancellation request reached the history. */
+async function waitForCancellationHandled(handle: Parameters<typeof history>[0]): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const types = await eventTypes(handle);
+    const requested = types.indexOf('EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED');
+    if (requested >= 0 && types.slice(requested).includes('EVENT_TYPE_WORKFLOW_TASK_COMPLETED')) return;
+    await sleep(100);
+  }
+  throw new Error(`the cancellation of ${handle.workflowId} was not handled within 10 s`);
+}

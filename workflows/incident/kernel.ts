@@ -98,6 +98,7 @@ export class Incident<P> {
   readonly input: ResumableInput<P>;
   private resolution?: ResolveRequest;
   private pagerDutyPaged = false;
+  private pagesInFlight = 0;
   private readonly outbox: SlackItem[] = [];
   private cardDirty = true;
   private closing = false;
@@ -220,6 +221,7 @@ export class Incident<P> {
       this.outbox.push({ kind: 'escalation', tier: tier.name, mentions: tier.mentions, text });
       return;
     }
+    this.pagesInFlight += 1;
     try {
       await paging.triggerPage({
         incidentId: this.id,
@@ -232,14 +234,15 @@ export class Incident<P> {
     } catch (err) {
       if (isCancellation(err)) throw err;
       this.note('failure', `Paging ${tier.name} failed: ${failureMessage(err)}`, { tier: tier.name });
+    } finally {
+      this.pagesInFlight -= 1;
     }
   }
 
   private async watchAcknowledgement(): Promise<void> {
     const settled = () => this.record.acknowledgedAt !== undefined || isClosed(this.record);
     try {
-      let wait = this.policy.ackDeadlineMs[this.record.severity];
-      let waited = `the ${this.record.severity} response time`;
+      let { wait, waited } = this.firstAcknowledgementWait();
       while (!(await condition(settled, wait))) {
         await this.escalate(`not acknowledged within ${waited}`);
         wait = this.policy.repageIntervalMs;
@@ -252,6 +255,19 @@ export class Incident<P> {
       if (isCancellation(err)) return;
       this.note('failure', `Escalation watch failed: ${failureMessage(err)}`);
     }
+  }
+
+  /**
+   * Measured from the incident's opening and its last page, not from this run's start: a run
+   * continued as new must not grant the response time again.
+   */
+  private firstAcknowledgementWait(): { wait: number; waited: string } {
+    const deadline = Date.parse(this.record.openedAt) + this.policy.ackDeadlineMs[this.record.severity];
+    if (Date.now() < deadline)
+      return { wait: deadline - Date.now(), waited: `the ${this.record.severity} response time` };
+    const lastPage = this.record.timeline.findLast((entry) => entry.kind === 'escalation');
+    const nextPage = (lastPage ? Date.parse(lastPage.at) : deadline) + this.policy.repageIntervalMs;
+    return { wait: Math.max(1, nextPage - Date.now()), waited: 'the re-page interval' };
   }
 
   // ---- messages -------------------------------------------------------------------------------
@@ -581,8 +597,14 @@ export class Incident<P> {
   private async continueAsNew(): Promise<never> {
     this.note('note', 'History is long: continuing as a new run', undefined, { post: false });
     this.closing = true;
-    await condition(() => this.courierDone && allHandlersFinished(), DRAIN_MS);
-    const resume: ResumeState = { record: this.record, pagerDutyPaged: this.pagerDutyPaged };
+    // A page still being sent must be known to the next run, which resolves it at the end.
+    await condition(() => this.courierDone && this.pagesInFlight === 0 && allHandlersFinished(), DRAIN_MS);
+    // A resolution that arrived while the thread caught up goes with the record, or it would be lost.
+    const resume: ResumeState = {
+      record: this.record,
+      pagerDutyPaged: this.pagerDutyPaged,
+      ...(this.resolution ? { resolution: this.resolution } : {}),
+    };
     return continueAsNew<(input: ResumableInput<P>) => Promise<IncidentRecord>>({ ...this.input, resume });
   }
 
@@ -601,6 +623,8 @@ export class Incident<P> {
 
   async close(loops: { courier: Promise<void>; watch: Promise<void> }): Promise<void> {
     await this.offerRestoration();
+    // A page the escalation watch is still sending must land before deciding whether to resolve it.
+    await loops.watch;
     if (this.pagerDutyPaged && this.record.status !== 'failed') {
       try {
         await paging.resolvePage({ incidentId: this.id });
@@ -616,7 +640,6 @@ export class Incident<P> {
       `Incident closed: ${this.record.status}${this.record.outcome ? ` — ${this.record.outcome}` : ''}`,
     );
     this.closing = true;
-    await loops.watch;
     if (!(await condition(() => this.courierDone && allHandlersFinished(), DRAIN_MS))) {
       log.warn('Slack thread or message handlers did not finish in time', { incidentId: this.id });
     }

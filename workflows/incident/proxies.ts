@@ -2,7 +2,7 @@
  * Activity proxies, one per timeout/retry profile. Activities are referenced by type only: the
  * implementations (and their clients) never enter the workflow bundle.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { CancellationScope, proxyActivities } from '@temporalio/workflow';
 import type { KubernetesActivities } from '../../activities/kubernetes';
 import type { SlackActivities } from '../../activities/slack';
 import type { DiagnosticsActivities } from '../../activities/diagnostics';
@@ -24,17 +24,43 @@ const REMOTE_CALL = {
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8 },
 } as const;
 
-/** Mutations of the cluster: idempotent through the incident marker, so retries are safe. */
+/**
+ * Mutations of the cluster: idempotent through the incident marker, so retries are safe. They
+ * heartbeat on every API request, so an attempt lost with a crashed worker is retried after the
+ * heartbeat timeout rather than the whole start-to-close.
+ */
 const LONG_REMEDIATION = {
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '15 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
 } as const;
 
+/**
+ * A change the workflow has sent is waited for even when the incident is cancelled: a request in
+ * flight cannot be called back, so the change may already be applied, and only its result puts it
+ * in the mitigation ledger that restoration reads (or tells close() a page needs resolving).
+ */
+function settledEvenIfCancelled<A extends object>(activities: A): A {
+  return new Proxy(activities, {
+    get(target, name, receiver) {
+      const call: unknown = Reflect.get(target, name, receiver);
+      if (typeof call !== 'function') return call;
+      return (...args: unknown[]) => {
+        // A change not yet sent is not sent once the incident is cancelled.
+        const scope = CancellationScope.current();
+        if (scope.consideredCancelled) return scope.cancelRequested;
+        return CancellationScope.nonCancellable(() => call(...args) as Promise<unknown>);
+      };
+    },
+  });
+}
+
 export const kubeRead = proxyActivities<KubernetesActivities>(QUICK);
-export const kubeChange = proxyActivities<KubernetesActivities>(LONG_REMEDIATION);
+export const kubeChange = settledEvenIfCancelled(proxyActivities<KubernetesActivities>(LONG_REMEDIATION));
 export const diagnostics = proxyActivities<DiagnosticsActivities>(QUICK);
 export const slack = proxyActivities<SlackActivities>(REMOTE_CALL);
-export const paging = proxyActivities<PagingActivities>(REMOTE_CALL);
+// A page sent is a page to resolve: its outcome is kept even when the incident is cancelled meanwhile.
+export const paging = settledEvenIfCancelled(proxyActivities<PagingActivities>(REMOTE_CALL));
 
 /**
  * waitForRollout heartbeats while it polls, so a lost worker is noticed in 30 s rather than at
