@@ -10,7 +10,7 @@
  *   npm run bench                     the benchmarks (bench/*.ts) on the same bed, one at a time
  */
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -135,13 +135,30 @@ async function main(): Promise<number> {
 
     const testFiles = files.length > 0 ? files : await findTestFiles(path.join(ROOT, 'test'));
     log(`running ${testFiles.length} test files`);
+    // A TAP copy of the results beside the spec output, for the plain summary line at the end.
+    const tapPath = path.join(workRoot, 'results.tap');
     const code = await run(
       process.execPath,
-      ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...testFiles],
+      [
+        '--import',
+        'tsx',
+        '--test',
+        '--test-reporter=spec',
+        '--test-reporter-destination=stdout',
+        '--test-reporter=tap',
+        `--test-reporter-destination=${tapPath}`,
+        '--test-concurrency=2',
+        ...testFiles,
+      ],
       env,
     );
     log(`total ${((Date.now() - started) / 1000).toFixed(0)} s`);
-    return code;
+    const tap = await readFile(tapPath, 'utf8').catch(() => '');
+    const count = (name: string) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(tap)?.[1] ?? 0);
+    const summary = `${count('pass')} passed, ${count('fail')} failed`;
+    const skipped = count('skipped') + count('todo');
+    process.stdout.write(`${summary}${skipped > 0 ? `, ${skipped} skipped` : ''}\n`);
+    return code !== 0 || count('pass') === 0 ? code || 1 : 0;
   } finally {
     await stopAll();
     if (!process.env.FIREBREAK_TEST_KEEP) await rm(workRoot, { recursive: true, force: true });
