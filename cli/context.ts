@@ -7,11 +7,10 @@ import os from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Client, Connection } from '@temporalio/client';
 import { isGrpcServiceError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { ApplicationFailure, defaultPayloadConverter, WorkflowNotFoundError } from '@temporalio/common';
+import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import { ConfigError, parseEnv, type Env } from '../config/env';
 import type { Actor } from '../common/types';
-import { incidentIdKey, runbookKey } from '../common/search-attributes';
-import { findRunbook } from '../runbooks';
+import { findIncidentById } from '../client/incidents';
 import { connectClient } from '../worker/temporal';
 
 export interface CliIO {
@@ -140,9 +139,7 @@ export interface IncidentRef {
 
 /**
  * Accepts a workflow id (`incident:p0-response:shop/checkout`, `alert:alertmanager:<hash>`) or an
- * incident id (`INC-20261121-051759-p0-checkout`). Incident ids are found through the
- * FirebreakIncidentId search attribute, or — for incidents started before it was set — by the
- * runbook and start minute the id encodes, confirmed against each candidate's start input.
+ * incident id (`INC-20261121-051759-p0-checkout-1a2b`), found through its search attribute.
  */
 export async function resolveIncident(ctx: CommandContext, id: string): Promise<IncidentRef> {
   const client = await ctx.client();
@@ -150,39 +147,9 @@ export async function resolveIncident(ctx: CommandContext, id: string): Promise<
     await describeOrFail(client, { workflowId: id });
     return { workflowId: id };
   }
-  const escaped = id.replace(/'/g, "\\'");
-  for await (const execution of client.workflow.list({ query: `${incidentIdKey.name} = '${escaped}'` })) {
-    return { workflowId: execution.workflowId, runId: execution.runId };
-  }
-  const parsed = /^INC-(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})-([a-z0-9]+)-/.exec(id);
-  const runbook = parsed ? findRunbook(parsed[7]!) : undefined;
-  if (parsed && runbook) {
-    const [, y, mo, d, h, mi, s] = parsed;
-    const stamp = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${s}Z`);
-    const from = new Date(stamp - 60_000).toISOString();
-    const to = new Date(stamp + 120_000).toISOString();
-    const query = `${runbookKey.name} = '${runbook.id}' AND StartTime BETWEEN '${from}' AND '${to}'`;
-    let checked = 0;
-    for await (const execution of client.workflow.list({ query })) {
-      if (++checked > 50) break;
-      if ((await startInputIncidentId(client, execution.workflowId, execution.runId)) === id) {
-        return { workflowId: execution.workflowId, runId: execution.runId };
-      }
-    }
-  }
+  const found = await findIncidentById(client, id);
+  if (found) return found;
   throw new CommandFailed(`no incident ${id} — list incidents with \`firebreak incidents\``);
-}
-
-async function startInputIncidentId(client: Client, workflowId: string, runId: string): Promise<string | undefined> {
-  const response = await client.workflowService.getWorkflowExecutionHistory({
-    namespace: client.options.namespace,
-    execution: { workflowId, runId },
-    maximumPageSize: 1,
-  });
-  const payload = response.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
-  if (!payload) return undefined;
-  const input = defaultPayloadConverter.fromPayload<{ incidentId?: string }>(payload);
-  return input?.incidentId;
 }
 
 async function describeOrFail(client: Client, ref: IncidentRef): Promise<void> {

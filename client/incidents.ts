@@ -4,6 +4,7 @@
  * except through the message definitions exported beside it.
  */
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { incidentIdKey } from '../common/search-attributes';
 import type { PreparedIncident } from '../runbooks';
 import { alertSignal, type AlertNotification } from '../workflows/incident/messages';
 
@@ -75,4 +76,19 @@ export async function deliverAlert(
 /** A handle on an incident by its workflow id (the id users see in Slack and the CLI). */
 export function incidentHandle(client: Client, workflowId: string): WorkflowHandle {
   return client.workflow.getHandle(workflowId);
+}
+
+/**
+ * The execution an incident id (`INC-…`) names, through the FirebreakIncidentId search attribute
+ * that every incident carries from its start. Undefined when visibility knows no such incident.
+ */
+export async function findIncidentById(
+  client: Client,
+  incidentId: string,
+): Promise<{ workflowId: string; runId: string } | undefined> {
+  const escaped = incidentId.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+  for await (const execution of client.workflow.list({ query: `${incidentIdKey.name} = '${escaped}'`, pageSize: 1 })) {
+    return { workflowId: execution.workflowId, runId: execution.runId };
+  }
+  return undefined;
 }

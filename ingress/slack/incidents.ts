@@ -12,16 +12,15 @@ import { ApplicationFailure } from '@temporalio/common';
 import { actorText, escapeMrkdwn, safeText, slackDate } from '../../activities/slack';
 import { ErrorType } from '../../common/errors';
 import { parseTarget, formatTarget } from '../../common/ids';
-import { incidentIdKey, runbookKey, severityKey, statusKey, targetKey } from '../../common/search-attributes';
+import { runbookKey, severityKey, statusKey } from '../../common/search-attributes';
 import type { Actor, IncidentRecord } from '../../common/types';
-import { findRunbook } from '../../runbooks';
+import { findIncidentById } from '../../client/incidents';
 import { acknowledgeUpdate, resolveSignal, statusQuery } from '../../workflows/incident/messages';
 import type { IncidentCommand } from './commands';
 import { incidentHelpText } from './commands';
 import type { SlackIngressContext } from './context';
 
 const LIST_LIMIT = 20;
-const CANDIDATE_LIMIT = 50;
 const ACTIVE = "FirebreakStatus IN ('open', 'acknowledged', 'mitigated')";
 
 export interface CommandAnswer {
@@ -56,29 +55,10 @@ export async function findIncident(
     return (await tryHandle(found[0]!.workflowId)) ?? `no open incident on ${formatTarget(target)}`;
   }
 
-  if (id.startsWith('INC-') && !/['\\]/.test(id)) {
-    const tagged = await list(ctx, `${incidentIdKey.name} = '${id}'`, 1).catch(() => []);
-    if (tagged[0]) {
-      const handle = ctx.temporal.workflow.getHandle(tagged[0].workflowId, tagged[0].runId);
-      const record = await handle.query(statusQuery).catch(() => undefined);
-      if (record?.id === id) return { handle, record };
-    }
-  }
-  // Incidents started without the FirebreakIncidentId attribute: INC-<yyyymmdd>-<hhmmss>-<runbook>-<deployment>
-  // names the runbook and deployment, which narrow the search.
-  const match = /^INC-\d{8}-\d{6}-(p0|rollback|avalanche|oom)-([a-z0-9][-a-z0-9.]*)$/.exec(id);
-  const runbook = match ? findRunbook(match[1]!) : undefined;
-  if (!match || !runbook) return `"${id}" is not an incident id (INC-…), a workflow id or <namespace>/<deployment>`;
-  // The tail is the deployment, possibly followed by a short disambiguating suffix.
-  const tail = match[2]!;
-  const candidates = (await list(ctx, `FirebreakRunbook = '${runbook.id}'`, CANDIDATE_LIMIT)).filter((info) =>
-    targetsOf(info).some((t) => {
-      const deployment = t.slice(t.indexOf('/') + 1);
-      return tail === deployment || tail.startsWith(`${deployment}-`);
-    }),
-  );
-  for (const info of candidates) {
-    const handle = ctx.temporal.workflow.getHandle(info.workflowId, info.runId);
+  if (!id.startsWith('INC-')) return `"${id}" is not an incident id (INC-…), a workflow id or <namespace>/<deployment>`;
+  const found = await findIncidentById(ctx.temporal, id).catch(() => undefined);
+  if (found) {
+    const handle = ctx.temporal.workflow.getHandle(found.workflowId, found.runId);
     const record = await handle.query(statusQuery).catch(() => undefined);
     if (record?.id === id) return { handle, record };
   }
@@ -92,10 +72,6 @@ async function list(ctx: SlackIngressContext, query: string, limit: number): Pro
     if (found.length >= limit) break;
   }
   return found;
-}
-
-function targetsOf(info: WorkflowExecutionInfo): string[] {
-  return info.typedSearchAttributes.get(targetKey) ?? [];
 }
 
 export async function answerIncidentCommand(
