@@ -12,8 +12,7 @@
  * else starts its own dev server in a temporary directory and stops it at the end. The figures
  * are also written to bench/results/alerts.json.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { alertWorkflowId } from '../common/ids';
@@ -29,6 +28,8 @@ import {
   workflowsOnQueue,
 } from '../test/alerts-support';
 import { FakeWorld } from '../test/workflows/fakes';
+import { ensureTemporal } from '../test/bed/temporal';
+import { percentile, positiveIntArg } from './support';
 
 const TOKEN = 'bench-token';
 const RECEIVER = 'firebreak\\.bench';
@@ -42,13 +43,7 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const number = (name: string, fallback: number) => {
-    const index = argv.indexOf(`--${name}`);
-    if (index < 0) return fallback;
-    const value = Number(argv[index + 1]);
-    if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
-    return value;
-  };
+  const number = (name: string, fallback: number) => positiveIntArg(argv, name, fallback);
   return {
     notifications: number('notifications', 1000),
     groups: number('groups', 50),
@@ -57,24 +52,13 @@ function parseArgs(argv: string[]): Options {
   };
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
 async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
   const cleanups: (() => Promise<void>)[] = [];
   const log = (line: string) => process.stderr.write(`[bench alerts] ${line}\n`);
   try {
-    if (!process.env.FIREBREAK_TEST_TEMPORAL_ADDRESS) {
-      const workDir = await mkdtemp(path.join(tmpdir(), 'firebreak-bench-'));
-      cleanups.push(() => rm(workDir, { recursive: true, force: true }));
-      const { startTemporal } = await import('../test/bed/temporal');
-      const temporal = await startTemporal({ workDir, log });
-      cleanups.push(() => temporal.stop());
-      Object.assign(process.env, temporal.env);
-    }
+    const temporal = await ensureTemporal(log);
+    cleanups.push(() => temporal.stop());
     // Imported after the address is known: the bed helpers read it from the environment.
     const { connectTestClient, runTestWorker, uniqueTaskQueue } = await import('../test/bed/worker');
     const { client, connection } = await connectTestClient();

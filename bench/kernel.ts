@@ -8,8 +8,7 @@
  *
  *   node --import tsx bench/kernel.ts [--runs 20]     (uses FIREBREAK_TEST_TEMPORAL_ADDRESS, or starts a dev server)
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
@@ -19,6 +18,7 @@ import { connectTestClient, runTestWorker, uniqueTaskQueue } from '../test/bed/w
 import { FakeWorld } from '../test/workflows/fakes';
 import { fastPolicy, history, startIncident, uniqueTarget } from '../test/workflows/harness';
 import { HAPPY_PATHS } from '../test/workflows/scenarios';
+import { ensureTemporal } from '../test/bed/temporal';
 
 const EventType = proto.temporal.api.enums.v1.EventType;
 type Event = proto.temporal.api.history.v1.IHistoryEvent;
@@ -71,15 +71,7 @@ async function startToFirstActivity(client: Client, taskQueue: string, runbook: 
 async function main(): Promise<void> {
   const runsIndex = process.argv.indexOf('--runs');
   const runs = runsIndex >= 0 ? Number(process.argv[runsIndex + 1]) : 20;
-  let stopServer: (() => Promise<void>) | undefined;
-  let workDir: string | undefined;
-  if (!process.env.FIREBREAK_TEST_TEMPORAL_ADDRESS) {
-    const { startTemporal } = await import('../test/bed/temporal');
-    workDir = await mkdtemp(path.join(tmpdir(), 'firebreak-bench-'));
-    const server = await startTemporal({ workDir, log: (line) => console.error(line) });
-    Object.assign(process.env, server.env);
-    stopServer = server.stop;
-  }
+  const temporal = await ensureTemporal((line) => console.error(line));
   const { client, connection } = await connectTestClient();
   const world = new FakeWorld({ oomKills: [{ pod: 'api-0', container: 'app', source: 'containerStatus' }] });
   const worker = await runTestWorker({ activities: world.activities(), taskQueue: uniqueTaskQueue('bench') });
@@ -132,8 +124,7 @@ async function main(): Promise<void> {
   } finally {
     await worker.stop();
     await connection.close();
-    await stopServer?.();
-    if (workDir) await rm(workDir, { recursive: true, force: true });
+    await temporal.stop();
   }
 }
 

@@ -6,14 +6,13 @@
  *   node --import tsx bench/postmortem.ts            starts its own dev server
  *   FIREBREAK_TEST_TEMPORAL_ADDRESS=host:port ...    uses a running one
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { buildPostmortem, exportPostmortem, fetchHistoryEvents, renderJson, renderMarkdown } from '../postmortem';
-import { startDevServer, type DevServer } from '../worker/devserver';
+import { ensureTemporal } from '../test/bed/temporal';
 import type { BenchActivities } from './workflows/history';
 
 const SIZES = [1_000, 10_000];
@@ -31,20 +30,8 @@ const activities: BenchActivities = {
 
 async function main(): Promise<number> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  let server: DevServer | undefined;
-  let workDir: string | undefined;
-  let address = process.env.FIREBREAK_TEST_TEMPORAL_ADDRESS;
-  if (!address) {
-    workDir = await mkdtemp(path.join(tmpdir(), 'firebreak-bench-'));
-    const { freePort } = await import('../test/bed/ports');
-    server = await startDevServer({
-      dataDir: workDir,
-      port: await freePort(),
-      uiPort: await freePort(),
-      log: () => undefined,
-    });
-    address = server.address;
-  }
+  const temporal = await ensureTemporal(() => undefined);
+  const address = process.env.FIREBREAK_TEST_TEMPORAL_ADDRESS!;
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace: 'default' });
   const workerConnection = await NativeConnection.connect({ address });
@@ -119,8 +106,7 @@ async function main(): Promise<number> {
     await running;
     await workerConnection.close();
     await connection.close();
-    await server?.stop();
-    if (workDir) await rm(workDir, { recursive: true, force: true });
+    await temporal.stop();
   }
   return failed ? 1 : 0;
 }

@@ -17,9 +17,6 @@
  * Uses FIREBREAK_TEST_TEMPORAL_ADDRESS when set, else starts its own dev server in a temporary
  * directory and stops it at the end. Started incidents are terminated at the end.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { WebClient } from '@slack/web-api';
@@ -32,6 +29,8 @@ import type { SlackIngressContext } from '../ingress/slack/context';
 import { createSlackRoutes } from '../ingress/slack/routes';
 import { signSlackRequest, slashCommandBody, SlackStandIn } from '../test/bed/slack-standin';
 import { FakeWorld } from '../test/workflows/fakes';
+import { ensureTemporal } from '../test/bed/temporal';
+import { percentile, positiveIntArg } from './support';
 
 const SECRET = 'bench-signing-secret';
 const TOKEN = 'xoxb-bench';
@@ -46,24 +45,13 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const number = (name: string, fallback: number) => {
-    const index = argv.indexOf(`--${name}`);
-    if (index < 0) return fallback;
-    const value = Number(argv[index + 1]);
-    if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
-    return value;
-  };
+  const number = (name: string, fallback: number) => positiveIntArg(argv, name, fallback);
   return {
     requests: number('requests', 200),
     concurrency: number('concurrency', 1),
     ingressOnly: argv.includes('--ingress-only'),
     json: argv.includes('--json'),
   };
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
 function summary(values: number[]) {
@@ -82,14 +70,8 @@ async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
   const cleanups: (() => Promise<void>)[] = [];
   try {
-    if (!process.env.FIREBREAK_TEST_TEMPORAL_ADDRESS) {
-      const workDir = await mkdtemp(path.join(tmpdir(), 'firebreak-bench-slack-'));
-      cleanups.push(() => rm(workDir, { recursive: true, force: true }));
-      const { startTemporal } = await import('../test/bed/temporal');
-      const temporal = await startTemporal({ workDir, log: (line) => console.error(`[temporal] ${line}`) });
-      cleanups.push(() => temporal.stop());
-      Object.assign(process.env, temporal.env);
-    }
+    const temporal = await ensureTemporal((line) => console.error(`[temporal] ${line}`));
+    cleanups.push(() => temporal.stop());
     const { connectTestClient, runTestWorker, uniqueTaskQueue } = await import('../test/bed/worker');
 
     const stand = new SlackStandIn({ tokens: [TOKEN] });

@@ -5,8 +5,7 @@
  *
  *   node --import tsx test/record-histories.ts      (uses FIREBREAK_TEST_TEMPORAL_ADDRESS, or starts a dev server)
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
@@ -14,19 +13,12 @@ import { RUNBOOK_IDS } from '../common/types';
 import { connectTestClient, runTestWorker, uniqueTaskQueue } from './bed/worker';
 import { FakeWorld } from './workflows/fakes';
 import { HAPPY_PATHS } from './workflows/scenarios';
+import { ensureTemporal } from './bed/temporal';
 
 export const HISTORIES_DIR = fileURLToPath(new URL('./fixtures/histories/', import.meta.url));
 
 async function main(): Promise<void> {
-  let stopServer: (() => Promise<void>) | undefined;
-  let workDir: string | undefined;
-  if (!process.env.FIREBREAK_TEST_TEMPORAL_ADDRESS) {
-    const { startTemporal } = await import('./bed/temporal');
-    workDir = await mkdtemp(path.join(tmpdir(), 'firebreak-record-'));
-    const server = await startTemporal({ workDir, log: (line) => console.error(line) });
-    Object.assign(process.env, server.env);
-    stopServer = server.stop;
-  }
+  const temporal = await ensureTemporal((line) => console.error(line));
   const { client, connection } = await connectTestClient();
   const worker = await runTestWorker({
     activities: new FakeWorld({
@@ -46,8 +38,7 @@ async function main(): Promise<void> {
   } finally {
     await worker.stop();
     await connection.close();
-    await stopServer?.();
-    if (workDir) await rm(workDir, { recursive: true, force: true });
+    await temporal.stop();
   }
 }
 

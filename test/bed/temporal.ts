@@ -22,3 +22,24 @@ export async function startTemporal(opts: { workDir: string; log: (msg: string) 
     stop: () => server.stop(),
   };
 }
+
+/**
+ * For scripts that run inside `npm test`/`npm run bench` or alone (benchmarks, fixture
+ * recording): uses the bed's server when FIREBREAK_TEST_TEMPORAL_ADDRESS is set, otherwise starts
+ * one in a temporary directory and points the environment at it. `stop()` undoes what it started.
+ */
+export async function ensureTemporal(log: (msg: string) => void): Promise<{ stop(): Promise<void> }> {
+  if (process.env.FIREBREAK_TEST_TEMPORAL_ADDRESS) return { stop: async () => undefined };
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const workDir = await mkdtemp(path.join(tmpdir(), 'firebreak-temporal-'));
+  const server = await startTemporal({ workDir, log });
+  Object.assign(process.env, server.env);
+  return {
+    stop: async () => {
+      await server.stop();
+      await rm(workDir, { recursive: true, force: true });
+    },
+  };
+}
