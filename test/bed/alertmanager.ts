@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './ports';
-import { closeServer, listenOnLoopback, readBody, stopChild, waitForReady } from './process';
+import { closeServer, launchServer, listenOnLoopback, readBody } from './process';
 
 export interface BedComponent {
   env: Record<string, string>;
@@ -99,9 +99,10 @@ export async function startAlertmanager(opts: { workDir: string; log: (msg: stri
   const configPath = join(dir, 'alertmanager.yml');
   await writeFile(configPath, config);
 
-  const child = spawn(
+  const { stop } = await launchServer({
+    name: 'alertmanager',
     binary,
-    [
+    args: [
       `--config.file=${configPath}`,
       `--storage.path=${join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
@@ -109,32 +110,11 @@ export async function startAlertmanager(opts: { workDir: string; log: (msg: stri
       '--cluster.listen-address=',
       '--log.level=warn',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const output: string[] = [];
-  const keep = (chunk: Buffer) => {
-    output.push(chunk.toString());
-    if (output.length > 200) output.shift();
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-
-  const stop = async () => {
-    process.removeListener('exit', killOnExit);
-    await stopChild(child, STOP_TIMEOUT_MS);
-    await relay.stop();
-  };
-
-  try {
-    await waitForReady('alertmanager', url, child, READY_TIMEOUT_MS);
-  } catch (err) {
-    await stop();
-    throw new Error(`${(err as Error).message}\nalertmanager output:\n${output.join('').slice(-4000)}`, {
-      cause: err,
-    });
-  }
+    url,
+    readyTimeoutMs: READY_TIMEOUT_MS,
+    stopTimeoutMs: STOP_TIMEOUT_MS,
+    alsoStop: () => relay.stop(),
+  });
   opts.log(`alertmanager ready at ${url}, webhooks relayed through ${relayUrl}`);
   return {
     env: {

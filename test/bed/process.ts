@@ -62,3 +62,44 @@ export async function readBody(request: IncomingMessage, maxBytes: number): Prom
   }
   return Buffer.concat(chunks);
 }
+
+/**
+ * Starts a server binary, waits for its `/-/ready`, and returns how to stop it. The process is
+ * killed if the test process exits without stopping it; `alsoStop` runs after it on stop (its
+ * helper servers). A failed start stops everything and reports the server's last output.
+ */
+export async function launchServer(options: {
+  name: string;
+  binary: string;
+  args: string[];
+  url: string;
+  readyTimeoutMs: number;
+  stopTimeoutMs: number;
+  alsoStop?: () => Promise<void>;
+}): Promise<{ stop(): Promise<void> }> {
+  const { name } = options;
+  const { spawn } = await import('node:child_process');
+  const child = spawn(options.binary, options.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  const keep = (chunk: Buffer) => {
+    output.push(chunk.toString());
+    if (output.length > 200) output.shift();
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+
+  const stop = async () => {
+    process.removeListener('exit', killOnExit);
+    await stopChild(child, options.stopTimeoutMs);
+    await options.alsoStop?.();
+  };
+  try {
+    await waitForReady(name, options.url, child, options.readyTimeoutMs);
+  } catch (err) {
+    await stop();
+    throw new Error(`${(err as Error).message}\n${name} output:\n${output.join('').slice(-4000)}`, { cause: err });
+  }
+  return { stop };
+}

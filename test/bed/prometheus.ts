@@ -10,14 +10,13 @@
  * Standalone: `node --import tsx test/bed/prometheus.ts [--for SECONDS]` prints the env and runs
  * until interrupted (or SECONDS, default 3600).
  */
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MetricsTarget } from './metrics-target';
 import { freePort } from './ports';
-import { stopChild, waitForReady } from './process';
+import { launchServer } from './process';
 
 export interface BedComponent {
   env: Record<string, string>;
@@ -55,9 +54,10 @@ export async function startPrometheus(opts: { workDir: string; log: (msg: string
   const configPath = join(dir, 'prometheus.yml');
   await writeFile(configPath, config);
 
-  const child = spawn(
+  const { stop } = await launchServer({
+    name: 'prometheus',
     binary,
-    [
+    args: [
       `--config.file=${configPath}`,
       `--storage.tsdb.path=${join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
@@ -65,32 +65,11 @@ export async function startPrometheus(opts: { workDir: string; log: (msg: string
       '--storage.tsdb.retention.time=1d',
       '--log.level=warn',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const output: string[] = [];
-  const keep = (chunk: Buffer) => {
-    output.push(chunk.toString());
-    if (output.length > 200) output.shift();
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-
-  const stop = async () => {
-    process.removeListener('exit', killOnExit);
-    await stopChild(child, STOP_TIMEOUT_MS);
-    await target.stop();
-  };
-
-  try {
-    await waitForReady('prometheus', url, child, READY_TIMEOUT_MS);
-  } catch (err) {
-    await stop();
-    throw new Error(`${(err as Error).message}\nprometheus output:\n${output.join('').slice(-4000)}`, {
-      cause: err,
-    });
-  }
+    url,
+    readyTimeoutMs: READY_TIMEOUT_MS,
+    stopTimeoutMs: STOP_TIMEOUT_MS,
+    alsoStop: () => target.stop(),
+  });
   opts.log(`prometheus ready at ${url}, scraping ${targetUrl}`);
   return {
     env: { FIREBREAK_TEST_PROMETHEUS_URL: url, FIREBREAK_TEST_METRICS_TARGET_URL: targetUrl },
