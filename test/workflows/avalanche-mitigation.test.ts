@@ -5,9 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { WorkflowUpdateFailedError, type Client, type Connection, type WorkflowHandle } from '@temporalio/client';
+import { type Client, type Connection, type WorkflowHandle } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import type { Target } from '../../common/types';
 import { decideUpdate, resolveSignal, type DecideRequest } from '../../workflows/incident/messages';
 import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from '../bed/worker';
@@ -19,6 +18,7 @@ import {
   eventTypes,
   fastPolicy,
   gatePending,
+  refusedWith,
   sleep,
   startIncident,
   timelineText,
@@ -175,8 +175,7 @@ describe('avalanche-mitigation', { concurrency: true }, () => {
     await waitForRecord(handle, gatePending('restore'));
     await assert.rejects(
       handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', actor: MALLORY }] }),
-      (err: unknown) =>
-        err instanceof WorkflowUpdateFailedError && (err.cause as ApplicationFailure).type === 'UNAUTHORIZED',
+      refusedWith('UNAUTHORIZED'),
     );
     assert.deepEqual(
       (await eventTypes(handle)).filter((t) => t.includes('UPDATE')),

@@ -4,8 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { WorkflowUpdateFailedError, type Client, type Connection } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { type Client, type Connection } from '@temporalio/client';
 import { decideUpdate, resolveSignal, type DecideRequest } from '../../workflows/incident/messages';
 import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from '../bed/worker';
 import { FakeWorld } from './fakes';
@@ -15,9 +14,11 @@ import {
   CAROL,
   MALLORY,
   acknowledgeBeforeDeadline,
+  byIncident,
   eventTypes,
   fastPolicy,
   gatePending,
+  refusedWith,
   startIncident,
   timelineText,
   uniqueTarget,
@@ -40,10 +41,6 @@ after(async () => {
   await worker?.stop();
   await connection?.close();
 });
-
-const byIncident = (id: string) => (input: Record<string, unknown>) => input.incidentId === id;
-const refusedWith = (type: string) => (err: unknown) =>
-  err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === type;
 
 describe('emergency-rollback', { concurrency: true }, () => {
   test('happy path: history, confirmed by a second person, undo once, rollout, healthy', async () => {

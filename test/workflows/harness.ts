@@ -10,6 +10,8 @@ import { DEFAULT_POLICY, type IncidentPolicy } from '../../common/incident';
 import type { Actor, IncidentRecord, RunbookId, Severity, Target } from '../../common/types';
 import { prepareIncident } from '../../runbooks';
 import { statusQuery } from '../../workflows/incident/messages';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 
 export const ALICE: Actor = { id: 'cli:alice', name: 'alice' };
 export const BOB: Actor = { id: 'U0BOB', name: 'bob' };
@@ -130,3 +132,10 @@ export async function acknowledgeBeforeDeadline(
   await sleep(deadline + 1_500);
   return { handle, record: await handle.query(statusQuery) };
 }
+
+/** Calls made for one incident, for `FakeWorld.made(name, byIncident(id))`. */
+export const byIncident = (id: string) => (input: Record<string, unknown>) => input.incidentId === id;
+
+/** `assert.rejects` predicate: an update refused by the workflow's validator with this failure type. */
+export const refusedWith = (type: string) => (err: unknown) =>
+  err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === type;

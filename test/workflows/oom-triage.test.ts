@@ -5,8 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { WorkflowUpdateFailedError, type Client, type Connection } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { type Client, type Connection } from '@temporalio/client';
 import type { OomKill } from '../../activities/kubernetes';
 import { decideUpdate, resolveSignal, type DecideRequest } from '../../workflows/incident/messages';
 import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from '../bed/worker';
@@ -15,9 +14,11 @@ import {
   BOB,
   MALLORY,
   acknowledgeBeforeDeadline,
+  byIncident,
   eventTypes,
   fastPolicy,
   gatePending,
+  refusedWith,
   startIncident,
   timelineText,
   uniqueTarget,
@@ -46,7 +47,6 @@ after(async () => {
   await connection?.close();
 });
 
-const byIncident = (id: string) => (input: Record<string, unknown>) => input.incidentId === id;
 const exportDisabled = (fakes: FakeWorld, id: string) =>
   fakes.made('setDeploymentEnv', (i) => i.incidentId === id && 'OTEL_TRACES_EXPORTER' in (i.env as object));
 
@@ -158,10 +158,7 @@ describe('oom-triage', { concurrency: true }, () => {
     const { id } = await waitForRecord(handle, gatePending(GATE));
     await assert.rejects(
       handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', actor: MALLORY }] }),
-      (err: unknown) =>
-        err instanceof WorkflowUpdateFailedError &&
-        err.cause instanceof ApplicationFailure &&
-        err.cause.type === 'UNAUTHORIZED',
+      refusedWith('UNAUTHORIZED'),
     );
     assert.deepEqual(
       (await eventTypes(handle)).filter((t) => t.includes('UPDATE')),

@@ -4,8 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { WorkflowUpdateFailedError, type Client, type Connection } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { type Client, type Connection } from '@temporalio/client';
 import { statusKey } from '../../common/search-attributes';
 import { acknowledgeUpdate, decideUpdate, resolveSignal, type DecideRequest } from '../../workflows/incident/messages';
 import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from '../bed/worker';
@@ -14,9 +13,11 @@ import {
   ALICE,
   BOB,
   MALLORY,
+  byIncident,
   eventTypes,
   fastPolicy,
   gatePending,
+  refusedWith,
   startIncident,
   timelineText,
   uniqueTarget,
@@ -38,8 +39,6 @@ after(async () => {
   await worker?.stop();
   await connection?.close();
 });
-
-const byIncident = (id: string) => (input: Record<string, unknown>) => input.incidentId === id;
 
 describe('p0-response', { concurrency: true }, () => {
   test('happy path: notify, diagnostics, restart once, rollout, healthy → RECOVERY, resolved', async () => {
@@ -131,15 +130,11 @@ describe('p0-response', { concurrency: true }, () => {
     await waitForRecord(handle, gatePending('restart'));
     await assert.rejects(
       handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', actor: MALLORY }] }),
-      (err: unknown) =>
-        err instanceof WorkflowUpdateFailedError &&
-        err.cause instanceof ApplicationFailure &&
-        err.cause.type === 'UNAUTHORIZED',
+      refusedWith('UNAUTHORIZED'),
     );
     await assert.rejects(
       handle.executeUpdate(decideUpdate, { args: [{ gate: 'no-such-gate', decision: 'approve', actor: BOB }] }),
-      (err: unknown) =>
-        err instanceof WorkflowUpdateFailedError && (err.cause as ApplicationFailure).type === 'UNKNOWN_GATE',
+      refusedWith('UNKNOWN_GATE'),
     );
     assert.deepEqual(
       (await eventTypes(handle)).filter((type) => type.includes('UPDATE')),
@@ -167,8 +162,7 @@ describe('p0-response', { concurrency: true }, () => {
     assert.equal(first.status, 'approved');
     await assert.rejects(
       handle.executeUpdate(decideUpdate, { args: [{ gate: 'restart', decision: 'approve', actor: BOB }] }),
-      (err: unknown) =>
-        err instanceof WorkflowUpdateFailedError && (err.cause as ApplicationFailure).type === 'GATE_CLOSED',
+      refusedWith('GATE_CLOSED'),
     );
     const record = await waitForRecord(handle, (r) => r.status === 'mitigated');
     assert.equal(record.timeline.filter((e) => e.kind === 'decision').length, 1);
