@@ -79,137 +79,112 @@ export function renderMarkdown(pm: Postmortem): string {
 
   lines.push('## Incident timeline (Gantt)', '', '```mermaid', ...gantt(pm), '```', '');
 
-  lines.push('## What the runbook recorded', '');
-  lines.push(
-    pm.narrative.length === 0
-      ? '_Nothing yet._'
-      : table(
-          ['Time (UTC)', 'Kind', 'Entry'],
-          pm.narrative.map((entry) => [entry.at, entry.kind, text(entry.message)]),
-        ),
-    '',
+  section(
+    lines,
+    '## What the runbook recorded',
+    ['Time (UTC)', 'Kind', 'Entry'],
+    pm.narrative.map((entry) => [entry.at, entry.kind, text(entry.message)]),
+    '_Nothing yet._',
   );
 
-  lines.push('## Timeline from the history', '');
-  lines.push(
-    table(
-      ['Time (UTC)', 'Kind', 'What'],
-      pm.timeline.map((item) => [item.at, item.kind, text(item.text)]),
-    ),
-    '',
+  section(
+    lines,
+    '## Timeline from the history',
+    ['Time (UTC)', 'Kind', 'What'],
+    pm.timeline.map((item) => [item.at, item.kind, text(item.text)]),
   );
 
-  lines.push('## Approval gates', '');
-  lines.push(
-    pm.gates.length === 0
-      ? '_None._'
-      : table(
-          ['Gate', 'Asked (UTC)', 'Outcome', 'By', 'Decided (UTC)', 'Question'],
-          pm.gates.map((gate) => [
-            code(gate.name),
-            gate.requestedAt,
-            `**${gate.status}**${gate.choice ? ` (${text(gate.choice)})` : ''}${gate.comment ? ` — ${text(gate.comment)}` : ''}`,
-            gate.decidedBy ? actorText(gate.decidedBy) : '—',
-            gate.decidedAt ?? '—',
-            text(gate.prompt),
-          ]),
-        ),
-    '',
+  section(
+    lines,
+    '## Approval gates',
+    ['Gate', 'Asked (UTC)', 'Outcome', 'By', 'Decided (UTC)', 'Question'],
+    pm.gates.map((gate) => [
+      code(gate.name),
+      gate.requestedAt,
+      `**${gate.status}**${gate.choice ? ` (${text(gate.choice)})` : ''}${gate.comment ? ` — ${text(gate.comment)}` : ''}`,
+      gate.decidedBy ? actorText(gate.decidedBy) : '—',
+      gate.decidedAt ?? '—',
+      text(gate.prompt),
+    ]),
+    '_None._',
   );
 
-  lines.push('## Approval decisions and acknowledgements', '');
-  lines.push(
-    pm.decisions.length === 0
-      ? '_None._'
-      : table(
-          ['Time (UTC)', 'Decision', 'Gate', 'By', 'Choice', 'Comment', 'Result'],
-          pm.decisions.map((d) => [
-            d.at,
-            d.kind,
-            d.gate ?? '—',
-            actorText(d.actor),
-            d.choice ?? '—',
-            text(d.comment ?? d.note ?? '—'),
-            d.outcome === 'failed' ? `failed: ${text(d.failure?.message ?? '')}` : (d.gateStatus ?? d.outcome),
-          ]),
-        ),
-    '',
+  section(
+    lines,
+    '## Approval decisions and acknowledgements',
+    ['Time (UTC)', 'Decision', 'Gate', 'By', 'Choice', 'Comment', 'Result'],
+    pm.decisions.map((d) => [
+      d.at,
+      d.kind,
+      d.gate ?? '—',
+      actorText(d.actor),
+      d.choice ?? '—',
+      text(d.comment ?? d.note ?? '—'),
+      d.outcome === 'failed' ? `failed: ${text(d.failure?.message ?? '')}` : (d.gateStatus ?? d.outcome),
+    ]),
+    '_None._',
   );
 
-  lines.push('## Escalations', '');
-  lines.push(
-    pm.escalations.length === 0
-      ? '_None: the incident was acknowledged in time._'
-      : table(
-          ['Time (UTC)', 'Tier', 'Channel', 'Reason', 'Delivery'],
-          pm.escalations.map((e) => [e.at, e.tier, e.channel, text(e.reason), e.outcome]),
-        ),
-    '',
+  section(
+    lines,
+    '## Escalations',
+    ['Time (UTC)', 'Tier', 'Channel', 'Reason', 'Delivery'],
+    pm.escalations.map((e) => [e.at, e.tier, e.channel, text(e.reason), e.outcome]),
+    '_None: the incident was acknowledged in time._',
   );
 
-  lines.push('## Temporary mitigations', '');
-  lines.push(
-    pm.mitigations.length === 0
-      ? '_None: nothing was changed that needs restoring._'
-      : table(
-          ['Setting', 'Change', 'Applied (UTC)', 'Restored'],
-          pm.mitigations.map((m) => [
-            code(m.key),
-            text(describeChange(m.change)),
-            m.appliedAt,
-            m.restored ? `yes, ${m.restoredAt}` : `**no**${m.restoreNote ? ` — ${text(m.restoreNote)}` : ''}`,
-          ]),
-        ),
-    '',
+  section(
+    lines,
+    '## Temporary mitigations',
+    ['Setting', 'Change', 'Applied (UTC)', 'Restored'],
+    pm.mitigations.map((m) => [
+      code(m.key),
+      text(describeChange(m.change)),
+      m.appliedAt,
+      m.restored ? `yes, ${m.restoredAt}` : `**no**${m.restoreNote ? ` — ${text(m.restoreNote)}` : ''}`,
+    ]),
+    '_None: nothing was changed that needs restoring._',
   );
 
-  lines.push('## Activities', '');
-  lines.push(
-    table(
-      ['Scheduled (UTC)', 'Activity', 'Key inputs', 'Outcome', 'Attempts', 'Duration'],
-      pm.activities.map((a) => [
-        a.scheduledAt,
-        code(a.name),
-        text(a.inputSummary || '—'),
-        a.failure ? `${a.outcome}: ${text(a.failure.message)}` : a.outcome,
-        String(a.attempts),
-        a.durationMs !== undefined ? formatMs(a.durationMs) : '—',
-      ]),
-    ),
-    '',
+  section(
+    lines,
+    '## Activities',
+    ['Scheduled (UTC)', 'Activity', 'Key inputs', 'Outcome', 'Attempts', 'Duration'],
+    pm.activities.map((a) => [
+      a.scheduledAt,
+      code(a.name),
+      text(a.inputSummary || '—'),
+      a.failure ? `${a.outcome}: ${text(a.failure.message)}` : a.outcome,
+      String(a.attempts),
+      a.durationMs !== undefined ? formatMs(a.durationMs) : '—',
+    ]),
   );
 
-  lines.push('## Timers', '');
-  lines.push(
-    pm.timers.length === 0
-      ? '_None._'
-      : table(
-          ['Started (UTC)', 'Timer', 'Duration', 'Purpose', 'Outcome'],
-          pm.timers.map((timer) => [
-            timer.startedAt,
-            timer.timerId,
-            formatMs(timer.durationMs),
-            timer.purpose ?? '—',
-            `${timer.outcome}${timer.endedAt ? ` at ${timer.endedAt}` : ''}`,
-          ]),
-        ),
-    '',
+  section(
+    lines,
+    '## Timers',
+    ['Started (UTC)', 'Timer', 'Duration', 'Purpose', 'Outcome'],
+    pm.timers.map((timer) => [
+      timer.startedAt,
+      timer.timerId,
+      formatMs(timer.durationMs),
+      timer.purpose ?? '—',
+      `${timer.outcome}${timer.endedAt ? ` at ${timer.endedAt}` : ''}`,
+    ]),
+    '_None._',
   );
 
-  lines.push('## Failures', '');
-  lines.push(
-    pm.failures.length === 0
-      ? '_None._'
-      : table(
-          ['Time (UTC)', 'Where', 'What', 'Failure'],
-          pm.failures.map((f) => [
-            f.at,
-            f.where,
-            text(f.what),
-            `${f.failure.type ? `${code(f.failure.type)} ` : ''}${text(f.failure.message)}${f.failure.nonRetryable ? ' (not retryable)' : ''}`,
-          ]),
-        ),
-    '',
+  section(
+    lines,
+    '## Failures',
+    ['Time (UTC)', 'Where', 'What', 'Failure'],
+    pm.failures.map((f) => [
+      f.at,
+      f.where,
+      text(f.what),
+      `${f.failure.type ? `${code(f.failure.type)} ` : ''}${text(f.failure.message)}${f.failure.nonRetryable ? ' (not retryable)' : ''}`,
+    ]),
+    '_None._',
   );
 
   lines.push('## Post-incident checklist', '');
@@ -313,6 +288,11 @@ function label(value: string): string {
 }
 
 // ---- Markdown ----------------------------------------------------------------------------------
+
+/** A heading, then the table of `rows` — or `whenEmpty` in its place when there are none. */
+function section(lines: string[], heading: string, header: string[], rows: string[][], whenEmpty?: string): void {
+  lines.push(heading, '', rows.length === 0 && whenEmpty !== undefined ? whenEmpty : table(header, rows), '');
+}
 
 function table(header: string[], rows: string[][]): string {
   const head = `| ${header.join(' | ')} |`;
