@@ -66,10 +66,15 @@ export function findRunbook(name: string): RunbookDefinition | undefined {
   return RUNBOOKS.find((entry) => entry.id === name || entry.slashName === name);
 }
 
+/** Alert-name hints compiled once: they are matched for every alert of every webhook call. */
+const ALERTNAME_HINTS = new Map(
+  RUNBOOKS.map((entry) => [entry.id, entry.alertHints.alertnames.map((pattern) => new RegExp(pattern))]),
+);
+
 /** The runbooks whose hints match an alert's labels, best first (label matches count extra). */
 export function runbooksForAlert(labels: Record<string, string>): RunbookDefinition[] {
   const scored = RUNBOOKS.map((entry) => {
-    const byName = entry.alertHints.alertnames.some((pattern) => new RegExp(pattern).test(labels.alertname ?? ''));
+    const byName = (ALERTNAME_HINTS.get(entry.id) ?? []).some((pattern) => pattern.test(labels.alertname ?? ''));
     const required = Object.entries(entry.alertHints.labels ?? {});
     const byLabels = required.every(([name, value]) => labels[name] === value);
     return { entry, score: byName ? (required.length > 0 && byLabels ? 2 : 1) : 0 };
