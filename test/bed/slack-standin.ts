@@ -18,9 +18,8 @@
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import { closeServer } from './process';
+import { closeServer, listenOnLoopback, readBody } from './process';
 
 export interface RecordedCall {
   method: string;
@@ -112,11 +111,7 @@ export class SlackStandIn {
       }
       this.sockets.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws));
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    this.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    this.baseUrl = `http://127.0.0.1:${await listenOnLoopback(server)}`;
     return this.apiUrl;
   }
 
@@ -277,7 +272,7 @@ export class SlackStandIn {
     };
     let raw: string;
     try {
-      raw = await readBody(req);
+      raw = (await readBody(req, MAX_BODY_BYTES)).toString('utf8');
     } catch {
       return reply(413, { ok: false, error: 'request_too_large' });
     }
@@ -510,24 +505,6 @@ export function slashCommandBody(fields: {
 /** A block_actions interaction body: form field `payload` holding the JSON, as Slack sends it. */
 export function blockActionsBody(payload: Record<string, unknown>): string {
   return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new Error('too large'));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 /** Form fields that hold JSON (blocks, attachments, metadata) are decoded, as Slack does. */

@@ -14,7 +14,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +45,7 @@ import {
 } from '../bed/slack-standin';
 import { freePort } from '../bed/ports';
 import { deploymentManifest, type DeploymentShape } from '../kube/fixtures';
+import { closeServer, listenOnLoopback } from '../bed/process';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FIREBREAK_BIN = path.join(ROOT, 'bin', 'firebreak.mjs');
@@ -172,11 +172,7 @@ export class ServiceEndpoint {
       res.writeHead(404).end();
     });
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    this.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    this.baseUrl = `http://127.0.0.1:${await listenOnLoopback(server)}`;
   }
 
   get healthUrl(): string {
@@ -191,8 +187,7 @@ export class ServiceEndpoint {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(server);
   }
 }
 
