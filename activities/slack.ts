@@ -16,6 +16,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorCode, type Block, type WebClient } from '@slack/web-api';
 import { ErrorType } from '../common/errors';
+import { lineLog, processLogger } from '../config/logger';
 import { fnv1a64, formatTarget } from '../common/ids';
 import type { Actor, GateState, IncidentRecord, TimelineEntry, Trigger } from '../common/types';
 
@@ -491,7 +492,7 @@ function currentWorkflowId(fallback: string): string {
 }
 
 export function createSlackActivities(deps: SlackActivityDeps) {
-  const log = deps.log ?? ((line: string) => console.error(line));
+  const log = deps.log ?? lineLog(processLogger(), 'slack');
   const client = deps.client;
 
   async function call<T>(what: string, request: () => Promise<T>): Promise<T> {

@@ -5,6 +5,10 @@
  */
 import { z } from 'zod';
 
+/** FIREBREAK_LOG_LEVEL's values, shared with the logger (config/logger.ts). */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 const port = z.coerce
   .number({ error: 'must be a port number' })
   .int('must be a whole number')
@@ -55,7 +59,7 @@ export const envSchema = z
     FIREBREAK_WORKFLOW_BUNDLE: optionalText,
     /** Who the CLI acts as (`cli:<name>`); the login name when unset. */
     FIREBREAK_USER: optionalText,
-    FIREBREAK_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    FIREBREAK_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
     TEMPORAL_ADDRESS: optionalText,
     TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
     TEMPORAL_API_KEY: optionalText,

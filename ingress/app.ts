@@ -7,12 +7,13 @@
  * and Grafana signatures are computed over the exact bytes.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Client } from '@temporalio/client';
 import type { Env } from '../config/env';
 import type { FileConfig } from '../config/file';
 import type { IncidentPolicy } from '../common/incident';
-import { MetricsRegistry } from './metrics';
+import { createLogger, type Logger } from '../config/logger';
+import { IngressMetrics } from './metrics';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -35,21 +36,27 @@ export interface AppDeps {
   policy: IncidentPolicy;
   /** Health of the parts the ingress depends on; called by GET /healthz. */
   health: () => Promise<HealthReport>;
-  metrics?: MetricsRegistry;
-  logger?: boolean | { level: string };
-  /** Where a 5xx is reported (with its request id) when the Fastify logger is off; stderr by default. */
-  logError?: (line: string) => void;
+  metrics?: IngressMetrics;
+  /**
+   * The process's logger (config/logger.ts); a new one at FIREBREAK_LOG_LEVEL by default. A 5xx is
+   * logged with its request id; every request is logged only at level debug.
+   */
+  logger?: Logger;
   /** Route modules to register (Slack, webhooks); each gets the same deps. */
-  routes?: ((app: FastifyInstance, deps: AppDeps & { metrics: MetricsRegistry }) => void | Promise<void>)[];
+  routes?: ((app: FastifyInstance, deps: AppDeps & { metrics: IngressMetrics }) => void | Promise<void>)[];
 }
 
 /** Webhook bodies can be large (Alertmanager groups); anything beyond this is refused with 413. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const metrics = deps.metrics ?? new MetricsRegistry();
+  const metrics = deps.metrics ?? new IngressMetrics();
+  const logger = deps.logger ?? createLogger({ level: deps.env.FIREBREAK_LOG_LEVEL });
+  // Fastify's own view of a pino logger; keeps the instance type the route modules are written for.
+  const loggerInstance: FastifyBaseLogger = logger;
   const app = Fastify({
-    logger: deps.logger ?? false,
+    loggerInstance,
+    disableRequestLogging: !logger.isLevelEnabled('debug'),
     bodyLimit: BODY_LIMIT_BYTES,
     // Slack retries slow answers; we answer fast, and never keep sockets forever.
     connectionTimeout: 10_000,
@@ -57,8 +64,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Unique across restarts and processes, so the id in a 5xx body finds its log line.
     genReqId: () => randomUUID(),
   });
-  const logError = deps.logError ?? ((line: string) => process.stderr.write(`${line}\n`));
-
   app.addHook('onSend', async (request, reply, payload) => {
     reply.header('x-request-id', request.id);
     return payload;
@@ -100,10 +105,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const status =
       addressed && error.statusCode && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
     if (status >= 500) {
-      request.log.error({ err: error }, 'request failed');
-      if (!deps.logger) {
-        logError(`${request.method} ${request.url} failed (request ${request.id}): ${error.stack ?? error.message}`);
-      }
+      request.log.error({ err: error, method: request.method, url: request.url }, 'request failed');
       return reply.status(status).send({ error: 'internal error', requestId: request.id });
     }
     const message =
@@ -117,16 +119,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    metrics.inc('firebreak_http_requests_total', 'HTTP requests by route and status.', {
-      route,
-      status: String(reply.statusCode),
-    });
-    metrics.observe(
-      'firebreak_http_request_duration_seconds',
-      'HTTP request latency.',
-      { route },
-      reply.elapsedTime / 1000,
-    );
+    metrics.httpRequests.inc({ route, status: String(reply.statusCode) });
+    metrics.httpRequestDuration.observe({ route }, reply.elapsedTime / 1000);
   });
 
   app.get('/healthz', async (_request, reply) => {
@@ -134,9 +128,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return reply.status(report.ok ? 200 : 503).send(report);
   });
 
-  app.get('/metrics', async (_request, reply) =>
-    reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.render()),
-  );
+  app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.render()));
 
   for (const register of deps.routes ?? []) await register(app, { ...deps, metrics });
   return app;

@@ -88,9 +88,8 @@ async function onlyIncident(filter: (record: IncidentRecord) => boolean): Promis
   );
 }
 
-const notificationsAccepted = () => {
-  const line = ingress.metrics
-    .render()
+const notificationsAccepted = async () => {
+  const line = (await ingress.metrics.render())
     .split('\n')
     .filter((l) =>
       /^firebreak_alert_notifications_total\{outcome="(accepted|signalled)",source="alertmanager"\}/.test(l),
@@ -118,12 +117,12 @@ test('amtool fires an OOM alert: one oom-triage incident; new alerts and repeats
   const firstSeen = Math.max(...record.alerts.map((a) => Date.parse(a.lastSeen)));
 
   // Alertmanager repeats the unchanged group every repeat_interval: recorded, still one incident.
-  const before = notificationsAccepted();
+  const before = await notificationsAccepted();
   record = await eventually(
     'a repeat notification',
     async () => {
       const r = await handle.query(statusQuery);
-      return notificationsAccepted() > before && r.alerts.every((a) => Date.parse(a.lastSeen) > firstSeen)
+      return (await notificationsAccepted()) > before && r.alerts.every((a) => Date.parse(a.lastSeen) > firstSeen)
         ? r
         : undefined;
     },

@@ -10,13 +10,13 @@ import { parseFileConfig } from '../config/file';
 import type { IncidentPolicy } from '../common/incident';
 import { buildApp, type HealthReport } from '../ingress/app';
 import { alertRoutes } from '../ingress/alerts/routes';
-import { MetricsRegistry } from '../ingress/metrics';
+import { IngressMetrics } from '../ingress/metrics';
 import type { AlertInstance } from '../workflows/incident/messages';
 
 export interface TestIngress {
   app: FastifyInstance;
   url: string;
-  metrics: MetricsRegistry;
+  metrics: IngressMetrics;
   /** Lines the alert routes logged (ignored groups, outages). */
   logs: string[];
   close(): Promise<void>;
@@ -47,7 +47,7 @@ export async function startTestIngress(options: {
 }): Promise<TestIngress> {
   const env = parseEnv({ FIREBREAK_TASK_QUEUE: options.taskQueue, ...options.env });
   const config = parseFileConfig(options.configYaml, 'test config');
-  const metrics = new MetricsRegistry();
+  const metrics = new IngressMetrics();
   const logs: string[] = [];
   const health = async (): Promise<HealthReport> => ({
     ok: true,

@@ -305,7 +305,7 @@ describe('webhooks on a real Temporal', () => {
     const accepted = await postJson(am(), valid, auth);
     assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
     assert.equal((await handleFor('firebreak.webhook', groupKey).describe()).type, 'oomTriageWorkflow');
-    const metrics = ingress.metrics.render();
+    const metrics = await ingress.metrics.render();
     assert.match(metrics, /firebreak_alert_notifications_total\{outcome="invalid",source="alertmanager"\} 8/);
     assert.match(metrics, /firebreak_alert_notifications_total\{outcome="unauthorized",source="alertmanager"\} 4/);
   });
@@ -439,7 +439,7 @@ describe('webhooks on a real Temporal', () => {
       [],
     );
     assert.match(
-      ingress.metrics.render(),
+      await ingress.metrics.render(),
       /firebreak_alert_notifications_total\{outcome="unroutable",source="alertmanager"\} 2/,
     );
   });

@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { parseEnv } from '../config/env';
+import { createLogger } from '../config/logger';
 import { EMPTY_FILE_CONFIG } from '../config/file';
 import { DEFAULT_POLICY } from '../common/incident';
 import { BODY_LIMIT_BYTES, buildApp } from '../ingress/app';
@@ -32,7 +33,8 @@ before(async () => {
       temporal: { ok: true, address: 'none', namespace: 'default' },
       worker: { ok: true, state: 'RUNNING', taskQueue: 'none' },
     }),
-    logError: (line) => logged.push(line),
+    // The app's pino logger, its JSON lines collected here instead of stderr.
+    logger: createLogger({ level: 'info', destination: { write: (line: string) => void logged.push(line) } }),
     routes: [
       (scope) => {
         scope.post('/boom', async () => {
@@ -102,4 +104,41 @@ test('client errors still say what is wrong, with the request id header', async 
 
   const ok = await app.inject({ method: 'POST', url: '/echo', payload: '{"a":1}', headers: json });
   assert.deepEqual(ok.json(), { received: { a: 1 } });
+});
+
+test("/metrics: the app's own registry, with process and event-loop metrics, in the registry's content type", async () => {
+  const echoes = (text: string) =>
+    Number(/^firebreak_http_requests_total\{route="\/echo",status="200"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+  const before = echoes((await app.inject({ method: 'GET', url: '/metrics' })).body);
+  const echoed = await app.inject({ method: 'POST', url: '/echo', payload: { a: 1 } });
+  assert.equal(echoed.statusCode, 200);
+  const res = await app.inject({ method: 'GET', url: '/metrics' });
+  assert.equal(res.statusCode, 200);
+  assert.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4; charset=utf-8/);
+  assert.equal(echoes(res.body), before + 1);
+  assert.match(res.body, /^firebreak_http_request_duration_seconds_count\{route="\/echo"\} \d+$/m);
+  assert.match(res.body, /^nodejs_eventloop_lag_seconds \d/m, 'event-loop lag');
+  assert.match(res.body, /^process_cpu_user_seconds_total \d/m, 'process metrics');
+
+  // A second app in the same process has its own registry: no name collision, no shared counts.
+  const other = await buildApp({
+    client: {} as Client,
+    env: parseEnv({}),
+    config: EMPTY_FILE_CONFIG,
+    policy: DEFAULT_POLICY,
+    health: async () => ({
+      ok: true,
+      temporal: { ok: true, address: 'none', namespace: 'default' },
+      worker: { ok: true, state: 'RUNNING', taskQueue: 'none' },
+    }),
+    logger: createLogger({ level: 'error', destination: { write: () => undefined } }),
+  });
+  try {
+    const fresh = await other.inject({ method: 'GET', url: '/metrics' });
+    assert.equal(fresh.statusCode, 200);
+    assert.doesNotMatch(fresh.body, /route="\/echo"/);
+    assert.match(fresh.body, /^nodejs_eventloop_lag_seconds \d/m);
+  } finally {
+    await other.close();
+  }
 });

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { FIREBREAK_SEARCH_ATTRIBUTES } from '../common/search-attributes';
+import { lineLog, processLogger } from '../config/logger';
 import { ensureTemporalBinary } from '../scripts/temporal-bin';
 import proto from '@temporalio/proto';
 
@@ -35,7 +36,7 @@ export interface DevServer {
 }
 
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
-  const log = options.log ?? ((line: string) => console.error(line));
+  const log = options.log ?? lineLog(processLogger(), 'devserver');
   const host = options.host ?? '127.0.0.1';
   const namespace = options.namespace ?? 'default';
   const uiPort = options.uiPort ?? options.port + 1000;

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Worker } from '@temporalio/worker';
 import { ConfigError, parseEnv, type Env } from '../config/env';
 import { incidentPolicy, loadFileConfig } from '../config/file';
+import { createLogger, lineLog, type Logger } from '../config/logger';
 import { buildApp, type HealthReport } from '../ingress/app';
 import { ROUTE_MODULES } from '../ingress/routes';
 import { prepareNamespace, startDevServer, type DevServer } from './devserver';
@@ -17,6 +18,7 @@ import { createFirebreakWorker } from './worker';
 
 export interface RunningFirebreak {
   env: Env;
+  logger: Logger;
   url: string;
   temporalAddress: string;
   uiUrl?: string;
@@ -25,11 +27,15 @@ export interface RunningFirebreak {
   done: Promise<void>;
 }
 
+/** Bounds GET /healthz's call to Temporal: a hung cluster reads as down, not as a hung probe. */
+const HEALTH_CHECK_TIMEOUT_MS = 2_000;
+
 export async function startFirebreak(
   source: NodeJS.ProcessEnv = process.env,
-  log: (line: string) => void = (line) => console.error(line),
+  givenLogger?: Logger,
 ): Promise<RunningFirebreak> {
   const env = parseEnv(source);
+  const logger = givenLogger ?? createLogger({ level: env.FIREBREAK_LOG_LEVEL });
   const config = await loadFileConfig(env.FIREBREAK_CONFIG);
   const policy = incidentPolicy(config);
   const slackChannel = env.FIREBREAK_SLACK_CHANNEL ?? config.slack.channel;
@@ -40,7 +46,7 @@ export async function startFirebreak(
       try {
         await step();
       } catch (err) {
-        log(`shutdown step failed: ${(err as Error).message}`);
+        logger.warn({ err }, 'shutdown step failed');
       }
     }
     cleanups.length = 0;
@@ -50,32 +56,32 @@ export async function startFirebreak(
     let devServer: DevServer | undefined;
     let address = env.TEMPORAL_ADDRESS;
     if (!address) {
-      log(`Starting the embedded Temporal dev server on 127.0.0.1:${env.FIREBREAK_TEMPORAL_PORT}...`);
+      logger.info(`Starting the embedded Temporal dev server on 127.0.0.1:${env.FIREBREAK_TEMPORAL_PORT}...`);
       devServer = await startDevServer({
         dataDir: path.resolve(env.FIREBREAK_DATA_DIR, 'temporal'),
         port: env.FIREBREAK_TEMPORAL_PORT,
         namespace: env.TEMPORAL_NAMESPACE,
-        log,
+        log: lineLog(logger, 'devserver'),
       });
       cleanups.push(() => devServer!.stop());
       address = devServer.address;
-      log(`Temporal ready at ${address}; Web UI ${devServer.uiUrl}`);
+      logger.info({ address, ui: devServer.uiUrl }, `Temporal ready at ${address}; Web UI ${devServer.uiUrl}`);
     }
 
     const { client, connection } = await connectClient(env, address);
     cleanups.push(() => connection.close());
     if (!devServer) {
       try {
-        await prepareNamespace(connection, env.TEMPORAL_NAMESPACE, log);
+        await prepareNamespace(connection, env.TEMPORAL_NAMESPACE, lineLog(logger, 'namespace'));
       } catch (err) {
         // On a managed cluster an operator may own namespace settings; incidents still run.
-        log(`Could not register search attributes / retention on ${address}: ${(err as Error).message}`);
+        logger.warn({ err, address }, 'Could not register search attributes / retention');
       }
     }
 
-    const workerConnection = await connectWorker(env, address);
+    const workerConnection = await connectWorker(env, address, logger);
     cleanups.push(() => workerConnection.close());
-    const worker: Worker = await createFirebreakWorker({ env, connection: workerConnection, slackChannel, log });
+    const worker: Worker = await createFirebreakWorker({ env, connection: workerConnection, slackChannel, logger });
     const workerRun = worker.run();
     cleanups.push(async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
@@ -84,18 +90,22 @@ export async function startFirebreak(
 
     if (env.FIREBREAK_ARCHIVE_DIR) {
       const archiveDir = path.resolve(env.FIREBREAK_ARCHIVE_DIR);
-      const archiver = startArchiver({ client, archiveDir, taskQueue: env.FIREBREAK_TASK_QUEUE, log });
+      const archiver = startArchiver({
+        client,
+        archiveDir,
+        taskQueue: env.FIREBREAK_TASK_QUEUE,
+        log: lineLog(logger, 'archiver'),
+      });
       cleanups.push(() => archiver.stop());
-      log(`Postmortems of closed incidents are archived to ${archiveDir}`);
+      logger.info({ archiveDir }, `Postmortems of closed incidents are archived to ${archiveDir}`);
     }
 
     const health = async (): Promise<HealthReport> => {
       let temporalError: string | undefined;
       try {
-        await Promise.race([
+        await connection.withAbortSignal(AbortSignal.timeout(HEALTH_CHECK_TIMEOUT_MS), () =>
           connection.healthService.check({}),
-          new Promise((_, reject) => setTimeout(() => reject(new Error('health check timed out')), 2_000)),
-        ]);
+        );
       } catch (err) {
         temporalError = (err as Error).message;
       }
@@ -116,25 +126,28 @@ export async function startFirebreak(
       policy,
       health,
       routes: ROUTE_MODULES,
-      logger: env.FIREBREAK_LOG_LEVEL === 'debug' ? { level: 'debug' } : false,
+      logger,
     });
     await app.listen({ host: env.FIREBREAK_HOST, port: env.FIREBREAK_PORT });
     // Ingress stops first on shutdown: no new incidents while the worker drains.
     cleanups.push(() => app.close());
     const url = `http://${env.FIREBREAK_HOST}:${env.FIREBREAK_PORT}`;
-    log(`Firebreak ready: ingress ${url} (GET /healthz), task queue ${env.FIREBREAK_TASK_QUEUE}`);
+    logger.info(
+      { url, taskQueue: env.FIREBREAK_TASK_QUEUE },
+      `Firebreak ready: ingress ${url} (GET /healthz), task queue ${env.FIREBREAK_TASK_QUEUE}`,
+    );
 
     let stopping: Promise<void> | undefined;
     const stop = () => (stopping ??= cleanup());
     const done = workerRun.then(
       () => stop(),
       async (err) => {
-        log(`The worker stopped with an error: ${(err as Error).message}`);
+        logger.error({ err }, 'The worker stopped with an error');
         await stop();
         throw err;
       },
     );
-    return { env, url, temporalAddress: address, uiUrl: devServer?.uiUrl, stop, done };
+    return { env, logger, url, temporalAddress: address, uiUrl: devServer?.uiUrl, stop, done };
   } catch (err) {
     await cleanup();
     throw err;
@@ -147,6 +160,7 @@ export async function runStartCommand(): Promise<number> {
   try {
     running = await startFirebreak();
   } catch (err) {
+    // The command's own answer, plain text like every CLI error: the logger may not even be set up.
     if (err instanceof ConfigError) {
       console.error(err.message);
       return 2;
@@ -159,10 +173,10 @@ export async function runStartCommand(): Promise<number> {
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;
     if (signals > 1) {
-      console.error(`${signal} again: exiting without waiting`);
+      running.logger.warn({ signal }, `${signal} again: exiting without waiting`);
       process.exit(130);
     }
-    console.error(`${signal}: shutting down (ingress, worker drain, Temporal)...`);
+    running.logger.info({ signal }, `${signal}: shutting down (ingress, worker drain, Temporal)...`);
     void running.stop();
   };
   process.on('SIGINT', onSignal);
@@ -172,6 +186,6 @@ export async function runStartCommand(): Promise<number> {
   } catch {
     return 1;
   }
-  console.error('Firebreak stopped.');
+  running.logger.info('Firebreak stopped.');
   return 0;
 }

@@ -4,8 +4,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection, Runtime } from '@temporalio/worker';
 import { ConfigError, type Env } from '../config/env';
+import { temporalLogger, type Logger } from '../config/logger';
 
 interface ConnectionSettings {
   address: string;
@@ -51,19 +52,25 @@ export async function connectClient(env: Env, address: string): Promise<{ client
 
 let runtimeInstalled = false;
 
-/** The SDK's runtime must be configured before the first native connection creates a default one. */
-function installRuntime(env: Env): void {
+/**
+ * The SDK's runtime must be configured before the first native connection creates a default one.
+ * Its logger is ours: the worker's, activities' and workflows' records, and Core's (forwarded from
+ * the native side: Core's warnings, other crates' errors), all reach the process's pino logger.
+ */
+function installRuntime(logger: Logger): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  const level = ({ debug: 'DEBUG', info: 'WARN', warn: 'WARN', error: 'ERROR' } as const)[env.FIREBREAK_LOG_LEVEL];
   try {
-    Runtime.install({ logger: new DefaultLogger(level) });
+    Runtime.install({
+      logger: temporalLogger(logger.child({ component: 'temporal' })),
+      telemetryOptions: { logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} } },
+    });
   } catch {
     // A runtime was installed earlier in this process (tests); keep it.
   }
 }
 
-export async function connectWorker(env: Env, address: string): Promise<NativeConnection> {
-  installRuntime(env);
+export async function connectWorker(env: Env, address: string, logger: Logger): Promise<NativeConnection> {
+  installRuntime(logger);
   return NativeConnection.connect(await connectionSettings(env, address));
 }

@@ -3,6 +3,7 @@
  */
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import type { Env } from '../config/env';
+import { lineLog, type Logger } from '../config/logger';
 import { createActivities } from './activities';
 import { loadWorkflowBundle } from './bundle';
 
@@ -10,17 +11,19 @@ export async function createFirebreakWorker(options: {
   env: Env;
   connection: NativeConnection;
   slackChannel?: string;
-  log: (line: string) => void;
+  logger: Logger;
   /** Tests and benchmarks inject activities; production builds them from the environment. */
   activities?: object;
 }): Promise<Worker> {
-  const { env, log } = options;
+  const { env, logger } = options;
   return Worker.create({
     connection: options.connection,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.FIREBREAK_TASK_QUEUE,
-    workflowBundle: await loadWorkflowBundle(env.FIREBREAK_WORKFLOW_BUNDLE, log),
-    activities: options.activities ?? createActivities(env, { slackChannel: options.slackChannel, log }),
+    workflowBundle: await loadWorkflowBundle(env.FIREBREAK_WORKFLOW_BUNDLE, lineLog(logger, 'bundle')),
+    activities:
+      options.activities ??
+      createActivities(env, { slackChannel: options.slackChannel, log: lineLog(logger, 'activities') }),
     // Drain in-flight activities on shutdown instead of abandoning them mid-remediation.
     shutdownGraceTime: '20 seconds',
   });

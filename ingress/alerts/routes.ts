@@ -17,15 +17,16 @@ import { isGrpcDeadlineError, isGrpcServiceError, WorkflowNotFoundError } from '
 import { deliverAlert, incidentHandle } from '../../client/incidents';
 import { ErrorType } from '../../common/errors';
 import { alertWorkflowId } from '../../common/ids';
+import { lineLog } from '../../config/logger';
 import { prepareIncident } from '../../runbooks';
 import { alertSignal, type AlertNotification } from '../../workflows/incident/messages';
 import type { AppDeps } from '../app';
-import type { MetricsRegistry } from '../metrics';
+import type { IngressMetrics } from '../metrics';
 import { authenticate, webhookAuthConfig, webhooksUnauthenticated } from './auth';
 import { routeAlertGroup } from './routing';
 import { earliestStart, parsePayload, toNotification, type AlertSource } from './schemas';
 
-type Deps = AppDeps & { metrics: MetricsRegistry };
+type Deps = AppDeps & { metrics: IngressMetrics };
 
 /**
  * Temporal answers a signal-with-start in milliseconds; past this it is not reachable in any useful
@@ -37,24 +38,19 @@ type Deps = AppDeps & { metrics: MetricsRegistry };
 const TEMPORAL_DEADLINE_MS = 5_000;
 const TEMPORAL_HARD_CAP_MS = 7_000;
 
-const NOTIFICATIONS = 'firebreak_alert_notifications_total';
-const NOTIFICATIONS_HELP = 'Alert webhook notifications by source and outcome.';
-const ALERTS = 'firebreak_alerts_received_total';
-const ALERTS_HELP = 'Alerts carried by accepted webhook notifications, by source and alert status.';
-
 export type Outcome = 'accepted' | 'signalled' | 'ignored' | 'unroutable';
 
 export interface AlertRoutesOptions {
-  /** Where "ignored because..." lines go; stderr by default, a collector in tests. */
+  /** Where "ignored because..." lines go; the app's logger by default, a collector in tests. */
   log?: (line: string) => void;
   now?: () => Date;
 }
 
 /** The route module for ingress/routes.ts, with options for tests. */
 export function alertRoutes(options: AlertRoutesOptions = {}) {
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const now = options.now ?? (() => new Date());
   return async function registerAlertWebhooks(app: FastifyInstance, deps: Deps): Promise<void> {
+    const log = options.log ?? lineLog(app.log, 'alerts', 'warn');
     const auth = webhookAuthConfig(deps.env);
     if (webhooksUnauthenticated(auth)) {
       log(
@@ -78,8 +74,7 @@ export function alertRoutes(options: AlertRoutesOptions = {}) {
     });
 
     async function handle(source: AlertSource, request: FastifyRequest, reply: FastifyReply) {
-      const count = (outcome: string, by = 1) =>
-        deps.metrics.inc(NOTIFICATIONS, NOTIFICATIONS_HELP, { source, outcome }, by);
+      const count = (outcome: string, by = 1) => deps.metrics.alertNotifications.inc({ outcome, source }, by);
       const rawBody = request.rawBody ?? '';
       const authResult = authenticate(source, auth, request.headers, rawBody);
       if (!authResult.ok) {
@@ -106,7 +101,7 @@ export function alertRoutes(options: AlertRoutesOptions = {}) {
         if (answer.outcome !== 'ignored' && answer.outcome !== 'unroutable') {
           for (const status of ['firing', 'resolved'] as const) {
             const n = notification.alerts.filter((a) => a.status === status).length;
-            if (n > 0) deps.metrics.inc(ALERTS, ALERTS_HELP, { source, status }, n);
+            if (n > 0) deps.metrics.alertsReceived.inc({ source, status }, n);
           }
         }
         return reply.status(200).send({ workflowId, ...answer });

@@ -7,8 +7,9 @@
 import type { Client } from '@temporalio/client';
 import { WebClient } from '@slack/web-api';
 import type { Env } from '../../config/env';
+import { lineLog, processLogger } from '../../config/logger';
 import type { IncidentPolicy } from '../../common/incident';
-import type { MetricsRegistry } from '../metrics';
+import type { IngressMetrics } from '../metrics';
 
 export interface SlackIngressContext {
   temporal: Client;
@@ -20,7 +21,7 @@ export interface SlackIngressContext {
   /** Null without SLACK_BOT_TOKEN: ephemeral answers then go through response_url. */
   slack: WebClient | null;
   groups: UserGroupResolver;
-  metrics?: MetricsRegistry;
+  metrics?: IngressMetrics;
   log: (message: string, extra?: Record<string, unknown>) => void;
   /** POSTs a message to a payload's response_url. */
   respond(responseUrl: string, message: Record<string, unknown>): Promise<void>;
@@ -61,14 +62,14 @@ export function createContext(options: {
   policy: IncidentPolicy;
   incidentChannel?: string;
   slack?: WebClient | null;
-  metrics?: MetricsRegistry;
+  metrics?: IngressMetrics;
   log?: (message: string, extra?: Record<string, unknown>) => void;
   fetch?: typeof fetch;
   groupCacheMs?: number;
 }): SlackIngressContext {
   const { env } = options;
   const slack = options.slack === undefined ? createIngressSlackClient(env) : options.slack;
-  const log = options.log ?? ((message, extra) => console.error(`[slack] ${message}`, extra ?? ''));
+  const log = options.log ?? lineLog(processLogger(), 'slack', 'warn');
   const doFetch = options.fetch ?? fetch;
   const pending = new Set<Promise<void>>();
   const uiBase = temporalUiBase(env);

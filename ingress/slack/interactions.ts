@@ -191,7 +191,7 @@ async function decideOrAcknowledge(
 }
 
 function count(ctx: SlackIngressContext, action: string, outcome: string): void {
-  ctx.metrics?.inc('firebreak_slack_actions_total', 'Slack button clicks by action and outcome.', { action, outcome });
+  ctx.metrics?.slackActions.inc({ action, outcome });
 }
 
 /** An ephemeral note for the clicker only: chat.postEphemeral when we have a bot, else the response_url. */

@@ -11,11 +11,12 @@ import type { WebClient } from '@slack/web-api';
 import { escapeMrkdwn } from '../../activities/slack';
 import { startIncident } from '../../client/incidents';
 import { ErrorType } from '../../common/errors';
+import { lineLog } from '../../config/logger';
 import { formatTarget } from '../../common/ids';
 import type { Actor } from '../../common/types';
 import { prepareIncident } from '../../runbooks';
 import type { AppDeps } from '../app';
-import type { MetricsRegistry } from '../metrics';
+import type { IngressMetrics } from '../metrics';
 import {
   INCIDENT_SUBCOMMANDS,
   catalogText,
@@ -43,7 +44,7 @@ export interface SlackRouteOptions {
   inlineAnswerMs?: number;
 }
 
-type SlackRouteDeps = AppDeps & { metrics: MetricsRegistry };
+type SlackRouteDeps = AppDeps & { metrics: IngressMetrics };
 
 const FORM = 'application/x-www-form-urlencoded';
 
@@ -57,15 +58,14 @@ export function createSlackRoutes(options: SlackRouteOptions = {}) {
       incidentChannel: deps.env.FIREBREAK_SLACK_CHANNEL ?? deps.config.slack.channel,
       ...(options.slack !== undefined ? { slack: options.slack } : {}),
       metrics: deps.metrics,
-      ...(options.log ? { log: options.log } : {}),
+      log: options.log ?? lineLog(app.log, 'slack', 'warn'),
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });
     options.onContext?.(ctx);
     const now = options.now ?? Date.now;
     const inlineAnswerMs = options.inlineAnswerMs ?? 2_000;
 
-    const count = (route: string, outcome: string) =>
-      deps.metrics.inc('firebreak_slack_requests_total', 'Slack requests by route and outcome.', { route, outcome });
+    const count = (route: string, outcome: string) => deps.metrics.slackRequests.inc({ outcome, route });
 
     /** Verifies and returns the form, or answers (401/400/503) and returns undefined. */
     const admit = (route: string, request: FastifyRequest, reply: FastifyReply): URLSearchParams | undefined => {
