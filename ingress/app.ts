@@ -7,7 +7,7 @@
  * and Grafana signatures are computed over the exact bytes.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Client } from '@temporalio/client';
 import type { Env } from '../config/env';
 import type { FileConfig } from '../config/file';
@@ -56,7 +56,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const loggerInstance: FastifyBaseLogger = logger;
   const app = Fastify({
     loggerInstance,
-    disableRequestLogging: !logger.isLevelEnabled('debug'),
+    logController: new LogController({ disableRequestLogging: !logger.isLevelEnabled('debug') }),
     bodyLimit: BODY_LIMIT_BYTES,
     // Slack retries slow answers; we answer fast, and never keep sockets forever.
     connectionTimeout: 10_000,

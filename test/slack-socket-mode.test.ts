@@ -1,7 +1,8 @@
 /**
  * Socket Mode (SLACK_APP_TOKEN, no public URL): the ingress opens the connection to the loopback
- * Slack itself; slash commands and clicks arrive as envelopes over a real WebSocket and run the
- * same handlers as HTTP, against the real dev server and workflows.
+ * Slack itself, through Slack's own @slack/socket-mode client; slash commands and clicks arrive as
+ * envelopes over a real WebSocket and run the same handlers as HTTP, against the real dev server
+ * and workflows. A link that dies without a close is noticed by ping/pong and replaced.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -10,6 +11,7 @@ import { WebClient } from '@slack/web-api';
 import type { FastifyInstance } from 'fastify';
 import { createSlackActivities } from '../activities/slack';
 import { parseEnv } from '../config/env';
+import { createLogger } from '../config/logger';
 import { EMPTY_FILE_CONFIG } from '../config/file';
 import { buildApp } from '../ingress/app';
 import { createSlackRoutes } from '../ingress/slack/routes';
@@ -153,12 +155,63 @@ test('commands and clicks arrive over Socket Mode, are acknowledged per envelope
     response_url: stand.responseUrl(),
     actions: [{ action_id: approve.action_id, block_id: actions.block_id, value: approve.value, type: 'button' }],
   });
-  assert.equal(clickAck.payload, undefined, 'a click is acknowledged with its envelope id only');
+  assert.deepEqual(clickAck.payload ?? {}, {}, 'a click is acknowledged with its envelope id only');
   const record = await waitForRecord(handle, (r) => r.gates[0]?.status === 'approved');
   assert.equal(record.gates[0]!.decidedBy?.id, BOB.id);
 
   const ignored = await stand.sendEnvelope('events_api', { type: 'event_callback', event: { type: 'app_mention' } });
-  assert.equal(ignored.payload, undefined);
+  assert.deepEqual(ignored.payload ?? {}, {});
   assert.equal((await handle.query(statusQuery)).gates.length, 1);
   await handle.terminate('test over');
+});
+
+test('a link that dies without a close is noticed by ping/pong and replaced', async () => {
+  // A Slack of its own, pinging often, and an ingress with short liveness timeouts, so this takes seconds.
+  const slack = new SlackStandIn({ tokens: [APP_TOKEN], socketPingIntervalMs: 250 });
+  await slack.start();
+  const logs: string[] = [];
+  const ingress = await buildApp({
+    client,
+    env: parseEnv({ SLACK_APP_TOKEN: APP_TOKEN, SLACK_API_URL: slack.apiUrl }),
+    config: EMPTY_FILE_CONFIG,
+    policy: fastPolicy(),
+    health: async () => ({
+      ok: true,
+      temporal: { ok: true, address: 'test', namespace: 'default' },
+      worker: { ok: true, state: 'RUNNING', taskQueue: 'none' },
+    }),
+    logger: createLogger({ level: 'debug', destination: { write: (line: string) => void logs.push(line) } }),
+    routes: [
+      createSlackRoutes({
+        log: () => undefined,
+        socketMode: { clientPingTimeoutMs: 1_000, serverPingTimeoutMs: 2_000 },
+      }),
+    ],
+  });
+  try {
+    await ingress.ready();
+    await slack.waitFor('a Socket Mode connection', () => slack.socketConnections.length === 1);
+    // The control: a link whose pings are answered outlives both timeouts.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    assert.equal(slack.socketsOpened, 1, 'a healthy link is kept');
+
+    slack.dropSocketSilently();
+    await slack.waitFor(
+      'a new connection after the silent one',
+      () => slack.socketsOpened === 2 && slack.socketConnections.length === 1,
+      15_000,
+    );
+    assert.equal(slack.callsOf('apps.connections.open').length, 2);
+    assert.ok(
+      logs.some((line) => /pong wasn't received/.test(line)),
+      'the unanswered ping is what gave the dead link away',
+    );
+
+    // The new link carries commands, answered on the acknowledgement.
+    const ack = await slack.sendEnvelope('slash_commands', commandPayload('help', slack.responseUrl()));
+    assert.match(String((ack.payload as { text?: string }).text), /runbook/i);
+  } finally {
+    await ingress.close();
+    await slack.stop();
+  }
 });

@@ -28,7 +28,7 @@ import {
 import { createContext, type SlackIngressContext } from './context';
 import { answerIncidentCommand, type CommandAnswer } from './incidents';
 import { parseInteraction, performClick } from './interactions';
-import { startSocketMode, type SocketModeConnection } from './socket-mode';
+import { startSocketMode, type SocketModeConnection, type SocketModeLiveness } from './socket-mode';
 import { verifySlackSignature } from './verify';
 
 export interface SlackRouteOptions {
@@ -42,6 +42,8 @@ export interface SlackRouteOptions {
   onContext?: (ctx: SlackIngressContext) => void;
   /** How long an `/incident` answer may take before it moves to response_url. */
   inlineAnswerMs?: number;
+  /** Socket Mode's ping/pong timeouts (tests shorten them); the client's defaults otherwise. */
+  socketMode?: SocketModeLiveness;
 }
 
 type SlackRouteDeps = AppDeps & { metrics: IngressMetrics };
@@ -127,7 +129,8 @@ export function createSlackRoutes(options: SlackRouteOptions = {}) {
         socket = startSocketMode({
           appToken,
           slackApiUrl: deps.env.SLACK_API_URL,
-          log: ctx.log,
+          logger: app.log,
+          ...options.socketMode,
           onCommand: async (fields) => (await handleCommand(ctx, fields, { inlineAnswerMs, count })).body,
           onInteraction: async (fields) => {
             const answer = handleInteraction(ctx, fields, count);

@@ -5,11 +5,15 @@
  * with its `envelope_id` (a command's answer rides on the acknowledgement). Requests need no
  * signature here: the connection itself is authenticated by the app-level token.
  *
- * The connection is renewed when Slack asks (`disconnect`) or drops it, with a bounded backoff.
+ * Slack's own client, @slack/socket-mode, speaks the protocol: `hello`, acknowledgements,
+ * `disconnect` (refresh) and the ping/pong liveness checks that notice a link that died without
+ * a close. Reconnecting stays ours: the client's automatic reconnect gives up on an unreachable
+ * Slack and leaves its failure unhandled, where a 3 a.m. outage needs a bounded backoff that never
+ * stops trying and never takes the process down.
  */
-import WebSocket from 'ws';
-import { WebClient } from '@slack/web-api';
-import { z } from 'zod';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LogLevel, SocketModeClient, type Logger as SlackLogger } from '@slack/socket-mode';
+import type { FastifyBaseLogger } from 'fastify';
 
 export interface SocketModeConnection {
   /** Resolves on Slack's first `hello`. */
@@ -17,117 +21,130 @@ export interface SocketModeConnection {
   stop(): Promise<void>;
 }
 
-const envelopeSchema = z.object({
-  envelope_id: z.string().min(1),
-  type: z.string(),
-  payload: z.record(z.string(), z.unknown()).optional(),
-});
+export interface SocketModeLiveness {
+  /** How long a ping to Slack may go unanswered before the link counts as dead; 5 s by default. */
+  clientPingTimeoutMs?: number;
+  /** How long Slack may stay silent between its pings before the link counts as dead; 30 s by default. */
+  serverPingTimeoutMs?: number;
+}
+
+interface SlackEnvelope {
+  ack: (response?: Record<string, unknown>) => Promise<void>;
+  body?: Record<string, unknown>;
+}
 
 const MAX_BACKOFF_MS = 30_000;
+/** Connection attempts are at least this far apart, however a link fails. */
+const MIN_ATTEMPT_SPACING_MS = 1_000;
+/** Closing waits this long for Slack's close frame, then tears the socket down. */
+const STOP_TIMEOUT_MS = 2_000;
 
-export function startSocketMode(options: {
-  appToken: string;
-  slackApiUrl?: string;
-  log: (message: string) => void;
-  /** Answers a slash command (fields as in the HTTP form); the answer is sent with the ack. */
-  onCommand: (fields: URLSearchParams) => Promise<unknown>;
-  /** Handles a click (form field `payload`), after the envelope is acknowledged. */
-  onInteraction: (fields: URLSearchParams) => Promise<void>;
-}): SocketModeConnection {
-  const { log } = options;
-  const web = new WebClient(options.appToken, {
-    slackApiUrl: options.slackApiUrl,
-    retryConfig: { retries: 0 },
-    rejectRateLimitedCalls: true,
-    timeout: 10_000,
+export function startSocketMode(
+  options: {
+    appToken: string;
+    slackApiUrl?: string;
+    /** The app's logger (Fastify's view of the process's pino logger). */
+    logger: FastifyBaseLogger;
+    /** Answers a slash command (fields as in the HTTP form); the answer is sent with the ack. */
+    onCommand: (fields: URLSearchParams) => Promise<unknown>;
+    /** Handles a click (form field `payload`), after the envelope is acknowledged. */
+    onInteraction: (fields: URLSearchParams) => Promise<void>;
+  } & SocketModeLiveness,
+): SocketModeConnection {
+  const logger = options.logger.child({ component: 'socket-mode' });
+  const client = new SocketModeClient({
+    appToken: options.appToken,
+    logger: slackLogger(logger),
+    autoReconnectEnabled: false,
+    clientPingTimeout: options.clientPingTimeoutMs,
+    serverPingTimeout: options.serverPingTimeoutMs,
+    // One attempt per connection: the loop below does the retrying, with its own backoff.
+    clientOptions: { slackApiUrl: options.slackApiUrl, retryConfig: { retries: 0 }, timeout: 10_000 },
   });
+
   let stopped = false;
-  let current: WebSocket | undefined;
   let failures = 0;
+  let lastAttemptAt = 0;
   let timer: NodeJS.Timeout | undefined;
   let markReady: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => (markReady = resolve));
 
-  const schedule = (delayMs?: number) => {
+  client.on('connected', () => {
+    failures = 0;
+    markReady();
+  });
+  // A refresh, a ping that went unanswered, a dropped socket, a failed start: open the next link.
+  client.on('disconnected', () => reconnect());
+
+  const reconnect = () => {
     if (stopped || timer) return;
-    const delay = delayMs ?? Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** Math.min(failures, 5));
+    const backoff = failures === 0 ? 0 : Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** Math.min(failures - 1, 5));
+    const delay = Math.max(backoff, lastAttemptAt + MIN_ATTEMPT_SPACING_MS - Date.now());
+    failures += 1;
     timer = setTimeout(() => {
       timer = undefined;
       void connect();
     }, delay);
   };
 
-  const send = (socket: WebSocket, message: Record<string, unknown>) => {
-    if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
-  };
-
-  async function onMessage(socket: WebSocket, text: string): Promise<void> {
-    let raw: unknown;
+  async function connect(): Promise<void> {
+    if (stopped) return;
+    lastAttemptAt = Date.now();
     try {
-      raw = JSON.parse(text);
-    } catch {
-      return log('Socket Mode: a message that is not JSON was ignored');
-    }
-    const type = (raw as { type?: unknown })?.type;
-    if (type === 'hello') {
-      failures = 0;
-      markReady();
-      return;
-    }
-    if (type === 'disconnect') {
-      // Slack is about to close this link (refresh, server restart): open the next one now.
-      log(`Socket Mode: Slack asked to reconnect (${String((raw as { reason?: unknown }).reason)})`);
-      if (current === socket) current = undefined;
-      socket.close(1000);
-      schedule(0);
-      return;
-    }
-    const envelope = envelopeSchema.safeParse(raw);
-    if (!envelope.success) return log(`Socket Mode: ignored a message of type ${String(type)}`);
-    const { envelope_id: envelopeId, payload } = envelope.data;
-    try {
-      if (envelope.data.type === 'slash_commands' && payload) {
-        const fields = new URLSearchParams();
-        for (const [key, value] of Object.entries(payload)) {
-          if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
-            fields.set(key, String(value));
-          }
-        }
-        send(socket, { envelope_id: envelopeId, payload: await options.onCommand(fields) });
-      } else if (envelope.data.type === 'interactive' && payload) {
-        send(socket, { envelope_id: envelopeId });
-        await options.onInteraction(new URLSearchParams({ payload: JSON.stringify(payload) }));
-      } else {
-        send(socket, { envelope_id: envelopeId });
-      }
+      await client.start();
     } catch (err) {
-      log(`Socket Mode: envelope ${envelope.data.type} failed: ${(err as Error).message}`);
-      send(socket, { envelope_id: envelopeId });
+      logger.warn({ error: (err as Error).message }, 'Socket Mode: connecting to Slack failed; retrying');
+      reconnect();
     }
   }
 
-  async function connect(): Promise<void> {
-    if (stopped) return;
-    let url: string | undefined;
-    try {
-      url = (await web.apps.connections.open()).url;
-      if (!url) throw new Error('apps.connections.open returned no url');
-    } catch (err) {
-      failures += 1;
-      log(`Socket Mode: apps.connections.open failed: ${(err as Error).message}`);
-      return schedule();
+  client.on('slash_commands', async ({ ack, body }: SlackEnvelope) => {
+    const fields = new URLSearchParams();
+    for (const [key, value] of Object.entries(body ?? {})) {
+      if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+        fields.set(key, String(value));
+      }
     }
-    if (stopped) return;
-    const socket = new WebSocket(url, { handshakeTimeout: 10_000 });
-    current = socket;
-    socket.on('message', (data) => void onMessage(socket, data.toString()));
-    socket.on('error', (err) => log(`Socket Mode: ${err.message}`));
-    socket.on('close', () => {
-      if (current !== socket) return;
-      current = undefined;
-      failures += 1;
-      schedule();
+    await settle('slash_commands', ack, async () => {
+      const answer = await options.onCommand(fields);
+      return answer && typeof answer === 'object' ? (answer as Record<string, unknown>) : undefined;
     });
+  });
+
+  client.on('interactive', async ({ ack, body }: SlackEnvelope) => {
+    // Acknowledged first: the click's work runs after Slack's 3 s, like over HTTP.
+    await settle('interactive', ack, async () => undefined);
+    if (!body) return;
+    try {
+      await options.onInteraction(new URLSearchParams({ payload: JSON.stringify(body) }));
+    } catch (err) {
+      logger.warn({ err }, 'Socket Mode: an interaction failed');
+    }
+  });
+
+  // Anything else (events we do not subscribe to) is acknowledged so Slack does not redeliver it.
+  client.on('slack_event', ({ ack, type }: SlackEnvelope & { type: string }) => {
+    if (type !== 'slash_commands' && type !== 'interactive') void settle(type, ack, async () => undefined);
+  });
+
+  /** Acknowledges an envelope with what `answer` returns; a failed answer is still acknowledged, empty. */
+  async function settle(
+    type: string,
+    ack: SlackEnvelope['ack'],
+    answer: () => Promise<Record<string, unknown> | undefined>,
+  ): Promise<void> {
+    let response: Record<string, unknown> | undefined;
+    try {
+      response = await answer();
+    } catch (err) {
+      logger.warn({ err, type }, 'Socket Mode: an envelope failed');
+    }
+    try {
+      await ack(response);
+    } catch (err) {
+      // The link closed under us; Slack redelivers the envelope on the next one.
+      logger.warn({ err, type }, 'Socket Mode: an acknowledgement could not be sent');
+    }
   }
 
   void connect();
@@ -136,20 +153,39 @@ export function startSocketMode(options: {
     async stop() {
       stopped = true;
       clearTimeout(timer);
-      const socket = current;
-      current = undefined;
-      if (!socket || socket.readyState === WebSocket.CLOSED) return;
-      await new Promise<void>((resolve) => {
-        const force = setTimeout(() => {
-          socket.terminate();
-          resolve();
-        }, 2_000);
-        socket.once('close', () => {
-          clearTimeout(force);
-          resolve();
-        });
-        socket.close(1000);
-      });
+      const giveUp = new AbortController();
+      const closed = await Promise.race([
+        client.disconnect().then(() => true),
+        sleep(STOP_TIMEOUT_MS, false, { signal: giveUp.signal }),
+      ]);
+      giveUp.abort();
+      // Slack never answered the close: a second disconnect tears the socket down at once.
+      if (!closed) await client.disconnect();
     },
+  };
+}
+
+const SLACK_LEVELS = new Map<string, LogLevel>([
+  ['trace', LogLevel.DEBUG],
+  ['debug', LogLevel.DEBUG],
+  ['info', LogLevel.INFO],
+  ['warn', LogLevel.WARN],
+]);
+
+/** @slack/socket-mode's logger interface, writing into the process's pino logger. */
+function slackLogger(logger: FastifyBaseLogger): SlackLogger {
+  let current = logger;
+  const level = (): LogLevel => SLACK_LEVELS.get(current.level) ?? LogLevel.ERROR;
+  const line = (parts: unknown[]) => parts.map((part) => (typeof part === 'string' ? part : String(part))).join(' ');
+  return {
+    // The client logs each connection's life at info; for us that is detail, the failures are not.
+    debug: (...parts) => current.debug(line(parts)),
+    info: (...parts) => current.debug(line(parts)),
+    warn: (...parts) => current.warn(line(parts)),
+    error: (...parts) => current.error(line(parts)),
+    getLevel: level,
+    // FIREBREAK_LOG_LEVEL decides; the client only calls this when given a logLevel, which it is not.
+    setLevel: () => undefined,
+    setName: (name) => (current = logger.child({ name })),
   };
 }

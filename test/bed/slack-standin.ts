@@ -14,10 +14,14 @@
  * It also receives `response_url` posts (`POST /response/<id>`), as hooks.slack.com does, signs
  * requests the way Slack signs its calls to our ingress (`signSlackRequest`), and plays Socket
  * Mode: `apps.connections.open` (app-level `xapp-` tokens only) hands out a `ws://` URL whose
- * connection gets `hello`, envelopes (`sendEnvelope`) and `disconnect` (`requestRefresh`).
+ * connection gets `hello`, envelopes (`sendEnvelope`) and `disconnect` (`requestRefresh`). Like
+ * Slack it pings every connection (`socketPingIntervalMs`) and answers the client's pings with
+ * pongs; `dropSocketSilently` makes a link go dead without a close, as one does behind a NAT that
+ * forgot it, so a client's liveness checks can be tested.
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { closeServer, listenOnLoopback, readBody } from './process';
 
@@ -87,11 +91,18 @@ export class SlackStandIn {
   /** Open Socket Mode connections, newest last; `socketsOpened` counts every one ever opened. */
   readonly socketConnections: WebSocket[] = [];
   socketsOpened = 0;
+  /** The TCP stream under each Socket Mode connection, to silence it. */
+  private readonly streams = new WeakMap<WebSocket, Duplex>();
+  /** Connections dropped silently: never read, written or pinged again; closed at `stop()`. */
+  private readonly deadSockets: WebSocket[] = [];
+  private readonly socketPingIntervalMs: number;
+  private pinger?: NodeJS.Timeout;
   private readonly acks = new Map<string, (ack: Record<string, unknown>) => void>();
   baseUrl = '';
 
-  constructor(options: { tokens?: string[] } = {}) {
+  constructor(options: { tokens?: string[]; socketPingIntervalMs?: number } = {}) {
     this.validTokens = new Set(options.tokens ?? ['xoxb-firebreak-test']);
+    this.socketPingIntervalMs = options.socketPingIntervalMs ?? 5_000;
   }
 
   /** The `slackApiUrl` for WebClient (ends with `/api/`). */
@@ -109,8 +120,15 @@ export class SlackStandIn {
         socket.end('HTTP/1.1 401 Unauthorized\r\n\r\n');
         return;
       }
-      this.sockets.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws));
+      this.sockets.handleUpgrade(req, socket, head, (ws) => {
+        this.streams.set(ws, socket);
+        this.onSocket(ws);
+      });
     });
+    this.pinger = setInterval(() => {
+      for (const ws of this.socketConnections) ws.ping(`standin ${Date.now()}`);
+    }, this.socketPingIntervalMs);
+    this.pinger.unref();
     this.baseUrl = `http://127.0.0.1:${await listenOnLoopback(server)}`;
     return this.apiUrl;
   }
@@ -119,7 +137,8 @@ export class SlackStandIn {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
-    for (const ws of this.socketConnections) ws.terminate();
+    clearInterval(this.pinger);
+    for (const ws of [...this.socketConnections, ...this.deadSockets]) ws.terminate();
     this.sockets.close();
     await closeServer(server);
   }
@@ -189,6 +208,17 @@ export class SlackStandIn {
       ?.send(
         JSON.stringify({ type: 'disconnect', reason: 'refresh_requested', debug_info: { host: 'firebreak-standin' } }),
       );
+  }
+
+  /**
+   * The newest connection goes dead without a close: the stand-in stops reading it (so the
+   * client's pings get no pong and its close frame is never seen) and stops pinging it.
+   */
+  dropSocketSilently(): void {
+    const ws = this.socketConnections.pop();
+    if (!ws) return;
+    this.deadSockets.push(ws);
+    this.streams.get(ws)?.pause();
   }
 
   /** A fresh response_url, as Slack puts in each command and interaction payload. */
