@@ -20,7 +20,9 @@
  */
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest } from 'node:http';
+import { once } from 'node:events';
 import { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ApiException,
   AppsV1Api,
@@ -250,7 +252,8 @@ async function retryOnConflict<T>(step: () => Promise<T>): Promise<T> {
       return await step();
     } catch (err) {
       if (!(err instanceof ConflictError) || attempt >= CONFLICT_ATTEMPTS) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+      // An activity cancelled meanwhile stops here instead of patching again.
+      await sleep(50 * attempt, undefined, { signal: activityContext()?.cancellationSignal });
     }
   }
 }
@@ -924,8 +927,9 @@ export function createKubernetesActivities(kubeConfig: KubeConfig) {
             details: [status],
           });
         }
+        // Context.sleep ends early, with a CancelledFailure, when the activity is cancelled.
         if (context) await context.sleep(ROLLOUT_POLL_MS);
-        else await new Promise((resolve) => setTimeout(resolve, ROLLOUT_POLL_MS));
+        else await sleep(ROLLOUT_POLL_MS);
       }
     },
 
@@ -1216,12 +1220,11 @@ export function createKubernetesActivities(kubeConfig: KubeConfig) {
       );
       socket.on('close', () => settle(undefined));
       const heartbeat = context ? setInterval(() => context.heartbeat({ pod: input.pod }), 5000) : undefined;
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+      // Ends the timer and the cancellation listener once the command is over.
+      const over = new AbortController();
+      const timedOut = sleep(timeoutMs, 'timeout' as const, { signal: over.signal });
       const cancelled = context
-        ? new Promise<'cancelled'>((resolve) =>
-            context.cancellationSignal.addEventListener('abort', () => resolve('cancelled'), { once: true }),
-          )
+        ? once(context.cancellationSignal, 'abort', { signal: over.signal }).then(() => 'cancelled' as const)
         : new Promise<never>(() => undefined);
       try {
         const outcome = await Promise.race([finished, timedOut, cancelled]);
@@ -1249,7 +1252,7 @@ export function createKubernetesActivities(kubeConfig: KubeConfig) {
           truncated: stdout.truncated || stderr.truncated,
         };
       } finally {
-        clearTimeout(timer);
+        over.abort();
         if (heartbeat) clearInterval(heartbeat);
         socket.close();
       }

@@ -4,6 +4,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
@@ -219,7 +220,8 @@ async function follow(
         return record;
       }
     }
-    await sleep(options.intervalMs, ctx.io.interrupt);
+    // Ctrl-C ends the wait early; the loop then sees the interrupt and says so.
+    await sleep(options.intervalMs, undefined, { signal: ctx.io.interrupt }).catch(() => undefined);
   }
   if (ctx.io.interrupt?.aborted) {
     say(`Stopped following; the incident keeps running. Follow again: firebreak status ${quote(handle.workflowId)}`);
@@ -614,17 +616,4 @@ function durationFlag(value: unknown, fallback: string, name: string, usage: str
   const ms = parseDuration(typeof value === 'string' ? value : fallback);
   if (ms === undefined || ms <= 0) throw new UsageError(`--${name} must be a duration like 30s, 5m or 1h`, usage);
   return ms;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { FIREBREAK_SEARCH_ATTRIBUTES } from '../common/search-attributes';
@@ -114,7 +115,7 @@ async function waitUntilServing(
         await connection.close();
       }
     } catch {
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      await sleep(250);
     }
   }
   throw new Error(`the Temporal dev server at ${address} was not ready within ${timeoutMs / 1000} s`);

@@ -11,6 +11,7 @@
  * answered 200 with the reason (and logged, and counted). 503 means Temporal is out of reach and
  * asks the sender to retry.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApplicationFailure } from '@temporalio/common';
 import { isGrpcDeadlineError, isGrpcServiceError, WorkflowNotFoundError } from '@temporalio/client';
@@ -183,12 +184,12 @@ export function alertRoutes(options: AlertRoutesOptions = {}) {
 
     function withTemporalDeadline<T>(fn: () => Promise<T>): Promise<T> {
       const call = deps.client.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, fn);
-      let timer: NodeJS.Timeout | undefined;
-      const cap = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new TemporalTimeoutError(TEMPORAL_HARD_CAP_MS)), TEMPORAL_HARD_CAP_MS);
-      });
       call.catch(() => undefined);
-      return Promise.race([call, cap]).finally(() => clearTimeout(timer));
+      const answered = new AbortController();
+      const cap = sleep(TEMPORAL_HARD_CAP_MS, undefined, { signal: answered.signal }).then(() => {
+        throw new TemporalTimeoutError(TEMPORAL_HARD_CAP_MS);
+      });
+      return Promise.race([call, cap]).finally(() => answered.abort());
     }
   };
 }

@@ -4,6 +4,7 @@
  * that outlives the 3-second acknowledgement but never the app (closing the app waits for it,
  * boundedly).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import { WebClient } from '@slack/web-api';
 import type { Env } from '../../config/env';
@@ -109,12 +110,12 @@ export function createContext(options: {
     async drain(timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       while (pending.size > 0 && Date.now() < deadline) {
-        let timer: NodeJS.Timeout | undefined;
+        const settled = new AbortController();
         await Promise.race([
           Promise.allSettled([...pending]),
-          new Promise((resolve) => (timer = setTimeout(resolve, Math.max(1, deadline - Date.now())))),
+          sleep(Math.max(1, deadline - Date.now()), undefined, { signal: settled.signal }),
         ]);
-        clearTimeout(timer);
+        settled.abort();
       }
     },
   };

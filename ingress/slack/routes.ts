@@ -5,6 +5,7 @@
  * starting a workflow, running an update — happens after the answer, and its outcome reaches
  * the user through `response_url` or an ephemeral message.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApplicationFailure } from '@temporalio/common';
 import type { WebClient } from '@slack/web-api';
@@ -289,13 +290,10 @@ async function answerInline(
     return { response_type: 'ephemeral', text: ':x: Firebreak could not reach Temporal; try again shortly.' };
   };
   const result = work().catch(failed);
-  let timer: NodeJS.Timeout | undefined;
   const late = Symbol('late');
-  const first = await Promise.race([
-    result,
-    new Promise<typeof late>((resolve) => (timer = setTimeout(() => resolve(late), budgetMs))),
-  ]);
-  clearTimeout(timer);
+  const answered = new AbortController();
+  const first = await Promise.race([result, sleep(budgetMs, late, { signal: answered.signal })]);
+  answered.abort();
   if (first !== late) return first;
   if (responseUrl) {
     ctx.background('late /incident answer', async () =>
