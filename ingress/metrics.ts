@@ -12,12 +12,10 @@ const LATENCY_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.
 export class IngressMetrics {
   readonly registry = new Registry();
 
-  readonly httpRequests = new Counter({
-    name: 'firebreak_http_requests_total',
-    help: 'HTTP requests by route and status.',
-    labelNames: ['route', 'status'] as const,
-    registers: [this.registry],
-  });
+  readonly httpRequests = this.counter('firebreak_http_requests_total', 'HTTP requests by route and status.', [
+    'route',
+    'status',
+  ]);
 
   readonly httpRequestDuration = new Histogram({
     name: 'firebreak_http_request_duration_seconds',
@@ -27,33 +25,27 @@ export class IngressMetrics {
     registers: [this.registry],
   });
 
-  readonly slackRequests = new Counter({
-    name: 'firebreak_slack_requests_total',
-    help: 'Slack requests by route and outcome.',
-    labelNames: ['route', 'outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly slackRequests = this.counter('firebreak_slack_requests_total', 'Slack requests by route and outcome.', [
+    'outcome',
+    'route',
+  ]);
 
-  readonly slackActions = new Counter({
-    name: 'firebreak_slack_actions_total',
-    help: 'Slack button clicks by action and outcome.',
-    labelNames: ['action', 'outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly slackActions = this.counter('firebreak_slack_actions_total', 'Slack button clicks by action and outcome.', [
+    'action',
+    'outcome',
+  ]);
 
-  readonly alertNotifications = new Counter({
-    name: 'firebreak_alert_notifications_total',
-    help: 'Alert webhook notifications by source and outcome.',
-    labelNames: ['source', 'outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly alertNotifications = this.counter(
+    'firebreak_alert_notifications_total',
+    'Alert webhook notifications by source and outcome.',
+    ['outcome', 'source'],
+  );
 
-  readonly alertsReceived = new Counter({
-    name: 'firebreak_alerts_received_total',
-    help: 'Alerts carried by accepted webhook notifications, by source and alert status.',
-    labelNames: ['source', 'status'] as const,
-    registers: [this.registry],
-  });
+  readonly alertsReceived = this.counter(
+    'firebreak_alerts_received_total',
+    'Alerts carried by accepted webhook notifications, by source and alert status.',
+    ['source', 'status'],
+  );
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -66,5 +58,9 @@ export class IngressMetrics {
 
   get contentType(): string {
     return this.registry.contentType;
+  }
+
+  private counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 }

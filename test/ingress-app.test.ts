@@ -21,18 +21,22 @@ class UpstreamError extends Error {
   readonly statusCode = 404;
 }
 
+/** An app with nothing behind it: these routes fail before reaching Temporal. */
+const detachedDeps = {
+  client: {} as Client,
+  env: parseEnv({}),
+  config: EMPTY_FILE_CONFIG,
+  policy: DEFAULT_POLICY,
+  health: async () => ({
+    ok: true,
+    temporal: { ok: true, address: 'none', namespace: 'default' },
+    worker: { ok: true, state: 'RUNNING', taskQueue: 'none' },
+  }),
+};
+
 before(async () => {
   app = await buildApp({
-    // Never called: these routes fail before reaching Temporal.
-    client: {} as Client,
-    env: parseEnv({}),
-    config: EMPTY_FILE_CONFIG,
-    policy: DEFAULT_POLICY,
-    health: async () => ({
-      ok: true,
-      temporal: { ok: true, address: 'none', namespace: 'default' },
-      worker: { ok: true, state: 'RUNNING', taskQueue: 'none' },
-    }),
+    ...detachedDeps,
     // The app's pino logger, its JSON lines collected here instead of stderr.
     logger: createLogger({ level: 'info', destination: { write: (line: string) => void logged.push(line) } }),
     routes: [
@@ -122,15 +126,7 @@ test("/metrics: the app's own registry, with process and event-loop metrics, in 
 
   // A second app in the same process has its own registry: no name collision, no shared counts.
   const other = await buildApp({
-    client: {} as Client,
-    env: parseEnv({}),
-    config: EMPTY_FILE_CONFIG,
-    policy: DEFAULT_POLICY,
-    health: async () => ({
-      ok: true,
-      temporal: { ok: true, address: 'none', namespace: 'default' },
-      worker: { ok: true, state: 'RUNNING', taskQueue: 'none' },
-    }),
+    ...detachedDeps,
     logger: createLogger({ level: 'error', destination: { write: () => undefined } }),
   });
   try {
