@@ -9,7 +9,9 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Logger as TemporalLogger } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+import { temporalLogger, type Logger } from '../config/logger';
 import { firebreakCacheDir } from '../scripts/temporal-bin';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -32,18 +34,20 @@ async function sourcesHash(): Promise<string> {
   return hash.digest('hex').slice(0, 16);
 }
 
-export async function buildWorkflowBundle(): Promise<string> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_ENTRY, logger: new DefaultLogger('WARN') });
+/** The bundler's records (webpack's warnings and errors, the bundle's size) go to `logger`. */
+export async function buildWorkflowBundle(logger: TemporalLogger = new DefaultLogger('WARN')): Promise<string> {
+  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_ENTRY, logger });
   return code;
 }
 
 /** Returns bundle code from FIREBREAK_WORKFLOW_BUNDLE, the cache, or a fresh build (then cached). */
-export async function loadWorkflowBundle(prebuiltPath: string | undefined, log: (line: string) => void) {
+export async function loadWorkflowBundle(prebuiltPath: string | undefined, logger: Logger) {
   if (prebuiltPath) return { code: await readFile(prebuiltPath, 'utf8') };
   const cacheFile = path.join(firebreakCacheDir(), 'bundles', `workflows-${await sourcesHash()}.js`);
   if (existsSync(cacheFile)) return { code: await readFile(cacheFile, 'utf8') };
-  log('Bundling workflows (cached for the next start)...');
-  const code = await buildWorkflowBundle();
+  const bundleLogger = logger.child({ component: 'bundle' });
+  bundleLogger.info('Bundling workflows (cached for the next start)...');
+  const code = await buildWorkflowBundle(temporalLogger(bundleLogger));
   await mkdir(path.dirname(cacheFile), { recursive: true });
   await writeFile(`${cacheFile}.tmp`, code);
   await rename(`${cacheFile}.tmp`, cacheFile);

@@ -20,7 +20,7 @@ export async function createFirebreakWorker(options: {
     connection: options.connection,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.FIREBREAK_TASK_QUEUE,
-    workflowBundle: await loadWorkflowBundle(env.FIREBREAK_WORKFLOW_BUNDLE, lineLog(logger, 'bundle')),
+    workflowBundle: await loadWorkflowBundle(env.FIREBREAK_WORKFLOW_BUNDLE, logger),
     activities:
       options.activities ??
       createActivities(env, { slackChannel: options.slackChannel, log: lineLog(logger, 'activities') }),
