@@ -16,17 +16,12 @@
  */
 import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runStandalone, type BedComponent, type BedOptions } from './component';
 import { freePort } from './ports';
 import { closeServer, launchServer, listenOnLoopback, readBody } from './process';
-
-export interface BedComponent {
-  env: Record<string, string>;
-  stop(): Promise<void>;
-}
 
 /** Credentials the bed's receivers send; tests give the ingress the same ones. */
 export const BED_WEBHOOK_TOKEN = 'firebreak-bed-token-5f2c';
@@ -42,7 +37,7 @@ const STOP_TIMEOUT_MS = 10_000;
 const FORWARD_TIMEOUT_MS = 10_000;
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
-export async function startAlertmanager(opts: { workDir: string; log: (msg: string) => void }): Promise<BedComponent> {
+export async function startAlertmanager(opts: BedOptions): Promise<BedComponent> {
   const binary = process.env.FIREBREAK_ALERTMANAGER_BIN ?? 'prometheus-alertmanager';
   const dir = join(opts.workDir, 'alertmanager');
   await mkdir(join(dir, 'data'), { recursive: true });
@@ -110,7 +105,7 @@ export async function startAlertmanager(opts: { workDir: string; log: (msg: stri
       '--cluster.listen-address=',
       '--log.level=warn',
     ],
-    url,
+    ready: url,
     readyTimeoutMs: READY_TIMEOUT_MS,
     stopTimeoutMs: STOP_TIMEOUT_MS,
     alsoStop: () => relay.stop(),
@@ -291,22 +286,6 @@ export function runAmtool(args: string[], timeoutMs = 15_000): Promise<string> {
   });
 }
 
-async function main(): Promise<void> {
-  const index = process.argv.indexOf('--for');
-  const seconds = index >= 0 ? Number(process.argv[index + 1]) : 3600;
-  const workDir = await mkdtemp(join(tmpdir(), 'firebreak-alertmanager-'));
-  const bed = await startAlertmanager({ workDir, log: (msg) => console.error(msg) });
-  for (const [name, value] of Object.entries(bed.env)) console.log(`${name}=${value}`);
-  const stopAll = () => void bed.stop().then(() => process.exit(0));
-  process.once('SIGINT', stopAll);
-  process.once('SIGTERM', stopAll);
-  setTimeout(stopAll, seconds * 1000);
-  await new Promise(() => undefined);
-}
-
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  main().catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
+  runStandalone('alertmanager', startAlertmanager);
 }

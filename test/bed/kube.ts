@@ -16,27 +16,23 @@
  * Standalone (`node --import tsx test/bed/kube.ts`): starts, prints the env as `export` lines, and
  * stops everything on SIGINT/SIGTERM.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { appendFileSync, openSync, closeSync, existsSync } from 'node:fs';
+import { appendFileSync, openSync, closeSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { stringify as toYaml, parseAllDocuments } from 'yaml';
+import { runBuildScript } from './build';
+import { makeServingCertificate } from './pki';
 import { freePort } from './ports';
 
-const execFileAsync = promisify(execFile);
-
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BUILD_SCRIPT = path.join(REPO_ROOT, 'test/kube/build.sh');
 export const FAKE_NODE_NAME = 'kwok-node-0';
 const STEP_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 5_000;
-const BUILD_TIMEOUT_MS = 3 * 60 * 60_000;
 
 interface BedOptions {
   workDir: string;
@@ -49,79 +45,27 @@ interface Component {
   exited: Promise<void>;
 }
 
-/** Runs build.sh (instant when cached) and returns the directory holding the binaries. */
+/** Runs test/kube/build.sh (instant when cached) and returns the directory holding the binaries. */
 export async function ensureKubeBinaries(log: (msg: string) => void): Promise<string> {
-  const started = Date.now();
-  const child = spawn('bash', [BUILD_SCRIPT], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let pending = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  // A cold build takes minutes: pass its progress lines on as they come (Go's download chatter aside).
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    pending += chunk;
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) if (line && !line.startsWith('go: downloading')) log(line);
-  });
-  const timer = setTimeout(() => child.kill('SIGTERM'), BUILD_TIMEOUT_MS);
-  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-  clearTimeout(timer);
-  if (pending) log(pending);
-  const bin = stdout.trim().split('\n').pop();
-  if (code !== 0 || !bin || !existsSync(path.join(bin, 'kube-apiserver'))) {
-    throw new Error(`test/kube/build.sh failed (exit ${code}); its output is above`);
-  }
-  log(`binaries ready in ${Date.now() - started} ms (${bin})`);
-  return bin;
-}
-
-async function openssl(args: string[], cwd: string): Promise<void> {
-  await execFileAsync('openssl', args, { cwd, timeout: 30_000 });
+  return runBuildScript('test/kube/build.sh', 'kube-apiserver', log);
 }
 
 /** A CA, the serving certificate (apiserver and kwok's kubelet endpoint) and the service-account key pair. */
 async function makePki(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  await openssl(
-    ['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '3650', '-subj', '/CN=firebreak-test-ca'],
-    dir,
-  );
-  const sans = [
-    'IP:127.0.0.1',
-    'IP:10.96.0.1',
-    'DNS:localhost',
-    'DNS:kubernetes',
-    'DNS:kubernetes.default',
-    'DNS:kubernetes.default.svc',
-    'DNS:kubernetes.default.svc.cluster.local',
-  ].join(',');
-  await openssl(
-    [
-      'req',
-      '-x509',
-      ...ec,
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-keyout',
-      'serving.key',
-      '-out',
-      'serving.crt',
-      '-days',
-      '3650',
-      '-subj',
-      '/CN=kube-apiserver',
-      '-addext',
-      `subjectAltName=${sans}`,
-      '-addext',
-      'extendedKeyUsage=serverAuth,clientAuth',
-      '-addext',
-      'basicConstraints=critical,CA:FALSE',
+  await makeServingCertificate(dir, {
+    name: 'serving',
+    commonName: 'kube-apiserver',
+    sans: [
+      'IP:127.0.0.1',
+      'IP:10.96.0.1',
+      'DNS:localhost',
+      'DNS:kubernetes',
+      'DNS:kubernetes.default',
+      'DNS:kubernetes.default.svc',
+      'DNS:kubernetes.default.svc.cluster.local',
     ],
-    dir,
-  );
+    clientAuth: true,
+  });
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   await writeFile(path.join(dir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   await writeFile(path.join(dir, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));

@@ -7,29 +7,31 @@
  *    growing 2 MB/s, a flat one, services whose latency jumps at known moments) in milliseconds
  *    instead of waiting minutes for scrapes.
  *
+ * Other bed components that serve metrics of their own (the OpenTelemetry Collector, the
+ * PostgreSQL-backed Temporal server) register as scrape targets with registerScrapeTarget: a file
+ * in the targets directory, which Prometheus watches (file-based service discovery), so a target
+ * can join whether its component starts before or after Prometheus.
+ *
  * Standalone: `node --import tsx test/bed/prometheus.ts [--for SECONDS]` prints the env and runs
  * until interrupted (or SECONDS, default 3600).
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runStandalone, type BedComponent, type BedOptions } from './component';
 import { MetricsTarget } from './metrics-target';
 import { freePort } from './ports';
 import { launchServer } from './process';
 
-export interface BedComponent {
-  env: Record<string, string>;
-  stop(): Promise<void>;
-}
-
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
 
-export async function startPrometheus(opts: { workDir: string; log: (msg: string) => void }): Promise<BedComponent> {
+export async function startPrometheus(opts: BedOptions): Promise<BedComponent> {
   const binary = process.env.FIREBREAK_PROMETHEUS_BIN ?? 'prometheus';
   const dir = join(opts.workDir, 'prometheus');
+  const targetsDir = join(dir, 'targets');
   await mkdir(join(dir, 'data'), { recursive: true });
+  await mkdir(targetsDir, { recursive: true });
 
   const target = new MetricsTarget();
   const targetUrl = await target.start();
@@ -49,6 +51,9 @@ export async function startPrometheus(opts: { workDir: string; log: (msg: string
     '  - job_name: firebreak-test-target',
     '    static_configs:',
     `      - targets: ['${new URL(targetUrl).host}']`,
+    '  - job_name: firebreak-bed-components',
+    '    file_sd_configs:',
+    `      - files: ['${targetsDir}/*.json']`,
     '',
   ].join('\n');
   const configPath = join(dir, 'prometheus.yml');
@@ -65,16 +70,35 @@ export async function startPrometheus(opts: { workDir: string; log: (msg: string
       '--storage.tsdb.retention.time=1d',
       '--log.level=warn',
     ],
-    url,
+    ready: url,
     readyTimeoutMs: READY_TIMEOUT_MS,
     stopTimeoutMs: STOP_TIMEOUT_MS,
     alsoStop: () => target.stop(),
   });
   opts.log(`prometheus ready at ${url}, scraping ${targetUrl}`);
   return {
-    env: { FIREBREAK_TEST_PROMETHEUS_URL: url, FIREBREAK_TEST_METRICS_TARGET_URL: targetUrl },
+    env: {
+      FIREBREAK_TEST_PROMETHEUS_URL: url,
+      FIREBREAK_TEST_METRICS_TARGET_URL: targetUrl,
+      FIREBREAK_TEST_PROMETHEUS_TARGETS_DIR: targetsDir,
+    },
     stop,
   };
+}
+
+/**
+ * Adds `metricsUrl` (http://host:port/metrics) to the bed's Prometheus as job `name`, when the bed
+ * runs one (`env` holds what earlier components exported); a no-op otherwise.
+ */
+export async function registerScrapeTarget(env: BedOptions['env'], name: string, metricsUrl: string): Promise<void> {
+  const dir = env?.FIREBREAK_TEST_PROMETHEUS_TARGETS_DIR;
+  if (!dir) return;
+  const url = new URL(metricsUrl);
+  const group = [{ targets: [url.host], labels: { job: name, __metrics_path__: url.pathname } }];
+  // Written whole then renamed: Prometheus must never read a half-written file.
+  const file = join(dir, `${name}.json`);
+  await writeFile(`${file}.tmp`, JSON.stringify(group));
+  await rename(`${file}.tmp`, file);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -197,35 +221,6 @@ class ByteWriter {
   }
 }
 
-async function main(): Promise<void> {
-  const forIndex = process.argv.indexOf('--for');
-  const seconds = forIndex > 0 ? Number(process.argv[forIndex + 1]) : 3600;
-  const workDir = await mkdtemp(join(tmpdir(), 'firebreak-prometheus-'));
-  const bed = await startPrometheus({ workDir, log: (msg) => console.error(msg) });
-  for (const [key, value] of Object.entries(bed.env)) console.log(`export ${key}=${value}`);
-  let stopping = false;
-  const shutdown = () => {
-    if (stopping) return;
-    stopping = true;
-    bed
-      .stop()
-      .then(() => rm(workDir, { recursive: true, force: true }))
-      .then(
-        () => process.exit(0),
-        (err: unknown) => {
-          console.error(err);
-          process.exit(1);
-        },
-      );
-  };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
-  setTimeout(shutdown, seconds * 1000);
-}
-
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main().catch((err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  });
+  runStandalone('prometheus', startPrometheus);
 }

@@ -8,24 +8,17 @@
 #   test/kube/build.sh --update   regenerate go.mod/go.sum from k8s.io/kubernetes's own go.mod first
 set -euo pipefail
 
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+BUILD_NAME=kube-build
+# shellcheck source=../../scripts/go-cache.sh
+source "$HERE/../../scripts/go-cache.sh"
+
 KUBE_VERSION="${FIREBREAK_KUBE_VERSION:-v1.36.3}"
 KWOK_VERSION="${FIREBREAK_KWOK_VERSION:-v0.8.0}"
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-CACHE_ROOT="${FIREBREAK_CACHE_DIR:-$HOME/.cache/firebreak}"
 OUT="$CACHE_ROOT/kube-$KUBE_VERSION"
 BIN="$OUT/bin"
 STAMP="$OUT/.built-$KUBE_VERSION-kwok-$KWOK_VERSION"
 BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok)
-
-log() { printf '[kube-build %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-
-# Everything Go writes stays in the cache, never in the repo or the user's GOPATH.
-export GOPATH="$CACHE_ROOT/go"
-export GOMODCACHE="$CACHE_ROOT/go/pkg/mod"
-export GOCACHE="$CACHE_ROOT/go/cache"
-export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
-export CGO_ENABLED=0
-export GOFLAGS=""
 
 staging_version() {
   # k8s.io/kubernetes v1.X.Y ships its staging modules as v0.X.Y.
@@ -36,7 +29,7 @@ update_module() {
   local staging mod modules
   staging="$(staging_version)"
   log "deriving staging modules from k8s.io/kubernetes@$KUBE_VERSION go.mod"
-  mod="$(cd /tmp && go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/^\t"GoMod": "\(.*\)",$/\1/p')"
+  mod="$(module_field "k8s.io/kubernetes@$KUBE_VERSION" GoMod)"
   [[ -f "$mod" ]] || { log "could not download k8s.io/kubernetes@$KUBE_VERSION"; exit 1; }
   # Every `k8s.io/x => ./staging/src/k8s.io/x` line of upstream's replace block.
   modules="$(sed -n 's#^\t\(k8s\.io/[a-z0-9-]*\) => \./staging/src/.*#\1#p' "$mod")"
@@ -78,7 +71,7 @@ fi
 # Running) and the CRD of per-pod log files. The test bed feeds them to kwok from here.
 kwok_assets() {
   local dir src
-  dir="$(cd /tmp && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
+  dir="$(module_field "sigs.k8s.io/kwok@$KWOK_VERSION" Dir)"
   [[ -d "$dir" ]] || { log "could not download sigs.k8s.io/kwok@$KWOK_VERSION"; exit 1; }
   mkdir -p "$OUT/kwok"
   : >"$OUT/kwok/stages.yaml.tmp"
@@ -106,8 +99,7 @@ mkdir -p "$BIN" "$CACHE_ROOT/logs"
 started=$(date +%s)
 
 # Same variables as kubernetes' hack/lib/version.sh so `--version` and `kubectl version` are right.
-info_json="$(cd /tmp && go mod download -json "k8s.io/kubernetes@$KUBE_VERSION")"
-build_date="$(printf '%s' "$info_json" | sed -n 's/^\t"Time": "\(.*\)",\{0,1\}$/\1/p' | head -1)"
+build_date="$(module_field "k8s.io/kubernetes@$KUBE_VERSION" Time)"
 minor="${KUBE_VERSION#v1.}"
 minor="${minor%%.*}"
 ldflags="-s -w"
@@ -118,10 +110,7 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 done
 
 log "building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd ($KUBE_VERSION) — cold builds take a long while"
-# go build is silent for minutes: say it is alive.
-(while sleep 60; do log "still building ($(($(date +%s) - started))s)"; done) &
-ticker=$!
-trap 'kill "$ticker" 2>/dev/null || true' EXIT
+start_ticker "$started"
 tmp="$OUT/bin.tmp"
 rm -rf "$tmp"
 mkdir -p "$tmp"

@@ -1,0 +1,66 @@
+/** Certificates for the bed's TLS servers: a throwaway CA per server and a serving certificate it signs. */
+import { execFile } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+
+async function openssl(args: string[], cwd: string): Promise<void> {
+  await execFileAsync('openssl', args, { cwd, timeout: 30_000 });
+}
+
+/**
+ * Writes ca.crt/ca.key and `<name>.crt`/`<name>.key` into `dir`: a serving certificate for `sans`
+ * (e.g. `IP:127.0.0.1`, `DNS:localhost`) signed by that CA. Clients trust ca.crt, nothing else.
+ */
+export async function makeServingCertificate(
+  dir: string,
+  options: { name: string; commonName: string; sans: string[]; clientAuth?: boolean },
+): Promise<{ ca: string; cert: string; key: string }> {
+  await mkdir(dir, { recursive: true });
+  await openssl(
+    [
+      'req',
+      '-x509',
+      ...EC_KEY,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '3650',
+      '-subj',
+      '/CN=firebreak-test-ca',
+    ],
+    dir,
+  );
+  const usage = options.clientAuth ? 'serverAuth,clientAuth' : 'serverAuth';
+  await openssl(
+    [
+      'req',
+      '-x509',
+      ...EC_KEY,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-keyout',
+      `${options.name}.key`,
+      '-out',
+      `${options.name}.crt`,
+      '-days',
+      '3650',
+      '-subj',
+      `/CN=${options.commonName}`,
+      '-addext',
+      `subjectAltName=${options.sans.join(',')}`,
+      '-addext',
+      `extendedKeyUsage=${usage}`,
+      '-addext',
+      'basicConstraints=critical,CA:FALSE',
+    ],
+    dir,
+  );
+  return { ca: `${dir}/ca.crt`, cert: `${dir}/${options.name}.crt`, key: `${dir}/${options.name}.key` };
+}
