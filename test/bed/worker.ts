@@ -71,24 +71,27 @@ export interface TestWorker {
 
 /**
  * Starts a worker with the given activities on its own task queue. Pass `workflowsPath` for
- * test-only workflows; otherwise the real workflow bundle is used.
+ * test-only workflows; otherwise the real workflow bundle is used. `address`/`namespace` point it
+ * at another cluster than the bed's dev server (the PostgreSQL-backed one, say).
  */
 export async function runTestWorker(
   options: {
     activities: object;
     taskQueue?: string;
     workflowsPath?: string;
+    address?: string;
+    namespace?: string;
   } & Partial<
     Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'interceptors' | 'stickyQueueScheduleToStartTimeout'>
   >,
 ): Promise<TestWorker> {
   installQuietRuntime();
-  const connection = await NativeConnection.connect({ address: testTemporalAddress() });
+  const connection = await NativeConnection.connect({ address: options.address ?? testTemporalAddress() });
   const taskQueue = options.taskQueue ?? uniqueTaskQueue('test');
-  const { activities, workflowsPath, taskQueue: _ignored, ...rest } = options;
+  const { activities, workflowsPath, taskQueue: _ignored, address: _address, namespace, ...rest } = options;
   const worker = await Worker.create({
     connection,
-    namespace: testNamespace(),
+    namespace: namespace ?? testNamespace(),
     taskQueue,
     activities,
     ...(workflowsPath ? { workflowsPath } : { workflowBundle: await bundleWorkflowsOnce() }),
