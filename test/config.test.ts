@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, parseEnv } from '../config/env';
@@ -84,22 +85,40 @@ test('the shipped example config is valid', async () => {
   assert.equal(incidentPolicy(config).tiers.length, 3);
 });
 
+interface ComposeService {
+  environment?: Record<string, string | number>;
+  depends_on?: Record<string, { condition?: string }>;
+  build?: string;
+  image?: string;
+  volumes?: string[];
+  entrypoint?: string[];
+  command?: string[];
+}
+
+async function readCompose(): Promise<Record<string, ComposeService>> {
+  return (parseYaml(await readFile('docker-compose.yml', 'utf8')) as { services: Record<string, ComposeService> })
+    .services;
+}
+
+/** The container path where a service mounts the repo file `file`, if it does. */
+function mountOf(service: ComposeService | undefined, file: string): string | undefined {
+  const mount = service?.volumes?.find((volume) => volume.split(':')[0] === `./${file}`);
+  return mount?.split(':')[1];
+}
+
 test('docker-compose wires Firebreak to Temporal on PostgreSQL with the same variables', async () => {
-  const compose = parseYaml(await readFile('docker-compose.yml', 'utf8')) as {
-    services: Record<
-      string,
-      { environment?: Record<string, string>; depends_on?: unknown; build?: string; image?: string }
-    >;
-  };
-  const { postgresql, temporal, firebreak } = compose.services;
-  const ui = compose.services['temporal-ui'];
+  const services = await readCompose();
+  const { postgresql, temporal, firebreak } = services;
+  const ui = services['temporal-ui'];
   assert.ok(postgresql?.image?.startsWith('postgres'));
   assert.equal(temporal?.environment?.DB, 'postgres12');
   assert.equal(temporal?.environment?.POSTGRES_SEEDS, 'postgresql');
+  assert.equal(temporal?.environment?.POSTGRES_USER, postgresql?.environment?.POSTGRES_USER);
+  assert.equal(temporal?.environment?.POSTGRES_PWD, postgresql?.environment?.POSTGRES_PASSWORD);
   assert.equal(ui?.environment?.TEMPORAL_ADDRESS, 'temporal:7233');
   assert.equal(firebreak?.build, '.');
   assert.equal(firebreak?.environment?.TEMPORAL_ADDRESS, 'temporal:7233');
-  assert.ok(JSON.stringify(firebreak?.depends_on).includes('temporal'));
+  assert.equal(firebreak?.depends_on?.['temporal-namespace']?.condition, 'service_completed_successfully');
   // Every variable the compose file sets for Firebreak is one the env schema knows.
   const { envSchema } = await import('../config/env');
   const known = Object.keys(envSchema.shape ?? {});
@@ -108,6 +127,65 @@ test('docker-compose wires Firebreak to Temporal on PostgreSQL with the same var
   }
   const dockerfile = await readFile('Dockerfile', 'utf8');
   assert.match(dockerfile, /FIREBREAK_WORKFLOW_BUNDLE/);
+});
+
+test('docker-compose sets Temporal up the way the test bed does: same release, script and dynamic config', async () => {
+  const services = await readCompose();
+  const { postgresql, temporal } = services;
+  const schema = services['temporal-schema'];
+  const namespace = services['temporal-namespace'];
+  assert.ok(!JSON.stringify(services).includes('auto-setup'), 'no retired auto-setup image');
+
+  // The server release is the one the bed builds from Go modules (the one the pinned CLI embeds).
+  const build = await readFile('test/temporal-server/build.sh', 'utf8');
+  const bedVersion = /SERVER_VERSION="\$\{FIREBREAK_TEMPORAL_SERVER_VERSION:-v([\d.]+)\}"/.exec(build)?.[1];
+  assert.ok(bedVersion, 'the bed pins a server version');
+  assert.equal(temporal?.image, `temporalio/server:${bedVersion}`);
+  assert.ok(schema?.image?.startsWith(`temporalio/admin-tools:${bedVersion}-`), `admin-tools of ${bedVersion}`);
+  assert.equal(namespace?.image, schema?.image);
+
+  // Schema and namespace: the one script the bed runs too (test/bed/temporal-postgres.ts).
+  const { SETUP_SCRIPT, DYNAMIC_CONFIG } = await import('./bed/temporal-postgres');
+  const script = path.relative(process.cwd(), SETUP_SCRIPT);
+  for (const [service, step] of [
+    [schema, 'schema'],
+    [namespace, 'namespace'],
+  ] as const) {
+    const mounted = mountOf(service, script);
+    assert.ok(mounted, `${script} is mounted`);
+    assert.deepEqual([...(service?.entrypoint ?? []), ...(service?.command ?? [])], ['/bin/sh', mounted, step]);
+  }
+  const steps = await readFile(SETUP_SCRIPT, 'utf8');
+  for (const command of ['create-database', 'setup-schema -v 0.0', 'update-schema -d "$schema_dir/$2/versioned"']) {
+    assert.ok(steps.includes(`"$tool" --db "$1" ${command}`), `the script runs temporal-sql-tool ${command}`);
+  }
+  assert.match(steps, /setup_database "\$\{TEMPORAL_DB:-temporal\}" temporal\n/);
+  assert.match(steps, /setup_database "\$\{TEMPORAL_VISIBILITY_DB:-temporal_visibility\}" visibility\n/);
+  assert.deepEqual(schema?.environment, {
+    SQL_PLUGIN: temporal?.environment?.DB,
+    SQL_HOST: temporal?.environment?.POSTGRES_SEEDS,
+    SQL_PORT: temporal?.environment?.DB_PORT,
+    SQL_USER: postgresql?.environment?.POSTGRES_USER,
+    SQL_PASSWORD: postgresql?.environment?.POSTGRES_PASSWORD,
+  });
+  assert.equal(namespace?.environment?.TEMPORAL_ADDRESS, 'temporal:7233');
+
+  // Order: schema before the server, the server healthy before the namespace.
+  assert.equal(temporal?.depends_on?.['temporal-schema']?.condition, 'service_completed_successfully');
+  assert.equal(namespace?.depends_on?.temporal?.condition, 'service_healthy');
+
+  // The server reads the same dynamic config file as the bed's server.
+  const dynamicConfig = mountOf(temporal, path.relative(process.cwd(), DYNAMIC_CONFIG));
+  assert.ok(dynamicConfig, 'the dynamic config is mounted');
+  assert.equal(temporal?.environment?.DYNAMIC_CONFIG_FILE_PATH, dynamicConfig);
+  const switches = parseYaml(await readFile(DYNAMIC_CONFIG, 'utf8')) as Record<string, { value: unknown }[]>;
+  for (const key of [
+    'system.enableDeploymentVersions',
+    'frontend.workerVersioningWorkflowAPIs',
+    'frontend.enableUpdateWorkflowExecution',
+  ]) {
+    assert.equal(switches[key]?.[0]?.value, true, `${key} is on`);
+  }
 });
 
 test('every environment variable is documented in the README', async () => {
