@@ -3,33 +3,82 @@
  * dev server, a real Kubernetes control plane, a real Alertmanager and Prometheus — started once
  * for the run and stopped at the end, whatever happens.
  *
- *   npm test                          everything
+ *   npm test                          everything, on the default bed
  *   npm test -- test/smoke.test.ts    chosen files (the bed components still start)
  *   npm test -- --bed temporal        only these bed components
+ *   npm test -- --bed default,temporal-postgres   the default bed plus an opt-in component
  *   npm test -- --no-lint             skip lint and typecheck
  *   npm run bench                     the benchmarks (bench/*.ts) on the same bed, one at a time
+ *
+ * FIREBREAK_TEST_BED=<list> does what --bed does (the flag wins). A list names components, plus
+ * `default` (the components marked so below) and `all`. Opt-in components (temporal-postgres) cost
+ * a cold build and seconds of start-up the default run does not need; tests of a component that
+ * is not started skip, saying so. SMTP and the OpenTelemetry Collector start in under a second
+ * warm, so they are in the default bed.
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { BedComponent, BedStarter } from './bed/component';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-interface BedComponent {
-  env: Record<string, string>;
-  stop(): Promise<void>;
+interface BedEntry {
+  name: string;
+  /** Started by a plain `npm test`. */
+  byDefault: boolean;
+  /** The switch of scripts/provision-test-deps.sh that installs its Debian packages. */
+  provision?: string;
+  load: () => Promise<BedStarter>;
 }
-type BedStarter = (opts: { workDir: string; log: (msg: string) => void }) => Promise<BedComponent>;
 
-/** The explicit list of bed components, in start order. */
-const BED: { name: string; load: () => Promise<BedStarter> }[] = [
-  { name: 'temporal', load: async () => (await import('./bed/temporal')).startTemporal },
-  { name: 'kube', load: async () => (await import('./bed/kube')).startKube },
-  { name: 'prometheus', load: async () => (await import('./bed/prometheus')).startPrometheus },
-  { name: 'alertmanager', load: async () => (await import('./bed/alertmanager')).startAlertmanager },
+/** The explicit list of bed components, in start order (a component sees the env of those before it). */
+const BED: BedEntry[] = [
+  { name: 'temporal', byDefault: true, load: async () => (await import('./bed/temporal')).startTemporal },
+  { name: 'kube', byDefault: true, load: async () => (await import('./bed/kube')).startKube },
+  {
+    name: 'prometheus',
+    byDefault: true,
+    provision: 'prometheus',
+    load: async () => (await import('./bed/prometheus')).startPrometheus,
+  },
+  {
+    name: 'alertmanager',
+    byDefault: true,
+    provision: 'alertmanager',
+    load: async () => (await import('./bed/alertmanager')).startAlertmanager,
+  },
+  { name: 'smtp', byDefault: true, provision: 'smtp', load: async () => (await import('./bed/smtp')).startSmtp },
+  { name: 'otelcol', byDefault: true, load: async () => (await import('./bed/otelcol')).startOtelcol },
+  {
+    name: 'temporal-postgres',
+    byDefault: false,
+    provision: 'postgresql',
+    load: async () => (await import('./bed/temporal-postgres')).startTemporalPostgres,
+  },
 ];
+
+/** The components a `--bed`/FIREBREAK_TEST_BED list names, in start order; throws on an unknown name. */
+function chooseBed(list: string | undefined): BedEntry[] {
+  if (list === undefined) return BED.filter((entry) => entry.byDefault);
+  const names = new Set(
+    list
+      .split(',')
+      .map((name) => name.trim())
+      .filter(Boolean),
+  );
+  const unknown = [...names].filter(
+    (name) => name !== 'default' && name !== 'all' && !BED.some((e) => e.name === name),
+  );
+  if (unknown.length > 0) {
+    throw new Error(
+      `unknown bed component ${unknown.join(', ')}: choose from ${BED.map((e) => e.name).join(', ')}, default, all`,
+    );
+  }
+  return BED.filter((entry) => names.has('all') || names.has(entry.name) || (names.has('default') && entry.byDefault));
+}
 
 function log(line: string): void {
   process.stderr.write(`[test-bed] ${line}\n`);
@@ -57,7 +106,14 @@ async function main(): Promise<number> {
   const bench = args.includes('--bench');
   const lint = !args.includes('--no-lint') && !bench;
   const bedIndex = args.indexOf('--bed');
-  const chosenBed = bedIndex >= 0 ? (args[bedIndex + 1] ?? '').split(',').filter(Boolean) : undefined;
+  const bedList = bedIndex >= 0 ? (args[bedIndex + 1] ?? '') : process.env.FIREBREAK_TEST_BED;
+  let chosenBed: BedEntry[];
+  try {
+    chosenBed = chooseBed(bedList);
+  } catch (err) {
+    log((err as Error).message);
+    return 2;
+  }
   const files = args.filter((arg, i) => arg.endsWith('.ts') && args[i - 1] !== '--bed');
   const started = Date.now();
 
@@ -69,9 +125,9 @@ async function main(): Promise<number> {
     if ((await run(npx, ['prettier', '--check', '--log-level', 'warn', '.'])) !== 0) return fail('prettier failed');
   }
 
-  if (!chosenBed || chosenBed.some((name) => name === 'alertmanager' || name === 'prometheus')) {
-    if ((await run('bash', ['scripts/provision-test-deps.sh'])) !== 0)
-      return fail('installing test-bed packages failed');
+  const packages = chosenBed.flatMap((entry) => (entry.provision ? [entry.provision] : []));
+  if (packages.length > 0 && (await run('bash', ['scripts/provision-test-deps.sh', ...packages])) !== 0) {
+    return fail('installing test-bed packages failed');
   }
 
   const workRoot = await mkdtemp(path.join(tmpdir(), 'firebreak-test-'));
@@ -95,13 +151,13 @@ async function main(): Promise<number> {
 
   try {
     const env: NodeJS.ProcessEnv = { ...process.env, FIREBREAK_TEST_WORK_DIR: workRoot };
-    for (const entry of BED) {
-      if (chosenBed && !chosenBed.includes(entry.name)) continue;
+    log(`bed: ${chosenBed.map((entry) => entry.name).join(', ') || '(none)'}`);
+    for (const entry of chosenBed) {
       const t0 = Date.now();
       const start = await entry.load();
       const workDir = path.join(workRoot, entry.name);
       await mkdir(workDir, { recursive: true });
-      const component = await start({ workDir, log: (msg) => log(`${entry.name}: ${msg}`) });
+      const component = await start({ workDir, log: (msg) => log(`${entry.name}: ${msg}`), env });
       running.push({ name: entry.name, component });
       Object.assign(env, component.env);
       log(`${entry.name} ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
