@@ -134,7 +134,7 @@ test('docker-compose sets Temporal up the way the test bed does: same release, s
   const { postgresql, temporal } = services;
   const schema = services['temporal-schema'];
   const namespace = services['temporal-namespace'];
-  assert.ok(!JSON.stringify(services).includes('auto-setup'), 'no retired auto-setup image');
+  assert.ok(!JSON.stringify(services).includes('auto-setup'), 'no development-only auto-setup image');
 
   // The server release is the one the bed builds from Go modules (the one the pinned CLI embeds).
   const build = await readFile('test/temporal-server/build.sh', 'utf8');
