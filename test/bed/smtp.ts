@@ -18,16 +18,18 @@
  *
  * Standalone: `node --import tsx test/bed/smtp.ts` prints the env and runs until interrupted.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { runStandalone, type BedComponent, type BedOptions } from './component';
 import { makeServingCertificate } from './pki';
 import { freePort } from './ports';
 import { launchServer } from './process';
-import { handOver } from './service-user';
+import { handOver, runningAsRoot } from './service-user';
 
 const SERVICE_USER = 'Debian-exim';
 const HOST = '127.0.0.1';
@@ -47,7 +49,8 @@ export async function startSmtp(opts: BedOptions): Promise<BedComponent> {
   const user = 'firebreak-test';
   const password = randomBytes(12).toString('hex');
   const config = path.join(dir, 'exim.conf');
-  await writeFile(config, eximConfig({ dir, maildir, logs, tls, ports, user, password }), { mode: 0o600 });
+  const runAs = await eximIdentity();
+  await writeFile(config, eximConfig({ dir, maildir, logs, tls, ports, user, password, runAs }), { mode: 0o600 });
   await handOver(dir, SERVICE_USER);
 
   const { stop } = await launchServer({
@@ -55,7 +58,7 @@ export async function startSmtp(opts: BedOptions): Promise<BedComponent> {
     binary,
     // -bdf: the listening daemon, in the foreground; no -q: no queue runner, each message is
     // delivered by the process that received it. Exim gives up root for a config of its caller's.
-    args: ['-C', config, '-bdf', '-oP', path.join(dir, 'exim.pid')],
+    args: ['-C', config, '-bdf'],
     user: SERVICE_USER,
     ready: () => greets(ports.relay),
     readyTimeoutMs: 15_000,
@@ -81,7 +84,25 @@ export async function startSmtp(opts: BedOptions): Promise<BedComponent> {
   };
 }
 
+/**
+ * Who the daemon runs as: Debian-exim when the bed is root; otherwise the developer, who must be
+ * in the Debian-exim group (Exim starts a daemon only for its admin users).
+ */
+async function eximIdentity(): Promise<{ user: string; group: string }> {
+  if (runningAsRoot()) return { user: SERVICE_USER, group: SERVICE_USER };
+  const { stdout } = await promisify(execFile)('getent', ['group', SERVICE_USER]).catch(() => ({ stdout: '' }));
+  const gid = Number(stdout.split(':')[2]);
+  if (!process.getgroups?.().includes(gid)) {
+    throw new Error(
+      `the smtp bed component runs Exim, which starts a daemon only for root or members of group ${SERVICE_USER}: ` +
+        `\`sudo adduser $USER ${SERVICE_USER}\` and log in again, or leave smtp out of --bed`,
+    );
+  }
+  return { user: String(process.getuid?.()), group: String(process.getgid?.()) };
+}
+
 function eximConfig(c: {
+  runAs: { user: string; group: string };
   dir: string;
   maildir: string;
   logs: string;
@@ -95,12 +116,15 @@ function eximConfig(c: {
 primary_hostname = firebreak-test.invalid
 qualify_domain = firebreak-test.invalid
 spool_directory = ${c.dir}/spool
+pid_file_path = ${c.dir}/exim.pid
 log_file_path = ${c.logs}/%slog
 log_selector = +received_recipients +tls_peerdn +subject
 daemon_smtp_ports = ${c.ports.relay} : ${c.ports.submission} : ${c.ports.smtps}
 tls_on_connect_ports = ${c.ports.smtps}
 local_interfaces = ${HOST}
 keep_environment =
+exim_user = ${c.runAs.user}
+exim_group = ${c.runAs.group}
 deliver_drop_privilege = true
 # No DNS or ident look-ups: loopback only, and nothing may leave the machine.
 host_lookup =
