@@ -15,8 +15,9 @@ export GOFLAGS=""
 log() { printf '[%s %s] %s\n' "${BUILD_NAME:-build}" "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 # `go mod download -json MODULE@VERSION` and print one field (Dir, GoMod, Time...) of its answer.
+# Every stage reads its whole input (no `head`): an early exit would SIGPIPE the writer under pipefail.
 module_field() {
-  (cd /tmp && go mod download -json "$1") | sed -n 's/^\t"'"$2"'": "\(.*\)",\{0,1\}$/\1/p' | head -1
+  (cd /tmp && go mod download -json "$1") | sed -n 's/^\t"'"$2"'": "\(.*\)",\{0,1\}$/\1/p' | sed -n 1p
 }
 
 # go build is silent for minutes: say it is alive. Stopped by stop_ticker or when the script exits.
