@@ -4,8 +4,8 @@
  * two trace pipelines:
  *   healthy   OTLP (gRPC + HTTP) → batch → file exporter: every span lands, as OTLP JSON lines, in
  *             a file the tests read (readExportedSpans)
- *   dropping  OTLP (gRPC + HTTP) → OTLP/gRPC exporter to a loopback backend that accepts
- *             connections and never answers, with a 1 s timeout, retries off and a sending queue
+ *   dropping  OTLP (gRPC + HTTP) → OTLP/gRPC exporter to a loopback gRPC backend that takes
+ *             every call and never answers, with a 1 s timeout, retries off and a sending queue
  *             of two requests drained by one consumer: sends time out, the full queue refuses the
  *             rest back to the sender, and the collector's own drop counters rise
  * The collector's own metrics (otelcol_receiver_refused_spans, otelcol_exporter_send_failed_spans,
@@ -22,7 +22,7 @@
  * Standalone: `node --import tsx test/bed/otelcol.ts` prints the env and runs until interrupted.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer, type Socket } from 'node:net';
+import { createServer, type ServerHttp2Session } from 'node:http2';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
@@ -114,14 +114,21 @@ export async function startOtelcol(opts: BedOptions): Promise<BedComponent> {
   };
 }
 
-/** A TCP listener that accepts connections and never says a word: a backend that hangs. */
+/**
+ * A backend that hangs: a cleartext HTTP/2 server (what an insecure gRPC client speaks) that
+ * accepts the connection and every call and never answers one. The channel is ready, so each
+ * export waits out its whole timeout — deterministic, unlike a closed port, which gRPC learns to
+ * fail at once, or a bare TCP listener, whose handshake timeout puts the channel in back-off.
+ */
 async function startBlackhole(): Promise<{ port: number; stop(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
+  const sessions = new Set<ServerHttp2Session>();
+  const server = createServer();
+  server.on('session', (session) => {
+    sessions.add(session);
+    session.on('error', () => undefined);
+    session.on('close', () => sessions.delete(session));
   });
+  server.on('stream', (stream) => stream.on('error', () => undefined));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, HOST, () => resolve());
@@ -130,7 +137,7 @@ async function startBlackhole(): Promise<{ port: number; stop(): Promise<void> }
   return {
     port: typeof address === 'object' && address ? address.port : 0,
     stop: async () => {
-      for (const socket of sockets) socket.destroy();
+      for (const session of sessions) session.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
