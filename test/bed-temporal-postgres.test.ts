@@ -69,7 +69,8 @@ describe('Temporal on PostgreSQL', { skip: bed ? false : 'needs the temporal-pos
           break;
         } catch (err) {
           if (Date.now() - t0 > 30_000) throw err;
-          firstRefusal ||= (err as Error).message;
+          const cause = (err as Error).cause as Error | undefined;
+          firstRefusal ||= `${(err as Error).message}${cause ? `: ${cause.message}` : ''}`;
           await new Promise((resolve) => setTimeout(resolve, 500));
         }
       }
