@@ -99,6 +99,21 @@ describe('Temporal on PostgreSQL', { skip: bed ? false : 'needs the temporal-pos
     }
   });
 
+  test('the server serves its metrics and the bed Prometheus scrapes them', async (t) => {
+    const metrics = await (await fetch(process.env.FIREBREAK_TEST_TEMPORAL_PG_METRICS_URL!)).text();
+    assert.match(metrics, /^persistence_requests\{/m, 'persistence metrics of a server that talks to PostgreSQL');
+    const prometheus = process.env.FIREBREAK_TEST_PROMETHEUS_URL;
+    if (!prometheus) return t.skip('no Prometheus in this bed');
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const res = await fetch(`${prometheus}/api/v1/query?query=${encodeURIComponent('up{job="temporal-postgres"}')}`);
+      const { data } = (await res.json()) as { data: { result: { value: [number, string] }[] } };
+      if (data.result[0]?.value[1] === '1') return;
+      if (Date.now() > deadline) assert.fail(`temporal-postgres not scraped: ${JSON.stringify(data.result)}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  });
+
   test('a workflow started before a SIGKILL of the server completes after the restart', async (t) => {
     // A cluster of the test's own on databases of its own, so the shared server stays up for other tests.
     const id = randomUUID().slice(0, 8);

@@ -11,10 +11,10 @@
  *   npm run bench                     the benchmarks (bench/*.ts) on the same bed, one at a time
  *
  * FIREBREAK_TEST_BED=<list> does what --bed does (the flag wins). A list names components, plus
- * `default` (the components marked so below) and `all`. Opt-in components (temporal-postgres) cost
- * a cold build and seconds of start-up the default run does not need; tests of a component that
- * is not started skip, saying so. SMTP and the OpenTelemetry Collector start in under a second
- * warm, so they are in the default bed.
+ * `default` (the components marked so below) and `all`. Opt-in components (temporal-postgres)
+ * cost a cold server build and 10-15 s of start-up the default run does not need; tests of a
+ * component that is not started skip, saying so. SMTP and the OpenTelemetry Collector start in
+ * under a second warm, so they are in the default bed.
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
