@@ -62,7 +62,16 @@ async function goInstall(log: (line: string) => void): Promise<string> {
   const started = Date.now();
   await new Promise<void>((resolve, reject) => {
     const child = spawn(go, ['install', `-ldflags=${VERSION_LDFLAG}`, `${MODULE}@v${TEMPORAL_CLI_VERSION}`], {
-      env: { ...process.env, GOBIN: staging, GOFLAGS: '-trimpath' },
+      // The same module and build caches as the bed's other Go builds (scripts/go-cache.sh), so
+      // the Temporal server build reuses what this one downloaded and compiled.
+      env: {
+        ...process.env,
+        GOPATH: path.join(firebreakCacheDir(), 'go'),
+        GOMODCACHE: path.join(firebreakCacheDir(), 'go/pkg/mod'),
+        GOCACHE: path.join(firebreakCacheDir(), 'go/cache'),
+        GOBIN: staging,
+        GOFLAGS: '-trimpath',
+      },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     child.on('error', reject);
