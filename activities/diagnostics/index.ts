@@ -1,0 +1,87 @@
+/**
+ * Diagnostics activities: the runbooks' eyes. HTTP health checks, Prometheus queries (the ones the
+ * source documents use), the memory-leak verdict of 002 case 2, root-cause hints for an avalanche
+ * (000 §6.1, 004 §5) and the DiagnosticReport of 001 that runbooks post to the incident.
+ *
+ * Everything here only reads. An unhealthy target, an empty result or a series without a jump is an
+ * answer, not an error: activities throw only when they could not ask the question (Prometheus
+ * unreachable → transient; a query Prometheus rejects or missing configuration → permanent).
+ *
+ * Files: health.ts (HTTP checks), prometheus.ts (the Prometheus API client), analysis.ts (pure
+ * statistics and thresholds), memory.ts, avalanche.ts and report.ts (the verdicts built on them).
+ */
+import { createAvalancheHints } from './avalanche';
+import { createHealthCheck } from './health';
+import { createMemoryTrend } from './memory';
+import { createPrometheusClient, type DiagnosticsDeps } from './prometheus';
+import { createDiagnosticReport } from './report';
+
+export * from './types';
+export type { DiagnosticsDeps } from './prometheus';
+export {
+  ERROR_RATE_FAIL_PER_SECOND,
+  LEAK_THRESHOLD_BYTES_PER_SECOND,
+  OTLP_METRICS,
+  P99_LATENCY_FAIL_SECONDS,
+  buildDiagnosticReport,
+  detectJump,
+  formatBytes,
+  leastSquares,
+  serviceMetricChecks,
+} from './analysis';
+export { promString } from './prometheus';
+
+export function createDiagnosticsActivities(deps: DiagnosticsDeps) {
+  const prometheus = createPrometheusClient(deps);
+  const { queryPrometheus, queryPrometheusRange } = prometheus;
+  const checkHealth = createHealthCheck(deps.fetch ?? fetch);
+  const analyzeMemoryTrend = createMemoryTrend(prometheus);
+  return {
+    /**
+     * GETs an HTTP endpoint and gives a verdict: healthy (2xx or `expectStatus`), unhealthy (other
+     * status, stalled body, timeout) or unreachable. Changes nothing; never throws for an unhealthy
+     * target — the verdict is the answer. Idempotent (a read). Timeout profile QUICK: its own
+     * timeout is `timeoutMs` (default 5 s, at most 60 s), so a start-to-close of timeoutMs + 5 s suffices.
+     */
+    checkHealth,
+
+    /**
+     * Instant PromQL query. Changes nothing; idempotent. Prometheus unreachable or 5xx → transient
+     * error (retried); a query it rejects (400/422) → INVALID_INPUT; no PROMETHEUS_URL → NOT_CONFIGURED.
+     * An empty result is `empty: true`, not an error. Timeout profile REMOTE_CALL (15 s per request).
+     */
+    queryPrometheus,
+
+    /**
+     * Range PromQL query over [start, end] every `stepSeconds`. Same errors and profile as
+     * `queryPrometheus`; more than 11,000 points per series → INVALID_INPUT before asking.
+     */
+    queryPrometheusRange,
+
+    /**
+     * The leak verdict of 002 case 2: least-squares slope of resident memory over the window, per
+     * series; the steepest series above `thresholdBytesPerSecond` (1 MB/s) is a leak. Returns the
+     * figures behind the verdict; no samples → `noData` with a "no data" verdict. Changes nothing;
+     * idempotent for a fixed `end`. Timeout profile REMOTE_CALL.
+     */
+    analyzeMemoryTrend,
+
+    /**
+     * Runs health checks, metric threshold checks and memory trends concurrently and assembles 001's
+     * DiagnosticReport with any checks the caller already decided. A check that cannot be evaluated
+     * (Prometheus down, no data) is a warning inside the report, so one missing source never hides the
+     * rest. Changes nothing; idempotent. Timeout profile REMOTE_CALL (checks run in parallel).
+     */
+    runDiagnosticReport: createDiagnosticReport({ checkHealth, queryPrometheus, analyzeMemoryTrend }),
+
+    /**
+     * Root-cause hints for an avalanche (000 §6.1, 004 §5): over the window, which services' p99
+     * latency or error rate left its baseline first, and when request volume jumped. Three range
+     * queries over all services at once. Changes nothing; idempotent for a fixed `end`. Timeout
+     * profile REMOTE_CALL.
+     */
+    findAvalancheRootCauseHints: createAvalancheHints(prometheus),
+  };
+}
+
+export type DiagnosticsActivities = ReturnType<typeof createDiagnosticsActivities>;
