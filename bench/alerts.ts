@@ -17,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { alertWorkflowId } from '../common/ids';
 import { DEFAULT_POLICY } from '../common/incident';
-import { statusQuery } from '../workflows/incident/messages';
+import { statusQuery } from '../domain/messages';
 import {
   alertmanagerPayload,
   eventually,

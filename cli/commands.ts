@@ -17,7 +17,7 @@ import { CLOSED_STATUSES, SEVERITIES, type IncidentRecord, type Severity, type T
 import { incidentPolicy, loadFileConfig } from '../config/file';
 import { exportPostmortem, fetchHistoryEvents } from '../postmortem';
 import { findRunbook, prepareIncident, RUNBOOKS } from '../runbooks';
-import { acknowledgeUpdate, decideUpdate, resolveSignal, statusQuery } from '../workflows/incident/messages';
+import { acknowledgeUpdate, decideUpdate, resolveSignal, statusQuery } from '../domain/messages';
 import {
   CommandFailed,
   UsageError,

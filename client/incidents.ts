@@ -6,7 +6,7 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { incidentIdKey } from '../common/search-attributes';
 import type { PreparedIncident } from '../runbooks';
-import { alertSignal, type AlertNotification } from '../workflows/incident/messages';
+import { alertSignal, type AlertNotification } from '../domain/messages';
 
 export const DEFAULT_TASK_QUEUE = 'firebreak';
 

@@ -1,7 +1,9 @@
 /**
  * Plain data shared by workflows, activities, the ingress and the CLI. Pure types and constants
- * only: workflow code imports this, so nothing here may touch Node or a client.
+ * only: workflow code imports this, so nothing here may touch Node or a client. The mitigation
+ * kinds are defined with their rules in domain/mitigations.ts.
  */
+import type { MitigationRecord } from '../domain/mitigations';
 
 export const SEVERITIES = ['P0', 'P1', 'P2', 'P3'] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -56,30 +58,6 @@ export interface TimelineEntry {
   message: string;
   /** Structured details: step name, gate, actor, figures. Never secrets. */
   data?: Record<string, unknown>;
-}
-
-/** A temporary change a remediation made, with the value it replaced (null = was unset). */
-export type MitigationChange =
-  | { kind: 'env'; container: string; name: string; previous: string | null; applied: string | null }
-  | { kind: 'replicas'; previous: number; applied: number }
-  | {
-      kind: 'resources';
-      container: string;
-      field: 'limits' | 'requests';
-      resource: 'memory' | 'cpu';
-      previous: string | null;
-      applied: string | null;
-    };
-
-export interface MitigationRecord {
-  /** Stable key within the incident, e.g. `checkout/env/OTEL_TRACES_SAMPLER_ARG`. */
-  key: string;
-  target: Target;
-  change: MitigationChange;
-  appliedAt: string;
-  restoredAt?: string;
-  /** Set when a restore was attempted and skipped because someone changed the value since. */
-  restoreNote?: string;
 }
 
 export type GateStatus = 'pending' | 'approved' | 'rejected' | 'timed_out';

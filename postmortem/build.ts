@@ -10,7 +10,8 @@ import { defaultPayloadConverter, type PayloadConverter } from '@temporalio/comm
 import proto from '@temporalio/proto';
 import type { IncidentInput, IncidentPolicy } from '../common/incident';
 import { formatTarget } from '../common/ids';
-import type { Actor, GateState, IncidentRecord, MitigationChange, Target, TimelineEntry } from '../common/types';
+import type { Actor, GateState, IncidentRecord, Target, TimelineEntry } from '../common/types';
+import type { MitigationChange } from '../domain/mitigations';
 import { CHECKLIST } from './checklist';
 import {
   POSTMORTEM_SCHEMA_VERSION,

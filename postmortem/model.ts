@@ -4,15 +4,8 @@
  * `generatedAt`, and `source.historyDigest` lets a reader check the history was not altered.
  * Additive changes keep the version; a renamed or removed field bumps it.
  */
-import type {
-  Actor,
-  IncidentRecord,
-  MitigationChange,
-  Severity,
-  Target,
-  TimelineEntry,
-  Trigger,
-} from '../common/types';
+import type { Actor, IncidentRecord, Severity, Target, TimelineEntry, Trigger } from '../common/types';
+import type { MitigationChange } from '../domain/mitigations';
 
 export const POSTMORTEM_SCHEMA_VERSION = 1;
 

@@ -1,6 +1,6 @@
 /** RB3 — Service avalanche mitigation (000 §6.1 "服务雪崩"; 002 case 7). */
 import { z } from 'zod';
-import { RESTORE_GATE } from '../workflows/gates';
+import { RESTORE_GATE } from '../domain/gates';
 import { count, type RunbookDefinition } from './types';
 
 const params = z.strictObject({

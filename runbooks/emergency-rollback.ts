@@ -1,6 +1,6 @@
 /** RB2 — Emergency rollback (001, `emergency-rollback.sh`). */
 import { z } from 'zod';
-import { ROLLBACK_CONFIRM_GATE } from '../workflows/gates';
+import { ROLLBACK_CONFIRM_GATE } from '../domain/gates';
 import { count, httpStatus, httpUrl, type RunbookDefinition } from './types';
 
 const params = z.strictObject({

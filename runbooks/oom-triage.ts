@@ -1,7 +1,7 @@
 /** RB4 — OOM triage (000 §6.2 "内存OOM", §4.1; 002 case 2). */
 import { z } from 'zod';
-import { OOM_DISABLE_EXPORT_GATE, RESTORE_GATE } from '../workflows/gates';
-import { parseMemory } from '../workflows/incident/quantity';
+import { OOM_DISABLE_EXPORT_GATE, RESTORE_GATE } from '../domain/gates';
+import { parseMemory } from '../domain/quantity';
 import { count, flag, type RunbookDefinition } from './types';
 
 const memory = () => z.string().refine((text) => parseMemory(text) !== undefined, 'a memory quantity such as 2Gi');

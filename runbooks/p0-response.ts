@@ -1,6 +1,6 @@
 /** RB1 — P0 incident response (001, `p0-incident-response.sh`). */
 import { z } from 'zod';
-import { P0_RESTART_GATE } from '../workflows/gates';
+import { P0_RESTART_GATE } from '../domain/gates';
 import { httpStatus, httpUrl, type RunbookDefinition } from './types';
 
 const params = z.strictObject({

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { forbiddenHealthCheckHost } from '../common/network';
 import type { RunbookId, Severity } from '../common/types';
-import type { GateDefinition } from '../workflows/gates';
+import type { GateDefinition } from '../domain/gates';
 
 export interface AlertHints {
   /** Regular expressions (source text) matched against the alert's `alertname` label. */

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import type { IncidentRecord } from '../common/types';
-import { statusQuery } from '../workflows/incident/messages';
+import { statusQuery } from '../domain/messages';
 import { eventually, oomRoutesYaml, startTestIngress, workflowsOnQueue, type TestIngress } from './alerts-support';
 import { amtoolAlert, BED_RECEIVERS, bedAlertmanager, registerSink, type BedAlertmanager } from './bed/alertmanager';
 import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from './bed/worker';

@@ -11,7 +11,7 @@ import type { IncidentPolicy } from '../common/incident';
 import { buildApp, type HealthReport } from '../ingress/app';
 import { alertRoutes } from '../ingress/alerts/routes';
 import { IngressMetrics } from '../ingress/metrics';
-import type { AlertInstance } from '../workflows/incident/messages';
+import type { AlertInstance } from '../domain/messages';
 
 export interface TestIngress {
   app: FastifyInstance;

@@ -14,7 +14,7 @@ import { parseFileConfig } from '../config/file';
 import { checkCredentials, checkGrafanaSignature } from '../ingress/alerts/auth';
 import { matchesLabel, readValue, routeAlertGroup } from '../ingress/alerts/routing';
 import { normaliseReceiver, parsePayload } from '../ingress/alerts/schemas';
-import { statusQuery } from '../workflows/incident/messages';
+import { statusQuery } from '../domain/messages';
 import {
   alertmanagerPayload,
   eventually,

@@ -17,7 +17,7 @@ import { DEFAULT_POLICY } from '../common/incident';
 import { incidentIdKey } from '../common/search-attributes';
 import type { IncidentRecord } from '../common/types';
 import { prepareIncident } from '../runbooks';
-import { statusQuery } from '../workflows/incident/messages';
+import { statusQuery } from '../domain/messages';
 import { freePort } from './bed/ports';
 import { connectTestClient, runTestWorker, testTemporalAddress, uniqueTaskQueue, type TestWorker } from './bed/worker';
 import { FakeWorld } from './workflows/fakes';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Client, Connection } from '@temporalio/client';
-import { resolveSignal } from '../workflows/incident/messages';
+import { resolveSignal } from '../domain/messages';
 import { safeName, startArchiver } from '../worker/archiver';
 import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from './bed/worker';
 import { FakeWorld } from './workflows/fakes';

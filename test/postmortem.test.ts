@@ -16,7 +16,7 @@ import { buildPostmortem, exportPostmortem, fetchHistoryEvents, renderMarkdown }
 import { POSTMORTEM_SCHEMA_VERSION, type Postmortem } from '../postmortem/model';
 import { REDACTED, redact, redactText } from '../postmortem/redact';
 import { ensureTemporalBinary } from '../scripts/temporal-bin';
-import { acknowledgeUpdate, decideUpdate, resolveSignal, type AlertNotification } from '../workflows/incident/messages';
+import { acknowledgeUpdate, decideUpdate, resolveSignal, type AlertNotification } from '../domain/messages';
 import {
   connectTestClient,
   runTestWorker,

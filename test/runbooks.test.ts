@@ -9,8 +9,9 @@ import { DEFAULT_POLICY } from '../common/incident';
 import type { GateState, IncidentRecord } from '../common/types';
 import { RUNBOOKS, findRunbook, prepareIncident, runbooksForAlert, validateCatalog } from '../runbooks';
 import * as workflows from '../workflows';
-import { nextMemoryLimit, parseMemory } from '../workflows/incident/quantity';
-import { alertsAllResolved, checkDecision, mergeAlerts } from '../workflows/incident/rules';
+import { nextMemoryLimit, parseMemory } from '../domain/quantity';
+import { checkDecision } from '../domain/gates';
+import { alertsAllResolved, mergeAlerts } from '../domain/record';
 
 const target = { namespace: 'shop', deployment: 'checkout' };
 const base = { targets: [target], trigger: { kind: 'cli' as const, user: 'cli:alice' }, policy: DEFAULT_POLICY };

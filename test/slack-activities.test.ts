@@ -8,17 +8,12 @@ import { createHmac } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { WebClient } from '@slack/web-api';
-import {
-  createSlackActivities,
-  escapeMrkdwn,
-  gateActions,
-  renderIncidentCard,
-  truncateText,
-  SLACK_LIMITS,
-  type SlackMessageRef,
-} from '../activities/slack';
+import { createSlackActivities, type SlackMessageRef } from '../activities/slack';
 import { ErrorType } from '../common/errors';
 import type { GateState, IncidentRecord } from '../common/types';
+import { renderIncidentCard } from '../domain/slack/blocks';
+import { gateActions } from '../domain/slack/buttons';
+import { escapeMrkdwn, SLACK_LIMITS, truncateText } from '../domain/slack/mrkdwn';
 import { parseIncidentCommand, parseRunbookCommand } from '../ingress/slack/commands';
 import { parseInteraction } from '../ingress/slack/interactions';
 import { verifySlackSignature } from '../ingress/slack/verify';

@@ -15,7 +15,7 @@ import { createLogger } from '../config/logger';
 import { EMPTY_FILE_CONFIG } from '../config/file';
 import { buildApp } from '../ingress/app';
 import { createSlackRoutes } from '../ingress/slack/routes';
-import { statusQuery } from '../workflows/incident/messages';
+import { statusQuery } from '../domain/messages';
 import { slashCommandBody, signSlackRequest, SlackStandIn } from './bed/slack-standin';
 import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from './bed/worker';
 import { FakeWorld } from './workflows/fakes';

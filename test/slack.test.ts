@@ -9,14 +9,15 @@ import { after, before, describe, test } from 'node:test';
 import { WorkflowNotFoundError, type Client, type Connection, type WorkflowHandle } from '@temporalio/client';
 import { WebClient } from '@slack/web-api';
 import type { FastifyInstance } from 'fastify';
-import { createSlackActivities, escapeMrkdwn, SLACK_LIMITS, truncateText } from '../activities/slack';
+import { createSlackActivities } from '../activities/slack';
+import { escapeMrkdwn, SLACK_LIMITS, truncateText } from '../domain/slack/mrkdwn';
 import { parseEnv } from '../config/env';
 import { EMPTY_FILE_CONFIG } from '../config/file';
 import type { IncidentRecord, TimelineEntry } from '../common/types';
 import { buildApp } from '../ingress/app';
 import type { SlackIngressContext } from '../ingress/slack/context';
 import { createSlackRoutes } from '../ingress/slack/routes';
-import { decideUpdate, statusQuery } from '../workflows/incident/messages';
+import { decideUpdate, statusQuery } from '../domain/messages';
 import {
   blockActionsBody,
   signSlackRequest,

@@ -7,7 +7,7 @@ import type { IncidentRecord, Target } from '../common/types';
 import type { AvalancheMitigationParams } from '../runbooks/avalanche-mitigation';
 import { runIncident, type Incident, type ResumableInput } from './incident/kernel';
 import { diagnostics, kubeChange } from './incident/proxies';
-import { envChanges } from './incident/rules';
+import { envChanges } from '../domain/mitigations';
 
 /**
  * Changes, per deployment: OTEL_TRACES_SAMPLER_ARG, a rollout restart, the replica count and

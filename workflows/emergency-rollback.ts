@@ -4,7 +4,7 @@ import { ErrorType } from '../common/errors';
 import { formatTarget } from '../common/ids';
 import type { IncidentRecord } from '../common/types';
 import type { EmergencyRollbackParams } from '../runbooks/emergency-rollback';
-import { ROLLBACK_CONFIRM_GATE } from './gates';
+import { ROLLBACK_CONFIRM_GATE } from '../domain/gates';
 import { runIncident, type Incident, type ResumableInput } from './incident/kernel';
 import { diagnostics, kubeChange, kubeRead } from './incident/proxies';
 

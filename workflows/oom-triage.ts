@@ -6,11 +6,11 @@
 import { formatTarget } from '../common/ids';
 import type { IncidentRecord } from '../common/types';
 import type { OomTriageParams } from '../runbooks/oom-triage';
-import { OOM_DISABLE_EXPORT_GATE } from './gates';
+import { OOM_DISABLE_EXPORT_GATE } from '../domain/gates';
 import { runIncident, type Incident, type ResumableInput } from './incident/kernel';
 import { diagnostics, kubeChange, kubeRead } from './incident/proxies';
-import { nextMemoryLimit } from './incident/quantity';
-import { envChanges } from './incident/rules';
+import { nextMemoryLimit } from '../domain/quantity';
+import { envChanges } from '../domain/mitigations';
 
 /** 002 case 2: resident memory growing faster than 1 MB/s is a leak. */
 const LEAK_BYTES_PER_SECOND = 1_000_000;

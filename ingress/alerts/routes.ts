@@ -20,7 +20,7 @@ import { ErrorType } from '../../common/errors';
 import { alertWorkflowId } from '../../common/ids';
 import { lineLog } from '../../config/logger';
 import { prepareIncident } from '../../runbooks';
-import { alertSignal, type AlertNotification } from '../../workflows/incident/messages';
+import { alertSignal, type AlertNotification } from '../../domain/messages';
 import type { AppDeps } from '../app';
 import type { IngressMetrics } from '../metrics';
 import { authenticate, webhookAuthConfig, webhooksUnauthenticated } from './auth';

@@ -6,7 +6,7 @@ import { parseTarget } from '../../common/ids';
 import type { RunbookId, Severity, Target } from '../../common/types';
 import type { LabelMatcher, RouteRule, ValueSource } from '../../config/routes';
 import { runbooksForAlert, findRunbook } from '../../runbooks';
-import type { AlertInstance } from '../../workflows/incident/messages';
+import type { AlertInstance } from '../../domain/messages';
 
 export interface RouteDecision {
   /** `rule <name>` or `catalog hint`: said in logs and metrics. */

@@ -4,7 +4,7 @@
  * Grafana fields). Unknown fields are dropped, not refused: both senders add fields over time.
  */
 import { z } from 'zod';
-import type { AlertInstance, AlertNotification } from '../../workflows/incident/messages';
+import type { AlertInstance, AlertNotification } from '../../domain/messages';
 
 const labelSet = z.record(z.string(), z.string());
 

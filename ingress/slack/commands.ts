@@ -5,7 +5,7 @@
  * the same options.
  */
 import { z } from 'zod';
-import { escapeMrkdwn } from '../../activities/slack';
+import { escapeMrkdwn } from '../../domain/slack/mrkdwn';
 import { parseTarget } from '../../common/ids';
 import { SEVERITIES, type Severity, type Target } from '../../common/types';
 import { RUNBOOKS, findRunbook, type RunbookDefinition } from '../../runbooks';

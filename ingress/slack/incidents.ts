@@ -9,13 +9,13 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { actorText, escapeMrkdwn, safeText, slackDate } from '../../activities/slack';
+import { actorText, escapeMrkdwn, safeText, slackDate } from '../../domain/slack/mrkdwn';
 import { ErrorType } from '../../common/errors';
 import { parseTarget, formatTarget } from '../../common/ids';
 import { runbookKey, severityKey, statusKey } from '../../common/search-attributes';
 import type { Actor, IncidentRecord } from '../../common/types';
 import { findIncidentById } from '../../client/incidents';
-import { acknowledgeUpdate, resolveSignal, statusQuery } from '../../workflows/incident/messages';
+import { acknowledgeUpdate, resolveSignal, statusQuery } from '../../domain/messages';
 import type { IncidentCommand } from './commands';
 import { incidentHelpText } from './commands';
 import type { SlackIngressContext } from './context';

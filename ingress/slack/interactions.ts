@@ -5,10 +5,11 @@
  * ephemeral explanation and leaves the card alone. The card itself is updated by the workflow.
  */
 import { z } from 'zod';
-import { ACTION_ID_PREFIX, actorText, escapeMrkdwn, type ActionValue } from '../../activities/slack';
+import { ACTION_ID_PREFIX, type ActionValue } from '../../domain/slack/buttons';
+import { actorText, escapeMrkdwn } from '../../domain/slack/mrkdwn';
 import { fnv1a64 } from '../../common/ids';
 import type { Actor } from '../../common/types';
-import { acknowledgeUpdate, decideUpdate, statusQuery } from '../../workflows/incident/messages';
+import { acknowledgeUpdate, decideUpdate, statusQuery } from '../../domain/messages';
 import type { SlackIngressContext } from './context';
 import { explainRefusal } from './incidents';
 

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApplicationFailure } from '@temporalio/common';
 import type { WebClient } from '@slack/web-api';
-import { escapeMrkdwn } from '../../activities/slack';
+import { escapeMrkdwn } from '../../domain/slack/mrkdwn';
 import { startIncident } from '../../client/incidents';
 import { ErrorType } from '../../common/errors';
 import { lineLog } from '../../config/logger';

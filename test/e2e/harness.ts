@@ -33,7 +33,7 @@ import { parseAllDocuments, stringify as toYaml } from 'yaml';
 import { alertWorkflowId, fnv1a64 } from '../../common/ids';
 import type { IncidentRecord } from '../../common/types';
 import type { Postmortem } from '../../postmortem/model';
-import { statusQuery } from '../../workflows/incident/messages';
+import { statusQuery } from '../../domain/messages';
 import { amtoolAlert, registerSink, type BedAlertmanager } from '../bed/alertmanager';
 import { PagerDutyStandIn } from '../bed/pagerduty-standin';
 import {

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { type Client, type Connection, type WorkflowHandle } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
 import type { Target } from '../../common/types';
-import { decideUpdate, resolveSignal, type DecideRequest } from '../../workflows/incident/messages';
+import { decideUpdate, resolveSignal, type DecideRequest } from '../../domain/messages';
 import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from '../bed/worker';
 import { FakeWorld } from './fakes';
 import {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type Client, type Connection } from '@temporalio/client';
-import { decideUpdate, resolveSignal, type DecideRequest } from '../../workflows/incident/messages';
+import { decideUpdate, resolveSignal, type DecideRequest } from '../../domain/messages';
 import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from '../bed/worker';
 import { FakeWorld } from './fakes';
 import {

@@ -9,7 +9,7 @@ import proto from '@temporalio/proto';
 import { DEFAULT_POLICY, type IncidentPolicy } from '../../common/incident';
 import type { Actor, IncidentRecord, RunbookId, Severity, Target } from '../../common/types';
 import { prepareIncident } from '../../runbooks';
-import { statusQuery } from '../../workflows/incident/messages';
+import { statusQuery } from '../../domain/messages';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 
@@ -126,7 +126,7 @@ export async function acknowledgeBeforeDeadline(
     ackDeadlineMs: { P0: deadline, P1: deadline, P2: deadline, P3: deadline },
   });
   const handle = await startIncident(client, taskQueue, { ...options, policy });
-  const { acknowledgeUpdate } = await import('../../workflows/incident/messages');
+  const { acknowledgeUpdate } = await import('../../domain/messages');
   const acked = await handle.executeUpdate(acknowledgeUpdate, { args: [{ actor: BOB, note: 'looking' }] });
   if (!acked.acknowledgedAt) throw new Error('acknowledgement not recorded');
   await sleep(deadline + 1_500);

@@ -6,12 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Client, Connection } from '@temporalio/client';
 import { statusKey } from '../../common/search-attributes';
-import {
-  alertSignal,
-  resolveSignal,
-  type AlertInstance,
-  type AlertNotification,
-} from '../../workflows/incident/messages';
+import { alertSignal, resolveSignal, type AlertInstance, type AlertNotification } from '../../domain/messages';
 import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from '../bed/worker';
 import { FakeWorld } from './fakes';
 import { BOB, eventTypes, fastPolicy, history, sleep, startIncident, timelineText, waitForRecord } from './harness';

@@ -5,7 +5,7 @@
  */
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { IncidentRecord, RunbookId } from '../../common/types';
-import { decideUpdate, resolveSignal } from '../../workflows/incident/messages';
+import { decideUpdate, resolveSignal } from '../../domain/messages';
 import { BOB, fastPolicy, gatePending, startIncident, uniqueTarget, waitForRecord } from './harness';
 
 export type IncidentHandle = WorkflowHandle<(input: unknown) => Promise<IncidentRecord>>;

@@ -25,8 +25,6 @@ import type {
   GateState,
   IncidentRecord,
   IncidentStatus,
-  MitigationChange,
-  MitigationRecord,
   Target,
   TimelineEntry,
   TimelineKind,
@@ -41,10 +39,11 @@ import {
   type AlertNotification,
   type DecideRequest,
   type ResolveRequest,
-} from './messages';
-import { RESTORE_GATE } from '../gates';
+} from '../../domain/messages';
+import { RESTORE_GATE, checkDecision } from '../../domain/gates';
+import { describeChange, mitigationKey, type MitigationChange, type MitigationRecord } from '../../domain/mitigations';
+import { alertsAllResolved, isClosed, mergeAlerts } from '../../domain/record';
 import { kubeChange, paging, rolloutWatcher, slack } from './proxies';
-import { alertsAllResolved, checkDecision, isClosed, mergeAlerts, mitigationKey } from './rules';
 
 /** What a runbook workflow does inside its incident. */
 export type RunbookSteps<P> = (incident: Incident<P>) => Promise<void>;
@@ -746,12 +745,4 @@ function describeFailure(err: ActivityFailure | ApplicationFailure): { type: str
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof ApplicationFailure) return { type: cause.type ?? 'ApplicationFailure', message: cause.message };
   return { type: cause?.name ?? 'ActivityFailure', message: cause?.message ?? err.message };
-}
-
-function describeChange(change: MitigationChange): string {
-  const from = String(change.previous ?? 'unset');
-  const to = String(change.applied ?? 'unset');
-  if (change.kind === 'env') return `${change.name} ${from} → ${to} (container ${change.container})`;
-  if (change.kind === 'replicas') return `replicas ${from} → ${to}`;
-  return `${change.field}.${change.resource} ${from} → ${to} (container ${change.container})`;
 }

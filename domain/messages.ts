@@ -1,9 +1,9 @@
 /**
- * The incident's message contract, defined once and imported by the ingress, the CLI and tests.
- * Names are part of running workflows' histories: never rename, add new ones instead.
+ * The incident's message contract, defined once and imported by the kernel, the ingress, the CLI and
+ * tests. Names are part of running workflows' histories: never rename, add new ones instead.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { Actor, GateState, IncidentRecord } from '../../common/types';
+import type { Actor, GateState, IncidentRecord } from '../common/types';
 
 export interface AcknowledgeRequest {
   actor: Actor;

@@ -1,0 +1,200 @@
+/**
+ * Block Kit rendering of an incident: the card (one per incident, kept current with chat.update),
+ * timeline entries for its thread, approval requests with their buttons. Pure: the Slack
+ * activities post what these return.
+ */
+import { formatTarget } from '../../common/ids';
+import type { GateState, IncidentRecord, TimelineEntry, Trigger } from '../../common/types';
+import { ackActionId, encodeActionValue, gateActions, type IncidentKey } from './buttons';
+import {
+  SLACK_LIMITS,
+  actorText,
+  escapeMrkdwn,
+  mention,
+  mrkdwn,
+  plain,
+  safeText,
+  slackDate,
+  truncateText,
+  type SlackBlock,
+} from './mrkdwn';
+
+const MAX_GATES_ON_CARD = 8;
+
+const STATUS_EMOJI: Record<IncidentRecord['status'], string> = {
+  open: ':red_circle:',
+  acknowledged: ':large_orange_circle:',
+  mitigated: ':large_yellow_circle:',
+  resolved: ':large_green_circle:',
+  failed: ':x:',
+  cancelled: ':white_circle:',
+};
+
+const KIND_EMOJI: Record<TimelineEntry['kind'], string> = {
+  opened: ':rotating_light:',
+  step: ':arrow_forward:',
+  diagnostic: ':mag:',
+  decision: ':ballot_box_with_check:',
+  gate: ':raising_hand:',
+  escalation: ':loudspeaker:',
+  acknowledged: ':eyes:',
+  mitigation: ':wrench:',
+  restoration: ':leftwards_arrow_with_hook:',
+  alert: ':bell:',
+  status: ':information_source:',
+  failure: ':warning:',
+  note: ':memo:',
+};
+
+/** "Approved by <@U…> at <date>", "Rejected by …", "Timed out at …", or who may decide and by when. */
+export function gateOutcome(gate: GateState): string {
+  const at = gate.decidedAt ? ` at ${slackDate(gate.decidedAt)}` : '';
+  const choice = gate.choice !== undefined ? ` (${safeText(gate.choice, 200)})` : '';
+  const comment = gate.comment ? ` — ${safeText(gate.comment, 300)}` : '';
+  switch (gate.status) {
+    case 'approved':
+      return `:white_check_mark: Approved${choice} by ${actorText(gate.decidedBy)}${at}${comment}`;
+    case 'rejected':
+      return gate.decidedBy
+        ? `:no_entry: Rejected by ${actorText(gate.decidedBy)}${at}${comment}`
+        : `:no_entry: Withdrawn${at}${comment}`;
+    case 'timed_out':
+      return `:hourglass: Timed out without a decision${at}`;
+    case 'pending':
+      return `:hourglass_flowing_sand: Waiting for a decision until ${slackDate(gate.deadline)}${gate.fourEyes ? ' (four eyes: not the person who triggered it)' : ''}`;
+  }
+}
+
+function timelineLine(entry: TimelineEntry, maxMessage: number): string {
+  return `${slackDate(entry.at, '{time_secs}')} ${KIND_EMOJI[entry.kind]} ${safeText(entry.message, maxMessage)}`;
+}
+
+function fallbackText(incident: IncidentRecord): string {
+  return truncateText(
+    `${incident.severity} ${escapeMrkdwn(incident.title)} — ${incident.status} (incident ${escapeMrkdwn(incident.id)})`,
+    SLACK_LIMITS.fallbackText,
+  );
+}
+
+/** Keeps a message within 50 blocks, saying how many were left out. */
+export function fitBlocks(blocks: SlackBlock[]): SlackBlock[] {
+  if (blocks.length <= SLACK_LIMITS.blocks) return blocks;
+  const kept = blocks.slice(0, SLACK_LIMITS.blocks - 1);
+  return [...kept, { type: 'context', elements: [mrkdwn(`…${blocks.length - kept.length} more blocks left out`)] }];
+}
+
+/** The incident card: header, facts, gates (with buttons while pending), mitigations, latest timeline. */
+export function renderIncidentCard(incident: IncidentRecord, key: IncidentKey): { text: string; blocks: SlackBlock[] } {
+  const closed = incident.closedAt !== undefined || ['resolved', 'failed', 'cancelled'].includes(incident.status);
+  const blocks: SlackBlock[] = [
+    { type: 'header', text: plain(`${incident.severity} · ${incident.title}`, SLACK_LIMITS.headerText) },
+  ];
+  const targets = incident.targets.length > 0 ? incident.targets : [incident.target];
+  const targetText = targets
+    .slice(0, 10)
+    .map((t) => `\`${escapeMrkdwn(formatTarget(t))}\``)
+    .join(', ');
+  const more = targets.length > 10 ? ` and ${targets.length - 10} more` : '';
+  const fields = [
+    `*Status*\n${STATUS_EMOJI[incident.status]} ${incident.status}`,
+    `*Severity*\n${incident.severity}`,
+    `*Incident*\n${escapeMrkdwn(incident.id)}`,
+    `*Runbook*\n${escapeMrkdwn(incident.runbook)}`,
+    `*Target${targets.length > 1 ? 's' : ''}*\n${targetText}${more}`,
+    `*Triggered by*\n${triggerText(incident.trigger)}`,
+    `*Opened*\n${slackDate(incident.openedAt)}`,
+    `*Acknowledged*\n${incident.acknowledgedAt ? `${actorText(incident.acknowledgedBy)} at ${slackDate(incident.acknowledgedAt)}` : 'not yet'}`,
+    `*Escalation*\n${incident.escalationTier > 0 ? `tier ${incident.escalationTier} paged` : 'none'}`,
+  ];
+  blocks.push({
+    type: 'section',
+    fields: fields.slice(0, SLACK_LIMITS.fields).map((f) => mrkdwn(f, SLACK_LIMITS.fieldText)),
+  });
+
+  const state: string[] = [];
+  if (incident.currentStep && !closed) state.push(`*Now:* ${safeText(incident.currentStep, 500)}`);
+  if (incident.outcome) state.push(`*Outcome:* ${safeText(incident.outcome, 1000)}`);
+  if (incident.failure)
+    state.push(`*Failure* (${escapeMrkdwn(incident.failure.type)}): ${safeText(incident.failure.message, 1000)}`);
+  if (incident.alerts.length > 0) {
+    const firing = incident.alerts.filter((a) => a.status === 'firing').length;
+    state.push(
+      `*Alerts:* ${firing} firing, ${incident.alerts.length - firing} resolved${incident.alertsPartial ? ' (partial view)' : ''}`,
+    );
+  }
+  if (state.length > 0) blocks.push({ type: 'section', text: mrkdwn(state.join('\n')) });
+
+  const gates = incident.gates.slice(-MAX_GATES_ON_CARD);
+  for (const gate of gates) {
+    blocks.push({
+      type: 'section',
+      text: mrkdwn(`*Approval* \`${escapeMrkdwn(gate.name)}\`: ${safeText(gate.prompt, 1500)}\n${gateOutcome(gate)}`),
+    });
+    if (gate.status === 'pending' && !closed) blocks.push(gateActions(key, gate));
+  }
+
+  if (incident.mitigations.length > 0) {
+    const lines = incident.mitigations.map((m) => {
+      const state = m.restoredAt ? 'restored' : m.restoreNote ? safeText(m.restoreNote, 200) : 'active';
+      return `• \`${escapeMrkdwn(m.key)}\`: ${escapeMrkdwn(String(m.change.previous ?? 'unset'))} → ${escapeMrkdwn(String(m.change.applied ?? 'unset'))} (${state})`;
+    });
+    blocks.push({ type: 'section', text: mrkdwn(`*Temporary mitigations*\n${lines.join('\n')}`) });
+  }
+
+  const recent = incident.timeline.slice(-SLACK_LIMITS.contextElements);
+  if (recent.length > 0) {
+    blocks.push({ type: 'context', elements: recent.map((entry) => mrkdwn(timelineLine(entry, 250))) });
+  }
+
+  if (!closed && incident.acknowledgedAt === undefined) {
+    blocks.push({
+      type: 'actions',
+      block_id: 'incident',
+      elements: [
+        {
+          type: 'button',
+          action_id: ackActionId(key.workflowId, key.incidentId),
+          text: plain('Acknowledge', SLACK_LIMITS.buttonText),
+          style: 'primary',
+          value: encodeActionValue({ w: key.workflowId, i: key.incidentId, kind: 'ack' }),
+        },
+      ],
+    });
+  }
+  return { text: fallbackText(incident), blocks: fitBlocks(blocks) };
+}
+
+/** A timeline entry as a thread reply: the first line as text, the rest as a code block. */
+export function renderTimelineEntry(entry: TimelineEntry): { text: string; blocks: SlackBlock[] } {
+  const [first = '', ...rest] = entry.message.split('\n');
+  const head = `${slackDate(entry.at, '{time_secs}')} ${KIND_EMOJI[entry.kind]} ${safeText(first, 1000)}`;
+  const blocks: SlackBlock[] = [{ type: 'section', text: mrkdwn(head) }];
+  if (rest.length > 0) {
+    // Backticks cannot close the code block early: three in a row are broken up.
+    const body = escapeMrkdwn(rest.join('\n')).replace(/```/g, '`\u200b``');
+    blocks.push({ type: 'section', text: mrkdwn(`\`\`\`${truncateText(body, SLACK_LIMITS.sectionText - 7)}\`\`\``) });
+  }
+  return { text: truncateText(`${entry.kind}: ${escapeMrkdwn(entry.message)}`, SLACK_LIMITS.fallbackText), blocks };
+}
+
+export function renderApprovalRequest(key: IncidentKey, gate: GateState): { text: string; blocks: SlackBlock[] } {
+  const head = `:raising_hand: *Approval needed* \`${escapeMrkdwn(gate.name)}\` for incident ${escapeMrkdwn(key.incidentId)}\n${safeText(gate.prompt, 2000)}`;
+  const blocks: SlackBlock[] = [
+    { type: 'section', text: mrkdwn(head) },
+    { type: 'context', elements: [mrkdwn(gateOutcome(gate))] },
+  ];
+  if (gate.status === 'pending') blocks.push(gateActions(key, gate));
+  return {
+    text: truncateText(
+      `Approval needed (${escapeMrkdwn(gate.name)}): ${escapeMrkdwn(gate.prompt)}`,
+      SLACK_LIMITS.fallbackText,
+    ),
+    blocks,
+  };
+}
+
+function triggerText(trigger: Trigger): string {
+  if (trigger.kind === 'slack') return `${mention(trigger.user)} (Slack)`;
+  if (trigger.kind === 'cli') return `${escapeMrkdwn(trigger.user)} (CLI)`;
+  return `alert from ${trigger.source} (receiver ${escapeMrkdwn(trigger.receiver)})`;
+}
