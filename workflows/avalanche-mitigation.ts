@@ -2,17 +2,19 @@
  * RB3 — Service avalanche mitigation (000 §6.1): the four emergency steps on every affected
  * deployment, each a temporary mitigation in the ledger, then root-cause hints for the humans.
  */
+import { patched } from '@temporalio/workflow';
 import { formatTarget } from '../common/ids';
 import type { IncidentRecord, Target } from '../common/types';
+import { envChanges, replicaChanges } from '../domain/mitigations';
 import type { AvalancheMitigationParams } from '../runbooks/avalanche-mitigation';
-import { runIncident, type Incident, type ResumableInput } from './incident/kernel';
-import { diagnostics, kubeChange } from './incident/proxies';
-import { envChanges } from '../domain/mitigations';
+import { runIncident, type Incident, type ResumableInput } from './incident';
+import { RUNBOOK_READS_SETTINGS } from './incident/patches';
+import { diagnostics, kubeChange, kubeRead } from './incident/proxies';
 
 /**
  * Changes, per deployment: OTEL_TRACES_SAMPLER_ARG, a rollout restart, the replica count and
  * ENABLE_CIRCUIT_BREAKER — all recorded and restored on resolution. Idempotency key: the incident
- * id (restoration: `<incident id>:restore`). Timeouts: LONG_REMEDIATION changes, QUICK hints.
+ * id (restoration: `<incident id>:restore`). Timeouts: LONG_REMEDIATION changes, QUICK reads and hints.
  * Returns the incident record.
  */
 export async function avalancheMitigationWorkflow(
@@ -55,15 +57,15 @@ async function mitigateService(incident: Incident<AvalancheMitigationParams>, ta
   await kubeChange.rolloutRestart(change);
 
   // A deployment already larger than asked is left alone: scaling in during an avalanche hurts.
-  const live = await kubeChange.scaleDeployment({ ...change, replicas, dryRun: true });
-  if (live.previousReplicas >= replicas) {
-    incident.note('step', `${name} already runs ${live.previousReplicas} replicas (≥ ${replicas}): not scaled`);
+  const running = patched(RUNBOOK_READS_SETTINGS)
+    ? (await kubeRead.readDeploymentSettings(target)).replicas
+    : (await kubeChange.scaleDeployment({ ...change, replicas, dryRun: true })).previousReplicas;
+  if (running >= replicas) {
+    incident.note('step', `${name} already runs ${running} replicas (≥ ${replicas}): not scaled`);
   } else {
     incident.step(`scale ${name}`, `Scaling ${name} out to ${replicas} replicas`);
     const scaled = await kubeChange.scaleDeployment({ ...change, replicas });
-    incident.recordMitigations(target, [
-      { kind: 'replicas', previous: scaled.previousReplicas, applied: scaled.replicas },
-    ]);
+    incident.recordMitigations(target, replicaChanges(scaled));
   }
 
   incident.step(`circuit-breaker ${name}`, `Enabling the circuit breaker of ${name}`);

@@ -5,7 +5,7 @@ import { formatTarget } from '../common/ids';
 import type { IncidentRecord } from '../common/types';
 import type { EmergencyRollbackParams } from '../runbooks/emergency-rollback';
 import { ROLLBACK_CONFIRM_GATE } from '../domain/gates';
-import { runIncident, type Incident, type ResumableInput } from './incident/kernel';
+import { runIncident, type Incident, type ResumableInput } from './incident';
 import { diagnostics, kubeChange, kubeRead } from './incident/proxies';
 
 /**

@@ -3,14 +3,23 @@
  * shrink the exporter queue, keep evidence (heap profile, memory trend), and disable trace export
  * only if a human approves the extreme case.
  */
+import { patched } from '@temporalio/workflow';
 import { formatTarget } from '../common/ids';
 import type { IncidentRecord } from '../common/types';
-import type { OomTriageParams } from '../runbooks/oom-triage';
 import { OOM_DISABLE_EXPORT_GATE } from '../domain/gates';
-import { runIncident, type Incident, type ResumableInput } from './incident/kernel';
-import { diagnostics, kubeChange, kubeRead } from './incident/proxies';
+import {
+  containerOf,
+  envChanges,
+  mitigationKey,
+  resourceChanges,
+  type DeploymentSettings,
+  type ResourceChangeResult,
+} from '../domain/mitigations';
 import { nextMemoryLimit } from '../domain/quantity';
-import { envChanges } from '../domain/mitigations';
+import type { OomTriageParams } from '../runbooks/oom-triage';
+import { runIncident, type Incident, type ResumableInput } from './incident';
+import { RUNBOOK_READS_SETTINGS } from './incident/patches';
+import { diagnostics, kubeChange, kubeRead } from './incident/proxies';
 
 /** 002 case 2: resident memory growing faster than 1 MB/s is a leak. */
 const LEAK_BYTES_PER_SECOND = 1_000_000;
@@ -31,9 +40,8 @@ async function triageOom(incident: Incident<OomTriageParams>): Promise<void> {
   incident.step('find-oom-kills', `Looking for OOM kills of ${name} (container statuses and node events)`);
   const kills = await kubeRead.findOomKills(target);
   const lines = kills.map((k) => `${k.at ?? '?'} ${k.pod ?? k.node ?? '?'}/${k.container ?? '?'} (${k.source})`);
-  incident.note('diagnostic', `${kills.length} OOM kill(s) found${lines.length ? `:\n${lines.join('\n')}` : ''}`, {
-    kills,
-  });
+  const found = `${kills.length} OOM kill(s) found${lines.length ? `:\n${lines.join('\n')}` : ''}`;
+  incident.note('diagnostic', found, { kills });
   const container = params.container ?? kills.find((k) => k.container)?.container;
   const change = { ...target, incidentId: incident.id, ...(container ? { container } : {}) };
   // Evidence first: raising the limit rolls the pods, and the leaking pod's heap goes with them.
@@ -41,18 +49,22 @@ async function triageOom(incident: Incident<OomTriageParams>): Promise<void> {
   if (params.heapProfile) await saveHeapProfile(incident, container, killedPods);
 
   incident.step('raise-memory-limit', `Raising the memory limit of ${name} temporarily`);
-  const live = await kubeChange.setContainerResources({
-    ...change,
-    limits: { memory: params.memoryLimit },
-    dryRun: true,
-  });
-  const current = live.previous.limits.memory ?? null;
-  const raise = nextMemoryLimit(current, {
+  const live = patched(RUNBOOK_READS_SETTINGS)
+    ? memoryLimitOf(await kubeRead.readDeploymentSettings({ ...target, ...(container ? { container } : {}) }))
+    : dryRunMemoryLimit(
+        await kubeChange.setContainerResources({ ...change, limits: { memory: params.memoryLimit }, dryRun: true }),
+      );
+  const raise = nextMemoryLimit(live.limit, {
     mode: params.memoryPolicy,
     limit: params.memoryLimit,
     cap: params.memoryCap,
   });
-  const key = `${name}/limits/${live.container}/memory`;
+  const key = mitigationKey(target, {
+    kind: 'resources',
+    container: live.container,
+    field: 'limits',
+    resource: 'memory',
+  });
   if ('skip' in raise || incident.hasMitigation(key)) {
     incident.note('step', `Memory limit not raised: ${'skip' in raise ? raise.skip : 'already raised once'}`);
   } else {
@@ -61,16 +73,7 @@ async function triageOom(incident: Incident<OomTriageParams>): Promise<void> {
       container: live.container,
       limits: { memory: raise.limit },
     });
-    incident.recordMitigations(target, [
-      {
-        kind: 'resources',
-        container: raised.container,
-        field: 'limits',
-        resource: 'memory',
-        previous: raised.previous.limits.memory ?? null,
-        applied: raise.limit,
-      },
-    ]);
+    incident.recordMitigations(target, resourceChanges(raised));
   }
 
   incident.step('shrink-exporter-queue', `Shrinking the exporter queue to ${params.exporterQueueSize}`);
@@ -122,20 +125,22 @@ async function saveHeapProfile(
   );
   if (!result) return;
   if (result.exitCode !== 0) {
-    incident.note(
-      'diagnostic',
-      `Warning: heap profile failed (exit ${result.exitCode}): ${result.stderr.slice(0, 300)}`,
-    );
+    const stderr = result.stderr.slice(0, 300);
+    incident.note('diagnostic', `Warning: heap profile failed (exit ${result.exitCode}): ${stderr}`);
     return;
   }
-  incident.note(
-    'diagnostic',
-    `Heap profile saved in ${pod.name}:${path} (${result.stdout.trim()} bytes); fetch it with kubectl cp`,
-    {
-      pod: pod.name,
-      path,
-    },
-  );
+  const saved = `Heap profile saved in ${pod.name}:${path} (${result.stdout.trim()} bytes); fetch it with kubectl cp`;
+  incident.note('diagnostic', saved, { pod: pod.name, path });
+}
+
+function memoryLimitOf(settings: DeploymentSettings): { container: string; limit: string | null } {
+  const container = containerOf(settings);
+  return { container: container.name, limit: container.limits.memory ?? null };
+}
+
+/** Incidents begun before readDeploymentSettings read the limit with a dry-run patch. */
+function dryRunMemoryLimit(result: ResourceChangeResult): { container: string; limit: string | null } {
+  return { container: result.container, limit: result.previous.limits.memory ?? null };
 }
 
 async function judgeMemoryTrend(incident: Incident<OomTriageParams>): Promise<void> {
@@ -148,9 +153,6 @@ async function judgeMemoryTrend(incident: Incident<OomTriageParams>): Promise<vo
       thresholdBytesPerSecond: LEAK_BYTES_PER_SECOND,
     }),
   );
-  if (trend)
-    incident.note('diagnostic', `Memory trend: ${trend.verdict}`, {
-      leak: trend.leak,
-      slope: trend.slopeBytesPerSecond,
-    });
+  if (!trend) return;
+  incident.note('diagnostic', `Memory trend: ${trend.verdict}`, { leak: trend.leak, slope: trend.slopeBytesPerSecond });
 }

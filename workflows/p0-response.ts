@@ -6,7 +6,7 @@ import { formatTarget } from '../common/ids';
 import type { IncidentRecord, Target } from '../common/types';
 import type { P0ResponseParams } from '../runbooks/p0-response';
 import { P0_RESTART_GATE } from '../domain/gates';
-import { runIncident, type Incident, type ResumableInput } from './incident/kernel';
+import { runIncident, type Incident, type ResumableInput } from './incident';
 import { diagnostics, kubeChange, kubeRead } from './incident/proxies';
 
 /**

@@ -262,6 +262,18 @@ export function containerPatch(
   };
 }
 
+/** pickContainer without the refusal: undefined when the pod template has several containers and none is named. */
+export function findContainer(
+  containers: V1Container[],
+  annotations: Record<string, string> | undefined,
+  name?: string,
+): V1Container | undefined {
+  if (name === undefined && annotations?.[DEFAULT_CONTAINER_ANNOTATION] === undefined && containers.length !== 1) {
+    return undefined;
+  }
+  return pickContainer(containers, annotations, name);
+}
+
 /** The exit code in an exec's final Status: 0 on Success, the ExitCode cause on NonZeroExitCode. */
 export function execExitCode(status: V1Status): number | undefined {
   if (status.status === 'Success') return 0;

@@ -1,12 +1,12 @@
 /**
- * Reads: the Deployment's pods, the namespace's events, OOM kills and container logs. Nothing
- * here changes the cluster; QUICK profile.
+ * Reads: the Deployment's pods, the namespace's events, OOM kills, container logs and the live
+ * settings a mitigation changed. Nothing here changes the cluster; QUICK profile.
  */
 import type { Target } from '../../common/types';
 import type { KubeApi } from './api';
 import { call } from './errors';
-import { clamp, eventTime, isoTime, labelSelectorString, summarizeEvent, summarizePod } from './kubectl';
-import type { EventSummary, OomKill, PodSummary } from './types';
+import { clamp, eventTime, findContainer, isoTime, labelSelectorString, summarizeEvent, summarizePod } from './kubectl';
+import type { DeploymentSettings, EventSummary, OomKill, PodSummary } from './types';
 
 const DEFAULT_EVENT_LIMIT = 20;
 const MAX_EVENT_LIMIT = 500;
@@ -119,6 +119,35 @@ export function createReadActivities({ core, readDeployment }: KubeApi) {
           limitBytes: LOG_LIMIT_BYTES,
         }),
       );
+    },
+
+    /**
+     * The settings temporary mitigations change, as the Deployment holds them now: replicas and,
+     * for the container named (or kubectl's default one), env values, limits and requests.
+     * Restoration and the runbooks compare these with what they set before changing anything.
+     * Read-only; no idempotency key; QUICK profile.
+     */
+    async readDeploymentSettings(input: Target & { container?: string }): Promise<DeploymentSettings> {
+      const deployment = await readDeployment(input);
+      const template = deployment.spec?.template;
+      const containers = template?.spec?.containers ?? [];
+      const container = findContainer(containers, template?.metadata?.annotations, input.container);
+      const env = container?.env ?? [];
+      return {
+        replicas: deployment.spec?.replicas ?? 0,
+        containers: containers.map((c) => c.name),
+        ...(container
+          ? {
+              container: {
+                name: container.name,
+                env: Object.fromEntries(env.filter((e) => !e.valueFrom).map((e) => [e.name, e.value ?? ''])),
+                envFromReference: env.filter((e) => e.valueFrom).map((e) => e.name),
+                limits: { ...container.resources?.limits },
+                requests: { ...container.resources?.requests },
+              },
+            }
+          : {}),
+      };
     },
   };
 }

@@ -209,6 +209,22 @@ function fakeActivities(world: FakeWorld): FirebreakActivities {
       return world.scenario.oomKills;
     },
     readPodLogs: unused('readPodLogs'),
+    async readDeploymentSettings(input) {
+      await world.enter('readDeploymentSettings', input);
+      const deployment = world.deployment(input.namespace, input.deployment);
+      const name = input.container ?? CONTAINER;
+      return {
+        replicas: deployment.replicas,
+        containers: [CONTAINER],
+        container: {
+          name,
+          env: { ...deployment.env[name] },
+          envFromReference: [],
+          limits: { ...deployment.limits[name] },
+          requests: {},
+        },
+      };
+    },
     async rolloutRestart(input) {
       await world.enter('rolloutRestart', input);
       const deployment = world.deployment(input.namespace, input.deployment);

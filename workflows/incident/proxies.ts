@@ -1,5 +1,6 @@
 /**
- * Activity proxies, one per timeout/retry profile. Activities are referenced by type only: the
+ * Activity proxies, one per timeout/retry profile, each typed to the activities that belong to it
+ * (the read proxy cannot restart a deployment). Activities are referenced by type only: the
  * implementations (and their clients) never enter the workflow bundle.
  */
 import { CancellationScope, proxyActivities } from '@temporalio/workflow';
@@ -55,8 +56,26 @@ function settledEvenIfCancelled<A extends object>(activities: A): A {
   });
 }
 
-export const kubeRead = proxyActivities<KubernetesActivities>(QUICK);
-export const kubeChange = settledEvenIfCancelled(proxyActivities<KubernetesActivities>(LONG_REMEDIATION));
+/** Reads of the cluster, and the read-only exec of a diagnostic command (heap profile). */
+type KubernetesReads = Pick<
+  KubernetesActivities,
+  | 'listDeploymentPods'
+  | 'listRecentEvents'
+  | 'findOomKills'
+  | 'readPodLogs'
+  | 'readDeploymentSettings'
+  | 'rolloutHistory'
+  | 'execInPod'
+>;
+
+/** Changes to the cluster; each takes the incident id as its idempotency marker. */
+type KubernetesChanges = Pick<
+  KubernetesActivities,
+  'rolloutRestart' | 'rolloutUndo' | 'scaleDeployment' | 'setDeploymentEnv' | 'setContainerResources'
+>;
+
+export const kubeRead = proxyActivities<KubernetesReads>(QUICK);
+export const kubeChange = settledEvenIfCancelled(proxyActivities<KubernetesChanges>(LONG_REMEDIATION));
 export const diagnostics = proxyActivities<DiagnosticsActivities>(QUICK);
 export const slack = proxyActivities<SlackActivities>(REMOTE_CALL);
 // A page sent is a page to resolve: its outcome is kept even when the incident is cancelled meanwhile.

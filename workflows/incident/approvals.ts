@@ -1,0 +1,126 @@
+/**
+ * Approval gates: a step that needs a human opens a gate (Slack buttons, `firebreak approve`) and
+ * waits with a deadline. Decisions arrive through `decideUpdate`, whose synchronous validator
+ * (domain/gates.ts) refuses what may not be decided; a gate left undecided escalates, then times
+ * out — it never approves.
+ */
+import { ApplicationFailure, condition } from '@temporalio/workflow';
+import { ErrorType } from '../../common/errors';
+import type { GateState } from '../../common/types';
+import { checkDecision } from '../../domain/gates';
+import type { DecideRequest } from '../../domain/messages';
+import type { Escalation } from './escalation';
+import { actorName, now, type IncidentState } from './state';
+
+export interface GateSpec {
+  name: string;
+  prompt: string;
+  fourEyes: boolean;
+  choices?: string[];
+  /** Defaults to the policy's gateDeadlineMs. */
+  deadlineMs?: number;
+  /** Page the next tier when still undecided after this long; null = never. Defaults to policy. */
+  escalateAfterMs?: number | null;
+  /** A runbook gate is withdrawn when the incident is resolved meanwhile; the restore gate is not. */
+  withdrawOnResolve?: boolean;
+}
+
+/** A gate refused or left undecided: the runbook ends, the incident closes with this outcome. */
+export class RunbookStopped extends Error {
+  constructor(
+    readonly status: 'cancelled' | 'failed',
+    readonly outcome: string,
+    readonly type: ErrorType,
+  ) {
+    super(outcome);
+    this.name = 'RunbookStopped';
+  }
+}
+
+export class Approvals {
+  constructor(
+    private readonly state: IncidentState<unknown>,
+    private readonly escalation: Escalation,
+  ) {}
+
+  /** Opens a gate and waits for a decision; a timeout escalates and never approves. */
+  async ask(spec: GateSpec): Promise<GateState> {
+    const { record, policy, slack } = this.state;
+    if (record.gates.some((gate) => gate.name === spec.name)) {
+      throw ApplicationFailure.nonRetryable(`gate ${spec.name} was already asked`, ErrorType.INVALID_INPUT);
+    }
+    const openedAt = Date.now();
+    const deadlineMs = spec.deadlineMs ?? policy.gateDeadlineMs;
+    const escalateAfterMs = spec.escalateAfterMs === undefined ? policy.gateEscalateAfterMs : spec.escalateAfterMs;
+    const gate: GateState = {
+      name: spec.name,
+      prompt: spec.prompt,
+      status: 'pending',
+      requestedAt: new Date(openedAt).toISOString(),
+      deadline: new Date(openedAt + deadlineMs).toISOString(),
+      fourEyes: spec.fourEyes,
+      ...(spec.choices?.length ? { choices: spec.choices } : {}),
+    };
+    record.gates.push(gate);
+    slack.cardChanged();
+    this.state.note('gate', `Approval needed (${spec.name}): ${spec.prompt}`, { gate: spec.name }, { post: false });
+    slack.post({ kind: 'approval', gate: spec.name });
+
+    const withdrawn = () => spec.withdrawOnResolve !== false && this.state.resolvedMeanwhile();
+    const settled = () => gate.status !== 'pending' || withdrawn();
+    if (escalateAfterMs !== null && escalateAfterMs < deadlineMs && !(await condition(settled, escalateAfterMs))) {
+      await this.escalation.escalate(`gate ${spec.name} is still waiting for a decision`);
+    }
+    const remaining = Math.max(1, openedAt + deadlineMs - Date.now());
+    if (!(await condition(settled, remaining)) || (gate.status === 'pending' && withdrawn())) {
+      const resolvedMeanwhile = gate.status === 'pending' && withdrawn();
+      gate.status = resolvedMeanwhile ? 'rejected' : 'timed_out';
+      gate.decidedAt = now();
+      if (resolvedMeanwhile) gate.comment = 'withdrawn: the incident was resolved';
+      this.state.note('gate', `Gate ${spec.name} ${resolvedMeanwhile ? 'withdrawn' : 'timed out without a decision'}`, {
+        gate: spec.name,
+        status: gate.status,
+      });
+      slack.post({ kind: 'approval-closed', gate: spec.name });
+    }
+    slack.cardChanged();
+    return gate;
+  }
+
+  /** A gate the runbook cannot go on without: rejection or timeout ends the runbook. */
+  async require(spec: GateSpec, refusedOutcome: string): Promise<GateState> {
+    const gate = await this.ask(spec);
+    if (gate.status === 'approved') return gate;
+    if (gate.status === 'timed_out') {
+      throw new RunbookStopped('failed', `${refusedOutcome}: not approved in time`, ErrorType.APPROVAL_TIMED_OUT);
+    }
+    throw new RunbookStopped('cancelled', refusedOutcome, ErrorType.APPROVAL_REJECTED);
+  }
+
+  /** decideUpdate's validator: throws before anything reaches history. */
+  check(request: DecideRequest): GateState {
+    const { record, policy, input } = this.state;
+    if (record.closedAt !== undefined) {
+      throw ApplicationFailure.nonRetryable(`incident ${record.id} is closed`, ErrorType.INCIDENT_CLOSED);
+    }
+    return checkDecision(record, request, policy.approvers, input.triggeredBy);
+  }
+
+  decide(request: DecideRequest): GateState {
+    const gate = this.check(request);
+    gate.status = request.decision === 'approve' ? 'approved' : 'rejected';
+    gate.decidedBy = request.actor;
+    gate.decidedAt = now();
+    if (request.choice !== undefined) gate.choice = request.choice;
+    if (request.comment !== undefined) gate.comment = request.comment;
+    const choice = request.choice !== undefined ? ` (${request.choice})` : '';
+    this.state.note('decision', `Gate ${gate.name} ${gate.status}${choice} by ${actorName(request.actor)}`, {
+      gate: gate.name,
+      decision: gate.status,
+      actor: request.actor.id,
+      ...(request.choice !== undefined ? { choice: request.choice } : {}),
+    });
+    this.state.slack.post({ kind: 'approval-closed', gate: gate.name });
+    return { ...gate };
+  }
+}

@@ -1,0 +1,221 @@
+/**
+ * The lifecycle every runbook workflow shares: open the incident (search attributes, the Slack
+ * courier, the escalation watch), run the runbook's steps, wait for resolution (continuing as new
+ * when the history grows long), offer restoring the mitigations, close. Runbook workflows only
+ * say what to do (incident.ts is all they see).
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  isCancellation,
+  log,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { formatTarget } from '../../common/ids';
+import { incidentIdKey, runbookKey, severityKey, statusKey, targetKey } from '../../common/search-attributes';
+import type { IncidentRecord } from '../../common/types';
+import { acknowledgeUpdate, alertSignal, decideUpdate, resolveSignal, statusQuery } from '../../domain/messages';
+import { isClosed } from '../../domain/record';
+import { Approvals, RunbookStopped } from './approvals';
+import { Escalation } from './escalation';
+import { describeFailure, failureMessage } from './failures';
+import { RunbookIncident, type Incident } from './incident';
+import { MitigationLedger } from './ledger';
+import { paging } from './proxies';
+import { IncidentState, actorName, now, type ResumableInput, type ResumeState } from './state';
+
+/** What a runbook workflow does inside its incident. */
+export type RunbookSteps<P> = (incident: Incident<P>) => Promise<void>;
+
+/** Bounded wait for the Slack thread to catch up and handlers to finish before the result is returned. */
+const DRAIN_MS = 10 * 60_000;
+
+interface Loops {
+  courier: Promise<void>;
+  watch: Promise<void>;
+}
+
+/** The incident's result is its record. */
+export async function runIncident<P>(input: ResumableInput<P>, steps: RunbookSteps<P>): Promise<IncidentRecord> {
+  const lifecycle = new IncidentLifecycle(input);
+  lifecycle.install();
+  const loops = lifecycle.open();
+  try {
+    if (!input.resume) await lifecycle.runSteps(steps);
+    await lifecycle.awaitResolution();
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    lifecycle.cancelled();
+  }
+  await CancellationScope.nonCancellable(() => lifecycle.close(loops));
+  return lifecycle.state.record;
+}
+
+class IncidentLifecycle<P> {
+  readonly state: IncidentState<P>;
+  private readonly escalation: Escalation;
+  private readonly approvals: Approvals;
+  private readonly ledger: MitigationLedger;
+  private readonly incident: Incident<P>;
+
+  constructor(input: ResumableInput<P>) {
+    this.state = new IncidentState(input);
+    this.escalation = new Escalation(this.state);
+    this.approvals = new Approvals(this.state, this.escalation);
+    this.ledger = new MitigationLedger(this.state, this.approvals);
+    this.incident = new RunbookIncident(this.state, this.escalation, this.approvals, this.ledger);
+  }
+
+  /** Handlers are one-liners: the rules live with the part that owns them. */
+  install(): void {
+    const { state, approvals } = this;
+    setHandler(statusQuery, () => state.record);
+    setHandler(acknowledgeUpdate, (request) => state.acknowledge(request), {
+      validator: (request) => state.checkAcknowledge(request),
+    });
+    setHandler(decideUpdate, (request) => approvals.decide(request), {
+      validator: (request) => void approvals.check(request),
+    });
+    setHandler(resolveSignal, (request) => state.requestResolution(request));
+    setHandler(alertSignal, (notification) => state.onAlert(notification));
+  }
+
+  open(): Loops {
+    const { state } = this;
+    const record = state.record;
+    upsertSearchAttributes([
+      { key: runbookKey, value: record.runbook },
+      { key: severityKey, value: record.severity },
+      { key: statusKey, value: record.status },
+      { key: targetKey, value: record.targets.map(formatTarget) },
+      { key: incidentIdKey, value: record.id },
+    ]);
+    if (!state.input.resume) {
+      state.note('opened', `Incident ${record.id} opened: ${record.title}`, {
+        runbook: record.runbook,
+        severity: record.severity,
+        trigger: record.trigger.kind,
+      });
+    }
+    // Slack delivery must outlive a cancellation: the thread has to say what happened.
+    const courier = CancellationScope.nonCancellable(() => state.slack.run());
+    return { courier, watch: this.escalation.watchAcknowledgement() };
+  }
+
+  async runSteps(steps: RunbookSteps<P>): Promise<void> {
+    const { state } = this;
+    try {
+      await steps(this.incident);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      if (err instanceof RunbookStopped && state.resolvedMeanwhile()) {
+        state.note('note', 'Runbook stopped: the incident was resolved while it waited for a decision');
+        return;
+      }
+      if (err instanceof RunbookStopped) {
+        state.record.outcome = err.outcome;
+        state.record.failure = { type: err.type, message: err.outcome };
+        state.note(err.status === 'failed' ? 'failure' : 'note', err.outcome, { type: err.type });
+        state.setStatus(err.status);
+        return;
+      }
+      if (!(err instanceof ActivityFailure || err instanceof ApplicationFailure)) throw err;
+      const failure = describeFailure(err);
+      state.record.failure = failure;
+      state.record.outcome = `Runbook step ${state.record.currentStep ?? ''} failed: ${failure.message}`;
+      state.note('failure', state.record.outcome, failure);
+      await this.escalation.escalate(`runbook step failed (${failure.type})`);
+    }
+  }
+
+  /** After the runbook's steps, the incident waits for humans (or its alerts) to resolve it. */
+  async awaitResolution(): Promise<void> {
+    const { state } = this;
+    const record = state.record;
+    if (isClosed(record)) return;
+    record.currentStep = 'waiting for resolution';
+    state.slack.cardChanged();
+    const openedAt = Date.parse(record.openedAt);
+    const done = () =>
+      state.resolution !== undefined || state.alertsResolved() || workflowInfo().continueAsNewSuggested;
+    const remaining = openedAt + state.policy.maxOpenMs - Date.now();
+    const settled = remaining > 0 && (await condition(done, remaining));
+    if (state.resolution) {
+      record.outcome = withRunbookOutcome(`Resolved by ${actorName(state.resolution.actor)}`, record.outcome);
+      state.setStatus('resolved');
+    } else if (state.alertsResolved()) {
+      record.outcome = withRunbookOutcome('Resolved: every alert of the incident resolved', record.outcome);
+      state.note('note', 'Every alert of the incident resolved');
+      state.setStatus('resolved');
+    } else if (settled) {
+      await this.continueAsNew();
+    } else {
+      record.outcome = 'Closed unresolved: nobody resolved the incident within its maximum open time';
+      state.note('failure', record.outcome);
+      state.setStatus('failed');
+    }
+  }
+
+  private async continueAsNew(): Promise<never> {
+    const { state, escalation } = this;
+    state.note('note', 'History is long: continuing as a new run', undefined, { post: false });
+    state.slack.close();
+    // A page still being sent must be known to the next run, which resolves it at the end.
+    await condition(() => state.slack.done && escalation.pagesInFlight === 0 && allHandlersFinished(), DRAIN_MS);
+    // A resolution that arrived while the thread caught up goes with the record, or it would be lost.
+    const resume: ResumeState = {
+      record: state.record,
+      pagerDutyPaged: escalation.pagerDutyPaged,
+      ...(state.resolution ? { resolution: state.resolution } : {}),
+    };
+    return continueAsNew<(input: ResumableInput<P>) => Promise<IncidentRecord>>({ ...state.input, resume });
+  }
+
+  /** Cancellation by a human: remediation has stopped; say so and offer restoring what was changed. */
+  cancelled(): void {
+    const { state } = this;
+    for (const gate of state.record.gates.filter((g) => g.status === 'pending')) {
+      gate.status = 'rejected';
+      gate.decidedAt = now();
+      gate.comment = 'withdrawn: the incident was cancelled';
+      state.slack.post({ kind: 'approval-closed', gate: gate.name });
+    }
+    state.record.outcome = 'Cancelled by a human: remediation stopped';
+    state.note('note', state.record.outcome);
+    state.setStatus('cancelled');
+  }
+
+  async close(loops: Loops): Promise<void> {
+    const { state } = this;
+    const record = state.record;
+    await this.ledger.offerRestoration();
+    // A page the escalation watch is still sending must land before deciding whether to resolve it.
+    await loops.watch;
+    if (this.escalation.pagerDutyPaged && record.status !== 'failed') {
+      try {
+        await paging.resolvePage({ incidentId: state.id });
+      } catch (err) {
+        state.note('failure', `Resolving the page failed: ${failureMessage(err)}`);
+      }
+    }
+    record.closedAt = now();
+    record.currentStep = undefined;
+    state.slack.cardChanged();
+    state.note('note', `Incident closed: ${record.status}${record.outcome ? ` — ${record.outcome}` : ''}`);
+    state.slack.close();
+    if (!(await condition(() => state.slack.done && allHandlersFinished(), DRAIN_MS))) {
+      log.warn('Slack thread or message handlers did not finish in time', { incidentId: state.id });
+    }
+  }
+}
+
+/** How the incident ended, keeping what the runbook itself achieved (or not) for the postmortem. */
+function withRunbookOutcome(resolution: string, runbookOutcome: string | undefined): string {
+  return runbookOutcome ? `${resolution} (runbook: ${runbookOutcome})` : resolution;
+}

@@ -1,0 +1,11 @@
+/**
+ * `patched()` ids: where workflow code changed its commands, incidents begun before the change
+ * replay the old path (test/fixtures/histories) and new ones take the new path. Never rename one;
+ * remove one (with `deprecatePatch` first) only once no incident that began before it is open.
+ */
+
+/** Restoration reads a setting's live value with `readDeploymentSettings` (QUICK), not a dry-run patch. */
+export const RESTORE_READS_SETTINGS = 'restore-reads-settings';
+
+/** Runbooks read a setting before changing it with `readDeploymentSettings` (QUICK), not a dry-run patch. */
+export const RUNBOOK_READS_SETTINGS = 'runbook-reads-settings';
