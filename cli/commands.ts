@@ -5,7 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
+import { ApplicationFailure } from '@temporalio/common';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
 import { startIncident } from '../client/incidents';
@@ -15,7 +15,7 @@ import { formatTarget, parseTarget } from '../common/ids';
 import { runbookKey, severityKey, statusKey, targetKey, incidentIdKey } from '../common/search-attributes';
 import { CLOSED_STATUSES, SEVERITIES, type IncidentRecord, type Severity, type Target } from '../common/types';
 import { incidentPolicy, loadFileConfig } from '../config/file';
-import { exportPostmortem, fetchHistoryEvents } from '../postmortem';
+import { exportPostmortem, fetchHistoryEvents, latestRecord } from '../postmortem';
 import { findRunbook, prepareIncident, RUNBOOKS } from '../runbooks';
 import { acknowledgeUpdate, decideUpdate, resolveSignal, statusQuery } from '../domain/messages';
 import {
@@ -392,23 +392,6 @@ async function currentRecord(client: Client, ref: IncidentRef): Promise<{ record
   } catch (err) {
     throw explain(err, ref.workflowId);
   }
-}
-
-function latestRecord(events: Awaited<ReturnType<typeof fetchHistoryEvents>>): IncidentRecord | undefined {
-  for (let i = events.length - 1; i >= 0; i--) {
-    const event = events[i]!;
-    const payload =
-      event.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0] ??
-      event.workflowExecutionUpdateCompletedEventAttributes?.outcome?.success?.payloads?.[0] ??
-      (event.activityTaskScheduledEventAttributes?.activityType?.name === 'publishIncidentCard'
-        ? event.activityTaskScheduledEventAttributes.input?.payloads?.[0]
-        : undefined);
-    if (!payload) continue;
-    const value = defaultPayloadConverter.fromPayload<Record<string, unknown>>(payload);
-    const record = (value && 'incident' in value ? value.incident : value) as IncidentRecord | undefined;
-    if (record && typeof record.id === 'string' && Array.isArray(record.timeline)) return record;
-  }
-  return undefined;
 }
 
 const ack: Command = {

@@ -3,16 +3,15 @@
  * Used by `firebreak postmortem` and by the worker's archiver.
  */
 import type { Client } from '@temporalio/client';
-import type proto from '@temporalio/proto';
 import { buildPostmortem } from './build';
+import type { HistoryEvent } from './history';
 import type { Postmortem } from './model';
 import { renderJson, renderMarkdown } from './render';
 
 export { buildPostmortem } from './build';
+export { latestRecord } from './history';
 export { renderJson, renderMarkdown } from './render';
 export { POSTMORTEM_SCHEMA_VERSION, type Postmortem } from './model';
-
-type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
 
 /** Pages of this size keep a 10,000-event export to ten round trips. */
 const PAGE_SIZE = 1000;

@@ -3,17 +3,19 @@
  * → JSON, the versioned machine form (docs/postmortem-schema.md).
  */
 import { formatTarget } from '../common/ids';
-import { actorText, describeChange, formatMs } from './build';
+import { describeChange } from '../domain/mitigations';
+import { ACTIVITY } from './activity-names';
+import { actorText, formatMs } from './describe';
 import type { ActivityRecord, Postmortem } from './model';
 
 /** Bars beyond this make a Gantt unreadable; the rest are counted in one closing bar. */
 const GANTT_ACTIVITY_BARS = 40;
 /** Chatter that says nothing about the remediation; still listed in the activity table. */
-const SLACK_ACTIVITIES = new Set([
-  'publishIncidentCard',
-  'postTimelineEntry',
-  'postApprovalRequest',
-  'closeApprovalRequest',
+const SLACK_ACTIVITIES: ReadonlySet<string> = new Set([
+  ACTIVITY.card,
+  ACTIVITY.threadEntry,
+  ACTIVITY.approvalRequest,
+  ACTIVITY.approvalClosed,
 ]);
 
 export function renderJson(postmortem: Postmortem): string {
@@ -79,113 +81,89 @@ export function renderMarkdown(pm: Postmortem): string {
 
   lines.push('## Incident timeline (Gantt)', '', '```mermaid', ...gantt(pm), '```', '');
 
-  section(
-    lines,
-    '## What the runbook recorded',
-    ['Time (UTC)', 'Kind', 'Entry'],
-    pm.narrative.map((entry) => [entry.at, entry.kind, text(entry.message)]),
-    '_Nothing yet._',
-  );
+  section(lines, '## What the runbook recorded', pm.narrative, '_Nothing yet._', [
+    ['Time (UTC)', (entry) => entry.at],
+    ['Kind', (entry) => entry.kind],
+    ['Entry', (entry) => text(entry.message)],
+  ]);
 
-  section(
-    lines,
-    '## Timeline from the history',
-    ['Time (UTC)', 'Kind', 'What'],
-    pm.timeline.map((item) => [item.at, item.kind, text(item.text)]),
-  );
+  section(lines, '## Timeline from the history', pm.timeline, undefined, [
+    ['Time (UTC)', (item) => item.at],
+    ['Kind', (item) => item.kind],
+    ['What', (item) => text(item.text)],
+  ]);
 
-  section(
-    lines,
-    '## Approval gates',
-    ['Gate', 'Asked (UTC)', 'Outcome', 'By', 'Decided (UTC)', 'Question'],
-    pm.gates.map((gate) => [
-      code(gate.name),
-      gate.requestedAt,
-      `**${gate.status}**${gate.choice ? ` (${text(gate.choice)})` : ''}${gate.comment ? ` — ${text(gate.comment)}` : ''}`,
-      gate.decidedBy ? actorText(gate.decidedBy) : '—',
-      gate.decidedAt ?? '—',
-      text(gate.prompt),
-    ]),
-    '_None._',
-  );
+  section(lines, '## Approval gates', pm.gates, '_None._', [
+    ['Gate', (gate) => code(gate.name)],
+    ['Asked (UTC)', (gate) => gate.requestedAt],
+    [
+      'Outcome',
+      (gate) =>
+        `**${gate.status}**${gate.choice ? ` (${text(gate.choice)})` : ''}${gate.comment ? ` — ${text(gate.comment)}` : ''}`,
+    ],
+    ['By', (gate) => (gate.decidedBy ? actorText(gate.decidedBy) : '—')],
+    ['Decided (UTC)', (gate) => gate.decidedAt ?? '—'],
+    ['Question', (gate) => text(gate.prompt)],
+  ]);
 
-  section(
-    lines,
-    '## Approval decisions and acknowledgements',
-    ['Time (UTC)', 'Decision', 'Gate', 'By', 'Choice', 'Comment', 'Result'],
-    pm.decisions.map((d) => [
-      d.at,
-      d.kind,
-      d.gate ?? '—',
-      actorText(d.actor),
-      d.choice ?? '—',
-      text(d.comment ?? d.note ?? '—'),
-      d.outcome === 'failed' ? `failed: ${text(d.failure?.message ?? '')}` : (d.gateStatus ?? d.outcome),
-    ]),
-    '_None._',
-  );
+  section(lines, '## Approval decisions and acknowledgements', pm.decisions, '_None._', [
+    ['Time (UTC)', (d) => d.at],
+    ['Decision', (d) => d.kind],
+    ['Gate', (d) => d.gate ?? '—'],
+    ['By', (d) => actorText(d.actor)],
+    ['Choice', (d) => d.choice ?? '—'],
+    ['Comment', (d) => text(d.comment ?? d.note ?? '—')],
+    [
+      'Result',
+      (d) => (d.outcome === 'failed' ? `failed: ${text(d.failure?.message ?? '')}` : (d.gateStatus ?? d.outcome)),
+    ],
+  ]);
 
-  section(
-    lines,
-    '## Escalations',
-    ['Time (UTC)', 'Tier', 'Channel', 'Reason', 'Delivery'],
-    pm.escalations.map((e) => [e.at, e.tier, e.channel, text(e.reason), e.outcome]),
-    '_None: the incident was acknowledged in time._',
-  );
+  section(lines, '## Escalations', pm.escalations, '_None: the incident was acknowledged in time._', [
+    ['Time (UTC)', (e) => e.at],
+    ['Tier', (e) => e.tier],
+    ['Channel', (e) => e.channel],
+    ['Reason', (e) => text(e.reason)],
+    ['Delivery', (e) => e.outcome],
+  ]);
 
-  section(
-    lines,
-    '## Temporary mitigations',
-    ['Setting', 'Change', 'Applied (UTC)', 'Restored'],
-    pm.mitigations.map((m) => [
-      code(m.key),
-      text(describeChange(m.change)),
-      m.appliedAt,
-      m.restored ? `yes, ${m.restoredAt}` : `**no**${m.restoreNote ? ` — ${text(m.restoreNote)}` : ''}`,
-    ]),
-    '_None: nothing was changed that needs restoring._',
-  );
+  section(lines, '## Temporary mitigations', pm.mitigations, '_None: nothing was changed that needs restoring._', [
+    ['Setting', (m) => code(m.key)],
+    ['Change', (m) => text(describeChange(m.change))],
+    ['Applied (UTC)', (m) => m.appliedAt],
+    [
+      'Restored',
+      (m) => (m.restored ? `yes, ${m.restoredAt}` : `**no**${m.restoreNote ? ` — ${text(m.restoreNote)}` : ''}`),
+    ],
+  ]);
 
-  section(
-    lines,
-    '## Activities',
-    ['Scheduled (UTC)', 'Activity', 'Key inputs', 'Outcome', 'Attempts', 'Duration'],
-    pm.activities.map((a) => [
-      a.scheduledAt,
-      code(a.name),
-      text(a.inputSummary || '—'),
-      a.failure ? `${a.outcome}: ${text(a.failure.message)}` : a.outcome,
-      String(a.attempts),
-      a.durationMs !== undefined ? formatMs(a.durationMs) : '—',
-    ]),
-  );
+  section(lines, '## Activities', pm.activities, undefined, [
+    ['Scheduled (UTC)', (a) => a.scheduledAt],
+    ['Activity', (a) => code(a.name)],
+    ['Key inputs', (a) => text(a.inputSummary || '—')],
+    ['Outcome', (a) => (a.failure ? `${a.outcome}: ${text(a.failure.message)}` : a.outcome)],
+    ['Attempts', (a) => String(a.attempts)],
+    ['Duration', (a) => (a.durationMs !== undefined ? formatMs(a.durationMs) : '—')],
+  ]);
 
-  section(
-    lines,
-    '## Timers',
-    ['Started (UTC)', 'Timer', 'Duration', 'Purpose', 'Outcome'],
-    pm.timers.map((timer) => [
-      timer.startedAt,
-      timer.timerId,
-      formatMs(timer.durationMs),
-      timer.purpose ?? '—',
-      `${timer.outcome}${timer.endedAt ? ` at ${timer.endedAt}` : ''}`,
-    ]),
-    '_None._',
-  );
+  section(lines, '## Timers', pm.timers, '_None._', [
+    ['Started (UTC)', (timer) => timer.startedAt],
+    ['Timer', (timer) => timer.timerId],
+    ['Duration', (timer) => formatMs(timer.durationMs)],
+    ['Purpose', (timer) => timer.purpose ?? '—'],
+    ['Outcome', (timer) => `${timer.outcome}${timer.endedAt ? ` at ${timer.endedAt}` : ''}`],
+  ]);
 
-  section(
-    lines,
-    '## Failures',
-    ['Time (UTC)', 'Where', 'What', 'Failure'],
-    pm.failures.map((f) => [
-      f.at,
-      f.where,
-      text(f.what),
-      `${f.failure.type ? `${code(f.failure.type)} ` : ''}${text(f.failure.message)}${f.failure.nonRetryable ? ' (not retryable)' : ''}`,
-    ]),
-    '_None._',
-  );
+  section(lines, '## Failures', pm.failures, '_None._', [
+    ['Time (UTC)', (f) => f.at],
+    ['Where', (f) => f.where],
+    ['What', (f) => text(f.what)],
+    [
+      'Failure',
+      (f) =>
+        `${f.failure.type ? `${code(f.failure.type)} ` : ''}${text(f.failure.message)}${f.failure.nonRetryable ? ' (not retryable)' : ''}`,
+    ],
+  ]);
 
   lines.push('## Post-incident checklist', '');
   for (const entry of pm.checklist) lines.push(`- [${entry.done ? 'x' : ' '}] ${entry.item} (${entry.original})`);
@@ -289,9 +267,25 @@ function label(value: string): string {
 
 // ---- Markdown ----------------------------------------------------------------------------------
 
+/** A table column: its header and how a row fills its cell. */
+type Column<T> = [header: string, cell: (row: T) => string];
+
 /** A heading, then the table of `rows` — or `whenEmpty` in its place when there are none. */
-function section(lines: string[], heading: string, header: string[], rows: string[][], whenEmpty?: string): void {
-  lines.push(heading, '', rows.length === 0 && whenEmpty !== undefined ? whenEmpty : table(header, rows), '');
+function section<T>(
+  lines: string[],
+  heading: string,
+  rows: readonly T[],
+  whenEmpty: string | undefined,
+  columns: Column<T>[],
+): void {
+  const body =
+    rows.length === 0 && whenEmpty !== undefined
+      ? whenEmpty
+      : table(
+          columns.map(([header]) => header),
+          rows.map((row) => columns.map(([, cell]) => cell(row))),
+        );
+  lines.push(heading, '', body, '');
 }
 
 function table(header: string[], rows: string[][]): string {

@@ -1,0 +1,90 @@
+/**
+ * Reading an incident from its workflow history — the one reader the postmortem and `firebreak
+ * status` share: payloads, times, and the incident record a history carries (the workflow's
+ * result, or the latest snapshot: a card it published, an acknowledgement it answered).
+ */
+import { defaultPayloadConverter, type PayloadConverter } from '@temporalio/common';
+import type proto from '@temporalio/proto';
+import type { IncidentRecord } from '../common/types';
+import { ACTIVITY } from './activity-names';
+
+export type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
+export type Payloads = proto.temporal.api.common.v1.IPayloads | null | undefined;
+type Timestamp = { seconds?: unknown; nanos?: number | null } | null | undefined;
+
+export type Decode = (payloads: Payloads) => unknown;
+
+/**
+ * Decodes the first payload of a Payloads message; one that cannot be decoded reads as a marker
+ * string rather than failing the whole export. Each message is decoded once, however often asked.
+ */
+export function payloadDecoder(converter: PayloadConverter = defaultPayloadConverter): Decode {
+  const decoded = new WeakMap<object, unknown>();
+  return (payloads) => {
+    const first = payloads?.payloads?.[0];
+    if (!payloads || !first) return undefined;
+    if (decoded.has(payloads)) return decoded.get(payloads);
+    let value: unknown;
+    try {
+      value = converter.fromPayload(first);
+    } catch {
+      value = '<undecodable payload>';
+    }
+    decoded.set(payloads, value);
+    return value;
+  };
+}
+
+export type RecordSource = 'result' | 'snapshot';
+
+/** The incident record an event carries, if it carries one. */
+export function recordIn(
+  event: HistoryEvent,
+  decode: Decode,
+): { record: IncidentRecord; source: RecordSource } | undefined {
+  const completed = event.workflowExecutionCompletedEventAttributes;
+  if (completed) return found(decode(completed.result), 'result');
+  const updated = event.workflowExecutionUpdateCompletedEventAttributes?.outcome?.success;
+  if (updated) return found(decode(updated), 'snapshot');
+  const scheduled = event.activityTaskScheduledEventAttributes;
+  if (scheduled?.activityType?.name === ACTIVITY.card)
+    return found(field(decode(scheduled.input), 'incident'), 'snapshot');
+  return undefined;
+}
+
+/** The latest incident record in a history: what `firebreak status` shows when no worker answers. */
+export function latestRecord(events: HistoryEvent[], converter?: PayloadConverter): IncidentRecord | undefined {
+  const decode = payloadDecoder(converter);
+  for (let i = events.length - 1; i >= 0; i--) {
+    const carried = recordIn(events[i]!, decode);
+    if (carried) return carried.record;
+  }
+  return undefined;
+}
+
+function found(value: unknown, source: RecordSource) {
+  return isIncidentRecord(value) ? { record: value, source } : undefined;
+}
+
+export function isIncidentRecord(value: unknown): value is IncidentRecord {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof field(value, 'id') === 'string' &&
+    Array.isArray(field(value, 'timeline')) &&
+    Array.isArray(field(value, 'mitigations'))
+  );
+}
+
+export function field(value: unknown, name: string): unknown {
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[name] : undefined;
+}
+
+export function tsToMs(ts: Timestamp): number {
+  if (!ts) return 0;
+  return Number(String(ts.seconds ?? 0)) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6);
+}
+
+export function tsToIso(ts: Timestamp): string {
+  return new Date(tsToMs(ts)).toISOString();
+}
