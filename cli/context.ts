@@ -11,7 +11,7 @@ import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import { ConfigError, parseEnv, type Env } from '../config/env';
 import type { Actor } from '../common/types';
 import { findIncidentById } from '../client/incidents';
-import { connectClient } from '../worker/temporal';
+import { connectClient } from '../client/connection';
 
 export interface CliIO {
   stdout(text: string): void;

@@ -1,7 +1,6 @@
 /**
  * The `firebreak` command. Exit codes: 0 ok, 1 failed, 2 usage or configuration error.
  */
-import { runStartCommand } from '../worker/start';
 import { runCli } from './cli';
 
 async function main(argv: string[]): Promise<number> {
@@ -12,6 +11,8 @@ async function main(argv: string[]): Promise<number> {
       );
       return 0;
     }
+    // Only `start` runs a worker: the native module loads here, never for `--help` or `status`.
+    const { runStartCommand } = await import('../worker/start');
     return runStartCommand();
   }
   // Ctrl-C while `run` follows an incident stops following; the incident keeps running.

@@ -13,7 +13,8 @@ import { buildApp, type HealthReport } from '../ingress/app';
 import { ROUTE_MODULES } from '../ingress/routes';
 import { prepareNamespace, startDevServer, type DevServer } from './devserver';
 import { startArchiver } from './archiver';
-import { connectClient, connectWorker } from './temporal';
+import { connectClient } from '../client/connection';
+import { connectWorker } from './temporal';
 import { createFirebreakWorker } from './worker';
 
 export interface RunningFirebreak {

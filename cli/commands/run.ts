@@ -1,0 +1,166 @@
+/** `firebreak run`: start a runbook and follow the incident until it settles or needs a human. */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ApplicationFailure } from '@temporalio/common';
+import type { WorkflowHandle } from '@temporalio/client';
+import { startIncident } from '../../client/incidents';
+import { ErrorType } from '../../common/errors';
+import { formatTarget } from '../../common/ids';
+import { CLOSED_STATUSES, type IncidentRecord } from '../../common/types';
+import { incidentPolicy, loadFileConfig } from '../../config/file';
+import { statusQuery } from '../../domain/messages';
+import { findRunbook, prepareIncident, RUNBOOKS } from '../../runbooks';
+import { JSON_FLAG, durationFlag, parseParams, parseSeverity, parseTargets, strings } from '../args';
+import { CommandFailed, UsageError, explain, type Command, type CommandContext } from '../context';
+import { approvalHint, quote, timelineLine } from '../format';
+
+const SETTLED: readonly string[] = ['mitigated', ...CLOSED_STATUSES];
+
+export const run: Command = {
+  name: 'run',
+  summary: 'Start a runbook on a deployment and follow it',
+  usage:
+    'firebreak run <runbook> --target <namespace>/<deployment>[,<deployment>...] [--severity P0..P3]\n' +
+    '              [--param key=value]... [--no-wait] [--timeout 30m] [--interval 1s] [--json]',
+  options: {
+    ...JSON_FLAG,
+    target: { type: 'string', short: 't', multiple: true },
+    severity: { type: 'string', short: 's' },
+    param: { type: 'string', short: 'p', multiple: true },
+    'no-wait': { type: 'boolean' },
+    timeout: { type: 'string' },
+    interval: { type: 'string' },
+  },
+  async run(ctx, args) {
+    const [name, ...extra] = args.positionals;
+    if (!name || extra.length > 0) throw new UsageError('run takes exactly one runbook', this.usage);
+    const runbook = findRunbook(name);
+    if (!runbook) {
+      throw new UsageError(
+        `unknown runbook ${name}; one of ${RUNBOOKS.map((r) => `${r.id} (${r.slashName})`).join(', ')}`,
+        this.usage,
+      );
+    }
+    const targets = parseTargets(strings(args.values.target), this.usage);
+    const severity = parseSeverity(args.values.severity, this.usage);
+    const params = parseParams(strings(args.values.param), this.usage);
+    const timeoutMs = durationFlag(args.values.timeout, '30m', 'timeout', this.usage);
+    const intervalMs = Math.max(200, durationFlag(args.values.interval, '1s', 'interval', this.usage));
+
+    const config = await loadFileConfig(ctx.env.FIREBREAK_CONFIG);
+    const actor = ctx.actor();
+    let prepared;
+    try {
+      prepared = prepareIncident({
+        runbook: runbook.id,
+        targets,
+        ...(severity ? { severity } : {}),
+        params,
+        trigger: { kind: 'cli', user: actor.id },
+        triggeredBy: actor,
+        policy: incidentPolicy(config),
+        slackChannel: ctx.env.FIREBREAK_SLACK_CHANNEL ?? config.slack.channel,
+      });
+    } catch (err) {
+      if (err instanceof ApplicationFailure && err.type === ErrorType.INVALID_INPUT) {
+        throw new UsageError(err.message, this.usage);
+      }
+      throw err;
+    }
+    const client = await ctx.client();
+    const outcome = await startIncident(client, prepared, ctx.env.FIREBREAK_TASK_QUEUE).catch((err: unknown) => {
+      throw explain(err);
+    });
+    const handle = client.workflow.getHandle(outcome.workflowId, outcome.runId);
+    if (ctx.json && args.values['no-wait']) {
+      ctx.printJson(outcome);
+      return 0;
+    }
+    if (!ctx.json) {
+      ctx.out(
+        outcome.started
+          ? `Started ${outcome.incidentId} — ${prepared.input.title}\n  workflow: ${outcome.workflowId}`
+          : `An incident is already open for ${targets.map(formatTarget).join(', ')}: ${outcome.workflowId} (following it)`,
+      );
+    }
+    if (args.values['no-wait']) {
+      ctx.out(`Follow it: firebreak status ${quote(outcome.workflowId)}`);
+      return 0;
+    }
+    const record = await follow(ctx, handle, { timeoutMs, intervalMs });
+    if (ctx.json) ctx.printJson({ ...outcome, record: record ?? null });
+    // Leaving is the user's choice, not a failure; the entry point turns it into exit 130.
+    if (ctx.io.interrupt?.aborted) return 0;
+    if (!record) return 1;
+    return record.status === 'failed' || record.status === 'cancelled' || record.failure ? 1 : 0;
+  },
+};
+
+/**
+ * Polls the incident at a bounded interval and prints what changed, until it settles (mitigated
+ * or closed), its runbook finishes, a gate waits for a human (printing how to decide it), the
+ * timeout passes, or the user presses Ctrl-C. The incident keeps running in every case.
+ */
+async function follow(
+  ctx: CommandContext,
+  handle: WorkflowHandle,
+  options: { timeoutMs: number; intervalMs: number },
+): Promise<IncidentRecord | undefined> {
+  const client = await ctx.client();
+  const deadline = Date.now() + options.timeoutMs;
+  let printed = 0;
+  let step: string | undefined;
+  let silentSince: number | undefined;
+  let record: IncidentRecord | undefined;
+  const say = (line: string) => {
+    if (!ctx.json) ctx.out(line);
+  };
+  while (Date.now() < deadline && !ctx.io.interrupt?.aborted) {
+    try {
+      record = await client.withDeadline(Date.now() + 5_000, () => handle.query(statusQuery));
+      silentSince = undefined;
+    } catch (err) {
+      const reason = explain(err);
+      if (reason instanceof CommandFailed && !/unavailable/.test(reason.message)) throw reason;
+      if (silentSince === undefined) {
+        silentSince = Date.now();
+        say('  (no answer from a worker yet — is `firebreak start` running?)');
+      }
+    }
+    if (record) {
+      if (printed > record.timeline.length) printed = 0;
+      for (const entry of record.timeline.slice(printed)) say(`  ${timelineLine(entry)}`);
+      printed = record.timeline.length;
+      if (record.currentStep && record.currentStep !== step) {
+        step = record.currentStep;
+        say(`  → step: ${step}`);
+      }
+      const pending = record.gates.filter((gate) => gate.status === 'pending');
+      if (SETTLED.includes(record.status) || record.closedAt) {
+        say(`Incident ${record.id} is ${record.status}${record.outcome ? `: ${record.outcome}` : ''}`);
+        return record;
+      }
+      if (pending.length > 0) {
+        for (const gate of pending)
+          say(`Waiting for approval of gate ${gate.name}: ${gate.prompt}\n${approvalHint(handle.workflowId, gate)}`);
+        return record;
+      }
+      if (record.currentStep === 'waiting for resolution') {
+        say(
+          `The runbook finished; incident ${record.id} is ${record.status}${record.outcome ? `: ${record.outcome}` : ''}\n` +
+            `  resolve it: firebreak resolve ${quote(handle.workflowId)}`,
+        );
+        return record;
+      }
+    }
+    // Ctrl-C ends the wait early; the loop then sees the interrupt and says so.
+    await sleep(options.intervalMs, undefined, { signal: ctx.io.interrupt }).catch(() => undefined);
+  }
+  if (ctx.io.interrupt?.aborted) {
+    say(`Stopped following; the incident keeps running. Follow again: firebreak status ${quote(handle.workflowId)}`);
+  } else {
+    say(
+      `Still running after ${Math.round(options.timeoutMs / 1000)} s; follow with: firebreak status ${quote(handle.workflowId)}`,
+    );
+  }
+  return record;
+}
