@@ -579,6 +579,68 @@ describe('Kubernetes activities', { skip: SKIP_WITHOUT_KUBE }, () => {
       );
     });
 
+    test('readDeploymentSettings reads what the mitigations change, as stored, and changes nothing', async () => {
+      await createDeployment(kc, ns, 'settings', {
+        replicas: 2,
+        containers: ['app', 'sidecar'],
+        env: [{ name: 'A', value: '1' }],
+      });
+      const target = { namespace: ns, deployment: 'settings' };
+      await k8s.setContainerResources({
+        ...target,
+        incidentId: 'inc-settings',
+        container: 'app',
+        limits: { memory: '2048Mi' },
+      });
+      await kc.makeApiClient(AppsV1Api).patchNamespacedDeployment(
+        {
+          name: 'settings',
+          namespace: ns,
+          body: {
+            spec: {
+              template: {
+                spec: {
+                  containers: [
+                    { name: 'app', env: [{ name: 'SECRET', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }] },
+                  ],
+                },
+              },
+            },
+          },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+      );
+      const before = await rawDeployment(env, ns, 'settings');
+
+      const app = await k8s.readDeploymentSettings({ ...target, container: 'app' });
+      assert.deepEqual(app, {
+        replicas: 2,
+        containers: ['app', 'sidecar'],
+        container: {
+          name: 'app',
+          env: { A: '1' },
+          envFromReference: ['SECRET'],
+          limits: { memory: '2Gi' },
+          requests: {},
+        },
+      });
+      // Several containers and none named: the replicas are still an answer; the container is not guessed.
+      assert.deepEqual(await k8s.readDeploymentSettings(target), { replicas: 2, containers: ['app', 'sidecar'] });
+      await rejectsWith(
+        k8s.readDeploymentSettings({ ...target, container: 'nope' }),
+        ErrorType.INVALID_INPUT,
+        /container "nope" not found/,
+      );
+      await rejectsWith(
+        k8s.readDeploymentSettings({ namespace: ns, deployment: 'no-such-deployment' }),
+        ErrorType.TARGET_NOT_FOUND,
+      );
+      // Controllers keep writing the status (resourceVersion moves); the spec and the markers must not.
+      const after = await rawDeployment(env, ns, 'settings');
+      assert.equal(after.metadata.generation, before.metadata.generation, 'a read changes nothing');
+      assert.deepEqual(markers(after.metadata.annotations), markers(before.metadata.annotations));
+    });
+
     test('setContainerResources returns previous values as stored, retries and restores', async () => {
       await createDeployment(kc, ns, 'res', { replicas: 1 });
       const target = { namespace: ns, deployment: 'res' };
@@ -963,6 +1025,7 @@ describe('Kubernetes activities', { skip: SKIP_WITHOUT_KUBE }, () => {
         (await worker.setContainerResources({ ...target, incidentId: 'inc-rbac', limits: { memory: '1Gi' } })).applied,
         { limits: { memory: '1Gi' }, requests: {} },
       );
+      assert.equal((await worker.readDeploymentSettings(target)).container?.limits.memory, '1Gi');
       await settled(env, workNs, 'svc');
       const pod = (await podsOf(kc, workNs, 'svc'))[0]!.metadata!.name!;
       assert.equal((await worker.execInPod({ namespace: workNs, pod, command: ['echo', 'heap'] })).stdout, 'heap\n');

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type Client, type Connection, type WorkflowHandle } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
+import { defaultPayloadConverter } from '@temporalio/common';
 import type { Target } from '../../common/types';
 import { decideUpdate, resolveSignal, type DecideRequest } from '../../domain/messages';
 import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from '../bed/worker';
@@ -18,6 +19,7 @@ import {
   eventTypes,
   fastPolicy,
   gatePending,
+  history,
   refusedWith,
   sleep,
   startIncident,
@@ -162,6 +164,50 @@ describe('avalanche-mitigation', { concurrency: true }, () => {
     assert.match(replicas.restoreNote ?? '', /left as 30/);
     assert.equal(world.deployment(target.namespace, target.deployment).replicas, 30);
     assert.equal(world.mutations(`${id}:restore`).length, MITIGATIONS_PER_SERVICE - 1);
+  });
+
+  test('live values are read with readDeploymentSettings under QUICK, never a dry-run patch (patched paths)', async () => {
+    const target = uniqueTarget('ratings');
+    const handle = await startIncident(client, worker.taskQueue, {
+      runbook: 'avalanche-mitigation',
+      targets: [target],
+      policy: slowRestore,
+    });
+    await waitForRecord(handle, (r) => r.status === 'mitigated');
+    await handle.signal(resolveSignal, { actor: BOB });
+    await waitForRecord(handle, gatePending('restore'));
+    await handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', actor: BOB }] });
+    const record = await handle.result();
+    assert.ok(record.mitigations.every((m) => m.restoredAt && !m.restoreNote));
+
+    const ofTarget = world.calls.filter((call) => call.input.deployment === target.deployment);
+    assert.deepEqual(
+      ofTarget.filter((call) => call.input.dryRun === true),
+      [],
+    );
+    // One read before scaling out, one before restoring each setting.
+    const reads = ofTarget.filter((call) => call.name === 'readDeploymentSettings');
+    assert.equal(reads.length, 1 + MITIGATIONS_PER_SERVICE);
+    assert.deepEqual(reads.map((read) => read.input.container).sort(), ['app', 'app', undefined, undefined]);
+
+    const events = await history(handle);
+    // Patch markers as Temporal's core writes them: marker `core_patch`, details `patch-data` = { id, deprecated }.
+    const patches = events.flatMap((event) => {
+      const marker = event.markerRecordedEventAttributes;
+      const data = marker?.markerName === 'core_patch' ? marker.details?.['patch-data']?.payloads?.[0] : undefined;
+      return data ? [defaultPayloadConverter.fromPayload<{ id: string }>(data).id] : [];
+    });
+    assert.deepEqual(patches, ['runbook-reads-settings', 'restore-reads-settings']);
+    const scheduledReads = events.flatMap((event) => {
+      const attrs = event.activityTaskScheduledEventAttributes;
+      return attrs?.activityType?.name === 'readDeploymentSettings' ? [attrs] : [];
+    });
+    assert.equal(scheduledReads.length, reads.length);
+    for (const attrs of scheduledReads) {
+      assert.equal(Number(attrs.startToCloseTimeout?.seconds), 30, 'QUICK: 30 s start-to-close');
+      assert.equal(Number(attrs.heartbeatTimeout?.seconds ?? 0), 0, 'no remediation heartbeat timeout');
+      assert.equal(attrs.retryPolicy?.maximumAttempts, 5);
+    }
   });
 
   test('an unauthorized approver is refused and a double click is one decision', async () => {

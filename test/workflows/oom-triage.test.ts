@@ -91,6 +91,18 @@ describe('oom-triage', { concurrency: true }, () => {
     assert.equal(deployment.env.app!.OTEL_BSP_MAX_QUEUE_SIZE, undefined);
     assert.equal(deployment.env.app!.OTEL_TRACES_EXPORTER, undefined);
     assert.equal(world.mutations(id).length, 3, 'memory, queue, exporter: each once');
+    const ofTarget = world.calls.filter((call) => call.input.deployment === target.deployment);
+    assert.deepEqual(
+      ofTarget.filter((call) => call.input.dryRun === true),
+      [],
+      'live values come from readDeploymentSettings, not dry-run patches',
+    );
+    const reads = ofTarget.filter((call) => call.name === 'readDeploymentSettings');
+    assert.deepEqual(
+      reads.map((read) => read.input.container),
+      ['app', 'app', 'app', 'app'],
+      'the limit before raising it, then each of the three settings before restoring it',
+    );
   });
 
   test('double policy, capped: 1Gi ×2 capped at 1536Mi; a limit already above a fixed raise is never lowered', async () => {
