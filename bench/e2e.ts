@@ -22,20 +22,15 @@ import { fileURLToPath } from 'node:url';
 import { defaultPayloadConverter } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { incidentWorkflowId } from '../common/ids';
+import type { ActivityName } from '../activities';
 import type { IncidentRecord, RunbookId } from '../common/types';
+import { CLUSTER_CHANGES } from '../postmortem/activity-names';
 import { ALICE, BOB, e2eBed, World } from '../test/e2e/harness';
 
 const EventType = proto.temporal.api.enums.v1.EventType;
 type Event = proto.temporal.api.history.v1.IHistoryEvent;
 
-const MUTATIONS = new Set([
-  'rolloutRestart',
-  'rolloutUndo',
-  'setDeploymentEnv',
-  'setContainerResources',
-  'scaleDeployment',
-]);
-const BESIDE_THE_RUNBOOK = new Set([
+const BESIDE_THE_RUNBOOK = new Set<ActivityName>([
   'publishIncidentCard',
   'postTimelineEntry',
   'postApprovalRequest',
@@ -106,7 +101,7 @@ async function measure(world: World, workflowId: string, t0: number): Promise<Sa
       started.set(scheduledId, millis(event));
       const activity = scheduled.get(scheduledId);
       const dryRun = (activity?.input as { dryRun?: boolean } | undefined)?.dryRun === true;
-      if (activity && MUTATIONS.has(activity.name) && !dryRun && !firstRemediation) {
+      if (activity && CLUSTER_CHANGES.has(activity.name) && !dryRun && !firstRemediation) {
         firstRemediation = { name: activity.name, at: millis(event) };
       }
     } else {
@@ -118,7 +113,7 @@ async function measure(world: World, workflowId: string, t0: number): Promise<Sa
       const scheduledId = Number(closed.scheduledEventId);
       const name = scheduled.get(scheduledId)?.name ?? '';
       const interval: Interval = [started.get(scheduledId) ?? millis(event), millis(event)];
-      (BESIDE_THE_RUNBOOK.has(name) ? slackIntervals : activityIntervals).push(interval);
+      ((BESIDE_THE_RUNBOOK as ReadonlySet<string>).has(name) ? slackIntervals : activityIntervals).push(interval);
     }
   }
   if (!firstRemediation) throw new Error(`${workflowId}: no remediation call in the history`);

@@ -6,6 +6,7 @@
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import { WebClient } from '@slack/web-api';
+import type { FirebreakActivities } from '../activities';
 import type { Env } from '../config/env';
 import { createDiagnosticsActivities } from '../activities/diagnostics';
 import { createKubernetesActivities } from '../activities/kubernetes';
@@ -33,7 +34,10 @@ export function createSlackClient(env: Env): WebClient | null {
   });
 }
 
-export function createActivities(env: Env, options: { slackChannel?: string; log: (line: string) => void }) {
+export function createActivities(
+  env: Env,
+  options: { slackChannel?: string; log: (line: string) => void },
+): FirebreakActivities {
   return {
     ...createKubernetesActivities(loadKubeConfig(env, options.log)),
     ...createSlackActivities({

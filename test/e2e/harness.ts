@@ -32,6 +32,7 @@ import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { parseAllDocuments, stringify as toYaml } from 'yaml';
 import { alertWorkflowId, fnv1a64 } from '../../common/ids';
 import type { IncidentRecord } from '../../common/types';
+import { CLUSTER_CHANGES } from '../../postmortem/activity-names';
 import type { Postmortem } from '../../postmortem/model';
 import { statusQuery } from '../../domain/messages';
 import { amtoolAlert, registerSink, type BedAlertmanager } from '../bed/alertmanager';
@@ -935,15 +936,8 @@ export class World {
 
 /** Activities that changed the cluster (dry runs excluded). */
 export function clusterChanges(postmortem: Postmortem) {
-  const mutations = new Set([
-    'rolloutRestart',
-    'rolloutUndo',
-    'setDeploymentEnv',
-    'setContainerResources',
-    'scaleDeployment',
-  ]);
   return postmortem.activities.filter((a) => {
-    if (!mutations.has(a.name)) return false;
+    if (!CLUSTER_CHANGES.has(a.name)) return false;
     const input = Array.isArray(a.input) ? a.input[0] : a.input;
     return !(input && typeof input === 'object' && 'dryRun' in input && (input as { dryRun?: boolean }).dryRun);
   });

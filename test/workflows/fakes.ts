@@ -6,14 +6,10 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { DiagnosticsActivities } from '../../activities/diagnostics';
-import type { KubernetesActivities, OomKill, PodSummary, RevisionInfo } from '../../activities/kubernetes';
-import type { PagingActivities } from '../../activities/paging';
-import type { SlackActivities } from '../../activities/slack';
+import type { ActivityName, FirebreakActivities } from '../../activities';
+import type { OomKill, PodSummary, RevisionInfo } from '../../activities/kubernetes';
 import { ErrorType } from '../../common/errors';
-
-export type FirebreakActivities = KubernetesActivities & SlackActivities & DiagnosticsActivities & PagingActivities;
-export type ActivityName = keyof FirebreakActivities;
+import { CLUSTER_CHANGES } from '../../postmortem/activity-names';
 
 export interface Call {
   name: ActivityName;
@@ -111,16 +107,9 @@ export class FakeWorld {
 
   /** Calls that changed the cluster (dry runs excluded), optionally only one incident's. */
   mutations(marker?: string): Call[] {
-    const names: ActivityName[] = [
-      'rolloutRestart',
-      'rolloutUndo',
-      'scaleDeployment',
-      'setDeploymentEnv',
-      'setContainerResources',
-    ];
     return this.calls.filter(
       (call) =>
-        names.includes(call.name) &&
+        CLUSTER_CHANGES.has(call.name) &&
         call.input.dryRun !== true &&
         (marker === undefined || call.input.incidentId === marker),
     );
