@@ -24,6 +24,7 @@ import { FakeWorld } from './workflows/fakes';
 
 const execFileAsync = promisify(execFile);
 const BIN = fileURLToPath(new URL('../bin/firebreak.mjs', import.meta.url));
+const LOADED_PACKAGES = fileURLToPath(new URL('./fixtures/loaded-packages.mjs', import.meta.url));
 
 let client: Client;
 let connection: Connection;
@@ -152,6 +153,24 @@ describe('usage, help and exit codes', { concurrency: true }, () => {
     );
     assert.equal(spawned.code, 1);
     assert.match(spawned.stderr, /cannot reach Temporal at 127\.0\.0\.1:\d+ — is `firebreak start` running\?/);
+  });
+
+  test('the real bin loads the native worker only for `start`: not for --help, status or incidents', async () => {
+    const closed = String(await freePort());
+    const env = { ...process.env, TEMPORAL_ADDRESS: '', FIREBREAK_TEMPORAL_PORT: closed };
+    for (const args of [['--help'], ['status', '--help'], ['incidents']]) {
+      const { stderr } = await execFileAsync(process.execPath, ['--import', LOADED_PACKAGES, BIN, ...args], {
+        env,
+        timeout: 30_000,
+      }).catch((err: { stderr: string }) => err);
+      const line = /^loaded-packages (.*)$/m.exec(stderr);
+      assert.ok(line, `no module list from firebreak ${args.join(' ')}: ${stderr}`);
+      const loaded = JSON.parse(line[1]!) as string[];
+      assert.ok(loaded.includes('@temporalio/common'), 'the probe sees the Temporal packages that do load');
+      for (const native of ['@temporalio/worker', '@temporalio/core-bridge']) {
+        assert.ok(!loaded.includes(native), `firebreak ${args.join(' ')} loaded ${native}`);
+      }
+    }
   });
 
   test('the real bin: --help exits 0, a usage error exits 2', async () => {
