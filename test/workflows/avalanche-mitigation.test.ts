@@ -282,7 +282,7 @@ test('avalanche-mitigation: a worker stopped mid-runbook is replaced; every chan
 });
 
 test('avalanche-mitigation: cancelled mid-remediation stops cleanly and still offers restoring what was changed', async () => {
-  const fakes = new FakeWorld({ hold: new Set(['scaleDeployment']) });
+  const fakes = new FakeWorld({ hold: new Set(['readDeploymentSettings']) });
   const taskQueue = uniqueTaskQueue('avalanche-cancel');
   const own = await runTestWorker({ activities: fakes.activities(), taskQueue });
   try {
@@ -292,11 +292,11 @@ test('avalanche-mitigation: cancelled mid-remediation stops cleanly and still of
       targets: [target],
       policy: slowRestore,
     });
-    await fakes.reached('scaleDeployment');
+    await fakes.reached('readDeploymentSettings');
     await handle.cancel();
-    // The held call is the dry run that reads the replica count: it settles, the scale-out is never sent.
+    // The held call reads the replica count: a read is not waited for once cancelled; the scale-out is never sent.
     await cancellationHandled(handle);
-    fakes.release('scaleDeployment');
+    fakes.release('readDeploymentSettings');
     const pending = await waitForRecord(handle, gatePending('restore'));
     assert.equal(pending.status, 'cancelled');
     assert.equal(pending.mitigations.length, 1, 'only the sampler change was made before the cancellation');
@@ -306,9 +306,10 @@ test('avalanche-mitigation: cancelled mid-remediation stops cleanly and still of
     assert.equal(record.outcome, 'Cancelled by a human: remediation stopped');
     assert.equal(fakes.mutations(`${record.id}:restore`).length, 1);
     assert.equal(fakes.made('setDeploymentEnv', (i) => 'ENABLE_CIRCUIT_BREAKER' in (i.env as object)).length, 0);
+    assert.equal(fakes.made('scaleDeployment').length, 0, 'the scale-out was never sent');
     assert.equal(fakes.deployment(target.namespace, target.deployment).env.app!.OTEL_TRACES_SAMPLER_ARG, '0.1');
   } finally {
-    fakes.release('scaleDeployment');
+    fakes.release('readDeploymentSettings');
     await own.stop();
   }
 });
