@@ -83,9 +83,16 @@ const layers = [
   {
     files: ['activities/**/*.ts'],
     paths: noWorker,
-    patterns: ['workflows', 'runbooks', 'postmortem', 'config', 'client', 'cli', 'ingress', 'worker'].map((dir) =>
-      nothingFrom(dir, 'Activities are built from their clients: they import only domain/ and common/.'),
-    ),
+    patterns: [
+      {
+        // The process logger is the one piece of configuration an activity may reach for.
+        group: [1, 2].flatMap((depth) => [`${'../'.repeat(depth)}config/*`, `!${'../'.repeat(depth)}config/logger`]),
+        message: 'Activities are built from their clients and settings: of config/, only the logger.',
+      },
+      ...['workflows', 'runbooks', 'postmortem', 'client', 'cli', 'ingress', 'worker'].map((dir) =>
+        nothingFrom(dir, 'Activities are built from their clients: they import only domain/ and common/.'),
+      ),
+    ],
   },
   {
     files: ['postmortem/**/*.ts'],
