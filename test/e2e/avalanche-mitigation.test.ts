@@ -70,7 +70,7 @@ describe('avalanche-mitigation end to end', { skip: SKIP_WITHOUT_E2E_BED }, () =
     await world.engine.start();
 
     await world.cliOk(['resolve', workflowId, '--note', 'dependencies healthy again'], 'carol');
-    const restore = await world.findButton(/:restore:approve$/, 'approving the restoration', 60_000);
+    const restore = await world.gateButton(workflowId, 'restore', 'approve', { timeoutMs: 60_000 });
     assert.equal((await world.click(restore, BOB)).status, 200);
     const final = await world.result(workflowId);
     assert.equal(final.status, 'resolved');

@@ -50,7 +50,7 @@ describe('emergency-rollback end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => 
       r.gates.some((g) => g.name === 'confirm-rollback' && g.status === 'pending'),
     );
     assert.deepEqual(gate.gates[0]?.choices, ['1'], 'the earlier revision is offered');
-    const approveRevision1 = await world.findButton(/:confirm-rollback:approve:0$/, 'approving revision 1');
+    const approveRevision1 = await world.gateButton(workflowId, 'confirm-rollback', 'approve', { index: 0 });
 
     // Four-eyes: the person who asked for the rollback cannot confirm it.
     assert.equal((await world.click(approveRevision1, ALICE)).status, 200);

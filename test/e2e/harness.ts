@@ -35,6 +35,7 @@ import type { IncidentRecord } from '../../common/types';
 import { CLUSTER_CHANGES } from '../../postmortem/activity-names';
 import type { Postmortem } from '../../postmortem/model';
 import { statusQuery } from '../../domain/messages';
+import { gateActionId } from '../../domain/slack/buttons';
 import { amtoolAlert, registerSink, type BedAlertmanager } from '../bed/alertmanager';
 import { PagerDutyStandIn } from '../bed/pagerduty-standin';
 import {
@@ -713,6 +714,33 @@ export class World {
     );
   }
 
+  /**
+   * The button deciding one incident's pending gate. Matched on its exact action id, because
+   * concurrent tests post cards with the same gate names and a pattern could take another's.
+   */
+  async gateButton(
+    workflowId: string,
+    gate: string,
+    decision: 'approve' | 'reject' | 'choose',
+    options: { index?: number; timeoutMs?: number } = {},
+  ) {
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    const record = await this.waitFor(
+      workflowId,
+      `the ${gate} gate pending`,
+      (r) => r.gates.some((g) => g.name === gate && g.status === 'pending'),
+      timeoutMs,
+    );
+    const pending = record.gates.find((g) => g.name === gate && g.status === 'pending');
+    if (!pending) throw new Error(`${workflowId}: no pending ${gate} gate`);
+    const actionId = gateActionId(workflowId, record.id, pending, decision, options.index);
+    return eventually(
+      `the Slack ${decision} button of ${gate} on ${workflowId}`,
+      () => this.buttons().find((b) => b.element.action_id === actionId),
+      timeoutMs,
+    );
+  }
+
   /** Clicks a button: a signed block_actions payload, exactly what Slack posts to the interactivity URL. */
   async click(
     button: { message: StoredMessage; blockId?: string; element: Record<string, unknown> },
@@ -813,7 +841,9 @@ export class World {
       {
         ...(options.annotations ? { annotations: options.annotations } : {}),
         start,
-        ...(options.resolved ? { end: new Date(Date.now() - 1_000) } : {}),
+        // A firing alert without an end would resolve after the bed's 30 s resolve_timeout, and a
+        // test slowed past that would see its incident resolved (and gates withdrawn) under it.
+        end: options.resolved ? new Date(Date.now() - 1_000) : new Date(Date.now() + 3600_000),
       },
     );
   }

@@ -108,7 +108,7 @@ describe('oom-triage end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => {
 
     await world.amtool(labels, { resolved: true });
     await world.waitFor(workflowId, 'resolved by the alert', (r) => r.status === 'resolved', 60_000);
-    const restore = await world.findButton(/:restore:approve$/, 'approving the restoration', 30_000);
+    const restore = await world.gateButton(workflowId, 'restore', 'approve');
     assert.equal((await world.click(restore, BOB)).status, 200);
     const final = await world.result(workflowId);
     assert.equal(final.status, 'resolved');
@@ -144,7 +144,7 @@ describe('oom-triage end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => {
     await world.waitFor(workflowId, 'the disable-trace-export gate', (r) =>
       r.gates.some((g) => g.name === 'disable-trace-export' && g.status === 'pending'),
     );
-    const reject = await world.findButton(/:disable-trace-export:reject$/, 'rejecting the extreme step');
+    const reject = await world.gateButton(workflowId, 'disable-trace-export', 'reject');
     assert.equal((await world.click(reject, BOB)).status, 200);
     await world.waitFor(workflowId, 'trace export left on', (r) =>
       r.timeline.some((e) => e.message === 'Trace export left on: the gate was rejected'),
@@ -152,7 +152,7 @@ describe('oom-triage end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => {
 
     const resolve = await world.slashCommand(`resolve ${workflowId}`, ALICE);
     assert.equal(resolve.status, 200, resolve.body);
-    const keep = await world.findButton(/:restore:reject$/, 'keeping the mitigations', 30_000);
+    const keep = await world.gateButton(workflowId, 'restore', 'reject');
     assert.equal((await world.click(keep, ALICE)).status, 200);
     const final = await world.result(workflowId);
     assert.equal(final.status, 'resolved');
