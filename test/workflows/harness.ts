@@ -76,11 +76,15 @@ export async function startIncident(
   });
 }
 
-/** Polls the incident record until `predicate` holds; fails with the last record after `timeoutMs`. */
+/**
+ * Polls the incident record until `predicate` holds; fails with the last record after `timeoutMs`.
+ * Generous by default: a passing wait returns as soon as the predicate holds, and a shared machine
+ * under load can take many seconds over a runbook that takes one when idle.
+ */
 export async function waitForRecord(
   handle: WorkflowHandle,
   predicate: (record: IncidentRecord) => boolean,
-  timeoutMs = 15_000,
+  timeoutMs = 60_000,
 ): Promise<IncidentRecord> {
   const deadline = Date.now() + timeoutMs;
   let record: IncidentRecord | undefined;
