@@ -26,6 +26,40 @@ const url = z
   .refine((value) => /^https?:\/\//.test(value), 'must be an http(s) URL')
   .optional();
 
+const BYTE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+};
+
+/** A size in bytes: `33554432`, `32MiB`, `50MB`. */
+const byteSize = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .transform((text, ctx) => {
+      const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text);
+      const unit = BYTE_UNITS[match?.[2]?.toLowerCase() ?? 'none'];
+      if (!match || unit === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'must be a size such as 33554432, 32MiB or 50MB' });
+        return z.NEVER;
+      }
+      const bytes = Math.floor(Number(match[1]) * unit);
+      if (bytes < min || bytes > max) {
+        ctx.addIssue({ code: 'custom', message: `must be between ${min} and ${max} bytes` });
+        return z.NEVER;
+      }
+      return bytes;
+    });
+
+/** Alertmanager groups of thousands of pods pass 1 MiB (5,000 kube-state-metrics alerts are ~1.6 MB). */
+export const DEFAULT_WEBHOOK_BODY_LIMIT = 32 * 2 ** 20;
+
 export const envSchema = z
   .object({
     FIREBREAK_HOST: z.string().trim().min(1).default('127.0.0.1'),
@@ -41,6 +75,8 @@ export const envSchema = z
       (value) => value === undefined || /^[^:]+:.+$/.test(value),
       'must be user:password',
     ),
+    /** Largest alert webhook body accepted; credentials are checked before any of it is read. */
+    FIREBREAK_WEBHOOK_BODY_LIMIT: byteSize(64 * 2 ** 10, 2 ** 30).default(DEFAULT_WEBHOOK_BODY_LIMIT),
     /** Grafana's optional webhook HMAC signing secret. */
     FIREBREAK_GRAFANA_HMAC_SECRET: optionalText,
     /**

@@ -1,7 +1,7 @@
 /**
  * The optional YAML configuration file (FIREBREAK_CONFIG): escalation policy and tiers, approvers,
- * the Slack channel, and alert routing rules. Validated at load with zod; a bad file names the
- * offending path and exits 2 like a bad environment variable.
+ * the Slack channel, alert routing rules and whether the default routing table applies. Validated
+ * at load with zod; a bad file names the offending path and exits 2 like a bad environment variable.
  */
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
@@ -58,6 +58,8 @@ export const fileConfigSchema = z.strictObject({
     })
     .default({ users: [], groups: [] }),
   routes: z.array(routeRuleSchema).default([]),
+  /** After `routes`, the built-in table for the kubernetes-mixin's alerts (docs/alert-routing.md); false turns it off. */
+  defaultRoutes: z.boolean().default(true),
 });
 
 export type FileConfig = z.infer<typeof fileConfigSchema>;

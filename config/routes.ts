@@ -9,7 +9,7 @@
  *   - name: oom
  *     match: { alertname: '~KubePodOOMKilled|ContainerOOMKilled', env: '!staging' }
  *     runbook: oom-triage
- *     deployment: { label: pod, regex: '(.+)-[a-z0-9]{5,10}-[a-z0-9]{5}' }
+ *     # no `deployment` label: the alert's `pod` is followed to its Deployment
  *     severity: { label: severity, map: { critical: P1, warning: P2 }, default: P2 }
  *     params: { memoryLimit: { annotation: memory_limit } }
  * ```
@@ -83,6 +83,12 @@ export const routeRuleSchema = z.strictObject({
   runbook: z.enum(RUNBOOK_IDS),
   namespace: valueSourceSchema.default({ label: 'namespace' }),
   deployment: valueSourceSchema.default({ label: 'deployment' }),
+  /**
+   * When `deployment` yields nothing, the pod this names is followed to the Deployment that
+   * controls it (pod → ReplicaSet → Deployment, as kubectl does): standard pod alerts carry no
+   * `deployment` label.
+   */
+  pod: valueSourceSchema.default({ label: 'pod' }),
   severity: severityMappingSchema.optional(),
   /** Runbook parameters; a source that yields nothing leaves the parameter to the runbook's default. */
   params: z.record(z.string(), valueSourceSchema).default({}),

@@ -40,10 +40,18 @@ export interface AlertNotification {
   groupKey: string;
   /** Group status as sent; a `firing` group can still carry resolved alerts. */
   status: 'firing' | 'resolved';
-  /** Alerts the sender left out; > 0 means this view is partial. */
+  /**
+   * Alerts this signal does not carry — left out by the sender, beyond the ingress's bound, or in
+   * the other parts of a split notification; > 0 means this view is partial.
+   */
   truncatedAlerts: number;
+  /** Cut down by the ingress to what folds the incident's view (a few labels, bounded values). */
   alerts: AlertInstance[];
   receivedAt: string;
+  /** What the ingress derived because the sender did not send it (older Alertmanagers, hand-written senders). */
+  derived?: string[];
+  /** Set when one notification was split over several signals to bound each payload (1-based index). */
+  part?: { index: number; count: number };
 }
 
 /** Acknowledge the incident: stops escalation. Returns the record after acknowledgement. */

@@ -46,7 +46,10 @@ export interface AppDeps {
   routes?: ((app: FastifyInstance, deps: AppDeps & { metrics: IngressMetrics }) => void | Promise<void>)[];
 }
 
-/** Webhook bodies can be large (Alertmanager groups); anything beyond this is refused with 413. */
+/**
+ * Slack's requests are small; anything beyond this is refused with 413. Alert webhooks set their
+ * own, larger limit per route (FIREBREAK_WEBHOOK_BODY_LIMIT): Alertmanager groups pass 1 MiB.
+ */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -99,6 +102,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    // A sender that hung up mid-body is not a failure of ours, and nobody is left to answer.
+    if (error.code === 'ECONNRESET' && error.message === 'aborted') {
+      return reply.status(400).send({ error: 'the request was aborted by the sender' });
+    }
     // Only Fastify's own errors and ours carry a status meant for the caller; a client library's
     // error with a statusCode (an upstream 404...) is an internal failure, not the caller's fault.
     const addressed = error.code === BAD_REQUEST || error.code?.startsWith('FST_') === true;
@@ -110,7 +117,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
     const message =
       error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-        ? `the request body is larger than ${BODY_LIMIT_BYTES} bytes`
+        ? `the request body is larger than ${request.routeOptions.bodyLimit ?? BODY_LIMIT_BYTES} bytes`
         : error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
           ? 'unsupported content type; send application/json or application/x-www-form-urlencoded'
           : error.message;

@@ -6,54 +6,35 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import type { IncidentRecord } from '../common/types';
+import { labelSetFingerprint } from '../ingress/alerts/labels';
 import { statusQuery } from '../domain/messages';
-import { eventually, oomRoutesYaml, startTestIngress, workflowsOnQueue, type TestIngress } from './alerts-support';
+import { eventually, oomRoutesYaml, startAlertRig, type AlertRig } from './alerts-support';
 import { amtoolAlert, BED_RECEIVERS, bedAlertmanager, registerSink, type BedAlertmanager } from './bed/alertmanager';
-import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from './bed/worker';
-import { FakeWorld } from './workflows/fakes';
-import { fastPolicy } from './workflows/harness';
 
-let client: Client;
-let connection: Connection;
-let worker: TestWorker;
-let ingress: TestIngress;
+let rig: AlertRig;
 let bed: BedAlertmanager;
 let unregister: (() => Promise<void>) | undefined;
-const world = new FakeWorld();
-const taskQueue = uniqueTaskQueue('alerts-am');
 const sink = `am-${randomUUID().slice(0, 8)}`;
 const fired: Record<string, string>[] = [];
 const HOUR = 3600_000;
 
 before(async () => {
   bed = bedAlertmanager();
-  ({ client, connection } = await connectTestClient());
-  worker = await runTestWorker({ activities: world.activities(), taskQueue });
-  ingress = await startTestIngress({
-    client,
-    taskQueue,
-    policy: fastPolicy(),
+  rig = await startAlertRig({
+    name: 'alerts-am',
     configYaml: oomRoutesYaml(sink),
     env: { FIREBREAK_WEBHOOK_TOKEN: bed.token, FIREBREAK_WEBHOOK_BASIC_AUTH: bed.basicAuth },
   });
-  unregister = await registerSink(bed, sink, `${ingress.url}/webhooks/alertmanager`);
+  unregister = await registerSink(bed, sink, `${rig.ingress.url}/webhooks/alertmanager`);
 });
 
 after(async () => {
   // Resolve what is still firing so the shared Alertmanager goes quiet, then tidy Temporal.
   for (const labels of fired) await amtoolAlert(bed, labels, { end: new Date() }).catch(() => undefined);
   await unregister?.();
-  await ingress?.close();
-  for (const id of client ? await workflowsOnQueue(client, taskQueue) : []) {
-    await client.workflow
-      .getHandle(id)
-      .terminate('test finished')
-      .catch(() => undefined);
-  }
-  await worker?.stop();
-  await connection?.close();
+  await rig?.close();
 });
 
 function oomLabels(pod: string, extra: Record<string, string> = {}): Record<string, string> {
@@ -78,8 +59,8 @@ async function onlyIncident(filter: (record: IncidentRecord) => boolean): Promis
   return eventually(
     'the incident',
     async () => {
-      for (const id of await workflowsOnQueue(client, taskQueue)) {
-        const handle = client.workflow.getHandle(id);
+      for (const id of await rig.workflows()) {
+        const handle = rig.client.workflow.getHandle(id);
         if (filter(await handle.query(statusQuery))) return handle;
       }
       return undefined;
@@ -89,7 +70,7 @@ async function onlyIncident(filter: (record: IncidentRecord) => boolean): Promis
 }
 
 const notificationsAccepted = async () => {
-  const line = (await ingress.metrics.render())
+  const line = (await rig.ingress.metrics.render())
     .split('\n')
     .filter((l) =>
       /^firebreak_alert_notifications_total\{outcome="(accepted|signalled)",source="alertmanager"\}/.test(l),
@@ -106,6 +87,8 @@ test('amtool fires an OOM alert: one oom-triage incident; new alerts and repeats
   assert.equal(record.runbook, 'oom-triage');
   assert.deepEqual(record.target, { namespace: 'shop', deployment: 'checkout' });
   assert.equal(record.trigger.kind === 'alert' && record.trigger.groupKey.includes(`sink="${sink}"`), true);
+  // What the ingress derives for senders without fingerprints is what Alertmanager computes.
+  assert.equal(record.alerts[0]!.fingerprint, labelSetFingerprint(oomLabels('checkout-1')));
 
   // A second alert in the same group (another pod): same incident, two fingerprints.
   await fire(oomLabels('checkout-2'), start);
@@ -129,7 +112,7 @@ test('amtool fires an OOM alert: one oom-triage incident; new alerts and repeats
     20_000,
   );
   assert.equal(record.alerts.length, 2);
-  assert.deepEqual(await workflowsOnQueue(client, taskQueue), [handle.workflowId]);
+  assert.deepEqual(await rig.workflows(), [handle.workflowId]);
 
   // Resolving both: Alertmanager sends the resolution once; the incident records it and resolves.
   await resolve(oomLabels('checkout-1'), start);
@@ -141,7 +124,7 @@ test('amtool fires an OOM alert: one oom-triage incident; new alerts and repeats
   assert.equal(messages.filter((m) => m === 'Alert ContainerOOMKilled resolved').length, 2);
   assert.ok(messages.includes('Every alert of the incident resolved'));
   assert.match(result.outcome ?? '', /^Resolved: every alert of the incident resolved/);
-  assert.deepEqual(await workflowsOnQueue(client, taskQueue), [handle.workflowId], 'never a second incident');
+  assert.deepEqual(await rig.workflows(), [handle.workflowId], 'never a second incident');
 });
 
 test("basic auth from Alertmanager's http_config is accepted on the same route", async () => {

@@ -3,15 +3,21 @@
  * on a port-0 listener (over a real Temporal client), routing rules written as users write them
  * (YAML through the real config schema), Alertmanager v4 payloads, and visibility counts.
  */
-import type { Client } from '@temporalio/client';
+import { AppsV1Api, BatchV1Api, CoreV1Api, type KubeConfig, type V1OwnerReference } from '@kubernetes/client-node';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { parseEnv } from '../config/env';
 import { parseFileConfig } from '../config/file';
 import type { IncidentPolicy } from '../common/incident';
 import { buildApp, type HealthReport } from '../ingress/app';
 import { alertRoutes } from '../ingress/alerts/routes';
+import { createOwnerResolver } from '../ingress/kubernetes/owners';
+import { connectTestClient, runTestWorker, uniqueTaskQueue } from './bed/worker';
+import { loadKubeConfig } from './kube/fixtures';
+import { FakeWorld } from './workflows/fakes';
+import { fastPolicy } from './workflows/harness';
 import { IngressMetrics } from '../ingress/metrics';
-import type { AlertInstance } from '../domain/messages';
+import type { AlertInstance, AlertNotification } from '../domain/messages';
 
 export interface TestIngress {
   app: FastifyInstance;
@@ -44,6 +50,8 @@ export async function startTestIngress(options: {
   policy: IncidentPolicy;
   configYaml: string;
   env?: Record<string, string>;
+  /** The bed's kubeconfig, to follow pods to their Deployments; without it nothing is looked up. */
+  kubeconfig?: string;
 }): Promise<TestIngress> {
   const env = parseEnv({ FIREBREAK_TASK_QUEUE: options.taskQueue, ...options.env });
   const config = parseFileConfig(options.configYaml, 'test config');
@@ -61,12 +69,70 @@ export async function startTestIngress(options: {
     policy: options.policy,
     health,
     metrics,
-    routes: [alertRoutes({ log: (line) => logs.push(line) })],
+    // Never the developer's own ~/.kube/config: the bed's cluster or none.
+    routes: [
+      alertRoutes({
+        log: (line) => logs.push(line),
+        owners: options.kubeconfig ? createOwnerResolver(loadKubeConfig(options.kubeconfig)) : null,
+      }),
+    ],
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return { app, url: `http://127.0.0.1:${port}`, metrics, logs, close: () => app.close() };
+}
+
+/** A test file's whole alert path: a client, a worker with fake activities on its own queue, an ingress. */
+export interface AlertRig {
+  client: Client;
+  ingress: TestIngress;
+  world: FakeWorld;
+  taskQueue: string;
+  /** Workflows that ever ran on the rig's task queue. */
+  workflows(): Promise<string[]>;
+  /** Closes the ingress, terminates what is still open (so the shared server goes quiet), stops the worker. */
+  close(): Promise<void>;
+}
+
+export async function startAlertRig(options: {
+  name: string;
+  configYaml: string;
+  env?: Record<string, string>;
+  kubeconfig?: string;
+}): Promise<AlertRig> {
+  const world = new FakeWorld();
+  const taskQueue = uniqueTaskQueue(options.name);
+  const { client, connection } = await connectTestClient();
+  const worker = await runTestWorker({ activities: world.activities(), taskQueue });
+  const ingress = await startTestIngress({ client, taskQueue, policy: fastPolicy(), ...options });
+  const workflows = () => workflowsOnQueue(client, taskQueue);
+  return {
+    client,
+    ingress,
+    world,
+    taskQueue,
+    workflows,
+    async close() {
+      await ingress.close();
+      for (const id of await workflows()) {
+        await client.workflow
+          .getHandle(id)
+          .terminate('test finished')
+          .catch(() => undefined);
+      }
+      await worker.stop();
+      await connection.close();
+    },
+  };
+}
+
+/** Five characters of Kubernetes' safe alphabet, as a ReplicaSet suffixes its pods; distinct for i < 27^5. */
+export function podSuffix(i: number): string {
+  const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
+  let text = '';
+  for (let n = i, k = 0; k < 5; k++, n = Math.floor(n / alphabet.length)) text += alphabet[n % alphabet.length];
+  return text;
 }
 
 export interface PayloadOptions {
@@ -176,4 +242,87 @@ export async function eventually<T>(
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+/** Every `alert` signal an incident's history holds (signal-with-start included), with its size in bytes. */
+export async function signalEvents(
+  handle: WorkflowHandle,
+): Promise<{ bytes: number; notification: AlertNotification }[]> {
+  const history = await handle.fetchHistory();
+  const signals: { bytes: number; notification: AlertNotification }[] = [];
+  for (const event of history.events ?? []) {
+    const attributes = event.workflowExecutionSignaledEventAttributes;
+    if (attributes?.signalName !== 'alert') continue;
+    const data = attributes.input?.payloads?.[0]?.data;
+    if (!data) continue;
+    signals.push({ bytes: data.length, notification: JSON.parse(Buffer.from(data).toString('utf8')) });
+  }
+  return signals;
+}
+
+export async function signalPayloads(handle: WorkflowHandle): Promise<AlertNotification[]> {
+  return (await signalEvents(handle)).map((event) => event.notification);
+}
+
+/** The names of a Deployment's pods (the bed's deployments label their pods `app=<name>`). */
+export async function podNames(kc: KubeConfig, namespace: string, app: string): Promise<string[]> {
+  const list = await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace, labelSelector: `app=${app}` });
+  return list.items.map((pod) => pod.metadata!.name!).sort();
+}
+
+/**
+ * A workload the bed runs no controller for (StatefulSet, DaemonSet, Job under a CronJob) and one
+ * pod controlled by it, named and owned exactly as its controller would make it.
+ */
+export async function workloadWithPod(
+  kc: KubeConfig,
+  namespace: string,
+  kind: 'StatefulSet' | 'DaemonSet' | 'CronJob',
+  name: string,
+): Promise<string> {
+  const apps = kc.makeApiClient(AppsV1Api);
+  const labels = { app: name };
+  const template = { metadata: { labels }, spec: { containers: [{ name: 'app', image: 'registry.example/app:v1' }] } };
+  let owner: V1OwnerReference;
+  let pod: string;
+  if (kind === 'StatefulSet') {
+    const created = await apps.createNamespacedStatefulSet({
+      namespace,
+      body: { metadata: { name }, spec: { serviceName: name, selector: { matchLabels: labels }, template } },
+    });
+    owner = { apiVersion: 'apps/v1', kind, name, uid: created.metadata!.uid!, controller: true };
+    pod = `${name}-0`;
+  } else if (kind === 'DaemonSet') {
+    const created = await apps.createNamespacedDaemonSet({
+      namespace,
+      body: { metadata: { name }, spec: { selector: { matchLabels: labels }, template } },
+    });
+    owner = { apiVersion: 'apps/v1', kind, name, uid: created.metadata!.uid!, controller: true };
+    pod = `${name}-x7k2p`;
+  } else {
+    const batch = kc.makeApiClient(BatchV1Api);
+    const jobTemplate = { spec: { template: { ...template, spec: { ...template.spec, restartPolicy: 'Never' } } } };
+    const cron = await batch.createNamespacedCronJob({
+      namespace,
+      body: { metadata: { name }, spec: { schedule: '0 3 * * *', jobTemplate } },
+    });
+    const job = `${name}-29437380`;
+    const createdJob = await batch.createNamespacedJob({
+      namespace,
+      body: {
+        metadata: {
+          name: job,
+          ownerReferences: [{ apiVersion: 'batch/v1', kind, name, uid: cron.metadata!.uid!, controller: true }],
+        },
+        spec: { ...jobTemplate.spec, suspend: true },
+      },
+    });
+    owner = { apiVersion: 'batch/v1', kind: 'Job', name: job, uid: createdJob.metadata!.uid!, controller: true };
+    pod = `${job}-q9w4z`;
+  }
+  await kc.makeApiClient(CoreV1Api).createNamespacedPod({
+    namespace,
+    body: { metadata: { name: pod, labels, ownerReferences: [owner] }, spec: template.spec },
+  });
+  return pod;
 }

@@ -4,6 +4,7 @@
  * partial views, Grafana's signed payloads, and the 503 a Temporal outage must produce.
  */
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { createHmac, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
@@ -12,8 +13,11 @@ import type { IncidentRecord } from '../common/types';
 import { ConfigError } from '../config/env';
 import { parseFileConfig } from '../config/file';
 import { checkCredentials, checkGrafanaSignature } from '../ingress/alerts/auth';
-import { matchesLabel, readValue, routeAlertGroup } from '../ingress/alerts/routing';
-import { normaliseReceiver, parsePayload } from '../ingress/alerts/schemas';
+import { DEFAULT_ROUTES } from '../ingress/alerts/default-routes';
+import { matchesLabel, readValue } from '../ingress/alerts/routing';
+import { normaliseReceiver } from '../ingress/alerts/normalise';
+import { parsePayload } from '../ingress/alerts/schemas';
+import { routeAlertGroup, type RoutingTables } from '../ingress/alerts/targets';
 import { statusQuery } from '../domain/messages';
 import {
   alertmanagerPayload,
@@ -21,13 +25,11 @@ import {
   oomAlert,
   oomRoutesYaml,
   postJson,
+  startAlertRig,
   startTestIngress,
-  workflowsOnQueue,
-  type TestIngress,
+  type AlertRig,
 } from './alerts-support';
 import { freePort } from './bed/ports';
-import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from './bed/worker';
-import { FakeWorld } from './workflows/fakes';
 import { fastPolicy } from './workflows/harness';
 
 const TOKEN = 'test-token-1';
@@ -37,6 +39,7 @@ const TIMESTAMP_HEADER = 'X-Grafana-Alerting-Signature-Timestamp';
 
 describe('routing rules (pure)', () => {
   const rules = (yaml: string) => parseFileConfig(yaml).routes;
+  const only = (routes: RoutingTables['rules']): RoutingTables => ({ rules: routes, defaults: [], owners: null });
 
   test('matchers: equality, anchored regex, negations, literal escape, missing label = ""', () => {
     const [rule] = rules(
@@ -63,7 +66,7 @@ describe('routing rules (pure)', () => {
     assert.throws(() => rules('routes:\n  - match: {}\n    runbook: oom-triage\n'), /needs at least one label matcher/);
   });
 
-  test('first match wins; target, severity and params come from the alert', () => {
+  test('first match wins; target, severity and params come from the alert', async () => {
     const routes = rules(
       [
         'routes:',
@@ -80,7 +83,7 @@ describe('routing rules (pure)', () => {
       labels: { alertname: 'ContainerOOMKilled', namespace: 'shop', pod: 'checkout-7d9f8-abcde', severity: 'critical' },
       annotations: { limit: '4Gi' },
     };
-    const outcome = routeAlertGroup(routes, [alert]);
+    const outcome = await routeAlertGroup([alert], only(routes));
     assert.equal(outcome.kind, 'routed');
     if (outcome.kind !== 'routed') return;
     assert.equal(outcome.decision.via, 'rule first');
@@ -91,11 +94,11 @@ describe('routing rules (pure)', () => {
     assert.equal(readValue({ label: 'severity' }, { ...alert, labels: {} }), undefined);
 
     const latency = { ...alert.labels, alertname: 'HighLatency', deployment: 'checkout' };
-    const other = routeAlertGroup(routes, [{ ...alert, labels: latency }]);
+    const other = await routeAlertGroup([{ ...alert, labels: latency }], only(routes));
     assert.equal(other.kind === 'routed' && other.decision.via, 'rule second');
   });
 
-  test('firing alerts choose the target before resolved ones; multi-target runbooks take every target', () => {
+  test('firing alerts choose the target before resolved ones; multi-target runbooks take every target', async () => {
     const routes = rules('routes:\n  - match: { alertname: Avalanche }\n    runbook: avalanche-mitigation\n');
     const alert = (fp: string, deployment: string, status: 'firing' | 'resolved') => ({
       fingerprint: fp,
@@ -103,11 +106,10 @@ describe('routing rules (pure)', () => {
       labels: { alertname: 'Avalanche', namespace: 'shop', deployment },
       annotations: {},
     });
-    const outcome = routeAlertGroup(routes, [
-      alert('1', 'old', 'resolved'),
-      alert('2', 'cart', 'firing'),
-      alert('3', 'pay', 'firing'),
-    ]);
+    const outcome = await routeAlertGroup(
+      [alert('1', 'old', 'resolved'), alert('2', 'cart', 'firing'), alert('3', 'pay', 'firing')],
+      only(routes),
+    );
     assert.ok(outcome.kind === 'routed');
     assert.deepEqual(
       outcome.decision.targets.map((t) => t.deployment),
@@ -115,31 +117,98 @@ describe('routing rules (pure)', () => {
     );
   });
 
-  test('no rule: the catalog hints route known alert names; unknown ones are ignored with a reason', () => {
-    const hinted = routeAlertGroup([], [oomAlert('s', 'f1', { alertname: 'KubePodOOMKilled' })]);
+  test('no rule: the catalog hints route known alert names; unknown ones are ignored with a reason', async () => {
+    const hinted = await routeAlertGroup([oomAlert('s', 'f1', { alertname: 'MemoryLeak' })], only([]));
     assert.ok(hinted.kind === 'routed' && hinted.decision.runbook === 'oom-triage');
     assert.equal(hinted.decision.via, 'catalog hint of oom-triage');
-    const ignored = routeAlertGroup([], [oomAlert('s', 'f1', { alertname: 'DiskAlmostFull' })]);
+    const ignored = await routeAlertGroup([oomAlert('s', 'f1', { alertname: 'DiskAlmostFull' })], only([]));
     assert.deepEqual(ignored, {
       kind: 'unmatched',
-      reason: 'no routing rule (none configured) or runbook hint matches alerts DiskAlmostFull',
+      reason: 'no routing rule (none configured), default route or runbook hint matches alerts DiskAlmostFull',
     });
-    const unusable = routeAlertGroup([], [oomAlert('s', 'f1', { alertname: 'KubePodOOMKilled', deployment: '' })]);
+    const unusable = await routeAlertGroup([oomAlert('s', 'f1', { alertname: 'MemoryLeak', deployment: '' })], {
+      ...only([]),
+      ownersOff: 'no Kubernetes cluster is configured (test)',
+    });
     assert.equal(unusable.kind, 'unusable');
-    assert.match(unusable.kind === 'unusable' ? unusable.reason : '', /has no label deployment for the target/);
+    assert.match(
+      unusable.kind === 'unusable' ? unusable.reason : '',
+      /has no label deployment for the target; its pod shop\/checkout-f1 is not followed to its Deployment: no Kubernetes cluster is configured \(test\)/,
+    );
   });
 
   test('payloads: zero times become unset; escaped receivers normalise; errors name the field', () => {
     const parsed = parsePayload('alertmanager', alertmanagerPayload({ groupKey: 'g', alerts: [oomAlert('s', 'f')] }));
     assert.ok(parsed.ok);
-    assert.equal(parsed.payload.alerts[0]!.endsAt, undefined);
+    assert.equal(parsed.payload.alerts?.[0]!.endsAt, undefined);
     assert.equal(normaliseReceiver('web\\.hook'), 'web.hook');
     const bad = parsePayload('alertmanager', {
       ...alertmanagerPayload({ groupKey: 'g', alerts: [oomAlert('s', 'f')] }),
-      groupKey: 7,
+      groupKey: { nested: true },
     });
     assert.ok(!bad.ok);
     assert.match(bad.message, /^invalid alertmanager payload: groupKey: /);
+  });
+});
+
+describe('the default routing table (pure)', () => {
+  test('docs/alert-routing.md shows exactly the table the ingress uses', async () => {
+    const doc = await readFile('docs/alert-routing.md', 'utf8');
+    const rows = doc.split('\n').filter((line) => line.startsWith('| `default: '));
+    assert.equal(rows.length, DEFAULT_ROUTES.length);
+    for (const [i, rule] of DEFAULT_ROUTES.entries()) {
+      const row = rows[i]!;
+      const cells = row.split('|').map((cell) => cell.trim());
+      assert.equal(cells[1], `\`${rule.name}\``, `row ${i + 1} is ${rule.name}`);
+      assert.equal(cells[3], `\`${rule.runbook}\``, `${rule.name} → ${rule.runbook}`);
+      for (const [label, matcher] of Object.entries(rule.match)) {
+        const values =
+          matcher.kind === 'equal'
+            ? [matcher.value]
+            : matcher.kind === 'regex'
+              ? matcher.pattern.source.replace(/^\^\(\?:|\)\$$/g, '').split('|')
+              : [];
+        for (const value of values) assert.ok(cells[2]!.includes(value), `${rule.name}: ${label} ${value} in the docs`);
+      }
+    }
+  });
+
+  test('pod alerts of the mixin route with no rules; severity from the label, never P0', async () => {
+    const pod = (alertname: string, labels: Record<string, string> = {}) => ({
+      fingerprint: alertname,
+      status: 'firing' as const,
+      labels: { alertname, namespace: 'shop', deployment: 'checkout', container: 'app', ...labels },
+      annotations: {},
+    });
+    const route = (alert: ReturnType<typeof pod>) =>
+      routeAlertGroup([alert], { rules: [], defaults: DEFAULT_ROUTES, owners: null });
+    const expect = async (alert: ReturnType<typeof pod>, runbook: string, severity: string) => {
+      const outcome = await route(alert);
+      assert.ok(outcome.kind === 'routed', JSON.stringify(outcome));
+      assert.equal(outcome.decision.runbook, runbook, alert.labels.alertname);
+      assert.equal(outcome.decision.severity, severity, alert.labels.alertname);
+      return outcome.decision;
+    };
+    await expect(pod('KubePodCrashLooping', { severity: 'warning', reason: 'CrashLoopBackOff' }), 'p0-response', 'P2');
+    await expect(pod('KubePodNotReady', { severity: 'critical' }), 'p0-response', 'P1');
+    await expect(pod('KubeContainerWaiting', { reason: 'ImagePullBackOff' }), 'emergency-rollback', 'P2');
+    await expect(pod('KubeContainerWaiting', { reason: 'ContainerCreating', severity: 'info' }), 'p0-response', 'P3');
+    await expect(pod('KubeDeploymentRolloutStuck', { severity: 'warning' }), 'emergency-rollback', 'P2');
+    const oom = await expect(pod('KubernetesContainerOomKiller'), 'oom-triage', 'P2');
+    assert.deepEqual(oom.params, { container: 'app' });
+    await expect(pod('SomethingCustom', { reason: 'OOMKilled' }), 'oom-triage', 'P2');
+    const configured = await routeAlertGroup([pod('KubePodCrashLooping')], {
+      rules: parseFileConfig(
+        'routes:\n  - match: { alertname: KubePodCrashLooping }\n    runbook: p0-response\n    severity: P0\n',
+      ).routes,
+      defaults: DEFAULT_ROUTES,
+      owners: null,
+    });
+    assert.ok(
+      configured.kind === 'routed' && configured.decision.severity === 'P0' && configured.decision.via === 'rule #1',
+    );
+    const off = parseFileConfig('defaultRoutes: false\n');
+    assert.equal(off.defaultRoutes, false);
   });
 });
 
@@ -191,75 +260,70 @@ describe('authentication (pure)', () => {
 });
 
 describe('webhooks on a real Temporal', () => {
-  let client: Client;
-  let connection: Connection;
-  let worker: TestWorker;
-  let ingress: TestIngress;
-  const world = new FakeWorld();
-  const taskQueue = uniqueTaskQueue('alerts');
+  let rig: AlertRig;
   const sink = `s-${randomUUID().slice(0, 8)}`;
   const auth = { authorization: `Bearer ${TOKEN}` };
-  const am = () => `${ingress.url}/webhooks/alertmanager`;
+  const am = () => `${rig.ingress.url}/webhooks/alertmanager`;
 
   before(async () => {
-    ({ client, connection } = await connectTestClient());
-    worker = await runTestWorker({ activities: world.activities(), taskQueue });
-    ingress = await startTestIngress({
-      client,
-      taskQueue,
-      policy: fastPolicy(),
+    rig = await startAlertRig({
+      name: 'alerts',
       configYaml: oomRoutesYaml(sink),
       env: {
         FIREBREAK_WEBHOOK_TOKEN: TOKEN,
         FIREBREAK_WEBHOOK_BASIC_AUTH: BASIC,
         FIREBREAK_GRAFANA_HMAC_SECRET: HMAC_SECRET,
         FIREBREAK_GRAFANA_HMAC_TIMESTAMP_HEADER: TIMESTAMP_HEADER,
+        FIREBREAK_WEBHOOK_BODY_LIMIT: '2MiB',
       },
     });
   });
 
   after(async () => {
-    await ingress?.close();
-    // Incidents left open by these tests are terminated so the shared server stays quiet.
-    for (const id of client ? await workflowsOnQueue(client, taskQueue) : []) {
-      await client.workflow
-        .getHandle(id)
-        .terminate('test finished')
-        .catch(() => undefined);
-    }
-    await worker?.stop();
-    await connection?.close();
+    await rig?.close();
   });
 
   const handleFor = (receiver: string, groupKey: string): WorkflowHandle =>
-    client.workflow.getHandle(alertWorkflowId('alertmanager', receiver, groupKey));
+    rig.client.workflow.getHandle(alertWorkflowId('alertmanager', receiver, groupKey));
   const record = (handle: WorkflowHandle) => handle.query(statusQuery);
 
-  test('malformed, wrong-version, incomplete, oversized and unauthenticated requests get a clear 4xx and start nothing', async () => {
+  test('what cannot be understood, oversized and unauthenticated requests get a clear 4xx and start nothing', async () => {
     const groupKey = `{}:{refused="${randomUUID()}"}`;
-    const existing = await workflowsOnQueue(client, taskQueue);
+    const existing = await rig.workflows();
     // Its own deployment: the control incident at the end must not touch the other tests' fake one.
     const valid = alertmanagerPayload({ groupKey, alerts: [oomAlert(sink, 'refused-1', { deployment: 'control' })] });
-    const missing = { ...valid } as Record<string, unknown>;
-    delete missing.groupKey;
-    const noFingerprint = {
-      ...valid,
-      alerts: [{ ...(valid.alerts as Record<string, unknown>[])[0], fingerprint: undefined }],
-    };
+    const firstAlert = (valid.alerts as Record<string, unknown>[])[0]!;
+    const noAlertList = { ...valid } as Record<string, unknown>;
+    delete noAlertList.alerts;
     const cases: { name: string; body: unknown; headers?: Record<string, string>; status: number; error: RegExp }[] = [
       { name: 'bad JSON', body: '{"version": "4",', status: 400, error: /not valid JSON/ },
       { name: 'empty body', body: '', status: 400, error: /body is empty/ },
       { name: 'an array', body: '[1]', status: 400, error: /must be a JSON object/ },
-      { name: 'version 3', body: { ...valid, version: '3' }, status: 400, error: /version: must be "4"/ },
-      { name: 'no groupKey', body: missing, status: 400, error: /groupKey: /i },
-      { name: 'no fingerprint', body: noFingerprint, status: 400, error: /alerts\.0\.fingerprint/ },
       {
         name: 'bad status',
         body: { ...valid, status: 'pending' },
         status: 400,
         error: /status: must be "firing" or "resolved"/,
       },
-      { name: 'no alerts', body: { ...valid, alerts: [] }, status: 400, error: /alerts: must hold at least one alert/ },
+      { name: 'no alert list', body: noAlertList, status: 400, error: /alerts: is required: the list of alerts/ },
+      {
+        name: 'labels not a map',
+        body: { ...valid, alerts: [{ ...firstAlert, labels: ['alertname'] }] },
+        status: 400,
+        error: /alerts\.0\.labels: must be an object of names to text values/,
+      },
+      {
+        name: 'not a timestamp',
+        body: { ...valid, alerts: [{ ...firstAlert, startsAt: 'yesterday' }] },
+        status: 400,
+        error: /alerts\.0\.startsAt: must be an RFC 3339 timestamp/,
+      },
+      {
+        name: 'legacy Grafana alerting',
+        body: { title: '[Alerting] x', ruleName: 'x', state: 'alerting', evalMatches: [] },
+        status: 400,
+        error: /legacy Grafana alerting notification/,
+      },
       {
         name: 'no credentials',
         body: valid,
@@ -282,10 +346,10 @@ describe('webhooks on a real Temporal', () => {
         error: /invalid basic auth/,
       },
       {
-        name: 'oversized',
-        body: JSON.stringify({ ...valid, padding: 'x'.repeat(1024 * 1024) }),
+        name: 'over FIREBREAK_WEBHOOK_BODY_LIMIT',
+        body: JSON.stringify({ ...valid, padding: 'x'.repeat(2 * 1024 * 1024) }),
         status: 413,
-        error: /larger than 1048576 bytes/,
+        error: /larger than 2097152 bytes/,
       },
     ];
     for (const c of cases) {
@@ -295,24 +359,25 @@ describe('webhooks on a real Temporal', () => {
     }
     // Unauthenticated callers learn nothing about payloads: bad JSON without credentials is a 401.
     assert.equal((await postJson(am(), '{oops', { authorization: 'Bearer nope' })).status, 401);
-    const grafana = await postJson(`${ingress.url}/webhooks/grafana`, { ...valid, version: '1' }, auth);
+    const grafana = await postJson(`${rig.ingress.url}/webhooks/grafana`, { ...valid, version: '1' }, auth);
     assert.equal(grafana.status, 401, 'Grafana needs its signature once a secret is configured');
     assert.match(String(grafana.body.error), /missing x-grafana-alerting-signature/);
 
     await assert.rejects(handleFor('firebreak.webhook', groupKey).describe(), /not found/i);
-    assert.deepEqual(await workflowsOnQueue(client, taskQueue), existing, 'no refused request started anything');
+    assert.deepEqual(await rig.workflows(), existing, 'no refused request started anything');
     // The control: the same payload, well-formed and authenticated, does start the incident.
     const accepted = await postJson(am(), valid, auth);
     assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
     assert.equal((await handleFor('firebreak.webhook', groupKey).describe()).type, 'oomTriageWorkflow');
-    const metrics = await ingress.metrics.render();
+    const metrics = await rig.ingress.metrics.render();
     assert.match(metrics, /firebreak_alert_notifications_total\{outcome="invalid",source="alertmanager"\} 8/);
+    assert.equal(accepted.body.derived, undefined, 'nothing derived from a complete payload');
     assert.match(metrics, /firebreak_alert_notifications_total\{outcome="unauthorized",source="alertmanager"\} 4/);
   });
 
   test('a burst of notifications for one group opens exactly one incident that records every fingerprint', async () => {
     const groupKey = `{}:{alertname="ContainerOOMKilled", sink="${sink}", burst="${randomUUID()}"}`;
-    const before = new Set(await workflowsOnQueue(client, taskQueue));
+    const before = new Set(await rig.workflows());
     // Escaped and plain receiver spellings are one group.
     const posts = Array.from({ length: 20 }, (_, i) =>
       postJson(
@@ -341,12 +406,12 @@ describe('webhooks on a real Temporal', () => {
       receiver: 'firebreak.webhook',
       groupKey,
     });
-    const created = (await workflowsOnQueue(client, taskQueue)).filter((id) => !before.has(id));
+    const created = (await rig.workflows()).filter((id) => !before.has(id));
     assert.deepEqual(created, [handle.workflowId]);
     const description = await handle.describe();
     assert.equal(description.type, 'oomTriageWorkflow');
     const raised = await eventually('the memory limit raised', async () =>
-      world.made('setContainerResources', (input) => input.incidentId === incident.id).at(0),
+      rig.world.made('setContainerResources', (input) => input.incidentId === incident.id).at(0),
     );
     assert.deepEqual((raised.input as { limits: unknown }).limits, { memory: '3Gi' }, 'param from the annotation');
   });
@@ -403,7 +468,7 @@ describe('webhooks on a real Temporal', () => {
   });
 
   test('groups no rule matches, and alerts that cannot fill their runbook, are answered 200 and logged', async () => {
-    const before = new Set(await workflowsOnQueue(client, taskQueue));
+    const before = new Set(await rig.workflows());
     const unmatchedKey = `{}:{alertname="DiskAlmostFull", u="${randomUUID()}"}`;
     const unmatched = await postJson(
       am(),
@@ -413,8 +478,10 @@ describe('webhooks on a real Temporal', () => {
     assert.equal(unmatched.status, 200);
     assert.equal(unmatched.body.outcome, 'ignored');
     assert.ok(
-      ingress.logs.some(
-        (line) => line.includes(JSON.stringify(unmatchedKey)) && /ignored: no routing rules or runbook hint/.test(line),
+      rig.ingress.logs.some(
+        (line) =>
+          line.includes(JSON.stringify(unmatchedKey)) &&
+          /ignored: no routing rules, default route or runbook hint matches alerts DiskAlmostFull/.test(line),
       ),
     );
 
@@ -424,7 +491,7 @@ describe('webhooks on a real Temporal', () => {
     const unusable = await postJson(am(), alertmanagerPayload({ groupKey: unusableKey, alerts: [noNamespace] }), auth);
     assert.equal(unusable.status, 200);
     assert.equal(unusable.body.outcome, 'unroutable');
-    assert.match(String(unusable.body.reason), /rule oom: alert u-2 has no label namespace for the target/);
+    assert.match(String(unusable.body.reason), /rule oom: not routed: alert u-2 has no label namespace for the target/);
 
     const badParamKey = `{}:{alertname="ContainerOOMKilled", u="${randomUUID()}"}`;
     const badLimit = oomAlert(sink, 'u-3');
@@ -435,11 +502,11 @@ describe('webhooks on a real Temporal', () => {
     assert.match(String(invalid.body.reason), /invalid parameters for oom-triage/);
 
     assert.deepEqual(
-      (await workflowsOnQueue(client, taskQueue)).filter((id) => !before.has(id)),
+      (await rig.workflows()).filter((id) => !before.has(id)),
       [],
     );
     assert.match(
-      await ingress.metrics.render(),
+      await rig.ingress.metrics.render(),
       /firebreak_alert_notifications_total\{outcome="unroutable",source="alertmanager"\} 2/,
     );
   });
@@ -458,7 +525,7 @@ describe('webhooks on a real Temporal', () => {
       const ts = String(Math.floor(Date.now() / 1000));
       const signature = createHmac('sha256', HMAC_SECRET).update(`${ts}:${body}`).digest('hex');
       return postJson(
-        `${ingress.url}/webhooks/grafana`,
+        `${rig.ingress.url}/webhooks/grafana`,
         body,
         { 'x-grafana-alerting-signature': signature, [TIMESTAMP_HEADER]: ts },
         method,
@@ -472,7 +539,7 @@ describe('webhooks on a real Temporal', () => {
     );
     assert.equal(second.status, 200, JSON.stringify(second.body));
     assert.equal(second.body.workflowId, first.body.workflowId);
-    const handle = client.workflow.getHandle(alertWorkflowId('grafana', 'OOM webhook', groupKey));
+    const handle = rig.client.workflow.getHandle(alertWorkflowId('grafana', 'OOM webhook', groupKey));
     const incident = await eventually('two Grafana alerts', async () => {
       const r = await record(handle);
       return r.alerts.length === 2 ? r : undefined;
@@ -487,7 +554,7 @@ describe('webhooks on a real Temporal', () => {
     const deadClient = new Client({ connection: deadConnection });
     const outage = await startTestIngress({
       client: deadClient,
-      taskQueue,
+      taskQueue: rig.taskQueue,
       policy: fastPolicy(),
       configYaml: oomRoutesYaml(sink),
       env: { FIREBREAK_WEBHOOK_TOKEN: TOKEN },

@@ -4,6 +4,11 @@
  * one configured is accepted. Grafana can send the same headers, or sign the body with HMAC-SHA256
  * (FIREBREAK_GRAFANA_HMAC_SECRET), which then is required and sufficient. Every comparison is
  * constant-time over digests, so neither content nor length leaks through timing.
+ *
+ * Credentials are judged on the headers, before any of the body is read, so an unauthenticated
+ * sender cannot make the ingress buffer anything. Grafana's HMAC covers the body and is checked
+ * after it; its headers are prechecked first (present, well-formed, fresh), and routes.ts bounds
+ * how many such bodies may be buffered at once.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { Env } from '../../config/env';
@@ -74,9 +79,35 @@ export function checkCredentials(config: WebhookAuthConfig, headers: Headers): A
 }
 
 /**
+ * What can be judged of a Grafana signature before the body arrives: the header is there and is
+ * a hex SHA-256, and the timestamp (when configured) is Unix seconds within MAX_CLOCK_SKEW_SECONDS
+ * in either direction — so unsigned and replayed requests are refused without reading a byte.
+ */
+export function precheckGrafanaSignature(
+  config: WebhookAuthConfig,
+  headers: Headers,
+  nowMs = Date.now(),
+): { ok: true; signature: string; timestamp?: string } | { ok: false; reason: string } {
+  if (!config.grafanaHmacSecret) return { ok: false, reason: 'no Grafana HMAC secret is configured' };
+  const signature = header(headers, GRAFANA_SIGNATURE_HEADER)?.trim().toLowerCase();
+  if (!signature) return { ok: false, reason: `missing ${GRAFANA_SIGNATURE_HEADER} header` };
+  if (!/^[0-9a-f]{64}$/.test(signature)) {
+    return { ok: false, reason: `${GRAFANA_SIGNATURE_HEADER} must be a hex HMAC-SHA256` };
+  }
+  if (!config.grafanaTimestampHeader) return { ok: true, signature };
+  const timestamp = header(headers, config.grafanaTimestampHeader)?.trim();
+  if (!timestamp) return { ok: false, reason: `missing ${config.grafanaTimestampHeader} header` };
+  if (!/^\d{1,12}$/.test(timestamp))
+    return { ok: false, reason: `${config.grafanaTimestampHeader} must be Unix seconds` };
+  if (Math.abs(nowMs / 1000 - Number(timestamp)) > MAX_CLOCK_SKEW_SECONDS) {
+    return { ok: false, reason: `stale signature: timestamp more than ${MAX_CLOCK_SKEW_SECONDS}s from now` };
+  }
+  return { ok: true, signature, timestamp };
+}
+
+/**
  * Grafana's signature: hex HMAC-SHA256 of the raw body, or of `<timestamp>:<body>` when a
- * timestamp header is configured — then the timestamp (Unix seconds) must be within
- * MAX_CLOCK_SKEW_SECONDS in either direction, so a captured request cannot be replayed later.
+ * timestamp header is configured, so a captured request cannot be replayed later.
  */
 export function checkGrafanaSignature(
   config: WebhookAuthConfig,
@@ -84,34 +115,18 @@ export function checkGrafanaSignature(
   rawBody: string,
   nowMs = Date.now(),
 ): AuthResult {
-  const secret = config.grafanaHmacSecret;
-  if (!secret) return { ok: false, reason: 'no Grafana HMAC secret is configured' };
-  const signature = header(headers, GRAFANA_SIGNATURE_HEADER)?.trim().toLowerCase();
-  if (!signature) return { ok: false, reason: `missing ${GRAFANA_SIGNATURE_HEADER} header` };
-  let signed = rawBody;
-  if (config.grafanaTimestampHeader) {
-    const timestamp = header(headers, config.grafanaTimestampHeader)?.trim();
-    if (!timestamp) return { ok: false, reason: `missing ${config.grafanaTimestampHeader} header` };
-    if (!/^\d{1,12}$/.test(timestamp)) {
-      return { ok: false, reason: `${config.grafanaTimestampHeader} must be Unix seconds` };
-    }
-    if (Math.abs(nowMs / 1000 - Number(timestamp)) > MAX_CLOCK_SKEW_SECONDS) {
-      return { ok: false, reason: `stale signature: timestamp more than ${MAX_CLOCK_SKEW_SECONDS}s from now` };
-    }
-    signed = `${timestamp}:${rawBody}`;
-  }
-  const expected = createHmac('sha256', secret).update(signed).digest('hex');
-  return constantTimeEqual(signature, expected)
+  const pre = precheckGrafanaSignature(config, headers, nowMs);
+  if (!pre.ok) return pre;
+  const signed = pre.timestamp === undefined ? rawBody : `${pre.timestamp}:${rawBody}`;
+  const expected = createHmac('sha256', config.grafanaHmacSecret ?? '')
+    .update(signed)
+    .digest('hex');
+  return constantTimeEqual(pre.signature, expected)
     ? { ok: true, method: 'grafana-hmac' }
     : { ok: false, reason: 'invalid Grafana signature' };
 }
 
-export function authenticate(
-  source: 'alertmanager' | 'grafana',
-  config: WebhookAuthConfig,
-  headers: Headers,
-  rawBody: string,
-): AuthResult {
-  if (source === 'grafana' && config.grafanaHmacSecret) return checkGrafanaSignature(config, headers, rawBody);
-  return checkCredentials(config, headers);
+/** Grafana with a signing secret is judged on the body; everything else on its headers alone. */
+export function signedByBody(source: 'alertmanager' | 'grafana', config: WebhookAuthConfig): boolean {
+  return source === 'grafana' && config.grafanaHmacSecret !== undefined;
 }

@@ -1,43 +1,40 @@
 /**
- * `POST /webhooks/alertmanager` and `POST /webhooks/grafana`: authenticate → parse → route the
- * group to a runbook → signal-with-start on the group's workflow id, so the first notification
- * opens the incident and every later one (repeats, new alerts, resolutions) reaches it as
- * `alertSignal`. The answer is 2xx only once Temporal holds the notification: an accepted alert
- * is never lost.
+ * `POST /webhooks/alertmanager` and `POST /webhooks/grafana`: authenticate (on the headers, before
+ * the body is read) → parse liberally → derive what the sender left out → route the group to a
+ * runbook (pods followed to their Deployments) → signal-with-start on the group's workflow id, so
+ * the first notification opens the incident and every later one reaches it as `alertSignal`. The
+ * answer is 2xx only once Temporal holds every signal of the notification: an accepted alert is
+ * never lost.
  *
  * Status codes follow what the senders do with them. Alertmanager re-sends a 4xx forever every
- * group_interval, so only a request that can never succeed gets one (malformed → 400, bad
- * credentials → 401, too large → 413); alerts that route nowhere or cannot fill their runbook are
- * answered 200 with the reason (and logged, and counted). 503 means Temporal is out of reach and
- * asks the sender to retry.
+ * group_interval, so only a request that can never succeed gets one (not JSON or no alert list →
+ * 400, bad credentials → 401, over FIREBREAK_WEBHOOK_BODY_LIMIT → 413); alerts that route nowhere
+ * or cannot fill their runbook are answered 200 with the reason (and logged, and counted). 503
+ * means Temporal, or the Kubernetes API a pod must be looked up in, is out of reach: retry.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApplicationFailure } from '@temporalio/common';
-import { isGrpcDeadlineError, isGrpcServiceError, WorkflowNotFoundError } from '@temporalio/client';
-import { deliverAlert, incidentHandle } from '../../client/incidents';
 import { ErrorType } from '../../common/errors';
 import { alertWorkflowId } from '../../common/ids';
 import { lineLog } from '../../config/logger';
 import { prepareIncident } from '../../runbooks';
-import { alertSignal, type AlertNotification } from '../../domain/messages';
 import type { AppDeps } from '../app';
 import type { IngressMetrics } from '../metrics';
-import { authenticate, webhookAuthConfig, webhooksUnauthenticated } from './auth';
-import { routeAlertGroup } from './routing';
-import { earliestStart, parsePayload, toNotification, type AlertSource } from './schemas';
+import { clusterAccess } from '../kubernetes/access';
+import { createOwnerResolver, type OwnerResolver } from '../kubernetes/owners';
+import { checkCredentials, checkGrafanaSignature, precheckGrafanaSignature, signedByBody } from './auth';
+import { webhookAuthConfig, webhooksUnauthenticated } from './auth';
+import { DEFAULT_ROUTES } from './default-routes';
+import { isTemporalUnavailable, SignalDelivery } from './delivery';
+import { earliestStart, toNotification, type ReceivedNotification } from './normalise';
+import { parsePayload, type AlertSource } from './schemas';
+import { notificationSignals } from './signals';
+import { routeAlertGroup, type RoutingTables } from './targets';
 
 type Deps = AppDeps & { metrics: IngressMetrics };
 
-/**
- * Temporal answers a signal-with-start in milliseconds; past this it is not reachable in any useful
- * sense. The gRPC deadline alone can overshoot by seconds (connection set-up, retry back-off), so a
- * hard cap backs it: the answer must leave before the ingress's 10 s connection timeout cuts the
- * socket. A call still in flight at the cap may land after the 503; the sender's retry then
- * repeats a notification, which the incident folds in by fingerprint.
- */
-const TEMPORAL_DEADLINE_MS = 5_000;
-const TEMPORAL_HARD_CAP_MS = 7_000;
+/** Signed Grafana bodies are buffered before their signature can be checked: at most this many at once. */
+export const MAX_UNVERIFIED_BODIES = 2;
 
 export type Outcome = 'accepted' | 'signalled' | 'ignored' | 'unroutable';
 
@@ -45,6 +42,16 @@ export interface AlertRoutesOptions {
   /** Where "ignored because..." lines go; the app's logger by default, a collector in tests. */
   log?: (line: string) => void;
   now?: () => Date;
+  /** Follows pods to Deployments; from KUBECONFIG / in-cluster / ~/.kube/config by default, null for none. */
+  owners?: OwnerResolver | null;
+}
+
+interface Answer {
+  outcome: Outcome;
+  reason?: string;
+  runbook?: string;
+  via?: string;
+  notes?: string[];
 }
 
 /** The route module for ingress/routes.ts, with options for tests. */
@@ -53,92 +60,122 @@ export function alertRoutes(options: AlertRoutesOptions = {}) {
   return async function registerAlertWebhooks(app: FastifyInstance, deps: Deps): Promise<void> {
     const log = options.log ?? lineLog(app.log, 'alerts', 'warn');
     const auth = webhookAuthConfig(deps.env);
+    const bodyLimit = deps.env.FIREBREAK_WEBHOOK_BODY_LIMIT;
     if (webhooksUnauthenticated(auth)) {
       log(
         'alert webhooks: no FIREBREAK_WEBHOOK_TOKEN or FIREBREAK_WEBHOOK_BASIC_AUTH set; anyone who can reach ' +
           'the ingress can start incidents',
       );
     }
-    // Own scope and body parser: credentials are checked before the body is judged, so an
-    // unauthenticated caller learns nothing about what a valid payload looks like.
+    const tables = routingTables(deps, options.owners, options.log ?? lineLog(app.log, 'alerts'), log);
+    const count = (source: string, outcome: string) => deps.metrics.alertNotifications.inc({ outcome, source });
+    const unverifiedBodies = new Set<FastifyRequest>();
+
     await app.register(async (scope) => {
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
         request.rawBody = body.toString();
         done(null, request.rawBody);
       });
+      // Credentials before the body: Fastify has not read a byte of it when this hook answers 401,
+      // and Node discards what the sender still pushes instead of buffering it.
+      scope.addHook('onRequest', async (request, reply) => {
+        const source = sourceOf(request);
+        if (signedByBody(source, auth)) {
+          const pre = precheckGrafanaSignature(auth, request.headers);
+          if (!pre.ok) return refuse(reply, source, 401, `unauthorized: ${pre.reason}`);
+          if (unverifiedBodies.size >= MAX_UNVERIFIED_BODIES) {
+            reply.header('retry-after', '5');
+            return refuse(reply, source, 503, 'busy checking other signed notifications; retry shortly');
+          }
+          unverifiedBodies.add(request);
+          return;
+        }
+        const result = checkCredentials(auth, request.headers);
+        if (!result.ok) return refuse(reply, source, 401, `unauthorized: ${result.reason}`);
+      });
+      const release = async (request: FastifyRequest) => void unverifiedBodies.delete(request);
+      scope.addHook('onResponse', release);
+      scope.addHook('onRequestAbort', release);
       for (const source of ['alertmanager', 'grafana'] as const) {
-        scope.post(`/webhooks/${source}`, (request, reply) => handle(source, request, reply));
+        scope.post(`/webhooks/${source}`, { bodyLimit }, (request, reply) => handle(source, request, reply));
       }
       // Grafana's contact point lets the user pick PUT instead of POST.
-      scope.put('/webhooks/grafana', (request, reply) => handle('grafana', request, reply));
+      scope.put('/webhooks/grafana', { bodyLimit }, (request, reply) => handle('grafana', request, reply));
     });
 
+    function refuse(reply: FastifyReply, source: AlertSource, status: 401 | 503, error: string) {
+      count(source, status === 401 ? 'unauthorized' : 'busy');
+      return reply.status(status).send({ error });
+    }
+
     async function handle(source: AlertSource, request: FastifyRequest, reply: FastifyReply) {
-      const count = (outcome: string, by = 1) => deps.metrics.alertNotifications.inc({ outcome, source }, by);
       const rawBody = request.rawBody ?? '';
-      const authResult = authenticate(source, auth, request.headers, rawBody);
-      if (!authResult.ok) {
-        count('unauthorized');
-        return reply.status(401).send({ error: `unauthorized: ${authResult.reason}` });
+      if (signedByBody(source, auth)) {
+        const signature = checkGrafanaSignature(auth, request.headers, rawBody);
+        if (!signature.ok) return refuse(reply, source, 401, `unauthorized: ${signature.reason}`);
       }
       const body = parseJson(rawBody);
-      if (!body.ok) {
-        count('invalid');
-        return reply.status(400).send({ error: body.message });
-      }
-      const parsed = parsePayload(source, body.value);
+      const parsed = body.ok ? parsePayload(source, body.value) : body;
       if (!parsed.ok) {
-        count('invalid');
+        count(source, 'invalid');
         return reply.status(400).send({ error: parsed.message });
       }
       const notification = toNotification(source, parsed.payload, now());
       const workflowId = alertWorkflowId(source, notification.receiver, notification.groupKey);
+      const derived = notification.derived.length > 0 ? { derived: notification.derived } : {};
+      if (notification.alerts.length === 0) {
+        count(source, 'ignored');
+        return reply.status(200).send({ workflowId, outcome: 'ignored', reason: 'the notification holds no alerts' });
+      }
       const group = `${source} group ${JSON.stringify(notification.groupKey)} (receiver ${notification.receiver})`;
-
       try {
         const answer = await deliver(notification, workflowId, group);
-        count(answer.outcome);
-        if (answer.outcome !== 'ignored' && answer.outcome !== 'unroutable') {
+        count(source, answer.outcome);
+        if (answer.outcome === 'accepted' || answer.outcome === 'signalled') {
           for (const status of ['firing', 'resolved'] as const) {
             const n = notification.alerts.filter((a) => a.status === status).length;
             if (n > 0) deps.metrics.alertsReceived.inc({ source, status }, n);
           }
         }
-        return reply.status(200).send({ workflowId, ...answer });
+        return reply.status(200).send({ workflowId, ...answer, ...derived });
       } catch (err) {
-        if (isTemporalUnavailable(err)) {
-          count('unavailable');
-          log(`${group}: Temporal is unreachable (${(err as Error).message}); answered 503 so the sender retries`);
-          return reply
-            .status(503)
-            .header('retry-after', '10')
-            .send({ error: 'Temporal is unreachable; the notification was not recorded, retry later' });
+        const unreachable = isTemporalUnavailable(err)
+          ? 'Temporal'
+          : err instanceof ClusterUnreachable
+            ? 'the Kubernetes API'
+            : undefined;
+        if (!unreachable) {
+          count(source, 'error');
+          throw err;
         }
-        count('error');
-        throw err;
+        count(source, 'unavailable');
+        log(`${group}: ${unreachable} is unreachable (${(err as Error).message}); answered 503 so the sender retries`);
+        return reply
+          .status(503)
+          .header('retry-after', '10')
+          .send({ error: `${unreachable} is unreachable; the notification was not recorded, retry later` });
       }
     }
 
-    async function deliver(
-      notification: AlertNotification,
-      workflowId: string,
-      group: string,
-    ): Promise<{ outcome: Outcome; reason?: string; runbook?: string; via?: string }> {
-      // Resolutions only ever update an open incident: they must not start one.
+    async function deliver(notification: ReceivedNotification, workflowId: string, group: string): Promise<Answer> {
+      const delivery = new SignalDelivery(deps.client, workflowId, notificationSignals(notification));
+      // Most notifications repeat a group whose incident is open: they need no routing at all.
+      if (await delivery.toRunningIncident()) return { outcome: 'signalled' };
       if (!notification.alerts.some((alert) => alert.status === 'firing')) {
-        if (await signalIfRunning(notification, workflowId)) return { outcome: 'signalled' };
         const reason = 'no open incident for this group, and resolved alerts never start one';
         log(`${group}: ignored: ${reason}`);
         return { outcome: 'ignored', reason };
       }
 
-      const routed = routeAlertGroup(deps.config.routes, notification.alerts);
+      const routed = await routeAlertGroup(notification.alerts, tables);
       let reason: string;
       if (routed.kind === 'routed') {
         const { decision } = routed;
+        const notes = decision.notes.length > 0 ? { notes: decision.notes } : {};
         try {
           const slackChannel = deps.env.FIREBREAK_SLACK_CHANNEL ?? deps.config.slack.channel;
+          const detectedAt = earliestStart(notification.alerts);
           const prepared = prepareIncident({
             runbook: decision.runbook,
             targets: decision.targets,
@@ -152,12 +189,10 @@ export function alertRoutes(options: AlertRoutesOptions = {}) {
             },
             policy: deps.policy,
             ...(slackChannel ? { slackChannel } : {}),
-            ...withDetectedAt(earliestStart(notification.alerts)),
+            ...(detectedAt ? { detectedAt } : {}),
           });
-          await withTemporalDeadline(() =>
-            deliverAlert(deps.client, prepared, notification, deps.env.FIREBREAK_TASK_QUEUE),
-          );
-          return { outcome: 'accepted', runbook: decision.runbook, via: decision.via };
+          await delivery.startingIncident(prepared, deps.env.FIREBREAK_TASK_QUEUE);
+          return { outcome: 'accepted', runbook: decision.runbook, via: decision.via, ...notes };
         } catch (err) {
           if (!(err instanceof ApplicationFailure && err.type === ErrorType.INVALID_INPUT)) throw err;
           reason = `${decision.via} → ${decision.runbook}: ${err.message}`;
@@ -165,31 +200,12 @@ export function alertRoutes(options: AlertRoutesOptions = {}) {
       } else {
         reason = routed.kind === 'unusable' ? `${routed.via}: ${routed.reason}` : routed.reason;
       }
-      // The group may already have an incident (an earlier notification routed); it still hears of this one.
-      if (await signalIfRunning(notification, workflowId)) return { outcome: 'signalled', reason };
+      // A concurrent request may have opened the group's incident meanwhile: it still hears of this one.
+      if (await delivery.toRunningIncident()) return { outcome: 'signalled', reason };
+      if (routed.kind === 'unusable' && routed.transient) throw new ClusterUnreachable(reason);
       const outcome: Outcome = routed.kind === 'unmatched' ? 'ignored' : 'unroutable';
       log(`${group}: ${outcome === 'ignored' ? 'ignored' : 'not started'}: ${reason}`);
       return { outcome, reason };
-    }
-
-    async function signalIfRunning(notification: AlertNotification, workflowId: string): Promise<boolean> {
-      try {
-        await withTemporalDeadline(() => incidentHandle(deps.client, workflowId).signal(alertSignal, notification));
-        return true;
-      } catch (err) {
-        if (err instanceof WorkflowNotFoundError) return false;
-        throw err;
-      }
-    }
-
-    function withTemporalDeadline<T>(fn: () => Promise<T>): Promise<T> {
-      const call = deps.client.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, fn);
-      call.catch(() => undefined);
-      const answered = new AbortController();
-      const cap = sleep(TEMPORAL_HARD_CAP_MS, undefined, { signal: answered.signal }).then(() => {
-        throw new TemporalTimeoutError(TEMPORAL_HARD_CAP_MS);
-      });
-      return Promise.race([call, cap]).finally(() => answered.abort());
     }
   };
 }
@@ -197,8 +213,37 @@ export function alertRoutes(options: AlertRoutesOptions = {}) {
 /** The module ingress/routes.ts lists. */
 export const registerAlertRoutes = alertRoutes();
 
-function withDetectedAt(detectedAt: string | undefined): { detectedAt?: string } {
-  return detectedAt ? { detectedAt } : {};
+class ClusterUnreachable extends Error {}
+
+function sourceOf(request: FastifyRequest): AlertSource {
+  return request.routeOptions.url === '/webhooks/grafana' ? 'grafana' : 'alertmanager';
+}
+
+/** Config rules, the default table unless turned off, and the cluster pods are followed in. */
+function routingTables(
+  deps: Deps,
+  owners: OwnerResolver | null | undefined,
+  info: (line: string) => void,
+  warn: (line: string) => void,
+) {
+  const tables: RoutingTables = {
+    rules: deps.config.routes,
+    defaults: deps.config.defaultRoutes ? DEFAULT_ROUTES : [],
+    owners: owners ?? null,
+  };
+  if (owners === undefined) {
+    const access = clusterAccess(deps.env);
+    if (access.ok) {
+      tables.owners = createOwnerResolver(access.kubeConfig);
+      info(`alert routing: pods are followed to their Deployments through ${access.source}`);
+    } else {
+      tables.ownersOff = `no Kubernetes cluster is configured (${access.reason})`;
+      warn(`alert routing: pods are not followed to their Deployments: ${tables.ownersOff}`);
+    }
+  } else if (owners === null) {
+    tables.ownersOff = 'owner resolution is turned off';
+  }
+  return tables;
 }
 
 function parseJson(text: string): { ok: true; value: unknown } | { ok: false; message: string } {
@@ -208,21 +253,4 @@ function parseJson(text: string): { ok: true; value: unknown } | { ok: false; me
   } catch (err) {
     return { ok: false, message: `the request body is not valid JSON: ${(err as Error).message}` };
   }
-}
-
-class TemporalTimeoutError extends Error {
-  constructor(ms: number) {
-    super(`no answer from Temporal within ${ms} ms`);
-    this.name = 'TemporalTimeoutError';
-  }
-}
-
-/** gRPC UNAVAILABLE or a missed deadline, anywhere in the cause chain: the sender should retry. */
-export function isTemporalUnavailable(err: unknown): boolean {
-  if (err instanceof TemporalTimeoutError || isGrpcDeadlineError(err)) return true;
-  for (let cause: unknown = err, depth = 0; cause && depth < 5; depth++) {
-    if (isGrpcServiceError(cause) && (cause.code === 14 || cause.code === 4)) return true;
-    cause = (cause as { cause?: unknown }).cause;
-  }
-  return false;
 }

@@ -1,30 +1,30 @@
 /**
- * Routing an alert group to a runbook: the configured rules first (first match wins), then the
- * catalog's own alert hints. Pure code over parsed payloads, so every rule reads and tests alone.
+ * Which runbook an alert group goes to, and where each of its alerts points: the configured rules
+ * first (first match wins), then the default routing table, then the catalog's own alert hints.
+ * Pure code over parsed payloads, so every rule reads and tests alone; following pods to their
+ * Deployments (which needs the cluster) is targets.ts.
  */
-import { parseTarget } from '../../common/ids';
-import type { RunbookId, Severity, Target } from '../../common/types';
+import type { Severity } from '../../common/types';
 import type { LabelMatcher, RouteRule, ValueSource } from '../../config/routes';
-import { runbooksForAlert, findRunbook } from '../../runbooks';
+import { runbooksForAlert } from '../../runbooks';
 import type { AlertInstance } from '../../domain/messages';
 
-export interface RouteDecision {
-  /** `rule <name>` or `catalog hint`: said in logs and metrics. */
+/** The rule a group matched and its alerts that match it, firing first. */
+export interface RouteMatch {
+  kind: 'matched';
+  /** `rule <name>`, `default <name>` or `catalog hint of <runbook>`: said in logs and answers. */
   via: string;
-  runbook: RunbookId;
-  targets: Target[];
-  severity?: Severity;
-  params: Record<string, string>;
-  /** The alert whose labels supplied the target and parameters. */
-  alert: AlertInstance;
+  rule: RouteRule;
+  alerts: AlertInstance[];
 }
 
-export type RouteOutcome =
-  | { kind: 'routed'; decision: RouteDecision }
-  /** No rule applies: the group is acknowledged and ignored. */
-  | { kind: 'unmatched'; reason: string }
-  /** A rule applies but the alert cannot fill it (no namespace label...): acknowledged, not started. */
-  | { kind: 'unusable'; via: string; reason: string };
+export type MatchOutcome = RouteMatch | { kind: 'unmatched'; reason: string };
+
+/** Where one alert says the runbook should act. */
+export type TargetRef =
+  | { kind: 'deployment'; alert: AlertInstance; namespace: string; deployment: string }
+  | { kind: 'pod'; alert: AlertInstance; namespace: string; pod: string; podTemplateHash?: string }
+  | { kind: 'problem'; alert: AlertInstance; problem: string };
 
 export function matchesLabel(matcher: LabelMatcher, value: string | undefined): boolean {
   const text = value ?? '';
@@ -73,75 +73,86 @@ function byRelevance(alerts: AlertInstance[]): AlertInstance[] {
   return [...alerts.filter((a) => a.status === 'firing'), ...alerts.filter((a) => a.status !== 'firing')];
 }
 
+/** A catalog hint as a rule: the runbook, with the target from the usual labels. */
+function hintRule(runbook: RouteRule['runbook']): RouteRule {
+  return {
+    match: {},
+    runbook,
+    namespace: { label: 'namespace' },
+    deployment: { label: 'deployment' },
+    pod: { label: 'pod' },
+    params: {},
+  };
+}
+
 /**
- * The group's rule is the first rule, in file order, that matches any of its alerts; the first
- * such alert (firing preferred) fills the target and parameters. Multi-target runbooks take every
- * distinct target the group's matching alerts name.
+ * The group's rule is the first configured rule, in file order, that matches any of its alerts;
+ * then the first default; then the first alert a runbook's hints recognise.
  */
-export function routeAlertGroup(rules: RouteRule[], alerts: AlertInstance[]): RouteOutcome {
+export function matchAlertGroup(
+  alerts: AlertInstance[],
+  tables: { rules: readonly RouteRule[]; defaults: readonly RouteRule[] },
+): MatchOutcome {
   const ordered = byRelevance(alerts);
-  for (const [index, rule] of rules.entries()) {
-    const matching = ordered.filter((alert) => ruleMatches(rule, alert.labels));
-    if (matching.length > 0) return fill(rule, `rule ${ruleName(rule, index)}`, matching);
+  const tried: [string, readonly RouteRule[]][] = [
+    ['rule', tables.rules],
+    ['default', tables.defaults],
+  ];
+  for (const [kind, rules] of tried) {
+    for (const [index, rule] of rules.entries()) {
+      const matching = ordered.filter((alert) => ruleMatches(rule, alert.labels));
+      if (matching.length > 0) {
+        const name = ruleName(rule, index);
+        return { kind: 'matched', via: kind === 'default' ? name : `rule ${name}`, rule, alerts: matching };
+      }
+    }
   }
   for (const alert of ordered) {
     const [hinted] = runbooksForAlert(alert.labels);
     if (!hinted) continue;
-    const rule: RouteRule = {
-      match: {},
-      runbook: hinted.id,
-      namespace: { label: 'namespace' },
-      deployment: { label: 'deployment' },
-      params: {},
-    };
     const matching = ordered.filter((candidate) => runbooksForAlert(candidate.labels)[0]?.id === hinted.id);
-    return fill(rule, `catalog hint of ${hinted.id}`, matching);
+    return { kind: 'matched', via: `catalog hint of ${hinted.id}`, rule: hintRule(hinted.id), alerts: matching };
   }
-  const names = [...new Set(alerts.map((a) => a.labels.alertname ?? '(no alertname)'))].join(', ');
+  const names = [...new Set(alerts.map((a) => a.labels.alertname ?? '(no alertname)'))].slice(0, 10).join(', ');
+  const none = tables.rules.length === 0 ? ' (none configured)' : 's';
+  return { kind: 'unmatched', reason: `no routing rule${none}, default route or runbook hint matches alerts ${names}` };
+}
+
+/** Where the rule says this alert points: a Deployment by name, or a pod to follow to one. */
+export function targetRef(rule: RouteRule, alert: AlertInstance): TargetRef {
+  const namespace = readValue(rule.namespace, alert);
+  if (namespace === undefined) {
+    return {
+      kind: 'problem',
+      alert,
+      problem: `alert ${alert.fingerprint} has no ${describeSource(rule.namespace)} for the target`,
+    };
+  }
+  const deployment = readValue(rule.deployment, alert);
+  if (deployment !== undefined) return { kind: 'deployment', alert, namespace, deployment };
+  const pod = readValue(rule.pod, alert);
+  if (pod !== undefined) {
+    const hash = alert.labels.pod_template_hash ?? alert.labels.label_pod_template_hash;
+    return { kind: 'pod', alert, namespace, pod, ...(hash ? { podTemplateHash: hash } : {}) };
+  }
   return {
-    kind: 'unmatched',
-    reason: `no routing rule${rules.length === 0 ? ' (none configured)' : 's'} or runbook hint matches alerts ${names}`,
+    kind: 'problem',
+    alert,
+    problem: `alert ${alert.fingerprint} has no ${describeSource(rule.deployment)} for the target, nor a ${describeSource(rule.pod)} to follow to one`,
   };
 }
 
-function fill(rule: RouteRule, via: string, alerts: AlertInstance[]): RouteOutcome {
-  const [first] = alerts;
-  if (!first) return { kind: 'unmatched', reason: `${via} matched no alert` };
-  const runbook = findRunbook(rule.runbook);
-  const targets: Target[] = [];
-  const problems: string[] = [];
-  for (const alert of runbook?.multiTarget ? alerts : [first]) {
-    const namespace = readValue(rule.namespace, alert);
-    const deployment = readValue(rule.deployment, alert);
-    if (namespace === undefined || deployment === undefined) {
-      const missing = namespace === undefined ? rule.namespace : rule.deployment;
-      problems.push(`alert ${alert.fingerprint} has no ${describeSource(missing)} for the target`);
-      continue;
-    }
-    const target = parseTarget(`${namespace}/${deployment}`);
-    if (!target) {
-      problems.push(`alert ${alert.fingerprint} names ${namespace}/${deployment}, not a valid namespace/deployment`);
-      continue;
-    }
-    if (!targets.some((t) => t.namespace === target.namespace && t.deployment === target.deployment)) {
-      targets.push(target);
-    }
-  }
-  if (targets.length === 0) return { kind: 'unusable', via, reason: problems.join('; ') };
-
+/** The rule's parameters as the chosen alert fills them; a source that yields nothing leaves the default. */
+export function ruleParams(rule: RouteRule, alert: AlertInstance): Record<string, string> {
   const params: Record<string, string> = {};
   for (const [name, source] of Object.entries(rule.params)) {
-    const value = readValue(source, first);
+    const value = readValue(source, alert);
     if (value !== undefined) params[name] = value;
   }
-  const severity = chooseSeverity(rule, first);
-  return {
-    kind: 'routed',
-    decision: { via, runbook: rule.runbook, targets, ...(severity ? { severity } : {}), params, alert: first },
-  };
+  return params;
 }
 
-function chooseSeverity(rule: RouteRule, alert: AlertInstance): Severity | undefined {
+export function ruleSeverity(rule: RouteRule, alert: AlertInstance): Severity | undefined {
   const mapping = rule.severity;
   if (mapping === undefined || typeof mapping === 'string') return mapping;
   const label = alert.labels[mapping.label];

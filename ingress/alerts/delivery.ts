@@ -1,0 +1,87 @@
+/**
+ * Handing a notification's signals (signals.ts) to Temporal, in order, each recorded before the
+ * next is sent and all before the sender hears 2xx. A running incident for the group gets plain
+ * signals; otherwise the first part starts it (signal-with-start) and the rest join it the same
+ * way, so a part that arrives after a concurrent request started the incident still lands there.
+ *
+ * Temporal answers a signal in milliseconds; past TEMPORAL_DEADLINE_MS it is not reachable in any
+ * useful sense. The gRPC deadline alone can overshoot by seconds (connection set-up, retry
+ * back-off), so a hard cap backs it, and the whole notification has its own cap: the answer must
+ * leave before the ingress's connection timeout cuts the socket. A call still in flight at a cap
+ * may land after the 503; the sender's retry then repeats the notification, which the incident
+ * folds in by fingerprint.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isGrpcDeadlineError, isGrpcServiceError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { deliverAlert, incidentHandle } from '../../client/incidents';
+import type { PreparedIncident } from '../../runbooks';
+import { alertSignal, type AlertNotification } from '../../domain/messages';
+
+const TEMPORAL_DEADLINE_MS = 5_000;
+const TEMPORAL_HARD_CAP_MS = 7_000;
+const NOTIFICATION_CAP_MS = 9_000;
+
+export class TemporalTimeoutError extends Error {
+  constructor(what: string, ms: number) {
+    super(`no answer from Temporal for ${what} within ${ms} ms`);
+    this.name = 'TemporalTimeoutError';
+  }
+}
+
+/** gRPC UNAVAILABLE or a missed deadline, anywhere in the cause chain: the sender should retry. */
+export function isTemporalUnavailable(err: unknown): boolean {
+  if (err instanceof TemporalTimeoutError || isGrpcDeadlineError(err)) return true;
+  for (let cause: unknown = err, depth = 0; cause && depth < 5; depth++) {
+    if (isGrpcServiceError(cause) && (cause.code === 14 || cause.code === 4)) return true;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+export class SignalDelivery {
+  private readonly startedAt = Date.now();
+
+  constructor(
+    private readonly client: Client,
+    private readonly workflowId: string,
+    private readonly signals: AlertNotification[],
+  ) {}
+
+  /**
+   * Signals every part to the group's running incident; false (nothing sent) when there is none.
+   * An incident that closes between parts misses only resolutions it no longer needs.
+   */
+  async toRunningIncident(): Promise<boolean> {
+    for (const [index, signal] of this.signals.entries()) {
+      try {
+        await this.call(`signal ${index + 1}`, () =>
+          incidentHandle(this.client, this.workflowId).signal(alertSignal, signal),
+        );
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return index > 0;
+        throw err;
+      }
+    }
+    return true;
+  }
+
+  /** Starts the incident with the first part (or joins it, if it started meanwhile) and adds the rest. */
+  async startingIncident(prepared: PreparedIncident, taskQueue: string): Promise<void> {
+    for (const [index, signal] of this.signals.entries()) {
+      await this.call(`signal-with-start ${index + 1}`, () => deliverAlert(this.client, prepared, signal, taskQueue));
+    }
+  }
+
+  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const left = NOTIFICATION_CAP_MS - (Date.now() - this.startedAt);
+    if (left <= 0) return Promise.reject(new TemporalTimeoutError(what, NOTIFICATION_CAP_MS));
+    const cap = Math.min(TEMPORAL_HARD_CAP_MS, left);
+    const call = this.client.withDeadline(Date.now() + Math.min(TEMPORAL_DEADLINE_MS, cap), fn);
+    call.catch(() => undefined);
+    const answered = new AbortController();
+    const capped = sleep(cap, undefined, { signal: answered.signal }).then(() => {
+      throw new TemporalTimeoutError(what, cap);
+    });
+    return Promise.race([call, capped]).finally(() => answered.abort());
+  }
+}

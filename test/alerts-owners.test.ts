@@ -1,0 +1,304 @@
+/**
+ * Following alerting pods to their Deployments on the bed's real control plane: each kind of owner
+ * kubectl would name, pods deleted since the alert fired, the brief memory of answers, and the
+ * bound on lookups a notification of thousands of pods may cause — with an identity holding
+ * exactly the ingress's role from deploy/kubernetes/rbac.yaml.
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, before, describe, test } from 'node:test';
+import {
+  ApiException,
+  AppsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  RbacAuthorizationV1Api,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
+import { DEFAULT_ROUTES } from '../ingress/alerts/default-routes';
+import { MAX_OWNER_LOOKUPS, routeAlertGroup } from '../ingress/alerts/targets';
+import { ExpiringLru } from '../ingress/kubernetes/cache';
+import { createOwnerResolver, replicaSetOfPodName, type OwnerResolver } from '../ingress/kubernetes/owners';
+import type { AlertInstance } from '../domain/messages';
+import { podNames, podSuffix, workloadWithPod } from './alerts-support';
+import { freePort } from './bed/ports';
+import {
+  createDeployment,
+  createNamespace,
+  deleteNamespace,
+  kubeConfigWithToken,
+  kubectlOk,
+  kubeTestEnv,
+  loadKubeConfig,
+  settled,
+  SKIP_WITHOUT_KUBE,
+  waitUntil,
+  type KubeTestEnv,
+} from './kube/fixtures';
+
+describe('the answer cache and pod names (pure)', () => {
+  test('entries expire after their TTL and the least recently used goes first', () => {
+    let now = 0;
+    const cache = new ExpiringLru<string, number>(2, 1_000, () => now);
+    cache.set('a', 1);
+    cache.set('b', 2);
+    assert.equal(cache.get('a'), 1, 'a is now the most recently used');
+    cache.set('c', 3);
+    assert.equal(cache.get('b'), undefined, 'b was the least recently used');
+    assert.equal(cache.size, 2);
+    now = 1_000;
+    assert.equal(cache.get('a'), undefined, 'expired');
+    assert.equal(cache.get('c'), undefined);
+  });
+
+  test('a ReplicaSet names its pods <replicaset>-<5 safe characters>', () => {
+    assert.equal(replicaSetOfPodName('checkout-7d9f8c6b5-x2b4q'), 'checkout-7d9f8c6b5');
+    assert.equal(replicaSetOfPodName('checkout-7d9f8c6b5-x2b4q', '7d9f8c6b5'), 'checkout-7d9f8c6b5');
+    assert.equal(replicaSetOfPodName('checkout-7d9f8c6b5-x2b4q', '5b6c8f9d7'), undefined, 'not that hash');
+    assert.equal(replicaSetOfPodName('db-0'), undefined, 'a StatefulSet pod');
+    assert.equal(replicaSetOfPodName('checkout-7d9f8c6b5-xaeio'), undefined, 'vowels never appear');
+  });
+});
+
+describe('owner resolution on the real control plane', { skip: SKIP_WITHOUT_KUBE }, () => {
+  let env: KubeTestEnv;
+  let admin: KubeConfig;
+  let ingressIdentity: KubeConfig;
+  let namespace: string;
+  let deploymentPod: string;
+  let replicaSet: string;
+
+  before(async () => {
+    env = kubeTestEnv()!;
+    admin = loadKubeConfig(env.kubeconfig);
+    namespace = await createNamespace(admin, 'alerts-owners');
+    ingressIdentity = kubeConfigWithToken(admin, await ingressToken(admin, namespace));
+    await createDeployment(admin, namespace, 'checkout', { replicas: 2 });
+    await settled(env, namespace, 'checkout');
+    deploymentPod = (await podNames(admin, namespace, 'checkout'))[0]!;
+    replicaSet = controllerOf(await kubectlJson(env, namespace, `pod/${deploymentPod}`)).name;
+  });
+
+  after(async () => {
+    if (admin && namespace) await deleteNamespace(admin, namespace);
+  });
+
+  test("a Deployment's pod: the same ReplicaSet and Deployment kubectl names as its controllers", async () => {
+    const owners = createOwnerResolver(ingressIdentity);
+    const viaKubectl = controllerOf(await kubectlJson(env, namespace, `replicaset/${replicaSet}`));
+    assert.deepEqual(viaKubectl, { kind: 'Deployment', name: 'checkout' });
+    assert.deepEqual(await owners.podOwner(namespace, deploymentPod), {
+      kind: 'deployment',
+      name: 'checkout',
+      replicaSet,
+    });
+  });
+
+  test('StatefulSet, DaemonSet and CronJob pods are named as such; a bare pod has no controller', async () => {
+    const owners = createOwnerResolver(ingressIdentity);
+    const statefulPod = await workloadWithPod(admin, namespace, 'StatefulSet', 'db');
+    const daemonPod = await workloadWithPod(admin, namespace, 'DaemonSet', 'agent');
+    const cronPod = await workloadWithPod(admin, namespace, 'CronJob', 'nightly');
+    await admin.makeApiClient(CoreV1Api).createNamespacedPod({
+      namespace,
+      body: { metadata: { name: 'debug' }, spec: { containers: [{ name: 'sh', image: 'registry.example/sh:v1' }] } },
+    });
+    assert.deepEqual(await owners.podOwner(namespace, statefulPod), {
+      kind: 'workload',
+      ownerKind: 'StatefulSet',
+      name: 'db',
+    });
+    assert.deepEqual(await owners.podOwner(namespace, daemonPod), {
+      kind: 'workload',
+      ownerKind: 'DaemonSet',
+      name: 'agent',
+    });
+    assert.deepEqual(await owners.podOwner(namespace, cronPod), {
+      kind: 'workload',
+      ownerKind: 'Job',
+      name: 'nightly-29437380',
+      note: 'created by CronJob nightly',
+    });
+    assert.deepEqual(await owners.podOwner(namespace, 'debug'), { kind: 'unowned' });
+  });
+
+  test('a pod deleted since the alert fired is followed through the ReplicaSet named in its name', async () => {
+    const gone = `${replicaSet}-b7x9z`;
+    assert.deepEqual(await createOwnerResolver(ingressIdentity).podOwner(namespace, gone), {
+      kind: 'deployment',
+      name: 'checkout',
+      replicaSet,
+      note: `pod ${gone} no longer exists; followed ReplicaSet ${replicaSet}, named after it`,
+    });
+  });
+
+  test('pod and ReplicaSet both gone: the Deployment inferred from their names, if it exists', async () => {
+    // A rollout with no history kept deletes the old ReplicaSet.
+    const apps = admin.makeApiClient(AppsV1Api);
+    await createDeployment(admin, namespace, 'cart', { replicas: 1 });
+    await settled(env, namespace, 'cart');
+    const [oldPod] = await podNames(admin, namespace, 'cart');
+    const oldReplicaSet = replicaSetOfPodName(oldPod!)!;
+    await apps.patchNamespacedDeployment(
+      {
+        namespace,
+        name: 'cart',
+        body: [
+          { op: 'add', path: '/spec/revisionHistoryLimit', value: 0 },
+          { op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'registry.example/app:v2' },
+        ],
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+    );
+    await settled(env, namespace, 'cart');
+    await waitUntil('the old ReplicaSet deleted', async () => {
+      try {
+        await apps.readNamespacedReplicaSet({ namespace, name: oldReplicaSet });
+        return false;
+      } catch (err) {
+        return err instanceof ApiException && err.code === 404;
+      }
+    });
+    const owners = createOwnerResolver(ingressIdentity);
+    assert.deepEqual(await owners.podOwner(namespace, oldPod!), {
+      kind: 'deployment',
+      name: 'cart',
+      replicaSet: oldReplicaSet,
+      note: `pod ${oldPod} and ReplicaSet ${oldReplicaSet} no longer exist; Deployment cart inferred from their names`,
+    });
+    assert.deepEqual(await owners.podOwner(namespace, 'ghost-7d9f8c6b5-x2b4q'), {
+      kind: 'unresolved',
+      reason: `pod ${namespace}/ghost-7d9f8c6b5-x2b4q and ReplicaSet ghost-7d9f8c6b5 no longer exist`,
+      transient: false,
+    });
+    assert.deepEqual(await owners.podOwner(namespace, 'db-1'), {
+      kind: 'unresolved',
+      reason: `pod ${namespace}/db-1 no longer exists, and its name does not say which ReplicaSet made it`,
+      transient: false,
+    });
+  });
+
+  test('answers are remembered for the TTL, then asked again', async () => {
+    let now = Date.now();
+    const owners = createOwnerResolver(ingressIdentity, { ttlMs: 30_000, now: () => now });
+    await createDeployment(admin, namespace, 'brief', { replicas: 1 });
+    await settled(env, namespace, 'brief');
+    const [pod] = await podNames(admin, namespace, 'brief');
+    assert.equal((await owners.podOwner(namespace, pod!)).kind, 'deployment');
+    await admin
+      .makeApiClient(AppsV1Api)
+      .deleteNamespacedDeployment({ namespace, name: 'brief', propagationPolicy: 'Foreground' });
+    await waitUntil('the pod gone', async () => (await podNames(admin, namespace, 'brief')).length === 0, 60_000);
+    now += 29_000;
+    assert.equal((await owners.podOwner(namespace, pod!)).kind, 'deployment', 'still the remembered answer');
+    now += 2_000;
+    assert.equal((await owners.podOwner(namespace, pod!)).kind, 'unresolved', 'asked again after the TTL');
+  });
+
+  test('refused or unreachable API: unresolved, transient only when asking again may help', async () => {
+    const stranger = kubeConfigWithToken(admin, 'not-a-token');
+    const refused = await createOwnerResolver(stranger).podOwner(namespace, deploymentPod);
+    assert.equal(refused.kind, 'unresolved');
+    assert.ok(
+      refused.kind === 'unresolved' && !refused.transient && /HTTP 401/.test(refused.reason),
+      JSON.stringify(refused),
+    );
+    const nowhere = new KubeConfig();
+    const port = await freePort();
+    nowhere.loadFromOptions({
+      clusters: [{ name: 'c', server: `https://127.0.0.1:${port}`, skipTLSVerify: true }],
+      users: [{ name: 'u', token: 't' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    const started = Date.now();
+    const unreachable = await createOwnerResolver(nowhere, { requestTimeoutMs: 500 }).podOwner(namespace, 'p');
+    assert.ok(unreachable.kind === 'unresolved' && unreachable.transient, JSON.stringify(unreachable));
+    assert.ok(Date.now() - started < 5_000);
+  });
+
+  test('5,000 crash-looping pods of one Deployment, no rules written: one lookup, the P0 runbook', async () => {
+    const real = createOwnerResolver(ingressIdentity);
+    let lookups = 0;
+    const counted: OwnerResolver = {
+      podOwner: (...args) => {
+        lookups += 1;
+        return real.podOwner(...args);
+      },
+    };
+    const alerts: AlertInstance[] = Array.from({ length: 5_000 }, (_, i) => ({
+      fingerprint: `f${i}`,
+      status: 'firing',
+      labels: {
+        alertname: 'KubePodCrashLooping',
+        namespace,
+        pod: i === 0 ? deploymentPod : `${replicaSet}-${podSuffix(i)}`,
+        container: 'app',
+        reason: 'CrashLoopBackOff',
+        severity: 'warning',
+      },
+      annotations: {},
+    }));
+    const outcome = await routeAlertGroup(alerts, { rules: [], defaults: DEFAULT_ROUTES, owners: counted });
+    assert.equal(lookups, 1);
+    assert.ok(outcome.kind === 'routed', JSON.stringify(outcome));
+    assert.equal(outcome.decision.runbook, 'p0-response');
+    assert.equal(outcome.decision.via, 'default: KubePodCrashLooping');
+    assert.equal(outcome.decision.severity, 'P2');
+    assert.deepEqual(outcome.decision.targets, [{ namespace, deployment: 'checkout' }]);
+
+    // Pods of many ReplicaSets: never more than MAX_OWNER_LOOKUPS, and the rest is said.
+    lookups = 0;
+    const scattered = alerts.map((alert, i) => ({
+      ...alert,
+      labels: { ...alert.labels, pod: `gone${i}-7d9f8c6b5-${podSuffix(i)}` },
+    }));
+    const bounded = await routeAlertGroup(scattered, { rules: [], defaults: DEFAULT_ROUTES, owners: counted });
+    assert.equal(lookups, MAX_OWNER_LOOKUPS);
+    assert.ok(bounded.kind === 'unusable' && !bounded.transient);
+    assert.match(bounded.reason, /4992 alert\(s\) not followed to a Deployment \(at most 8 lookups/);
+  });
+});
+
+async function kubectlJson(env: KubeTestEnv, namespace: string, object: string): Promise<Record<string, unknown>> {
+  return JSON.parse(await kubectlOk(env, ['-n', namespace, 'get', object, '-o', 'json']));
+}
+
+function controllerOf(object: Record<string, unknown>): { kind: string; name: string } {
+  const refs = (object.metadata as { ownerReferences?: { kind: string; name: string; controller?: boolean }[] })
+    .ownerReferences;
+  const ref = refs?.find((r) => r.controller);
+  if (!ref) throw new Error('no controller');
+  return { kind: ref.kind, name: ref.name };
+}
+
+/** A service account bound (in the test's namespace) to exactly the ClusterRole the ingress ships with. */
+async function ingressToken(admin: KubeConfig, namespace: string): Promise<string> {
+  const manifest = parseAllDocuments(await readFile('deploy/kubernetes/rbac.yaml', 'utf8')).map((d) => d.toJSON());
+  const role = manifest.find((doc) => doc.kind === 'ClusterRole' && doc.metadata.name === 'firebreak-ingress');
+  const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
+  const core = admin.makeApiClient(CoreV1Api);
+  try {
+    await rbac.createClusterRole({ body: role });
+  } catch (err) {
+    if (!(err instanceof ApiException && err.code === 409)) throw err;
+    await rbac.replaceClusterRole({ name: 'firebreak-ingress', body: role });
+  }
+  await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'ingress' } } });
+  await rbac.createNamespacedRoleBinding({
+    namespace,
+    body: {
+      metadata: { name: 'ingress' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'firebreak-ingress' },
+      subjects: [{ kind: 'ServiceAccount', name: 'ingress', namespace }],
+    },
+  });
+  const answer = await core.createNamespacedServiceAccountToken({
+    name: 'ingress',
+    namespace,
+    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+  });
+  return answer.status!.token;
+}
