@@ -5,7 +5,10 @@
  * exactly the ingress's role from deploy/kubernetes/rbac.yaml.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   ApiException,
@@ -19,6 +22,7 @@ import {
 import { parseAllDocuments } from 'yaml';
 import { DEFAULT_ROUTES } from '../ingress/alerts/default-routes';
 import { MAX_OWNER_LOOKUPS, routeAlertGroup } from '../ingress/alerts/targets';
+import { clusterAccess } from '../ingress/kubernetes/access';
 import { ExpiringLru } from '../ingress/kubernetes/cache';
 import { createOwnerResolver, replicaSetOfPodName, type OwnerResolver } from '../ingress/kubernetes/owners';
 import type { AlertInstance } from '../domain/messages';
@@ -59,6 +63,40 @@ describe('the answer cache and pod names (pure)', () => {
     assert.equal(replicaSetOfPodName('checkout-7d9f8c6b5-x2b4q', '5b6c8f9d7'), undefined, 'not that hash');
     assert.equal(replicaSetOfPodName('db-0'), undefined, 'a StatefulSet pod');
     assert.equal(replicaSetOfPodName('checkout-7d9f8c6b5-xaeio'), undefined, 'vowels never appear');
+  });
+});
+
+describe('which cluster the ingress asks (pure)', () => {
+  const nothing = { exists: () => false, home: '/home/nobody', inCluster: false };
+
+  test("KUBECONFIG, else in-cluster, else ~/.kube/config, else none — never client-node's localhost guess", async () => {
+    const none = clusterAccess({ KUBECONFIG: undefined }, nothing);
+    assert.deepEqual(none, {
+      ok: false,
+      reason: 'no KUBECONFIG, no in-cluster service account and no ~/.kube/config',
+    });
+    const broken = clusterAccess({ KUBECONFIG: '/nonexistent/kubeconfig' }, nothing);
+    assert.ok(!broken.ok && broken.reason.startsWith('KUBECONFIG (/nonexistent/kubeconfig) could not be loaded'));
+    const home = await mkdtemp(path.join(tmpdir(), 'firebreak-home-'));
+    const file = path.join(home, '.kube', 'config');
+    await mkdir(path.dirname(file));
+    await writeFile(
+      file,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters: [{ name: c, cluster: { server: "https://10.0.0.1:6443" } }]',
+        'users: [{ name: u, user: { token: t } }]',
+        'contexts: [{ name: x, context: { cluster: c, user: u } }]',
+        'current-context: x',
+        '',
+      ].join('\n'),
+    );
+    const fromHome = clusterAccess({ KUBECONFIG: undefined }, { exists: existsSync, home, inCluster: false });
+    assert.ok(fromHome.ok && fromHome.source === '~/.kube/config (https://10.0.0.1:6443)');
+    const explicit = clusterAccess({ KUBECONFIG: file }, nothing);
+    assert.ok(explicit.ok && explicit.source === 'KUBECONFIG (https://10.0.0.1:6443)');
+    await rm(home, { recursive: true, force: true });
   });
 });
 

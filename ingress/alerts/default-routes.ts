@@ -19,7 +19,7 @@ const BY_SEVERITY_LABEL = { label: 'severity', map: { critical: 'P1', warning: '
 /** Waiting reasons a new image or config causes, which a rollback undoes and a restart does not. */
 const BAD_ROLLOUT_WAITING = 'ImagePullBackOff|ErrImagePull|InvalidImageName|CreateContainerConfigError';
 
-export const DEFAULT_ROUTE_SOURCE = [
+const DEFAULT_ROUTE_SOURCE = [
   {
     name: 'default: OOM kill',
     // KubernetesContainerOomKiller: awesome-prometheus-alerts; the others: common hand-written names.

@@ -39,7 +39,7 @@ export const MAX_FINGERPRINT_CHARS = 64;
 const NO_RECEIVER = '(none)';
 
 /** Long text keeps a readable head and a hash of the whole, so distinct values stay distinct. */
-export function boundedIdentity(text: string, max: number): string {
+function boundedIdentity(text: string, max: number): string {
   if (text.length <= max) return text;
   const hash = fnv1a64(text);
   return `${text.slice(0, max - hash.length - 2)}…#${hash}`;

@@ -60,7 +60,7 @@ function pick(source: Record<string, string>, names: readonly string[]): Record<
 }
 
 /** One alert as the incident records it. */
-export function compactAlert(alert: AlertInstance, groupLabelNames: readonly string[]): AlertInstance {
+function compactAlert(alert: AlertInstance, groupLabelNames: readonly string[]): AlertInstance {
   return {
     fingerprint: alert.fingerprint,
     status: alert.status,
