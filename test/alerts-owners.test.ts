@@ -191,14 +191,9 @@ describe('owner resolution on the real control plane', { skip: SKIP_WITHOUT_KUBE
       setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
     );
     await settled(env, namespace, 'cart');
-    await waitUntil('the old ReplicaSet deleted', async () => {
-      try {
-        await apps.readNamespacedReplicaSet({ namespace, name: oldReplicaSet });
-        return false;
-      } catch (err) {
-        return err instanceof ApiException && err.code === 404;
-      }
-    });
+    await waitUntil('the old ReplicaSet deleted', () =>
+      isGone(() => apps.readNamespacedReplicaSet({ namespace, name: oldReplicaSet })),
+    );
     const owners = createOwnerResolver(ingressIdentity);
     assert.deepEqual(await owners.podOwner(namespace, oldPod!), {
       kind: 'deployment',
@@ -225,10 +220,14 @@ describe('owner resolution on the real control plane', { skip: SKIP_WITHOUT_KUBE
     await settled(env, namespace, 'brief');
     const [pod] = await podNames(admin, namespace, 'brief');
     assert.equal((await owners.podOwner(namespace, pod!)).kind, 'deployment');
-    await admin
-      .makeApiClient(AppsV1Api)
-      .deleteNamespacedDeployment({ namespace, name: 'brief', propagationPolicy: 'Foreground' });
-    await waitUntil('the pod gone', async () => (await podNames(admin, namespace, 'brief')).length === 0, 60_000);
+    const apps = admin.makeApiClient(AppsV1Api);
+    await apps.deleteNamespacedDeployment({ namespace, name: 'brief', propagationPolicy: 'Foreground' });
+    // Foreground deletion removes the pods, then the ReplicaSet, then the Deployment itself.
+    await waitUntil(
+      'the Deployment gone',
+      () => isGone(() => apps.readNamespacedDeployment({ namespace, name: 'brief' })),
+      60_000,
+    );
     now += 29_000;
     assert.equal((await owners.podOwner(namespace, pod!)).kind, 'deployment', 'still the remembered answer');
     now += 2_000;
@@ -299,6 +298,16 @@ describe('owner resolution on the real control plane', { skip: SKIP_WITHOUT_KUBE
     assert.match(bounded.reason, /4992 alert\(s\) not followed to a Deployment \(at most 8 lookups/);
   });
 });
+
+/** True once reading the object answers 404. */
+async function isGone(read: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await read();
+    return false;
+  } catch (err) {
+    return err instanceof ApiException && err.code === 404;
+  }
+}
 
 async function kubectlJson(env: KubeTestEnv, namespace: string, object: string): Promise<Record<string, unknown>> {
   return JSON.parse(await kubectlOk(env, ['-n', namespace, 'get', object, '-o', 'json']));
