@@ -147,7 +147,7 @@ describe('usage, help and exit codes', { concurrency: true }, () => {
     assert.match(inProcess.stderr, new RegExp(`cannot reach Temporal at ${closed}`));
 
     const env = { ...process.env, TEMPORAL_ADDRESS: '', FIREBREAK_TEMPORAL_PORT: closed.split(':')[1]! };
-    const spawned = await execFileAsync(process.execPath, [BIN, 'incidents'], { env, timeout: 30_000 }).then(
+    const spawned = await execFileAsync(process.execPath, [BIN, 'incidents'], { env, timeout: 90_000 }).then(
       () => ({ code: 0, stderr: '' }),
       (err: { code: number; stderr: string }) => err,
     );
@@ -161,7 +161,7 @@ describe('usage, help and exit codes', { concurrency: true }, () => {
     for (const args of [['--help'], ['status', '--help'], ['incidents']]) {
       const { stderr } = await execFileAsync(process.execPath, ['--import', LOADED_PACKAGES, BIN, ...args], {
         env,
-        timeout: 30_000,
+        timeout: 90_000,
       }).catch((err: { stderr: string }) => err);
       const line = /^loaded-packages (.*)$/m.exec(stderr);
       assert.ok(line, `no module list from firebreak ${args.join(' ')}: ${stderr}`);
@@ -174,9 +174,9 @@ describe('usage, help and exit codes', { concurrency: true }, () => {
   });
 
   test('the real bin: --help exits 0, a usage error exits 2', async () => {
-    const help = await execFileAsync(process.execPath, [BIN, 'postmortem', '--help'], { timeout: 30_000 });
+    const help = await execFileAsync(process.execPath, [BIN, 'postmortem', '--help'], { timeout: 90_000 });
     assert.match(help.stdout, /usage: firebreak postmortem <id>/);
-    const bad = await execFileAsync(process.execPath, [BIN, 'run', 'p0'], { timeout: 30_000 }).then(
+    const bad = await execFileAsync(process.execPath, [BIN, 'run', 'p0'], { timeout: 90_000 }).then(
       () => ({ code: 0 }),
       (err: { code: number }) => err,
     );
