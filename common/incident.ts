@@ -80,4 +80,18 @@ export interface IncidentInput<P = Record<string, unknown>> {
   slackChannel?: string;
   /** When the triggering signal was first seen (alert startsAt), for MTTA/MTTR. */
   detectedAt?: string;
+  /**
+   * The group's previous run, when it ended without closing (failed, terminated, timed out): this
+   * run is the same incident taken up again, and says so loudly (ingress/alerts/continuity.ts).
+   */
+  previousRun?: PreviousRun;
+}
+
+export interface PreviousRun {
+  workflowId: string;
+  runId: string;
+  /** Temporal's name for how it ended: FAILED, TERMINATED, TIMED_OUT. */
+  status: string;
+  closedAt?: string;
+  incidentId?: string;
 }

@@ -89,6 +89,25 @@ export interface AlertState {
   endsAt?: string;
 }
 
+/**
+ * The alert group as its latest notification described it, exact whatever the incident keeps of
+ * each alert: the ingress counts the whole notification before it cuts it down (domain/alerts.ts).
+ */
+export interface AlertSummary {
+  firing: number;
+  resolved: number;
+  /** Alerts the sender itself left out (Alertmanager's `max_alerts`): their status is unknown. */
+  withheld: number;
+  /** The group's status as sent. */
+  groupStatus: 'firing' | 'resolved';
+  /** Notifications heard (each counted once, however many signals carried it). */
+  notifications: number;
+  /** When the latest notification counted was received by the ingress. */
+  receivedAt: string;
+  /** Alerts once kept in `alerts` and let go to keep it bounded (the oldest-seen of their status). */
+  forgotten: number;
+}
+
 /** The incident record: what `statusQuery` returns and what the workflow returns. */
 export interface IncidentRecord {
   id: string;
@@ -111,9 +130,12 @@ export interface IncidentRecord {
   escalationTier: number;
   gates: GateState[];
   mitigations: MitigationRecord[];
+  /** The most recently seen alerts, at most ALERTS_KEPT_PER_STATUS of each status (domain/alerts.ts). */
   alerts: AlertState[];
-  /** True when an alert notification said its view was truncated. */
+  /** True when the latest notification's alerts were not all carried to the incident. */
   alertsPartial: boolean;
+  /** Exact counts of the group; absent until a notification that carries counts. */
+  alertSummary?: AlertSummary;
   timeline: TimelineEntry[];
   /** Slack card location once posted. */
   slack?: { channel: string; ts: string };

@@ -45,6 +45,11 @@ export interface AlertNotification {
    * the other parts of a split notification; > 0 means this view is partial.
    */
   truncatedAlerts: number;
+  /**
+   * The whole notification counted by the ingress before it cut the alerts down: exact, whatever
+   * `alerts` carries. Absent in signals sent before counting existed.
+   */
+  counts?: { firing: number; resolved: number; withheld: number };
   /** Cut down by the ingress to what folds the incident's view (a few labels, bounded values). */
   alerts: AlertInstance[];
   receivedAt: string;

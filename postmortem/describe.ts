@@ -64,8 +64,16 @@ export function signalSummary(name: string, payload: Record<string, unknown>, ac
   }
   if (name === 'alert') {
     const alerts = Array.isArray(payload.alerts) ? payload.alerts : [];
+    const head = `Alert notification from ${String(payload.source ?? '?')} (${String(payload.status ?? '?')})`;
+    const counts = payload.counts;
+    if (counts && typeof counts === 'object') {
+      // The ingress counted the whole notification; the alerts carried are a few of them.
+      const count = (name: string) => Number(field(counts, name) ?? 0);
+      const withheld = count('withheld') > 0 ? `, ${count('withheld')} withheld by the sender` : '';
+      return `${head}: ${count('firing')} firing, ${count('resolved')} resolved${withheld}`;
+    }
     const firing = alerts.filter((alert) => field(alert, 'status') === 'firing').length;
-    return `Alert notification from ${String(payload.source ?? '?')} (${String(payload.status ?? '?')}): ${firing} firing, ${alerts.length - firing} resolved${Number(payload.truncatedAlerts) > 0 ? `, ${String(payload.truncatedAlerts)} truncated` : ''}`;
+    return `${head}: ${firing} firing, ${alerts.length - firing} resolved${Number(payload.truncatedAlerts) > 0 ? `, ${String(payload.truncatedAlerts)} truncated` : ''}`;
   }
   return `Signal ${name}${actor ? ` from ${actorText(actor)}` : ''}`;
 }

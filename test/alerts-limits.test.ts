@@ -15,7 +15,8 @@ import { after, before, describe, test } from 'node:test';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { DEFAULT_WEBHOOK_BODY_LIMIT } from '../config/env';
 import { MAX_UNVERIFIED_BODIES } from '../ingress/alerts/routes';
-import { MAX_ALERTS_PER_NOTIFICATION, SIGNAL_BUDGET_BYTES } from '../ingress/alerts/signals';
+import { SIGNAL_BUDGET_BYTES } from '../ingress/alerts/signals';
+import { ALERTS_KEPT_PER_STATUS } from '../domain/alerts';
 import { statusQuery } from '../domain/messages';
 import {
   eventually,
@@ -206,25 +207,24 @@ describe('webhook sizes and credentials', { skip: SKIP_WITHOUT_KUBE }, () => {
       const count = events[0]?.notification.part?.count ?? 1;
       return events.length === count ? events : undefined;
     });
-    const shape = JSON.stringify(signals.map((s) => [s.bytes, s.notification.alerts.length, s.notification.part]));
-    assert.ok(signals.length > 1, `split over several signals: ${shape}`);
     for (const [i, signal] of signals.entries()) {
       assert.ok(signal.bytes <= SIGNAL_BUDGET_BYTES, `signal ${i + 1}: ${signal.bytes} bytes`);
-      assert.deepEqual(signal.notification.part, { index: i + 1, count: signals.length });
+      assert.deepEqual(signal.notification.counts, { firing: 5_000, resolved: 0, withheld: 0 }, 'every alert counted');
     }
     const carried = signals.flatMap((s) => s.notification.alerts.map((a) => a.fingerprint));
-    assert.equal(new Set(carried).size, MAX_ALERTS_PER_NOTIFICATION, 'the earliest 1,000, each once');
-    assert.equal(signals.at(-1)!.notification.truncatedAlerts, 5_000 - MAX_ALERTS_PER_NOTIFICATION);
+    assert.equal(new Set(carried).size, ALERTS_KEPT_PER_STATUS, 'the earliest the incident keeps, each once');
+    assert.equal(signals.at(-1)!.notification.truncatedAlerts, 5_000 - ALERTS_KEPT_PER_STATUS);
 
-    // The incident runs on it: every carried alert folded, the view known to be partial.
+    // The incident runs on it: the carried alerts kept, the group's size exact.
     const record = await eventually(
-      'the carried alerts folded',
+      'the notification folded',
       async () => {
         const r = await handle.query(statusQuery);
-        return r.alerts.length === MAX_ALERTS_PER_NOTIFICATION ? r : undefined;
+        return r.alertSummary?.firing === 5_000 ? r : undefined;
       },
       60_000,
     );
+    assert.equal(record.alerts.length, ALERTS_KEPT_PER_STATUS);
     // Before the incident is terminated (which fails its task in flight, by design).
     const history = await handle.fetchHistory();
     const failed = history.events?.filter((e) => e.workflowTaskFailedEventAttributes) ?? [];

@@ -11,7 +11,8 @@ import { RUNBOOKS, findRunbook, prepareIncident, runbooksForAlert, validateCatal
 import * as workflows from '../workflows';
 import { nextMemoryLimit, parseMemory } from '../domain/quantity';
 import { checkDecision } from '../domain/gates';
-import { alertsAllResolved, mergeAlerts } from '../domain/record';
+import { foldAlerts } from '../domain/alerts';
+import { alertsAllResolved } from '../domain/record';
 
 const target = { namespace: 'shop', deployment: 'checkout' };
 const base = { targets: [target], trigger: { kind: 'cli' as const, user: 'cli:alice' }, policy: DEFAULT_POLICY };
@@ -241,9 +242,8 @@ describe('gate rules', () => {
       annotations: {},
     });
     const notify = (alerts: ReturnType<typeof alert>[], truncatedAlerts = 0) => {
-      r.alertsPartial = truncatedAlerts > 0;
-      return mergeAlerts(
-        r.alerts,
+      return foldAlerts(
+        r,
         {
           source: 'alertmanager',
           receiver: 'r',
@@ -254,7 +254,7 @@ describe('gate rules', () => {
           receivedAt: 'now',
         },
         'now',
-      );
+      ).changed;
     };
     assert.equal(notify([alert('a', 'firing'), alert('b', 'firing')]).length, 2);
     assert.equal(notify([alert('a', 'firing')]).length, 0, 'no change, no timeline entry');

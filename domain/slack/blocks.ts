@@ -4,6 +4,7 @@
  * activities post what these return.
  */
 import { formatTarget } from '../../common/ids';
+import { alertCounts } from '../alerts';
 import type { GateState, IncidentRecord, TimelineEntry, Trigger } from '../../common/types';
 import { ackActionId, encodeActionValue, gateActions, type IncidentKey } from './buttons';
 import {
@@ -116,11 +117,11 @@ export function renderIncidentCard(incident: IncidentRecord, key: IncidentKey): 
   if (incident.outcome) state.push(`*Outcome:* ${safeText(incident.outcome, 1000)}`);
   if (incident.failure)
     state.push(`*Failure* (${escapeMrkdwn(incident.failure.type)}): ${safeText(incident.failure.message, 1000)}`);
-  if (incident.alerts.length > 0) {
-    const firing = incident.alerts.filter((a) => a.status === 'firing').length;
-    state.push(
-      `*Alerts:* ${firing} firing, ${incident.alerts.length - firing} resolved${incident.alertsPartial ? ' (partial view)' : ''}`,
-    );
+  const alerts = alertCounts(incident);
+  if (alerts.firing + alerts.resolved + alerts.withheld > 0) {
+    const withheld = alerts.exact && alerts.withheld > 0 ? `, ${alerts.withheld} withheld by the sender` : '';
+    const partial = !alerts.exact && incident.alertsPartial ? ' (partial view)' : '';
+    state.push(`*Alerts:* ${alerts.firing} firing, ${alerts.resolved} resolved${withheld}${partial}`);
   }
   if (state.length > 0) blocks.push({ type: 'section', text: mrkdwn(state.join('\n')) });
 

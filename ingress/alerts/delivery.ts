@@ -16,6 +16,8 @@ import { isGrpcDeadlineError, isGrpcServiceError, WorkflowNotFoundError, type Cl
 import { deliverAlert, incidentHandle } from '../../client/incidents';
 import type { PreparedIncident } from '../../runbooks';
 import { alertSignal, type AlertNotification } from '../../domain/messages';
+import type { PreviousRun } from '../../common/incident';
+import { takingUp, unclosedRun } from './continuity';
 
 const TEMPORAL_DEADLINE_MS = 5_000;
 const TEMPORAL_HARD_CAP_MS = 7_000;
@@ -65,11 +67,17 @@ export class SignalDelivery {
     return true;
   }
 
-  /** Starts the incident with the first part (or joins it, if it started meanwhile) and adds the rest. */
-  async startingIncident(prepared: PreparedIncident, taskQueue: string): Promise<void> {
+  /**
+   * Starts the incident with the first part (or joins it, if it started meanwhile) and adds the rest.
+   * A group whose latest run died unclosed is taken up again (continuity.ts); that run is returned.
+   */
+  async startingIncident(prepared: PreparedIncident, taskQueue: string): Promise<PreviousRun | undefined> {
+    const previous = await this.call('describe', () => unclosedRun(this.client, this.workflowId));
+    const starting = previous ? takingUp(prepared, previous) : prepared;
     for (const [index, signal] of this.signals.entries()) {
-      await this.call(`signal-with-start ${index + 1}`, () => deliverAlert(this.client, prepared, signal, taskQueue));
+      await this.call(`signal-with-start ${index + 1}`, () => deliverAlert(this.client, starting, signal, taskQueue));
     }
+    return previous;
   }
 
   private call<T>(what: string, fn: () => Promise<T>): Promise<T> {

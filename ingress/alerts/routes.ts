@@ -25,6 +25,7 @@ import { createOwnerResolver, type OwnerResolver } from '../kubernetes/owners';
 import { checkCredentials, checkGrafanaSignature, precheckGrafanaSignature, signedByBody } from './auth';
 import { webhookAuthConfig, webhooksUnauthenticated } from './auth';
 import { DEFAULT_ROUTES } from './default-routes';
+import { previousRunNote } from './continuity';
 import { isTemporalUnavailable, SignalDelivery } from './delivery';
 import { earliestStart, toNotification, type ReceivedNotification } from './normalise';
 import { parsePayload, type AlertSource } from './schemas';
@@ -191,8 +192,16 @@ export function alertRoutes(options: AlertRoutesOptions = {}) {
             ...(slackChannel ? { slackChannel } : {}),
             ...(detectedAt ? { detectedAt } : {}),
           });
-          await delivery.startingIncident(prepared, deps.env.FIREBREAK_TASK_QUEUE);
-          return { outcome: 'accepted', runbook: decision.runbook, via: decision.via, ...notes };
+          const previous = await delivery.startingIncident(prepared, deps.env.FIREBREAK_TASK_QUEUE);
+          if (!previous) return { outcome: 'accepted', runbook: decision.runbook, via: decision.via, ...notes };
+          const takenUp = previousRunNote(previous);
+          log(`${group}: ${takenUp}`);
+          return {
+            outcome: 'accepted',
+            runbook: decision.runbook,
+            via: decision.via,
+            notes: [...decision.notes, takenUp],
+          };
         } catch (err) {
           if (!(err instanceof ApplicationFailure && err.type === ErrorType.INVALID_INPUT)) throw err;
           reason = `${decision.via} → ${decision.runbook}: ${err.message}`;

@@ -6,24 +6,24 @@
  * labels, each value truncated), and the alerts are packed into signals of at most
  * SIGNAL_BUDGET_BYTES of JSON. Every part is recorded in Temporal before the sender hears 2xx.
  *
- * At most MAX_ALERTS_PER_NOTIFICATION alerts are carried; the rest is summarised, counted in
- * `truncatedAlerts` like Alertmanager's own `max_alerts`, so the incident knows its view is
- * partial and never resolves on it. The incident keeps every alert it hears in its state, and
- * that state travels in its activity inputs, queries and result, each limited to 2 MB by
- * Temporal: 1,000 alerts (~0.5 MB with their timeline entries) is what it can hold today. The
- * carried alerts are chosen stably — firing first, then the earliest — so a group that grows
- * keeps showing the incident the same alerts.
+ * Every alert of the notification is counted (`counts`: firing, resolved, and those the sender
+ * withheld), so the incident knows the group's exact state whatever its size. Of the alerts
+ * themselves, only what the incident keeps is carried: ALERTS_KEPT_PER_STATUS of each status
+ * (domain/alerts.ts); the rest is counted in `truncatedAlerts`. Carrying more would only grow the
+ * incident's history by up to the whole budget per notification, with nothing gained. The carried
+ * alerts are chosen stably — firing first, then the earliest — so a group that grows keeps
+ * showing the incident the same alerts.
  *
  * Parts are ordered the same way. Every part but the last says the view it carries is partial
  * (`truncatedAlerts` counts the alerts in the other parts too), so an incident never concludes
  * "all resolved" halfway through a notification; the last part carries the full view's count.
  */
+import { ALERTS_KEPT_PER_STATUS } from '../../domain/alerts';
 import type { AlertInstance, AlertNotification } from '../../domain/messages';
 import type { ReceivedNotification } from './normalise';
 
 export const SIGNAL_BUDGET_BYTES = 256 * 1024;
 export const MAX_SIGNALS_PER_NOTIFICATION = 8;
-export const MAX_ALERTS_PER_NOTIFICATION = 1_000;
 export const MAX_LABEL_VALUE_CHARS = 256;
 const MAX_LABEL_NAME_CHARS = 64;
 const MAX_GROUP_LABELS_KEPT = 8;
@@ -86,9 +86,12 @@ export function notificationSignals(
   budget = SIGNAL_BUDGET_BYTES,
 ): AlertNotification[] {
   const groupLabelNames = Object.keys(notification.groupLabels);
+  const counts = { firing: 0, resolved: 0, withheld: notification.truncatedAlerts };
+  for (const alert of notification.alerts) counts[alert.status] += 1;
+  const carried = { firing: 0, resolved: 0 };
   const ordered = [...notification.alerts]
     .sort(firingThenEarliest)
-    .slice(0, MAX_ALERTS_PER_NOTIFICATION)
+    .filter((alert) => ++carried[alert.status] <= ALERTS_KEPT_PER_STATUS)
     .map((alert) => compactAlert(alert, groupLabelNames));
 
   const envelope = (alerts: AlertInstance[], truncatedAlerts: number, part?: AlertNotification['part']) => ({
@@ -97,13 +100,20 @@ export function notificationSignals(
     groupKey: notification.groupKey,
     status: notification.status,
     truncatedAlerts,
+    counts,
     alerts,
     receivedAt: notification.receivedAt,
     ...(notification.derived.length > 0 ? { derived: notification.derived } : {}),
     ...(part ? { part } : {}),
   });
   // Room for the envelope with the largest numbers it can hold; alerts fill the rest.
-  const room = budget - jsonBytes(envelope([], Number.MAX_SAFE_INTEGER, { index: 99, count: 99 }));
+  const widest = {
+    firing: Number.MAX_SAFE_INTEGER,
+    resolved: Number.MAX_SAFE_INTEGER,
+    withheld: Number.MAX_SAFE_INTEGER,
+  };
+  const room =
+    budget - jsonBytes({ ...envelope([], Number.MAX_SAFE_INTEGER, { index: 99, count: 99 }), counts: widest });
 
   const batches: AlertInstance[][] = [];
   let batch: AlertInstance[] = [];

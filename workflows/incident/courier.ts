@@ -6,6 +6,7 @@
 import { condition, log } from '@temporalio/workflow';
 import type { SlackMessageRef } from '../../activities/slack';
 import type { IncidentRecord, TimelineEntry } from '../../common/types';
+import { fitRecord } from '../../domain/payload';
 import { slack } from './proxies';
 import { failureMessage } from './failures';
 
@@ -16,6 +17,17 @@ export type SlackItem =
   | { kind: 'escalation'; tier: string; mentions: string[]; text: string };
 
 const CARD_TIMELINE_ENTRIES = 5;
+/** Alert summaries reach the thread at most this often; a newer one replaces one still waiting. */
+export const ALERT_SUMMARY_INTERVAL_MS = 60_000;
+
+/** What the card shows and nothing more: the alert counts, not the alerts; the latest entries. */
+export function cardView(record: IncidentRecord): IncidentRecord {
+  return fitRecord({
+    ...record,
+    alerts: record.alertSummary ? [] : record.alerts,
+    timeline: record.timeline.slice(-CARD_TIMELINE_ENTRIES),
+  });
+}
 
 export class SlackCourier {
   private readonly outbox: SlackItem[] = [];
@@ -24,6 +36,8 @@ export class SlackCourier {
   /** True once the loop has delivered everything queued before close(). */
   done = false;
   private readonly approvalMessages = new Map<string, SlackMessageRef>();
+  private alertSummary?: TimelineEntry;
+  private alertSummaryPostedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly record: IncidentRecord,
@@ -32,6 +46,11 @@ export class SlackCourier {
 
   post(item: SlackItem): void {
     this.outbox.push(item);
+  }
+
+  /** The group's latest state for the thread (and the card), sent at most once per ALERT_SUMMARY_INTERVAL_MS. */
+  postAlertSummary(entry: TimelineEntry): void {
+    this.alertSummary = entry;
   }
 
   cardChanged(): void {
@@ -47,14 +66,32 @@ export class SlackCourier {
   async run(): Promise<void> {
     // Ends when the incident closes; the workflow's own waits carry the deadlines.
     for (;;) {
-      await condition(() => this.outbox.length > 0 || this.cardDirty || this.closing);
+      const summaryDue = () =>
+        this.alertSummary !== undefined &&
+        (this.closing || Date.now() - this.alertSummaryPostedAt >= ALERT_SUMMARY_INTERVAL_MS);
+      const wake = () => this.outbox.length > 0 || this.cardDirty || this.closing || summaryDue();
+      if (this.alertSummary && !wake()) {
+        await condition(wake, Math.max(1, this.alertSummaryPostedAt + ALERT_SUMMARY_INTERVAL_MS - Date.now()));
+      } else {
+        await condition(wake);
+      }
       if (this.cardDirty) {
         this.cardDirty = false;
         await this.publishCard();
         continue;
       }
-      const item = this.outbox.shift();
-      if (!item) break;
+      const summary = summaryDue() ? this.alertSummary : undefined;
+      if (summary) {
+        this.alertSummary = undefined;
+        this.alertSummaryPostedAt = Date.now();
+        // The card shows the counts the summary speaks of.
+        this.cardDirty = true;
+      }
+      const item: SlackItem | undefined = summary ? { kind: 'entry', entry: summary } : this.outbox.shift();
+      if (!item) {
+        if (this.alertSummary) continue;
+        break;
+      }
       await this.deliver(item).catch((err: unknown) =>
         log.warn('Slack delivery failed', { incidentId: this.record.id, item: item.kind, error: failureMessage(err) }),
       );
@@ -64,9 +101,8 @@ export class SlackCourier {
 
   private async publishCard(): Promise<void> {
     try {
-      const card = { ...this.record, timeline: this.record.timeline.slice(-CARD_TIMELINE_ENTRIES) };
       this.record.slack = await slack.publishIncidentCard({
-        incident: card,
+        incident: cardView(this.record),
         ref: this.record.slack,
         ...(this.channel ? { channel: this.channel } : {}),
       });

@@ -15,16 +15,18 @@ import {
   log,
   setHandler,
   upsertSearchAttributes,
-  workflowInfo,
 } from '@temporalio/workflow';
 import { formatTarget } from '../../common/ids';
 import { incidentIdKey, runbookKey, severityKey, statusKey, targetKey } from '../../common/search-attributes';
 import type { IncidentRecord } from '../../common/types';
 import { acknowledgeUpdate, alertSignal, decideUpdate, resolveSignal, statusQuery } from '../../domain/messages';
+import { fitRecord } from '../../domain/payload';
 import { isClosed } from '../../domain/record';
+import { notePreviousRun, receiveAlerts } from './alerts';
 import { Approvals, RunbookStopped } from './approvals';
 import { Escalation } from './escalation';
 import { describeFailure, failureMessage } from './failures';
+import { historyIsLong } from './history';
 import { RunbookIncident, type Incident } from './incident';
 import { MitigationLedger } from './ledger';
 import { paging } from './proxies';
@@ -54,7 +56,7 @@ export async function runIncident<P>(input: ResumableInput<P>, steps: RunbookSte
     lifecycle.cancelled();
   }
   await CancellationScope.nonCancellable(() => lifecycle.close(loops));
-  return lifecycle.state.record;
+  return fitRecord(lifecycle.state.record);
 }
 
 class IncidentLifecycle<P> {
@@ -75,7 +77,7 @@ class IncidentLifecycle<P> {
   /** Handlers are one-liners: the rules live with the part that owns them. */
   install(): void {
     const { state, approvals } = this;
-    setHandler(statusQuery, () => state.record);
+    setHandler(statusQuery, () => fitRecord(state.record));
     setHandler(acknowledgeUpdate, (request) => state.acknowledge(request), {
       validator: (request) => state.checkAcknowledge(request),
     });
@@ -83,7 +85,7 @@ class IncidentLifecycle<P> {
       validator: (request) => void approvals.check(request),
     });
     setHandler(resolveSignal, (request) => state.requestResolution(request));
-    setHandler(alertSignal, (notification) => state.onAlert(notification));
+    setHandler(alertSignal, (notification) => receiveAlerts(state, notification));
   }
 
   open(): Loops {
@@ -102,6 +104,7 @@ class IncidentLifecycle<P> {
         severity: record.severity,
         trigger: record.trigger.kind,
       });
+      notePreviousRun(state);
     }
     // Slack delivery must outlive a cancellation: the thread has to say what happened.
     const courier = CancellationScope.nonCancellable(() => state.slack.run());
@@ -142,8 +145,7 @@ class IncidentLifecycle<P> {
     record.currentStep = 'waiting for resolution';
     state.slack.cardChanged();
     const openedAt = Date.parse(record.openedAt);
-    const done = () =>
-      state.resolution !== undefined || state.alertsResolved() || workflowInfo().continueAsNewSuggested;
+    const done = () => state.resolution !== undefined || state.alertsResolved() || historyIsLong();
     const remaining = openedAt + state.policy.maxOpenMs - Date.now();
     const settled = remaining > 0 && (await condition(done, remaining));
     if (state.resolution) {
@@ -169,8 +171,9 @@ class IncidentLifecycle<P> {
     // A page still being sent must be known to the next run, which resolves it at the end.
     await condition(() => state.slack.done && escalation.pagesInFlight === 0 && allHandlersFinished(), DRAIN_MS);
     // A resolution that arrived while the thread caught up goes with the record, or it would be lost.
+    // Measured before it goes: a record past the budget travels shortened, never refused by the server.
     const resume: ResumeState = {
-      record: state.record,
+      record: fitRecord(state.record),
       pagerDutyPaged: escalation.pagerDutyPaged,
       ...(state.resolution ? { resolution: state.resolution } : {}),
     };

@@ -9,3 +9,9 @@ export const RESTORE_READS_SETTINGS = 'restore-reads-settings';
 
 /** Runbooks read a setting before changing it with `readDeploymentSettings` (QUICK), not a dry-run patch. */
 export const RUNBOOK_READS_SETTINGS = 'runbook-reads-settings';
+
+/**
+ * An alert notification folds into bounded state and becomes one rate-limited thread summary (and a
+ * card refresh), not a thread post per changed alert.
+ */
+export const ALERTS_SUMMARISED = 'alerts-summarised';

@@ -1,7 +1,7 @@
 /**
  * The incident's state and timeline: the record every other part of the kernel reads and writes,
  * status changes (mirrored in the FirebreakStatus search attribute), and the messages that change
- * the record directly (acknowledge, resolve, alert). Every timeline entry also goes to the Slack
+ * the record directly (acknowledge, resolve; alerts fold in alerts.ts). Every timeline entry also goes to the Slack
  * courier, which posts it in the card's thread.
  */
 import { ApplicationFailure, log, upsertSearchAttributes } from '@temporalio/workflow';
@@ -9,8 +9,8 @@ import { ErrorType } from '../../common/errors';
 import type { IncidentInput, IncidentPolicy } from '../../common/incident';
 import { statusKey } from '../../common/search-attributes';
 import type { IncidentRecord, IncidentStatus, Target, TimelineEntry, TimelineKind } from '../../common/types';
-import type { AcknowledgeRequest, AlertNotification, ResolveRequest } from '../../domain/messages';
-import { alertsAllResolved, isClosed, mergeAlerts } from '../../domain/record';
+import type { AcknowledgeRequest, ResolveRequest } from '../../domain/messages';
+import { alertsAllResolved, isClosed } from '../../domain/record';
 import { SlackCourier } from './courier';
 
 /** Carried across continue-as-new: the incident so far; the runbook's steps are already done. */
@@ -115,14 +115,6 @@ export class IncidentState<P> {
     if (this.record.closedAt !== undefined || this.resolution) return;
     this.resolution = request;
     this.note('note', `Resolution requested by ${actorName(request.actor)}${request.note ? `: ${request.note}` : ''}`);
-  }
-
-  onAlert(notification: AlertNotification): void {
-    this.record.alertsPartial = notification.truncatedAlerts > 0;
-    for (const alert of mergeAlerts(this.record.alerts, notification, now())) {
-      const name = alert.labels.alertname ?? alert.fingerprint;
-      this.note('alert', `Alert ${name} ${alert.status}`, { fingerprint: alert.fingerprint, status: alert.status });
-    }
   }
 }
 
