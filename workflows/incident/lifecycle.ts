@@ -78,7 +78,7 @@ class IncidentLifecycle<P> {
   install(): void {
     const { state, approvals } = this;
     setHandler(statusQuery, () => fitRecord(state.record));
-    setHandler(acknowledgeUpdate, (request) => state.acknowledge(request), {
+    setHandler(acknowledgeUpdate, (request) => fitRecord(state.acknowledge(request)), {
       validator: (request) => state.checkAcknowledge(request),
     });
     setHandler(decideUpdate, (request) => approvals.decide(request), {
