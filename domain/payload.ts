@@ -42,6 +42,11 @@ function clampEntry(entry: TimelineEntry): TimelineEntry {
   return { ...entry, message, data: { omitted: `${jsonBytes(entry.data)} bytes of details (in the history)` } };
 }
 
+/** A timeline entry as it may travel on its own (to the thread): itself, or shortened past `budget`. */
+export function fitEntry(entry: TimelineEntry, budget = PAYLOAD_BUDGET_BYTES): TimelineEntry {
+  return jsonBytes(entry) <= budget ? entry : clampEntry(entry);
+}
+
 /**
  * The record as it may travel: itself when it is within `budget` bytes of JSON; otherwise the same
  * record with, in this order until it fits, its alert details dropped (the counts stay exact),

@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import type { IncidentRecord } from '../common/types';
 import { ALERTS_KEPT_PER_STATUS, alertSummaryText, foldAlerts, groupResolved } from '../domain/alerts';
 import type { AlertInstance, AlertNotification } from '../domain/messages';
-import { fitRecord, jsonBytes, PAYLOAD_BUDGET_BYTES } from '../domain/payload';
+import { fitEntry, fitRecord, jsonBytes, PAYLOAD_BUDGET_BYTES } from '../domain/payload';
 
 function record(): IncidentRecord {
   return {
@@ -151,5 +151,8 @@ describe('payload bounds', () => {
     assert.match(fitted.timeline[0]!.message, /^\d+ earlier timeline entries left out/);
     assert.match(fitted.timeline.at(-1)!.message, /^entry 599 /, 'the newest entries stay');
     assert.equal(r.timeline.length, 600, 'the record itself is untouched');
+    const huge = { at: at(0), kind: 'note' as const, message: 'm'.repeat(PAYLOAD_BUDGET_BYTES), data: {} };
+    assert.ok(jsonBytes(fitEntry(huge)) < 4_096, 'an entry alone is measured too');
+    assert.equal(fitEntry(r.timeline[0]!), r.timeline[0], 'and travels unchanged within the budget');
   });
 });

@@ -6,7 +6,7 @@
 import { condition, log } from '@temporalio/workflow';
 import type { SlackMessageRef } from '../../activities/slack';
 import type { IncidentRecord, TimelineEntry } from '../../common/types';
-import { fitRecord } from '../../domain/payload';
+import { fitEntry, fitRecord } from '../../domain/payload';
 import { slack } from './proxies';
 import { failureMessage } from './failures';
 
@@ -115,7 +115,7 @@ export class SlackCourier {
     const ref = this.record.slack;
     const incidentId = this.record.id;
     if (item.kind === 'entry') {
-      await slack.postTimelineEntry({ incidentId, ref, entry: item.entry });
+      await slack.postTimelineEntry({ incidentId, ref, entry: fitEntry(item.entry) });
     } else if (item.kind === 'escalation') {
       await slack.postEscalation({ incidentId, ref, tier: item.tier, mentions: item.mentions, text: item.text });
     } else {
