@@ -84,8 +84,8 @@ export class SlackCourier {
       if (summary) {
         this.alertSummary = undefined;
         this.alertSummaryPostedAt = Date.now();
-        // The card shows the counts the summary speaks of.
-        this.cardDirty = true;
+        // The card shows the counts the summary speaks of; once closing, whoever closes refreshes it.
+        if (!this.closing) this.cardDirty = true;
       }
       const item: SlackItem | undefined = summary ? { kind: 'entry', entry: summary } : this.outbox.shift();
       if (!item) {
