@@ -140,5 +140,7 @@ export interface IncidentRecord {
   /** Slack card location once posted. */
   slack?: { channel: string; ts: string };
   outcome?: string;
+  /** Who cancelled the incident, when and why (`cancelUpdate`). */
+  cancellation?: { by: Actor; at: string; reason?: string; restoreNow: boolean };
   failure?: { type: string; message: string };
 }

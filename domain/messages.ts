@@ -69,3 +69,18 @@ export const resolveSignal = defineSignal<[ResolveRequest]>('resolve');
 export const alertSignal = defineSignal<[AlertNotification]>('alert');
 /** The current incident record. */
 export const statusQuery = defineQuery<IncidentRecord>('status');
+
+export interface CancelRequest {
+  actor: Actor;
+  /** Why, for the card, the thread and the postmortem. */
+  reason?: string;
+  /** Restore the temporary mitigations at once instead of asking through the restore gate. */
+  restoreNow?: boolean;
+}
+
+/**
+ * Cancel the incident: the runbook stops (changes already sent settle), pending gates are withdrawn,
+ * mitigations are restored (restore gate, or at once), pages are resolved. Only approvers, when
+ * configured. Returns the record as the cancellation found it.
+ */
+export const cancelUpdate = defineUpdate<IncidentRecord, [CancelRequest]>('cancel');

@@ -92,6 +92,7 @@ export function buildPostmortem(events: HistoryEvent[], options: BuildOptions): 
       status: closed && !record && status === 'open' ? executionStatus : status,
       ...(record?.outcome ? { outcome: redactText(record.outcome) } : {}),
       ...(record?.failure ? { failure: redact(record.failure) } : {}),
+      ...(record?.cancellation ? { cancellation: redact(record.cancellation) } : {}),
       ...(input?.params ? { params: redact(input.params) } : {}),
     },
     times,

@@ -66,6 +66,8 @@ export interface PostmortemSummary {
   status: string;
   outcome?: string;
   failure?: { type: string; message: string };
+  /** Who cancelled the incident, when and why, when it was cancelled by `cancelUpdate`. */
+  cancellation?: { by: Actor; at: string; reason?: string; restoreNow: boolean };
   params?: Record<string, unknown>;
 }
 

@@ -51,6 +51,14 @@ export function renderMarkdown(pm: Postmortem): string {
         ['Status', `**${s.status}**`],
         ['Outcome', s.outcome ?? '—'],
         ...(s.failure ? [['Failure', `${code(s.failure.type)} ${s.failure.message}`]] : []),
+        ...(s.cancellation
+          ? [
+              [
+                'Cancelled',
+                `${s.cancellation.at} by ${actorText(s.cancellation.by)}: ${s.cancellation.reason ?? 'no reason given'}`,
+              ],
+            ]
+          : []),
       ],
     ),
     '',

@@ -80,7 +80,7 @@ export const ack: Command = {
 };
 
 /** Messages only reach a running incident; a closed one gets a plain answer instead of NotFound. */
-async function runningIncident(client: Client, ref: IncidentRef): Promise<WorkflowHandle> {
+export async function runningIncident(client: Client, ref: IncidentRef): Promise<WorkflowHandle> {
   const handle = client.workflow.getHandle(ref.workflowId);
   const description = await handle.describe().catch((err: unknown) => {
     throw explain(err, ref.workflowId);

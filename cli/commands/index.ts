@@ -4,6 +4,7 @@
  * ingress does; none loads the worker (`firebreak start` does, on demand: cli/main.ts).
  */
 import type { Command } from '../context';
+import { cancel } from './cancel';
 import { ack, decideCommand, resolve, status } from './incident';
 import { incidents } from './incidents';
 import { postmortem } from './postmortem';
@@ -21,5 +22,6 @@ export const COMMANDS: readonly Command[] = [
   decideCommand('approve'),
   decideCommand('reject'),
   resolve,
+  cancel,
   postmortem,
 ];

@@ -26,9 +26,10 @@ export type IncidentCommand =
   | { kind: 'status'; id?: string }
   | { kind: 'ack'; id: string; note?: string }
   | { kind: 'resolve'; id: string; note?: string }
+  | { kind: 'cancel'; id: string; reason?: string; restoreNow: boolean }
   | { kind: 'help'; problem?: string };
 
-export const INCIDENT_SUBCOMMANDS = ['list', 'status', 'ack', 'resolve', 'help'] as const;
+export const INCIDENT_SUBCOMMANDS = ['list', 'status', 'ack', 'resolve', 'cancel', 'help'] as const;
 
 /** Slack sends the text as typed, with typographic quotes and non-breaking spaces when the client adds them. */
 function tokens(text: string): string[] {
@@ -115,6 +116,12 @@ export function parseIncidentCommand(text: string): IncidentCommand {
     case 'resolve':
       if (!id) return { kind: 'help', problem: `which incident? /incident ${sub} <id>` };
       return { kind: sub, id, ...(note ? { note } : {}) };
+    case 'cancel': {
+      if (!id) return { kind: 'help', problem: 'which incident? /incident cancel <id> [restore-now] [reason]' };
+      const restoreNow = rest[0] === 'restore-now' || rest[0] === '--restore-now';
+      const reason = (restoreNow ? rest.slice(1) : rest).join(' ') || undefined;
+      return { kind: 'cancel', id, restoreNow, ...(reason ? { reason } : {}) };
+    }
     case 'help':
       return { kind: 'help' };
     default:
@@ -156,14 +163,14 @@ export function catalogText(): string {
   return [
     '*Firebreak runbooks*',
     ...lines,
-    'Incidents: `/incident list`, `/incident status &lt;id&gt;`, `/incident ack &lt;id&gt;`, `/incident resolve &lt;id&gt;`',
+    'Incidents: `/incident list`, `/incident status &lt;id&gt;`, `/incident ack &lt;id&gt;`, `/incident resolve &lt;id&gt;`, `/incident cancel &lt;id&gt; [reason]`',
   ].join('\n');
 }
 
 export function incidentHelpText(problem?: string): string {
   return [
     ...(problem ? [`:warning: ${escapeMrkdwn(problem)}`] : []),
-    '*Usage:* `/incident list [all]` · `/incident status &lt;id&gt;` · `/incident ack &lt;id&gt; [note]` · `/incident resolve &lt;id&gt; [note]`',
+    '*Usage:* `/incident list [all]` · `/incident status &lt;id&gt;` · `/incident ack &lt;id&gt; [note]` · `/incident resolve &lt;id&gt; [note]` · `/incident cancel &lt;id&gt; [restore-now] [reason]`',
     '`&lt;id&gt;` is the incident id (INC-…), the workflow id, or `&lt;namespace&gt;/&lt;deployment&gt;` of an open incident.',
   ].join('\n');
 }

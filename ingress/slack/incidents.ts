@@ -15,7 +15,7 @@ import { parseTarget, formatTarget } from '../../common/ids';
 import { runbookKey, severityKey, statusKey } from '../../common/search-attributes';
 import type { Actor, IncidentRecord } from '../../common/types';
 import { findIncidentById } from '../../client/incidents';
-import { acknowledgeUpdate, resolveSignal, statusQuery } from '../../domain/messages';
+import { acknowledgeUpdate, cancelUpdate, resolveSignal, statusQuery } from '../../domain/messages';
 import type { IncidentCommand } from './commands';
 import { incidentHelpText } from './commands';
 import type { SlackIngressContext } from './context';
@@ -138,6 +138,36 @@ export async function answerIncidentCommand(
         text: `:large_green_circle: ${actorText(actor)} resolved incident ${escapeMrkdwn(found.record.id)}; mitigations are restored per policy.`,
       };
     }
+    case 'cancel':
+      return cancelIncident(ctx, command, actor);
+  }
+}
+
+/** The kernel's validator decides who may cancel; the ingress only brings the actor's approver groups. */
+async function cancelIncident(
+  ctx: SlackIngressContext,
+  command: Extract<IncidentCommand, { kind: 'cancel' }>,
+  actor: Actor,
+): Promise<CommandAnswer> {
+  const found = await findIncident(ctx, command.id);
+  if (typeof found === 'string') return ephemeral(`:warning: ${escapeMrkdwn(found)}`);
+  const { groups } = ctx.policy.approvers;
+  const withGroups = groups.length > 0 ? { ...actor, groups: await ctx.groups.groupsOf(actor.id, groups) } : actor;
+  try {
+    const request = {
+      actor: withGroups,
+      restoreNow: command.restoreNow,
+      ...(command.reason ? { reason: command.reason } : {}),
+    };
+    const record = await found.handle.executeUpdate(cancelUpdate, { args: [request] });
+    const why = command.reason ? `: ${escapeMrkdwn(command.reason)}` : '';
+    const restore = command.restoreNow ? 'restoring its mitigations now' : 'offering to restore its mitigations';
+    return {
+      response_type: 'in_channel',
+      text: `:octagonal_sign: ${actorText(actor)} cancelled incident ${escapeMrkdwn(record.id)}${why} — stopping the runbook, ${restore}, resolving its pages.`,
+    };
+  } catch (err) {
+    return ephemeral(`:warning: ${escapeMrkdwn(explainRefusal(err))}`);
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { patched } from '@temporalio/workflow';
 import { formatTarget } from '../../common/ids';
-import type { Target } from '../../common/types';
+import type { Actor, Target } from '../../common/types';
 import { RESTORE_GATE } from '../../domain/gates';
 import {
   describeChange,
@@ -50,11 +50,20 @@ export class MitigationLedger {
     return this.state.record.mitigations.some((m) => m.key === key);
   }
 
-  async offerRestoration(): Promise<void> {
+  /** Asks through the restore gate, unless `restoreNowBy` (an approver cancelling) asked for it at once. */
+  async offerRestoration(restoreNowBy?: Actor): Promise<void> {
     const { record, policy } = this.state;
     const active = record.mitigations.filter((m) => m.restoredAt === undefined && m.restoreNote === undefined);
     if (active.length === 0) return;
     record.currentStep = 'restore mitigations';
+    if (restoreNowBy) {
+      this.state.note(
+        'restoration',
+        `Restoring ${active.length} mitigation(s) at once, as ${actorName(restoreNowBy)} asked`,
+      );
+      for (const mitigation of [...active].reverse()) await this.restore(mitigation);
+      return;
+    }
     const list = active.map((m) => `${m.key} → ${String(m.change.previous ?? 'unset')}`).join('; ');
     const gate = await this.approvals.ask({
       name: RESTORE_GATE.name,
@@ -69,7 +78,8 @@ export class MitigationLedger {
       return;
     }
     if (gate.status === 'timed_out') this.state.note('restoration', 'No decision: restoring mitigations as configured');
-    // Reverse order: the last change made is the first undone, as a saga compensates.
+    // Reverse order: the last change made is the first undone, as a saga compensates. Inline, not a
+    // helper: an extra await here reorders the close's commands against the courier's (replay).
     for (const mitigation of [...active].reverse()) await this.restore(mitigation);
   }
 

@@ -19,11 +19,19 @@ import {
 import { formatTarget } from '../../common/ids';
 import { incidentIdKey, runbookKey, severityKey, statusKey, targetKey } from '../../common/search-attributes';
 import type { IncidentRecord } from '../../common/types';
-import { acknowledgeUpdate, alertSignal, decideUpdate, resolveSignal, statusQuery } from '../../domain/messages';
+import {
+  acknowledgeUpdate,
+  alertSignal,
+  cancelUpdate,
+  decideUpdate,
+  resolveSignal,
+  statusQuery,
+} from '../../domain/messages';
 import { fitRecord } from '../../domain/payload';
 import { isClosed } from '../../domain/record';
 import { notePreviousRun, receiveAlerts } from './alerts';
 import { Approvals, RunbookStopped } from './approvals';
+import { Cancellation } from './cancellation';
 import { Escalation } from './escalation';
 import { describeFailure, failureMessage } from './failures';
 import { historyIsLong } from './history';
@@ -49,8 +57,10 @@ export async function runIncident<P>(input: ResumableInput<P>, steps: RunbookSte
   lifecycle.install();
   const loops = lifecycle.open();
   try {
-    if (!input.resume) await lifecycle.runSteps(steps);
-    await lifecycle.awaitResolution();
+    await lifecycle.cancellation.run(async () => {
+      if (!input.resume) await lifecycle.runSteps(steps);
+      await lifecycle.awaitResolution();
+    });
   } catch (err) {
     if (!isCancellation(err)) throw err;
     lifecycle.cancelled();
@@ -65,9 +75,11 @@ class IncidentLifecycle<P> {
   private readonly approvals: Approvals;
   private readonly ledger: MitigationLedger;
   private readonly incident: Incident<P>;
+  readonly cancellation: Cancellation;
 
   constructor(input: ResumableInput<P>) {
     this.state = new IncidentState(input);
+    this.cancellation = new Cancellation(this.state);
     this.escalation = new Escalation(this.state);
     this.approvals = new Approvals(this.state, this.escalation);
     this.ledger = new MitigationLedger(this.state, this.approvals);
@@ -76,13 +88,16 @@ class IncidentLifecycle<P> {
 
   /** Handlers are one-liners: the rules live with the part that owns them. */
   install(): void {
-    const { state, approvals } = this;
+    const { state, approvals, cancellation } = this;
     setHandler(statusQuery, () => fitRecord(state.record));
     setHandler(acknowledgeUpdate, (request) => fitRecord(state.acknowledge(request)), {
       validator: (request) => state.checkAcknowledge(request),
     });
     setHandler(decideUpdate, (request) => approvals.decide(request), {
       validator: (request) => void approvals.check(request),
+    });
+    setHandler(cancelUpdate, (request) => fitRecord(cancellation.cancel(request)), {
+      validator: (request) => cancellation.check(request),
     });
     setHandler(resolveSignal, (request) => state.requestResolution(request));
     setHandler(alertSignal, (notification) => receiveAlerts(state, notification));
@@ -180,7 +195,7 @@ class IncidentLifecycle<P> {
     return continueAsNew<(input: ResumableInput<P>) => Promise<IncidentRecord>>({ ...state.input, resume });
   }
 
-  /** Cancellation by a human: remediation has stopped; say so and offer restoring what was changed. */
+  /** Cancellation by a person: remediation has stopped; say who and why, and offer restoring what was changed. */
   cancelled(): void {
     const { state } = this;
     for (const gate of state.record.gates.filter((g) => g.status === 'pending')) {
@@ -189,7 +204,7 @@ class IncidentLifecycle<P> {
       gate.comment = 'withdrawn: the incident was cancelled';
       state.slack.post({ kind: 'approval-closed', gate: gate.name });
     }
-    state.record.outcome = 'Cancelled by a human: remediation stopped';
+    state.record.outcome = this.cancellation.outcome();
     state.note('note', state.record.outcome);
     state.setStatus('cancelled');
   }
@@ -197,7 +212,8 @@ class IncidentLifecycle<P> {
   async close(loops: Loops): Promise<void> {
     const { state } = this;
     const record = state.record;
-    await this.ledger.offerRestoration();
+    const cancel = this.cancellation.request;
+    await this.ledger.offerRestoration(cancel?.restoreNow ? cancel.actor : undefined);
     // A page the escalation watch is still sending must land before deciding whether to resolve it.
     await loops.watch;
     if (this.escalation.pagerDutyPaged && record.status !== 'failed') {
