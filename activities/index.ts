@@ -4,9 +4,14 @@
  * through `ActivityName`, so a rename is a compile error, not a silently empty section.
  */
 import type { DiagnosticsActivities } from './diagnostics';
+import type { EmailActivities } from './email';
 import type { KubernetesActivities } from './kubernetes';
 import type { PagingActivities } from './paging';
 import type { SlackActivities } from './slack';
 
-export type FirebreakActivities = KubernetesActivities & SlackActivities & DiagnosticsActivities & PagingActivities;
+export type FirebreakActivities = KubernetesActivities &
+  SlackActivities &
+  DiagnosticsActivities &
+  PagingActivities &
+  EmailActivities;
 export type ActivityName = keyof FirebreakActivities;

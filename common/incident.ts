@@ -8,9 +8,11 @@ import type { Actor, RunbookId, Severity, Target, Trigger } from './types';
 export interface EscalationTier {
   /** Display name: "on-call", "PagerDuty", "incident commander". */
   name: string;
-  kind: 'slack' | 'pagerduty';
+  kind: 'slack' | 'pagerduty' | 'email';
   /** Slack user ids (U...) or user-group ids (S...) to mention for slack tiers. */
   mentions: string[];
+  /** Addresses an email tier pages. */
+  to?: string[];
 }
 
 export interface ApproverPolicy {

@@ -115,6 +115,19 @@ export const envSchema = z
     PAGERDUTY_ROUTING_KEY: optionalText,
     PAGERDUTY_EVENTS_URL: url,
     PROMETHEUS_URL: url,
+    /** SMTP relay for email escalation tiers. */
+    FIREBREAK_SMTP_HOST: optionalText,
+    FIREBREAK_SMTP_PORT: port.default(587),
+    /** Implicit TLS from the first byte (port 465 style); otherwise STARTTLS. */
+    FIREBREAK_SMTP_SECURE: z.stringbool().default(false),
+    /** Refuse to send unless STARTTLS succeeds (ignored with FIREBREAK_SMTP_SECURE). */
+    FIREBREAK_SMTP_REQUIRE_TLS: z.stringbool().default(true),
+    FIREBREAK_SMTP_USER: optionalText,
+    FIREBREAK_SMTP_PASSWORD: optionalText,
+    /** PEM file of a private CA that signed the relay's certificate. */
+    FIREBREAK_SMTP_CA: optionalText,
+    /** Sender of page emails, e.g. `Firebreak <firebreak@example.com>`. */
+    FIREBREAK_EMAIL_FROM: optionalText,
   })
   .superRefine((env, ctx) => {
     if ((env.TEMPORAL_TLS_CERT === undefined) !== (env.TEMPORAL_TLS_KEY === undefined)) {
@@ -129,6 +142,16 @@ export const envSchema = z
         code: 'custom',
         path: ['SLACK_SIGNING_SECRET'],
         message: 'is required with SLACK_BOT_TOKEN, so Slack requests can be verified',
+      });
+    }
+    if (env.FIREBREAK_SMTP_HOST && !env.FIREBREAK_EMAIL_FROM) {
+      ctx.addIssue({ code: 'custom', path: ['FIREBREAK_EMAIL_FROM'], message: 'is required with FIREBREAK_SMTP_HOST' });
+    }
+    if ((env.FIREBREAK_SMTP_USER === undefined) !== (env.FIREBREAK_SMTP_PASSWORD === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [env.FIREBREAK_SMTP_USER ? 'FIREBREAK_SMTP_PASSWORD' : 'FIREBREAK_SMTP_USER'],
+        message: 'FIREBREAK_SMTP_USER and FIREBREAK_SMTP_PASSWORD must be set together',
       });
     }
     // Alert webhooks start remediations: once the ingress is reachable beyond this machine, an

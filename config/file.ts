@@ -22,11 +22,17 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
 
 const slackMention = z.string().regex(/^[USW][A-Z0-9]{2,}$/, 'must be a Slack user id (U…/W…) or user-group id (S…)');
 
-const tierSchema = z.strictObject({
-  name: z.string().min(1),
-  kind: z.enum(['slack', 'pagerduty']),
-  mentions: z.array(slackMention).default([]),
-});
+const tierSchema = z
+  .strictObject({
+    name: z.string().min(1),
+    kind: z.enum(['slack', 'pagerduty', 'email']),
+    mentions: z.array(slackMention).default([]),
+    to: z.array(z.email()).max(50).optional(),
+  })
+  .refine((tier) => tier.kind !== 'email' || (tier.to?.length ?? 0) > 0, {
+    message: 'an email tier needs `to`: one or more addresses',
+    path: ['to'],
+  });
 
 export const fileConfigSchema = z.strictObject({
   slack: z.strictObject({ channel: z.string().min(1).optional() }).default({}),

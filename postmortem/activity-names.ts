@@ -16,6 +16,8 @@ export const ACTIVITY = {
   slackEscalation: 'postEscalation',
   /** Escalation to PagerDuty. */
   page: 'triggerPage',
+  /** Escalation to an email tier. */
+  emailPage: 'sendPageEmail',
 } as const satisfies Record<string, ActivityName>;
 
 /** Remediations that report the values they replaced, with the mitigation kind their result describes. */

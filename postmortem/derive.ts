@@ -27,9 +27,13 @@ import type {
 import type { HistoryFacts } from './reduce';
 import { redact } from './redact';
 
-const ESCALATION_ACTIVITIES: ReadonlySet<string> = new Set([ACTIVITY.slackEscalation, ACTIVITY.page]);
+const ESCALATION_ACTIVITIES: ReadonlySet<string> = new Set([
+  ACTIVITY.slackEscalation,
+  ACTIVITY.page,
+  ACTIVITY.emailPage,
+]);
 
-/** Escalations as the kernel sent them: Slack tier mentions and PagerDuty pages. */
+/** Escalations as the kernel sent them: Slack tier mentions, PagerDuty pages and page emails. */
 export function escalationsFrom(activities: ActivityRecord[]): EscalationRecord[] {
   return activities
     .filter((activity) => ESCALATION_ACTIVITIES.has(activity.name))
@@ -37,11 +41,12 @@ export function escalationsFrom(activities: ActivityRecord[]): EscalationRecord[
       const input = (activity.input ?? {}) as Record<string, unknown>;
       const details = (input.details ?? {}) as Record<string, unknown>;
       const pagerDuty = activity.name === ACTIVITY.page;
+      const channel = pagerDuty ? 'pagerduty' : activity.name === ACTIVITY.emailPage ? 'email' : 'slack';
       return {
         at: activity.scheduledAt,
         tier: String((pagerDuty ? details.tier : input.tier) ?? (pagerDuty ? 'PagerDuty' : 'on-call')),
-        channel: pagerDuty ? 'pagerduty' : 'slack',
-        reason: String((pagerDuty ? input.summary : input.text) ?? ''),
+        channel,
+        reason: String((pagerDuty ? input.summary : (input.text ?? input.reason)) ?? ''),
         eventId: activity.eventId,
         outcome: activity.outcome,
       } satisfies EscalationRecord;

@@ -171,7 +171,7 @@ export interface TimerRecord {
 export interface EscalationRecord {
   at: string;
   tier: string;
-  channel: 'slack' | 'pagerduty';
+  channel: 'slack' | 'pagerduty' | 'email';
   reason: string;
   eventId: number;
   outcome: ActivityOutcome;

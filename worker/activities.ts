@@ -8,10 +8,14 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { WebClient } from '@slack/web-api';
 import type { FirebreakActivities } from '../activities';
 import type { Env } from '../config/env';
+import { readFileSync } from 'node:fs';
+import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import { createDiagnosticsActivities } from '../activities/diagnostics';
+import { createEmailActivities } from '../activities/email';
 import { createKubernetesActivities } from '../activities/kubernetes';
 import { createPagingActivities } from '../activities/paging';
 import { createSlackActivities } from '../activities/slack';
+import { incidentLink } from '../ingress/slack/context';
 
 export function loadKubeConfig(env: Env, log: (line: string) => void): KubeConfig {
   const kubeConfig = new KubeConfig();
@@ -47,5 +51,25 @@ export function createActivities(
     }),
     ...createDiagnosticsActivities({ prometheusUrl: env.PROMETHEUS_URL }),
     ...createPagingActivities({ routingKey: env.PAGERDUTY_ROUTING_KEY, eventsUrl: env.PAGERDUTY_EVENTS_URL }),
+    ...createEmailActivities({
+      ...(env.FIREBREAK_SMTP_HOST ? { smtp: smtpOptions(env) } : {}),
+      ...(env.FIREBREAK_EMAIL_FROM ? { from: env.FIREBREAK_EMAIL_FROM } : {}),
+      link: (workflowId) => incidentLink(env, workflowId),
+    }),
+  };
+}
+
+/** The relay from FIREBREAK_SMTP_*: STARTTLS required unless told otherwise, AUTH when a user is set. */
+export function smtpOptions(env: Env): SMTPTransport.Options {
+  return {
+    host: env.FIREBREAK_SMTP_HOST,
+    port: env.FIREBREAK_SMTP_PORT,
+    secure: env.FIREBREAK_SMTP_SECURE,
+    requireTLS: !env.FIREBREAK_SMTP_SECURE && env.FIREBREAK_SMTP_REQUIRE_TLS,
+    ignoreTLS: !env.FIREBREAK_SMTP_SECURE && !env.FIREBREAK_SMTP_REQUIRE_TLS,
+    ...(env.FIREBREAK_SMTP_USER && env.FIREBREAK_SMTP_PASSWORD
+      ? { auth: { user: env.FIREBREAK_SMTP_USER, pass: env.FIREBREAK_SMTP_PASSWORD } }
+      : {}),
+    ...(env.FIREBREAK_SMTP_CA ? { tls: { ca: readFileSync(env.FIREBREAK_SMTP_CA, 'utf8') } } : {}),
   };
 }

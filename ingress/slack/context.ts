@@ -57,6 +57,12 @@ export function temporalUiBase(env: Env): string | undefined {
   return `http://127.0.0.1:${env.FIREBREAK_TEMPORAL_PORT + 1000}`;
 }
 
+/** The incident's page in the Temporal Web UI, when a UI is known. */
+export function incidentLink(env: Env, workflowId: string, uiBase = temporalUiBase(env)): string | undefined {
+  if (!uiBase) return undefined;
+  return `${uiBase}/namespaces/${encodeURIComponent(env.TEMPORAL_NAMESPACE)}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
 export function createContext(options: {
   temporal: Client;
   env: Env;
@@ -99,8 +105,7 @@ export function createContext(options: {
       return options.temporal.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, fn);
     },
     link(workflowId) {
-      if (!uiBase) return undefined;
-      return `${uiBase}/namespaces/${encodeURIComponent(env.TEMPORAL_NAMESPACE)}/workflows/${encodeURIComponent(workflowId)}`;
+      return incidentLink(env, workflowId, uiBase);
     },
     background(what, task) {
       const run = task().catch((err: unknown) => log(`${what} failed: ${(err as Error)?.message ?? String(err)}`));

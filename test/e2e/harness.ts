@@ -525,7 +525,9 @@ export interface WorldOptions {
   name: string;
   /** The YAML config's `policy` section (durations as text). */
   policy?: Record<string, unknown>;
-  tiers?: { name: string; kind: 'slack' | 'pagerduty'; mentions?: string[] }[];
+  tiers?: { name: string; kind: 'slack' | 'pagerduty' | 'email'; mentions?: string[]; to?: string[] }[];
+  /** More environment for the engine (e.g. FIREBREAK_SMTP_*). */
+  env?: Record<string, string>;
   approvers?: { users: string[]; groups?: string[] };
   routes?: Record<string, unknown>[];
   /** Use the admin kubeconfig instead of the least-privilege one. */
@@ -634,6 +636,7 @@ export class World {
         PAGERDUTY_ROUTING_KEY: 'R0E2EROUTINGKEY00000000000000000',
         PAGERDUTY_EVENTS_URL: this.pagerduty.url,
         ...(this.bed.prometheusUrl ? { PROMETHEUS_URL: this.bed.prometheusUrl } : {}),
+        ...this.options.env,
       },
       `http://127.0.0.1:${port}`,
     );

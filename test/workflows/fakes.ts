@@ -389,5 +389,9 @@ function fakeActivities(world: FakeWorld): FirebreakActivities {
       await world.enter('resolvePage', input);
       return { dedupKey: input.incidentId, action: 'resolve', status: 'success', message: 'Event processed' };
     },
+    async sendPageEmail(input) {
+      await world.enter('sendPageEmail', input);
+      return { messageId: `<${input.pageKey}@fake>`, accepted: input.to, rejected: [] };
+    },
   };
 }

@@ -1,12 +1,13 @@
 /**
  * Escalation: the severity's response time, then the next tier (Slack on-call mention → PagerDuty
- * → incident commander), re-paging on an interval until someone acknowledges. Gates and failed
+ * or email → incident commander), re-paging on an interval until someone acknowledges. Gates and failed
  * remediations escalate through the same ladder.
  */
 import { condition, isCancellation } from '@temporalio/workflow';
 import { ErrorType } from '../../common/errors';
 import { formatTarget } from '../../common/ids';
 import { isClosed } from '../../domain/record';
+import { sendEmailPage } from './email-page';
 import { failureMessage } from './failures';
 import { paging } from './proxies';
 import type { IncidentState } from './state';
@@ -41,14 +42,18 @@ export class Escalation {
     }
     this.pagesInFlight += 1;
     try {
-      await paging.triggerPage({
-        incidentId: record.id,
-        summary: `${record.severity} ${record.title}: ${reason}`,
-        severity: record.severity,
-        source: formatTarget(record.target),
-        details: { runbook: record.runbook, tier: tier.name, status: record.status },
-      });
-      this.pagerDutyPaged = true;
+      if (tier.kind === 'email') {
+        await sendEmailPage(this.state, tier, index, reason);
+      } else {
+        await paging.triggerPage({
+          incidentId: record.id,
+          summary: `${record.severity} ${record.title}: ${reason}`,
+          severity: record.severity,
+          source: formatTarget(record.target),
+          details: { runbook: record.runbook, tier: tier.name, status: record.status },
+        });
+        this.pagerDutyPaged = true;
+      }
     } catch (err) {
       if (isCancellation(err)) throw err;
       this.state.note('failure', `Paging ${tier.name} failed: ${failureMessage(err)}`, { tier: tier.name });

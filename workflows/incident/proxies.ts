@@ -8,6 +8,7 @@ import type { KubernetesActivities } from '../../activities/kubernetes';
 import type { SlackActivities } from '../../activities/slack';
 import type { DiagnosticsActivities } from '../../activities/diagnostics';
 import type { PagingActivities } from '../../activities/paging';
+import type { EmailActivities } from '../../activities/email';
 
 /** Reads and probes: cheap, safe to repeat, and useless if late — give up after a few tries. */
 const QUICK = {
@@ -80,6 +81,7 @@ export const diagnostics = proxyActivities<DiagnosticsActivities>(QUICK);
 export const slack = proxyActivities<SlackActivities>(REMOTE_CALL);
 // A page sent is a page to resolve: its outcome is kept even when the incident is cancelled meanwhile.
 export const paging = settledEvenIfCancelled(proxyActivities<PagingActivities>(REMOTE_CALL));
+export const email = settledEvenIfCancelled(proxyActivities<EmailActivities>(REMOTE_CALL));
 
 /**
  * waitForRollout heartbeats while it polls, so a lost worker is noticed in 30 s rather than at
