@@ -75,6 +75,10 @@ test('firebreak start runs Temporal, worker and ingress; Ctrl-C stops all; a res
   const first = startCli(env);
   const health = await waitForHealthy(url, first);
   assert.equal(health.ok, true);
+  // Defaults page nobody: tiers mention no one, no Slack token, no PagerDuty key.
+  assert.equal(health.status, 'degraded');
+  assert.match(String(health.reason), /escalation chain reaches nobody.*PAGERDUTY_ROUTING_KEY is not set/);
+  assert.match(first.output(), /Nobody will be paged/);
   assert.deepEqual((health.worker as { state: string }).state, 'RUNNING');
   assert.equal((health.temporal as { ok: boolean }).ok, true);
   const ui = await fetch(`http://127.0.0.1:${temporalPort + 1000}/`);

@@ -9,6 +9,7 @@ import type { Worker } from '@temporalio/worker';
 import { ConfigError, parseEnv, type Env } from '../config/env';
 import { incidentPolicy, loadFileConfig } from '../config/file';
 import { createLogger, lineLog, type Logger } from '../config/logger';
+import { escalationReach } from '../config/reach';
 import { buildApp, type HealthReport } from '../ingress/app';
 import { ROUTE_MODULES } from '../ingress/routes';
 import { prepareNamespace, startDevServer, type DevServer } from './devserver';
@@ -40,6 +41,9 @@ export async function startFirebreak(
   const config = await loadFileConfig(env.FIREBREAK_CONFIG);
   const policy = incidentPolicy(config);
   const slackChannel = env.FIREBREAK_SLACK_CHANNEL ?? config.slack.channel;
+  const reach = escalationReach(policy, env);
+  if (!reach.ok)
+    logger.warn({ tiers: reach.tiers }, `Nobody will be paged: ${reach.reason}. Run \`firebreak doctor\`.`);
 
   const cleanups: (() => Promise<void>)[] = [];
   const cleanup = async () => {
@@ -111,8 +115,13 @@ export async function startFirebreak(
         temporalError = (err as Error).message;
       }
       const workerState = worker.getState();
+      const ok = !temporalError && workerState === 'RUNNING';
       const report: HealthReport = {
-        ok: !temporalError && workerState === 'RUNNING',
+        ok,
+        // Degraded still answers 200: the engine runs incidents, it only cannot page anyone.
+        status: !ok ? 'down' : reach.ok ? 'ok' : 'degraded',
+        ...(reach.ok ? {} : { reason: reach.reason }),
+        escalation: { ok: reach.ok, tiers: reach.tiers },
         temporal: { ok: !temporalError, address, namespace: env.TEMPORAL_NAMESPACE, error: temporalError },
         worker: { ok: workerState === 'RUNNING', state: workerState, taskQueue: env.FIREBREAK_TASK_QUEUE },
         slack: { configured: Boolean(env.SLACK_BOT_TOKEN) },

@@ -5,6 +5,7 @@
  */
 import type { Command } from '../context';
 import { cancel } from './cancel';
+import { doctor } from './doctor';
 import { ack, decideCommand, resolve, status } from './incident';
 import { incidents } from './incidents';
 import { postmortem } from './postmortem';
@@ -24,4 +25,5 @@ export const COMMANDS: readonly Command[] = [
   resolve,
   cancel,
   postmortem,
+  doctor,
 ];

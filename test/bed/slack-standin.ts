@@ -79,6 +79,8 @@ export class SlackStandIn {
   readonly teamId = 'T0FIREBREAK';
   /** Member lists of user groups, for usergroups.users.list. */
   readonly usergroups = new Map<string, string[]>();
+  /** Channels the bot has been invited to, for conversations.info's is_member. */
+  readonly botChannels = new Set<string>();
   private readonly failures = new Map<
     string,
     Array<{ pass?: true; status: number; retryAfter?: string; error?: string }>
@@ -397,6 +399,10 @@ export class SlackStandIn {
           bot_id: this.botId,
           is_enterprise_install: false,
         };
+      case 'conversations.info': {
+        if (!channel || !/^[CG][A-Z0-9]{2,}$/.test(channel)) return { ok: false, error: 'channel_not_found' };
+        return { ok: true, channel: { id: channel, is_channel: true, is_member: this.botChannels.has(channel) } };
+      }
       case 'chat.postMessage': {
         if (!channel || !/^[CGD][A-Z0-9]+$/.test(channel)) return fail('channel_not_found');
         const problem = checkContent();
