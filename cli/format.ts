@@ -54,6 +54,7 @@ export function renderRecord(record: IncidentRecord, workflowId: string, timelin
   if (record.mitigatedAt) lines.push(`  mitigated:  ${record.mitigatedAt}`);
   if (record.resolvedAt) lines.push(`  resolved:   ${record.resolvedAt}`);
   if (record.escalationTier > 0) lines.push(`  escalated:  tier ${record.escalationTier}`);
+  if (record.nextDeadline) lines.push(`  next due:   ${record.nextDeadline.stage} by ${record.nextDeadline.at}`);
   if (record.outcome) lines.push(`  outcome:    ${record.outcome}`);
   if (record.failure) lines.push(`  failure:    ${record.failure.type}: ${record.failure.message}`);
   if (record.gates.length > 0) {

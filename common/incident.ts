@@ -22,6 +22,34 @@ export interface ApproverPolicy {
   groups: string[];
 }
 
+/** Deadlines after acknowledgement (seed 003: acknowledge, investigate, resolve), measured from the acknowledgement. */
+export interface ResponseDeadlines {
+  /** A first update: a decision, a resolution or a cancel by someone, or the runbook mitigating. */
+  firstUpdateMs: number;
+  /** Status mitigated (or the incident closed). */
+  mitigateMs: number;
+  /** The incident closed. */
+  resolveMs: number;
+}
+
+export interface ResponsePlan {
+  deadlines: Record<Severity, ResponseDeadlines>;
+  /** After a missed deadline's reminder, how long before the next tier is paged. */
+  graceMs: number;
+}
+
+/** Seed 003's P0 plan (investigate 300 s, resolve 1800 s; mitigate halfway), scaled like the ack deadlines. */
+const P0_PLAN: ResponseDeadlines = { firstUpdateMs: 300_000, mitigateMs: 900_000, resolveMs: 1_800_000 };
+const scalePlan = (factor: number): ResponseDeadlines => ({
+  firstUpdateMs: P0_PLAN.firstUpdateMs * factor,
+  mitigateMs: P0_PLAN.mitigateMs * factor,
+  resolveMs: P0_PLAN.resolveMs * factor,
+});
+export const DEFAULT_RESPONSE_PLAN: ResponsePlan = {
+  deadlines: { P0: P0_PLAN, P1: scalePlan(4), P2: scalePlan(16), P3: scalePlan(96) },
+  graceMs: 120_000,
+};
+
 export interface IncidentPolicy {
   /** Time to acknowledgement before escalating, per severity, in milliseconds. */
   ackDeadlineMs: Record<Severity, number>;
@@ -44,6 +72,8 @@ export interface IncidentPolicy {
   rolloutTimeoutSeconds: number;
   /** After the runbook's steps, how long an unresolved incident stays open waiting for humans. */
   maxOpenMs: number;
+  /** Deadlines after acknowledgement; absent in incidents started before the plan existed. */
+  responsePlan?: ResponsePlan;
 }
 
 export const DEFAULT_POLICY: IncidentPolicy = {
@@ -62,6 +92,7 @@ export const DEFAULT_POLICY: IncidentPolicy = {
   p0RestartWithoutApproval: true,
   rolloutTimeoutSeconds: 300,
   maxOpenMs: 7 * 24 * 3600_000,
+  responsePlan: DEFAULT_RESPONSE_PLAN,
 };
 
 /** Every runbook workflow takes this; `params` is the runbook's own zod-validated input. */

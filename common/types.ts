@@ -140,6 +140,8 @@ export interface IncidentRecord {
   /** Slack card location once posted. */
   slack?: { channel: string; ts: string };
   outcome?: string;
+  /** The response plan's next deadline after acknowledgement (`firebreak status` shows it). */
+  nextDeadline?: { stage: string; at: string };
   /** Who cancelled the incident, when and why (`cancelUpdate`). */
   cancellation?: { by: Actor; at: string; reason?: string; restoreNow: boolean };
   failure?: { type: string; message: string };

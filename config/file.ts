@@ -7,7 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from '../common/duration';
-import { DEFAULT_POLICY, type IncidentPolicy } from '../common/incident';
+import { DEFAULT_POLICY, DEFAULT_RESPONSE_PLAN, type IncidentPolicy, type ResponsePlan } from '../common/incident';
+import { SEVERITIES } from '../common/types';
 import { ConfigError } from './env';
 import { routeRuleSchema } from './routes';
 
@@ -18,6 +19,12 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
     return z.NEVER;
   }
   return ms;
+});
+
+const stageDeadlines = z.strictObject({
+  firstUpdate: duration.optional(),
+  mitigate: duration.optional(),
+  resolve: duration.optional(),
 });
 
 const slackMention = z.string().regex(/^[USW][A-Z0-9]{2,}$/, 'must be a Slack user id (U…/W…) or user-group id (S…)');
@@ -54,6 +61,16 @@ export const fileConfigSchema = z.strictObject({
       resolveWhenAlertsResolve: z.boolean().optional(),
       p0RestartWithoutApproval: z.boolean().optional(),
       rolloutTimeoutSeconds: z.number().int().min(10).max(3600).optional(),
+      /** Deadlines after acknowledgement per severity, and the grace before paging the next tier. */
+      responsePlan: z
+        .strictObject({
+          P0: stageDeadlines.optional(),
+          P1: stageDeadlines.optional(),
+          P2: stageDeadlines.optional(),
+          P3: stageDeadlines.optional(),
+          grace: duration.optional(),
+        })
+        .optional(),
     })
     .default({ ackDeadline: {} }),
   escalation: z.strictObject({ tiers: z.array(tierSchema).min(1).optional() }).default({}),
@@ -117,5 +134,20 @@ export function incidentPolicy(config: FileConfig): IncidentPolicy {
     p0RestartWithoutApproval: p.p0RestartWithoutApproval ?? DEFAULT_POLICY.p0RestartWithoutApproval,
     rolloutTimeoutSeconds: p.rolloutTimeoutSeconds ?? DEFAULT_POLICY.rolloutTimeoutSeconds,
     maxOpenMs: p.maxOpen ?? DEFAULT_POLICY.maxOpenMs,
+    responsePlan: responsePlan(p.responsePlan),
   };
+}
+
+function responsePlan(file: FileConfig['policy']['responsePlan']): ResponsePlan {
+  const deadlines = { ...DEFAULT_RESPONSE_PLAN.deadlines };
+  for (const severity of SEVERITIES) {
+    const given = file?.[severity];
+    const base = DEFAULT_RESPONSE_PLAN.deadlines[severity];
+    deadlines[severity] = {
+      firstUpdateMs: given?.firstUpdate ?? base.firstUpdateMs,
+      mitigateMs: given?.mitigate ?? base.mitigateMs,
+      resolveMs: given?.resolve ?? base.resolveMs,
+    };
+  }
+  return { deadlines, graceMs: file?.grace ?? DEFAULT_RESPONSE_PLAN.graceMs };
 }

@@ -38,6 +38,7 @@ import { historyIsLong } from './history';
 import { RunbookIncident, type Incident } from './incident';
 import { MitigationLedger } from './ledger';
 import { paging } from './proxies';
+import { ResponsePlanWatch } from './response-plan';
 import { IncidentState, actorName, now, type ResumableInput, type ResumeState } from './state';
 
 /** What a runbook workflow does inside its incident. */
@@ -123,6 +124,8 @@ class IncidentLifecycle<P> {
     }
     // Slack delivery must outlive a cancellation: the thread has to say what happened.
     const courier = CancellationScope.nonCancellable(() => state.slack.run());
+    // Ends by itself when the incident closes; it only reminds and pages, close() need not wait for it.
+    void new ResponsePlanWatch(state, this.escalation).run();
     return { courier, watch: this.escalation.watchAcknowledgement() };
   }
 

@@ -15,3 +15,6 @@ export const RUNBOOK_READS_SETTINGS = 'runbook-reads-settings';
  * card refresh), not a thread post per changed alert.
  */
 export const ALERTS_SUMMARISED = 'alerts-summarised';
+
+/** After acknowledgement, the response plan's deadlines (response-plan.ts) start timers and reminders. */
+export const RESPONSE_PLAN = 'response-plan';
