@@ -67,8 +67,10 @@ export interface GateState {
   prompt: string;
   status: GateStatus;
   requestedAt: string;
-  /** When the gate stops waiting and the runbook ends as not approved. */
+  /** When the gate escalates as overdue (a required gate stays open); an optional one ends unapproved. */
   deadline: string;
+  /** A required gate past its deadline: still decidable, the incident escalating until someone acts. */
+  overdue?: boolean;
   fourEyes: boolean;
   /** Choices offered with the request (e.g. rollback revisions); a decision may carry one. */
   choices?: string[];

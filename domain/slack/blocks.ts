@@ -62,6 +62,8 @@ export function gateOutcome(gate: GateState): string {
     case 'timed_out':
       return `:hourglass: Timed out without a decision${at}`;
     case 'pending':
+      if (gate.overdue)
+        return `:rotating_light: Overdue since ${slackDate(gate.deadline)}: still waiting for a decision`;
       return `:hourglass_flowing_sand: Waiting for a decision until ${slackDate(gate.deadline)}${gate.fourEyes ? ' (four eyes: not the person who triggered it)' : ''}`;
   }
 }

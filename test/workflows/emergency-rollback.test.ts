@@ -113,17 +113,19 @@ describe('emergency-rollback', { concurrency: true }, () => {
     assert.equal(world.made('rolloutUndo', byIncident(record.id)).length, 0);
   });
 
-  test('timed out: escalation paged, never approved, nothing undone', async () => {
+  test('timed out: escalation paged, never approved, nothing undone; resolving withdraws the overdue gate', async () => {
     const handle = await startIncident(client, worker.taskQueue, {
       runbook: 'emergency-rollback',
       params: { revision: 1 },
     });
+    const overdue = await waitForRecord(handle, (r) => r.gates[0]?.overdue === true && r.escalationTier >= 2);
+    assert.equal(overdue.gates[0]!.status, 'pending');
+    assert.equal(overdue.status, 'open');
+    await handle.signal(resolveSignal, { actor: BOB });
     const record = await handle.result();
-    assert.equal(record.status, 'failed');
-    assert.equal(record.failure?.type, 'APPROVAL_TIMED_OUT');
-    assert.equal(record.gates[0]!.status, 'timed_out');
-    assert.equal(record.escalationTier, 1);
-    assert.equal(world.made('postEscalation', byIncident(record.id)).length, 1);
+    assert.equal(record.status, 'resolved');
+    assert.equal(record.gates[0]!.status, 'rejected');
+    assert.match(record.gates[0]!.comment ?? '', /withdrawn/);
     assert.equal(world.made('rolloutUndo', byIncident(record.id)).length, 0);
   });
 

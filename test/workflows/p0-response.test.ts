@@ -109,19 +109,31 @@ describe('p0-response', { concurrency: true }, () => {
     assert.equal(world.made('rolloutRestart', byIncident(pending.id)).length, 0);
   });
 
-  test('restart gate timed out: escalation paged, never approved, the runbook fails', async () => {
-    const policy = fastPolicy({ p0RestartWithoutApproval: false });
+  test('restart gate timed out: the incident stays open and escalating, the gate still decidable', async () => {
+    const policy = fastPolicy({ p0RestartWithoutApproval: false, repageIntervalMs: 1_500 });
     const handle = await startIncident(client, worker.taskQueue, { runbook: 'p0-response', policy, severity: 'P0' });
+    // Past the deadline: the gate is overdue, not closed; the incident re-pages up the tiers.
+    const overdue = await waitForRecord(handle, (r) => r.escalationTier >= 3, 20_000);
+    const gate = overdue.gates.find((g) => g.name === 'restart');
+    assert.equal(gate?.status, 'pending');
+    assert.equal(gate?.overdue, true);
+    assert.equal(overdue.status, 'open');
+    assert.equal(overdue.closedAt, undefined);
+    assert.equal(world.made('rolloutRestart', byIncident(overdue.id)).length, 0);
+    assert.ok(world.made('triggerPage', byIncident(overdue.id)).length >= 1, 'PagerDuty paged');
+    assert.ok(overdue.timeline.some((e) => e.kind === 'escalation' && /gate restart was not decided/.test(e.message)));
+
+    const decided = await handle.executeUpdate(decideUpdate, {
+      args: [{ gate: 'restart', decision: 'approve', actor: BOB }],
+    });
+    assert.equal(decided.status, 'approved');
+    await waitForRecord(handle, (r) => r.status === 'mitigated');
+    assert.equal(world.made('rolloutRestart', byIncident(overdue.id)).length, 1);
+    assert.equal(world.made('resolvePage', byIncident(overdue.id)).length, 0, 'the page stays open until close');
+    await handle.signal(resolveSignal, { actor: BOB });
     const record = await handle.result();
-    assert.equal(record.status, 'failed');
-    assert.equal(record.failure?.type, 'APPROVAL_TIMED_OUT');
-    const gate = record.gates.find((g) => g.name === 'restart');
-    assert.equal(gate?.status, 'timed_out');
-    assert.equal(gate?.decidedBy, undefined);
-    assert.equal(record.escalationTier, 1);
-    assert.ok(record.timeline.some((e) => e.kind === 'escalation' && /gate restart/.test(e.message)));
-    assert.equal(world.made('postEscalation', byIncident(record.id)).length, 1);
-    assert.equal(world.made('rolloutRestart', byIncident(record.id)).length, 0);
+    assert.equal(record.status, 'resolved');
+    assert.equal(world.made('resolvePage', byIncident(record.id)).length, 1, 'the page resolved at close');
   });
 
   test('an unauthorized approver is refused by the validator and leaves nothing in history', async () => {

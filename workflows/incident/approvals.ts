@@ -4,12 +4,13 @@
  * (domain/gates.ts) refuses what may not be decided; a gate left undecided escalates, then times
  * out — it never approves.
  */
-import { ApplicationFailure, condition } from '@temporalio/workflow';
+import { ApplicationFailure, condition, patched } from '@temporalio/workflow';
 import { ErrorType } from '../../common/errors';
 import type { GateState } from '../../common/types';
 import { checkDecision } from '../../domain/gates';
 import type { DecideRequest } from '../../domain/messages';
 import type { Escalation } from './escalation';
+import { REQUIRED_GATE_STAYS_OPEN } from './patches';
 import { actorName, now, type IncidentState } from './state';
 
 export interface GateSpec {
@@ -43,8 +44,12 @@ export class Approvals {
     private readonly escalation: Escalation,
   ) {}
 
-  /** Opens a gate and waits for a decision; a timeout escalates and never approves. */
-  async ask(spec: GateSpec): Promise<GateState> {
+  /**
+   * Opens a gate and waits for a decision; a timeout escalates and never approves. A required gate
+   * outlives its deadline: it stays decidable and keeps escalating (overdue) until decided, withdrawn
+   * by a resolution, or the incident reaches its maximum open time.
+   */
+  async ask(spec: GateSpec, options: { required?: boolean } = {}): Promise<GateState> {
     const { record, policy, slack } = this.state;
     if (record.gates.some((gate) => gate.name === spec.name)) {
       throw ApplicationFailure.nonRetryable(`gate ${spec.name} was already asked`, ErrorType.INVALID_INPUT);
@@ -72,7 +77,10 @@ export class Approvals {
       await this.escalation.escalate(`gate ${spec.name} is still waiting for a decision`);
     }
     const remaining = Math.max(1, openedAt + deadlineMs - Date.now());
-    if (!(await condition(settled, remaining)) || (gate.status === 'pending' && withdrawn())) {
+    if (!(await condition(settled, remaining)) && options.required && patched(REQUIRED_GATE_STAYS_OPEN)) {
+      await this.overdue(gate, settled);
+    }
+    if (gate.status === 'pending') {
       const resolvedMeanwhile = gate.status === 'pending' && withdrawn();
       gate.status = resolvedMeanwhile ? 'rejected' : 'timed_out';
       gate.decidedAt = now();
@@ -87,9 +95,32 @@ export class Approvals {
     return gate;
   }
 
-  /** A gate the runbook cannot go on without: rejection or timeout ends the runbook. */
+  /**
+   * Past its deadline a required gate stays open: the incident is paged up the tiers, then re-paged
+   * on the interval, as for an unacknowledged incident. Bounded by the incident's maximum open time.
+   */
+  private async overdue(gate: GateState, settled: () => boolean): Promise<void> {
+    const { record, policy } = this.state;
+    gate.overdue = true;
+    this.state.slack.cardChanged();
+    this.state.note('gate', `Gate ${gate.name} is overdue: it stays open until someone decides or resolves`, {
+      gate: gate.name,
+      status: 'overdue',
+    });
+    const closesAt = Date.parse(record.openedAt) + policy.maxOpenMs;
+    for (;;) {
+      await this.escalation.escalate(`gate ${gate.name} was not decided in time`);
+      const wait = Math.min(policy.repageIntervalMs, closesAt - Date.now());
+      if (wait <= 0 || (await condition(settled, wait))) return;
+    }
+  }
+
+  /**
+   * A gate the runbook cannot go on without: rejection ends the runbook; a timeout leaves it open
+   * and escalating (overdue) until decided, and ends the runbook only at the maximum open time.
+   */
   async require(spec: GateSpec, refusedOutcome: string): Promise<GateState> {
-    const gate = await this.ask(spec);
+    const gate = await this.ask(spec, { required: true });
     if (gate.status === 'approved') return gate;
     if (gate.status === 'timed_out') {
       throw new RunbookStopped('failed', `${refusedOutcome}: not approved in time`, ErrorType.APPROVAL_TIMED_OUT);

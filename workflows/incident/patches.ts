@@ -18,3 +18,6 @@ export const ALERTS_SUMMARISED = 'alerts-summarised';
 
 /** After acknowledgement, the response plan's deadlines (response-plan.ts) start timers and reminders. */
 export const RESPONSE_PLAN = 'response-plan';
+
+/** A required gate past its deadline stays open and escalates on the re-page interval instead of failing the incident. */
+export const REQUIRED_GATE_STAYS_OPEN = 'required-gate-stays-open';
