@@ -5,6 +5,7 @@
  */
 import type { DiagnosticsActivities } from './diagnostics';
 import type { EmailActivities } from './email';
+import type { HoldActivities } from './hold';
 import type { KubernetesActivities } from './kubernetes';
 import type { PagingActivities } from './paging';
 import type { SlackActivities } from './slack';
@@ -13,5 +14,6 @@ export type FirebreakActivities = KubernetesActivities &
   SlackActivities &
   DiagnosticsActivities &
   PagingActivities &
-  EmailActivities;
+  EmailActivities &
+  HoldActivities;
 export type ActivityName = keyof FirebreakActivities;

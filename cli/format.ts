@@ -75,6 +75,16 @@ export function renderRecord(record: IncidentRecord, workflowId: string, timelin
       );
     }
   }
+  if (record.holds?.length) {
+    lines.push('', 'Deployment holds:');
+    for (const hold of record.holds) {
+      const holder = hold.holder ? ` (held by incident ${hold.holder.incidentId}, ${hold.holder.workflowId})` : '';
+      const waiters = hold.waiters?.length ? `; waited on by ${hold.waiters.map((w) => w.incidentId).join(', ')}` : '';
+      lines.push(
+        `  ${formatTarget(hold.target)}: ${hold.state} since ${hold.since}${hold.state === 'held' ? '' : holder}${waiters}`,
+      );
+    }
+  }
   const recent = record.timeline.slice(-timelineEntries);
   if (recent.length > 0) {
     const skipped = record.timeline.length - recent.length;

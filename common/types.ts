@@ -3,6 +3,7 @@
  * only: workflow code imports this, so nothing here may touch Node or a client. The mitigation
  * kinds are defined with their rules in domain/mitigations.ts.
  */
+import type { IncidentHold } from '../domain/hold';
 import type { MitigationRecord } from '../domain/mitigations';
 
 export const SEVERITIES = ['P0', 'P1', 'P2', 'P3'] as const;
@@ -138,6 +139,8 @@ export interface IncidentRecord {
   alertsPartial: boolean;
   /** Exact counts of the group; absent until a notification that carries counts. */
   alertSummary?: AlertSummary;
+  /** The deployment holds this incident claimed: one remediation per deployment at a time. */
+  holds?: IncidentHold[];
   timeline: TimelineEntry[];
   /** Slack card location once posted. */
   slack?: { channel: string; ts: string };

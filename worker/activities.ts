@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import { createDiagnosticsActivities } from '../activities/diagnostics';
 import { createEmailActivities } from '../activities/email';
+import { createHoldActivities } from '../activities/hold';
 import { createKubernetesActivities } from '../activities/kubernetes';
 import { createPagingActivities } from '../activities/paging';
 import { createSlackActivities } from '../activities/slack';
@@ -56,6 +57,7 @@ export function createActivities(
       ...(env.FIREBREAK_EMAIL_FROM ? { from: env.FIREBREAK_EMAIL_FROM } : {}),
       link: (workflowId) => incidentLink(env, workflowId),
     }),
+    ...createHoldActivities(),
   };
 }
 

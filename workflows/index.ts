@@ -6,3 +6,4 @@ export { p0ResponseWorkflow } from './p0-response';
 export { emergencyRollbackWorkflow } from './emergency-rollback';
 export { avalancheMitigationWorkflow } from './avalanche-mitigation';
 export { oomTriageWorkflow } from './oom-triage';
+export { deploymentHoldWorkflow } from './hold';

@@ -125,6 +125,7 @@ export function renderIncidentCard(incident: IncidentRecord, key: IncidentKey): 
     const partial = !alerts.exact && incident.alertsPartial ? ' (partial view)' : '';
     state.push(`*Alerts:* ${alerts.firing} firing, ${alerts.resolved} resolved${withheld}${partial}`);
   }
+  state.push(...holdLines(incident));
   if (state.length > 0) blocks.push({ type: 'section', text: mrkdwn(state.join('\n')) });
 
   const gates = incident.gates.slice(-MAX_GATES_ON_CARD);
@@ -165,6 +166,22 @@ export function renderIncidentCard(incident: IncidentRecord, key: IncidentKey): 
     });
   }
   return { text: fallbackText(incident), blocks: fitBlocks(blocks) };
+}
+
+/** Who holds the deployments this incident waits for, and who waits for this one. */
+function holdLines(incident: IncidentRecord): string[] {
+  const lines: string[] = [];
+  for (const hold of (incident.holds ?? []).slice(0, 10)) {
+    const target = `\`${escapeMrkdwn(formatTarget(hold.target))}\``;
+    if (hold.state === 'waiting' && hold.holder) {
+      lines.push(`*Waiting:* ${target} is held by incident ${escapeMrkdwn(hold.holder.incidentId)}`);
+    } else if (hold.state === 'forced' && hold.holder) {
+      lines.push(`*Forced:* ${target} was held by incident ${escapeMrkdwn(hold.holder.incidentId)}`);
+    }
+    const waiters = (hold.waiters ?? []).slice(0, 5).map((w) => escapeMrkdwn(w.incidentId));
+    if (waiters.length > 0) lines.push(`*Holding* ${target} for: ${waiters.join(', ')}`);
+  }
+  return lines;
 }
 
 /** A timeline entry as a thread reply: the first line as text, the rest as a code block. */

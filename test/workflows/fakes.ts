@@ -10,6 +10,7 @@ import type { ActivityName, FirebreakActivities } from '../../activities';
 import type { OomKill, PodSummary, RevisionInfo } from '../../activities/kubernetes';
 import { ErrorType } from '../../common/errors';
 import { CLUSTER_CHANGES } from '../../postmortem/activity-names';
+import { createHoldActivities } from '../../activities/hold';
 
 export interface Call {
   name: ActivityName;
@@ -177,6 +178,8 @@ function fakeActivities(world: FakeWorld): FirebreakActivities {
     },
   ];
   return {
+    // ---- Deployment holds: the real ones, through the test worker's own Temporal client
+    ...createHoldActivities(),
     // ---- Kubernetes
     async listDeploymentPods(target) {
       await world.enter('listDeploymentPods', target);

@@ -24,6 +24,8 @@ export interface GateSpec {
   escalateAfterMs?: number | null;
   /** A runbook gate is withdrawn when the incident is resolved meanwhile; the restore gate is not. */
   withdrawOnResolve?: boolean;
+  /** Withdrawn, too, once the question is moot (e.g. the deployment hold was granted); says why. */
+  withdrawWhen?: { moot: () => boolean; because: string };
 }
 
 /** A gate refused or left undecided: the runbook ends, the incident closes with this outcome. */
@@ -71,7 +73,8 @@ export class Approvals {
     this.state.note('gate', `Approval needed (${spec.name}): ${spec.prompt}`, { gate: spec.name }, { post: false });
     slack.post({ kind: 'approval', gate: spec.name });
 
-    const withdrawn = () => spec.withdrawOnResolve !== false && this.state.resolvedMeanwhile();
+    const moot = () => spec.withdrawWhen?.moot() ?? false;
+    const withdrawn = () => (spec.withdrawOnResolve !== false && this.state.resolvedMeanwhile()) || moot();
     const settled = () => gate.status !== 'pending' || withdrawn();
     if (escalateAfterMs !== null && escalateAfterMs < deadlineMs && !(await condition(settled, escalateAfterMs))) {
       await this.escalation.escalate(`gate ${spec.name} is still waiting for a decision`);
@@ -84,7 +87,8 @@ export class Approvals {
       const resolvedMeanwhile = gate.status === 'pending' && withdrawn();
       gate.status = resolvedMeanwhile ? 'rejected' : 'timed_out';
       gate.decidedAt = now();
-      if (resolvedMeanwhile) gate.comment = 'withdrawn: the incident was resolved';
+      if (resolvedMeanwhile)
+        gate.comment = `withdrawn: ${moot() ? spec.withdrawWhen!.because : 'the incident was resolved'}`;
       this.state.note('gate', `Gate ${spec.name} ${resolvedMeanwhile ? 'withdrawn' : 'timed out without a decision'}`, {
         gate: spec.name,
         status: gate.status,

@@ -28,6 +28,7 @@ import {
   statusQuery,
 } from '../../domain/messages';
 import { fitRecord } from '../../domain/payload';
+import { holdNoticeSignal } from '../../domain/hold';
 import { isClosed } from '../../domain/record';
 import { notePreviousRun, receiveAlerts } from './alerts';
 import { Approvals, RunbookStopped } from './approvals';
@@ -35,6 +36,7 @@ import { Cancellation } from './cancellation';
 import { Escalation } from './escalation';
 import { describeFailure, failureMessage } from './failures';
 import { historyIsLong } from './history';
+import { DeploymentHolds } from './holds';
 import { RunbookIncident, type Incident } from './incident';
 import { MitigationLedger } from './ledger';
 import { paging } from './proxies';
@@ -75,6 +77,7 @@ class IncidentLifecycle<P> {
   private readonly escalation: Escalation;
   private readonly approvals: Approvals;
   private readonly ledger: MitigationLedger;
+  private readonly holds: DeploymentHolds;
   private readonly incident: Incident<P>;
   readonly cancellation: Cancellation;
 
@@ -84,12 +87,14 @@ class IncidentLifecycle<P> {
     this.escalation = new Escalation(this.state);
     this.approvals = new Approvals(this.state, this.escalation);
     this.ledger = new MitigationLedger(this.state, this.approvals);
+    this.holds = new DeploymentHolds(this.state, this.approvals);
     this.incident = new RunbookIncident(this.state, this.escalation, this.approvals, this.ledger);
   }
 
   /** Handlers are one-liners: the rules live with the part that owns them. */
   install(): void {
-    const { state, approvals, cancellation } = this;
+    const { state, approvals, cancellation, holds } = this;
+    setHandler(holdNoticeSignal, (notice) => holds.onNotice(notice));
     setHandler(statusQuery, () => fitRecord(state.record));
     setHandler(acknowledgeUpdate, (request) => fitRecord(state.acknowledge(request)), {
       validator: (request) => state.checkAcknowledge(request),
@@ -132,6 +137,7 @@ class IncidentLifecycle<P> {
   async runSteps(steps: RunbookSteps<P>): Promise<void> {
     const { state } = this;
     try {
+      if (this.holds.enabled) await this.holds.acquire();
       await steps(this.incident);
     } catch (err) {
       if (isCancellation(err)) throw err;
@@ -217,6 +223,7 @@ class IncidentLifecycle<P> {
     const record = state.record;
     const cancel = this.cancellation.request;
     await this.ledger.offerRestoration(cancel?.restoreNow ? cancel.actor : undefined);
+    if (this.state.record.holds?.length) await this.holds.release();
     // A page the escalation watch is still sending must land before deciding whether to resolve it.
     await loops.watch;
     if (this.escalation.pagerDutyPaged && record.status !== 'failed') {

@@ -21,3 +21,6 @@ export const RESPONSE_PLAN = 'response-plan';
 
 /** A required gate past its deadline stays open and escalates on the re-page interval instead of failing the incident. */
 export const REQUIRED_GATE_STAYS_OPEN = 'required-gate-stays-open';
+
+/** Incidents claim the deployment hold (one remediation per deployment) before their runbook's steps. */
+export const DEPLOYMENT_HOLD = 'deployment-hold';

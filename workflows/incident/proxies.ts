@@ -9,6 +9,7 @@ import type { SlackActivities } from '../../activities/slack';
 import type { DiagnosticsActivities } from '../../activities/diagnostics';
 import type { PagingActivities } from '../../activities/paging';
 import type { EmailActivities } from '../../activities/email';
+import type { HoldActivities } from '../../activities/hold';
 
 /** Reads and probes: cheap, safe to repeat, and useless if late — give up after a few tries. */
 const QUICK = {
@@ -79,6 +80,8 @@ export const kubeRead = proxyActivities<KubernetesReads>(QUICK);
 export const kubeChange = settledEvenIfCancelled(proxyActivities<KubernetesChanges>(LONG_REMEDIATION));
 export const diagnostics = proxyActivities<DiagnosticsActivities>(QUICK);
 export const slack = proxyActivities<SlackActivities>(REMOTE_CALL);
+/** Deployment holds: Temporal calls, idempotent, quick. */
+export const holdCalls = proxyActivities<Omit<HoldActivities, 'isIncidentRunning'>>(QUICK);
 // A page sent is a page to resolve: its outcome is kept even when the incident is cancelled meanwhile.
 export const paging = settledEvenIfCancelled(proxyActivities<PagingActivities>(REMOTE_CALL));
 export const email = settledEvenIfCancelled(proxyActivities<EmailActivities>(REMOTE_CALL));

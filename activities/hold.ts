@@ -1,0 +1,64 @@
+/**
+ * The deployment hold's side effects, through the worker's own Temporal client (the activity
+ * context's): claiming a hold is a signal-with-start of the hold workflow, so the first claim starts
+ * it and later ones join it atomically; releasing is a signal; a holder is alive while its workflow runs.
+ */
+import { Context } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { Target } from '../common/types';
+import {
+  claimHoldSignal,
+  HOLD_WORKFLOW_TYPE,
+  holdWorkflowId,
+  releaseHoldSignal,
+  type HoldClaim,
+  type HoldInput,
+} from '../domain/hold';
+
+export interface HoldRequest extends HoldClaim {
+  target: Target;
+}
+
+export function createHoldActivities() {
+  return {
+    /**
+     * Claims the deployment for an incident. Idempotent: a repeated claim by the same incident is
+     * answered with the same grant (or place in the queue). Changes nothing outside Temporal.
+     */
+    async claimHold(request: HoldRequest): Promise<void> {
+      const { client, info } = Context.current();
+      const input: HoldInput = { target: request.target };
+      await client.workflow.signalWithStart(HOLD_WORKFLOW_TYPE, {
+        workflowId: holdWorkflowId(request.target),
+        taskQueue: info.taskQueue,
+        args: [input],
+        signal: claimHoldSignal,
+        signalArgs: [{ workflowId: request.workflowId, incidentId: request.incidentId }],
+      });
+    },
+
+    /** Gives the deployment up (or leaves its queue). Idempotent; a hold already gone is fine. */
+    async releaseHold(request: HoldRequest): Promise<void> {
+      try {
+        await Context.current()
+          .client.workflow.getHandle(holdWorkflowId(request.target))
+          .signal(releaseHoldSignal, { workflowId: request.workflowId });
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+      }
+    },
+
+    /** Whether an incident's workflow (its latest run) is still running: a dead holder holds nothing. */
+    async isIncidentRunning(request: { workflowId: string }): Promise<boolean> {
+      try {
+        const described = await Context.current().client.workflow.getHandle(request.workflowId).describe();
+        return described.status.name === 'RUNNING';
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return false;
+        throw err;
+      }
+    },
+  };
+}
+
+export type HoldActivities = ReturnType<typeof createHoldActivities>;

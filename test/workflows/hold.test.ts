@@ -1,0 +1,98 @@
+/**
+ * The deployment hold on the real dev server with typed fake activities: a second incident on a
+ * held deployment changes nothing and names the holder; an approver forces it through; a waiter
+ * resolved meanwhile leaves the queue; the hold ends when nobody holds or waits.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { type Client, type Connection } from '@temporalio/client';
+import { holdQuery, holdWorkflowId } from '../../domain/hold';
+import { decideUpdate, resolveSignal } from '../../domain/messages';
+import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from '../bed/worker';
+import { FakeWorld } from './fakes';
+import { BOB, byIncident, fastPolicy, gatePending, startIncident, uniqueTarget, waitForRecord } from './harness';
+
+let client: Client;
+let connection: Connection;
+let worker: TestWorker;
+const world = new FakeWorld();
+const policy = fastPolicy({ p0RestartWithoutApproval: false, gateDeadlineMs: 60_000, gateEscalateAfterMs: 60_000 });
+
+before(async () => {
+  ({ client, connection } = await connectTestClient());
+  worker = await runTestWorker({ activities: world.activities(), taskQueue: uniqueTaskQueue('hold') });
+});
+
+after(async () => {
+  await worker?.stop();
+  await connection?.close();
+});
+
+describe('deployment hold', () => {
+  test('a rollback on a deployment a P0 response holds waits, names it, and is forced through by an approver', async () => {
+    const target = uniqueTarget('checkout');
+    const holder = await startIncident(client, worker.taskQueue, { runbook: 'p0-response', targets: [target], policy });
+    const held = await waitForRecord(holder, gatePending('restart'), 45_000);
+    assert.equal(held.holds?.[0]?.state, 'held');
+
+    const waiter = await startIncident(client, worker.taskQueue, {
+      runbook: 'emergency-rollback',
+      targets: [target],
+      params: { revision: 1 },
+      policy,
+    });
+    const waiting = await waitForRecord(waiter, gatePending('force-through'), 45_000);
+    assert.equal(waiting.holds?.[0]?.state, 'waiting');
+    assert.equal(waiting.holds?.[0]?.holder?.incidentId, held.id);
+    assert.ok(!waiting.gates.some((g) => g.name === 'confirm-rollback'), 'the waiter did not go on');
+    const view = await client.workflow.getHandle(holdWorkflowId(target)).query(holdQuery);
+    assert.equal(view.holder?.incidentId, held.id);
+    assert.deepEqual(
+      view.waiting.map((w) => w.incidentId),
+      [waiting.id],
+    );
+    await waitForRecord(holder, (r) => r.holds?.[0]?.waiters?.[0]?.incidentId === waiting.id);
+
+    await waiter.executeUpdate(decideUpdate, { args: [{ gate: 'force-through', decision: 'approve', actor: BOB }] });
+    const forced = await waitForRecord(waiter, gatePending('confirm-rollback'), 45_000);
+    assert.equal(forced.holds?.[0]?.state, 'forced');
+    assert.ok(forced.timeline.some((e) => /Forced through by bob/.test(e.message)));
+
+    for (const handle of [waiter, holder]) await handle.signal(resolveSignal, { actor: BOB });
+    await Promise.all([waiter.result(), holder.result()]);
+    assert.equal(world.made('rolloutUndo', byIncident(forced.id)).length, 0);
+    await waitForHoldClosed(target);
+  });
+
+  test('a waiter resolved meanwhile leaves the queue; the holder closes and the hold ends', async () => {
+    const target = uniqueTarget('cart');
+    const holder = await startIncident(client, worker.taskQueue, { runbook: 'p0-response', targets: [target], policy });
+    await waitForRecord(holder, gatePending('restart'), 45_000);
+    const waiter = await startIncident(client, worker.taskQueue, {
+      runbook: 'emergency-rollback',
+      targets: [target],
+      params: { revision: 1 },
+      policy,
+    });
+    await waitForRecord(waiter, (r) => r.holds?.[0]?.state === 'waiting', 45_000);
+    await waiter.signal(resolveSignal, { actor: BOB });
+    const closed = await waiter.result();
+    assert.equal(closed.status, 'resolved');
+    assert.equal(closed.holds?.[0]?.state, 'released');
+    const view = await client.workflow.getHandle(holdWorkflowId(target)).query(holdQuery);
+    assert.deepEqual(view.waiting, []);
+    await holder.signal(resolveSignal, { actor: BOB });
+    await holder.result();
+    await waitForHoldClosed(target);
+  });
+});
+
+async function waitForHoldClosed(target: { namespace: string; deployment: string }): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const described = await client.workflow.getHandle(holdWorkflowId(target)).describe();
+    if (described.status.name === 'COMPLETED') return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  assert.fail('the hold workflow did not end');
+}
