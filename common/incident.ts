@@ -74,6 +74,11 @@ export interface IncidentPolicy {
   maxOpenMs: number;
   /** Deadlines after acknowledgement; absent in incidents started before the plan existed. */
   responsePlan?: ResponsePlan;
+  /** After a mitigation's rollouts, how long the runbook watches the service before saying mitigated. */
+  verifyWindowMs: number;
+  /** A service is recovered when its error rate (per second) and p99 latency (seconds) are at most these. */
+  verifyMaxErrorRatePerSecond: number;
+  verifyMaxP99Seconds: number;
 }
 
 export const DEFAULT_POLICY: IncidentPolicy = {
@@ -93,6 +98,9 @@ export const DEFAULT_POLICY: IncidentPolicy = {
   rolloutTimeoutSeconds: 300,
   maxOpenMs: 7 * 24 * 3600_000,
   responsePlan: DEFAULT_RESPONSE_PLAN,
+  verifyWindowMs: 5 * 60_000,
+  verifyMaxErrorRatePerSecond: 1,
+  verifyMaxP99Seconds: 0.5,
 };
 
 /** Every runbook workflow takes this; `params` is the runbook's own zod-validated input. */

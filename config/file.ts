@@ -58,6 +58,9 @@ export const fileConfigSchema = z.strictObject({
       gateDeadline: duration.optional(),
       restoreAfter: duration.optional(),
       maxOpen: duration.optional(),
+      verifyWindow: duration.optional(),
+      verifyMaxErrorRatePerSecond: z.number().min(0).optional(),
+      verifyMaxP99Seconds: z.number().positive().optional(),
       resolveWhenAlertsResolve: z.boolean().optional(),
       p0RestartWithoutApproval: z.boolean().optional(),
       rolloutTimeoutSeconds: z.number().int().min(10).max(3600).optional(),
@@ -135,6 +138,9 @@ export function incidentPolicy(config: FileConfig): IncidentPolicy {
     rolloutTimeoutSeconds: p.rolloutTimeoutSeconds ?? DEFAULT_POLICY.rolloutTimeoutSeconds,
     maxOpenMs: p.maxOpen ?? DEFAULT_POLICY.maxOpenMs,
     responsePlan: responsePlan(p.responsePlan),
+    verifyWindowMs: p.verifyWindow ?? DEFAULT_POLICY.verifyWindowMs,
+    verifyMaxErrorRatePerSecond: p.verifyMaxErrorRatePerSecond ?? DEFAULT_POLICY.verifyMaxErrorRatePerSecond,
+    verifyMaxP99Seconds: p.verifyMaxP99Seconds ?? DEFAULT_POLICY.verifyMaxP99Seconds,
   };
 }
 

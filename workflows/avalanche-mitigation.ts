@@ -2,13 +2,15 @@
  * RB3 — Service avalanche mitigation (000 §6.1): the four emergency steps on every affected
  * deployment, each a temporary mitigation in the ledger, then root-cause hints for the humans.
  */
-import { patched } from '@temporalio/workflow';
+import { isCancellation, patched, sleep } from '@temporalio/workflow';
+import type { RecoveryCheck } from '../activities/diagnostics';
 import { formatTarget } from '../common/ids';
 import type { IncidentRecord, Target } from '../common/types';
 import { envChanges, replicaChanges } from '../domain/mitigations';
 import type { AvalancheMitigationParams } from '../runbooks/avalanche-mitigation';
 import { runIncident, type Incident, type ResumableInput } from './incident';
-import { RUNBOOK_READS_SETTINGS } from './incident/patches';
+import { failureMessage } from './incident/failures';
+import { AVALANCHE_VERIFICATION_WINDOW, RUNBOOK_READS_SETTINGS } from './incident/patches';
 import { diagnostics, kubeChange, kubeRead } from './incident/proxies';
 
 /**
@@ -38,7 +40,50 @@ async function mitigateAvalanche(incident: Incident<AvalancheMitigationParams>):
   );
   if (hints) incident.note('diagnostic', `Root cause: ${hints.verdict}\n${hints.hints.join('\n')}`, { hints });
 
-  incident.mitigated(`Emergency mitigations applied to ${targets.length} service(s); they are restored on resolution`);
+  const applied = `Emergency mitigations applied to ${targets.length} service(s); they are restored on resolution`;
+  const verdict = patched(AVALANCHE_VERIFICATION_WINDOW) ? await verifyRecovery(incident) : undefined;
+  if (verdict) await incident.remediationFailed(`ESCALATION: not recovered after the mitigations — ${verdict}`);
+  else incident.mitigated(applied);
+}
+
+/**
+ * The verification window: every rollout complete, then, after the policy's window, each service's
+ * error rate and p99 under the policy's limits (Prometheus), or — without Prometheus — the
+ * rollouts alone. Returns what did not recover, or undefined.
+ */
+async function verifyRecovery(incident: Incident<AvalancheMitigationParams>): Promise<string | undefined> {
+  const { policy } = incident;
+  const targets = incident.record.targets;
+  incident.step('wait-for-rollouts', `Waiting up to ${policy.rolloutTimeoutSeconds} s for the rollouts`);
+  const rollouts = await Promise.all(targets.map(async (t) => ({ t, r: await incident.waitForRollout(t) })));
+  const stuck = rollouts.filter(({ r }) => !r.complete).map(({ t, r }) => `${formatTarget(t)}: ${r.message}`);
+  if (stuck.length > 0) return `rollout not complete (${stuck.join('; ')})`;
+
+  const seconds = Math.round(policy.verifyWindowMs / 1000);
+  incident.step('verify', `Watching error rate and p99 for ${seconds} s`);
+  await sleep(policy.verifyWindowMs);
+  let check: RecoveryCheck;
+  try {
+    check = await diagnostics.checkServiceRecovery({
+      services: targets.map((t) => t.deployment),
+      namespace: incident.target.namespace,
+      maxErrorRatePerSecond: policy.verifyMaxErrorRatePerSecond,
+      maxP99Seconds: policy.verifyMaxP99Seconds,
+    });
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    incident.note('diagnostic', `Metrics not checked (${failureMessage(err)}): recovery judged by the rollouts`);
+    return undefined;
+  }
+  const lines = check.services.map((s) => {
+    const figures = `error rate ${s.errorRatePerSecond ?? 'no data'}/s, p99 ${s.p99Seconds ?? 'no data'}s`;
+    return `${s.service}: ${s.recovered ? 'recovered' : s.problems.join(', ')} (${figures})`;
+  });
+  incident.note('diagnostic', `After ${seconds} s:\n${lines.join('\n')}`, { recovery: check });
+  const notRecovered = check.services.filter((s) => !s.recovered);
+  return notRecovered.length > 0
+    ? notRecovered.map((s) => `${s.service}: ${s.problems.join(', ')}`).join('; ')
+    : undefined;
 }
 
 async function mitigateService(incident: Incident<AvalancheMitigationParams>, target: Target): Promise<void> {

@@ -3,7 +3,7 @@
  * shrink the exporter queue, keep evidence (heap profile, memory trend), and disable trace export
  * only if a human approves the extreme case.
  */
-import { patched } from '@temporalio/workflow';
+import { patched, sleep } from '@temporalio/workflow';
 import { formatTarget } from '../common/ids';
 import type { IncidentRecord } from '../common/types';
 import { OOM_DISABLE_EXPORT_GATE } from '../domain/gates';
@@ -18,7 +18,7 @@ import {
 import { nextMemoryLimit } from '../domain/quantity';
 import type { OomTriageParams } from '../runbooks/oom-triage';
 import { runIncident, type Incident, type ResumableInput } from './incident';
-import { RUNBOOK_READS_SETTINGS } from './incident/patches';
+import { OOM_VERIFICATION_WINDOW, RUNBOOK_READS_SETTINGS } from './incident/patches';
 import { diagnostics, kubeChange, kubeRead } from './incident/proxies';
 
 /** 002 case 2: resident memory growing faster than 1 MB/s is a leak. */
@@ -83,8 +83,13 @@ async function triageOom(incident: Incident<OomTriageParams>): Promise<void> {
   });
   incident.recordMitigations(target, envChanges(queue));
 
+  const verified = patched(OOM_VERIFICATION_WINDOW) ? await watchForNewOomKills(incident) : RECOVERED;
   await judgeMemoryTrend(incident);
-  incident.mitigated(`OOM mitigations applied to ${name}; they are restored on resolution`);
+  if (verified.recovered) {
+    incident.mitigated(`OOM mitigations applied to ${name}; they are restored on resolution`);
+  } else {
+    await incident.remediationFailed(`ESCALATION: ${name} did not recover from the OOM mitigations — ${verified.why}`);
+  }
 
   if (!params.offerDisableTraceExport) return;
   const gate = await incident.askApproval({
@@ -98,6 +103,40 @@ async function triageOom(incident: Incident<OomTriageParams>): Promise<void> {
   incident.step('disable-trace-export', `Disabling trace export of ${name}`);
   const exporter = await kubeChange.setDeploymentEnv({ ...change, env: { OTEL_TRACES_EXPORTER: 'none' } });
   incident.recordMitigations(target, envChanges(exporter));
+}
+
+type Verdict = { recovered: true } | { recovered: false; why: string };
+const RECOVERED: Verdict = { recovered: true };
+
+/**
+ * After the changes roll out, the verification window (policy): any OOM kill of the target that
+ * ends after the rollout completed means the mitigation did not hold. Polls findOomKills (QUICK).
+ */
+async function watchForNewOomKills(incident: Incident<OomTriageParams>): Promise<Verdict> {
+  const { target, policy } = incident;
+  const name = formatTarget(target);
+  incident.step('wait-for-rollout', `Waiting up to ${policy.rolloutTimeoutSeconds} s for the rollout of ${name}`);
+  const rollout = await incident.waitForRollout(target);
+  incident.note('diagnostic', `Rollout: ${rollout.message}`, { complete: rollout.complete });
+  if (!rollout.complete) return { recovered: false, why: `the rollout did not complete: ${rollout.message}` };
+  const since = new Date().toISOString();
+  const windowMs = policy.verifyWindowMs;
+  incident.step('verify', `Watching ${name} for ${Math.round(windowMs / 1000)} s: no new OOM kill`);
+  const end = Date.now() + windowMs;
+  const pollMs = Math.max(1_000, Math.min(30_000, Math.round(windowMs / 5)));
+  for (;;) {
+    const kills = await incident.tryDiagnostic('looking for new OOM kills', () => kubeRead.findOomKills(target));
+    const fresh = (kills ?? []).filter((k) => k.at !== undefined && k.at >= since.replace(/\.\d{3}Z$/, 'Z'));
+    if (fresh.length > 0) {
+      const lines = fresh.map((k) => `${k.at} ${k.pod ?? k.node ?? '?'}/${k.container ?? '?'}`);
+      incident.note('diagnostic', `New OOM kill(s) after the mitigation:\n${lines.join('\n')}`, { kills: fresh });
+      return { recovered: false, why: `${fresh.length} new OOM kill(s) within the verification window` };
+    }
+    if (Date.now() >= end) break;
+    await sleep(Math.min(pollMs, Math.max(1, end - Date.now())));
+  }
+  incident.note('diagnostic', `No new OOM kill of ${name} within ${Math.round(windowMs / 1000)} s`);
+  return RECOVERED;
 }
 
 /** Evidence, not remediation: a failure here is a warning on the timeline. The exec runs under QUICK (30 s). */

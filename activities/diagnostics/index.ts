@@ -14,9 +14,11 @@ import { createAvalancheHints } from './avalanche';
 import { createHealthCheck } from './health';
 import { createMemoryTrend } from './memory';
 import { createPrometheusClient, type DiagnosticsDeps } from './prometheus';
+import { createRecoveryCheck } from './recovery';
 import { createDiagnosticReport } from './report';
 
 export * from './types';
+export type { RecoveryCheck, RecoveryCheckInput, ServiceRecovery } from './recovery';
 export type { DiagnosticsDeps } from './prometheus';
 export {
   ERROR_RATE_FAIL_PER_SECOND,
@@ -81,6 +83,13 @@ export function createDiagnosticsActivities(deps: DiagnosticsDeps) {
      * profile REMOTE_CALL.
      */
     findAvalancheRootCauseHints: createAvalancheHints(prometheus),
+
+    /**
+     * Each service's error rate and p99 latency now against the given limits: the verdict of a
+     * verification window. No series for a service counts as recovered (nothing says otherwise);
+     * `noData` says when nothing at all was found. Changes nothing; idempotent. Timeout profile QUICK.
+     */
+    checkServiceRecovery: createRecoveryCheck(prometheus),
   };
 }
 

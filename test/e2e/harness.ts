@@ -603,6 +603,7 @@ export class World {
           gateDeadline: '120s',
           restoreAfter: '60s',
           rolloutTimeoutSeconds: 60,
+          verifyWindow: '3s',
           ...this.options.policy,
         },
         escalation: {

@@ -200,7 +200,10 @@ function fakeActivities(world: FakeWorld): FirebreakActivities {
       await world.enter('findOomKills', target);
       return world.scenario.oomKills;
     },
-    readPodLogs: unused('readPodLogs'),
+    async readPodLogs(input) {
+      await world.enter('readPodLogs', input);
+      return `panic: out of memory in ${input.pod}/${input.container ?? CONTAINER}\n`;
+    },
     async readDeploymentSettings(input) {
       await world.enter('readDeploymentSettings', input);
       const deployment = world.deployment(input.namespace, input.deployment);
@@ -361,6 +364,20 @@ function fakeActivities(world: FakeWorld): FirebreakActivities {
         verdict: 'resident memory grows 2.5 MB/s: a leak',
         series: [],
       };
+    },
+    async checkServiceRecovery(input) {
+      await world.enter('checkServiceRecovery', input);
+      if (!world.scenario.prometheus) {
+        throw ApplicationFailure.nonRetryable('PROMETHEUS_URL is not set', ErrorType.NOT_CONFIGURED);
+      }
+      const services = input.services.map((service) => ({
+        service,
+        errorRatePerSecond: 0,
+        p99Seconds: 0.05,
+        recovered: true,
+        problems: [],
+      }));
+      return { recovered: true, services, noData: false };
     },
     async findAvalancheRootCauseHints(input) {
       await world.enter('findAvalancheRootCauseHints', input);

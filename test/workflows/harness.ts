@@ -35,6 +35,7 @@ export function fastPolicy(overrides: Partial<IncidentPolicy> = {}): IncidentPol
     restoreAfterMs: 1_500,
     rolloutTimeoutSeconds: 5,
     maxOpenMs: 120_000,
+    verifyWindowMs: 1_000,
     ...overrides,
   };
 }

@@ -24,3 +24,12 @@ export const REQUIRED_GATE_STAYS_OPEN = 'required-gate-stays-open';
 
 /** Incidents claim the deployment hold (one remediation per deployment) before their runbook's steps. */
 export const DEPLOYMENT_HOLD = 'deployment-hold';
+
+/** OOM triage waits for the rollout and watches a verification window (no new OOM kill) before saying mitigated. */
+export const OOM_VERIFICATION_WINDOW = 'oom-verification-window';
+
+/** Avalanche mitigation waits for the rollouts and judges error rate and p99 after a verification window. */
+export const AVALANCHE_VERIFICATION_WINDOW = 'avalanche-verification-window';
+
+/** P0 response's diagnostics add the service's p99 and error rate (Prometheus) and crashed containers' previous logs. */
+export const P0_SERVICE_DIAGNOSTICS = 'p0-service-diagnostics';
