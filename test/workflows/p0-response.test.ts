@@ -59,6 +59,14 @@ describe('p0-response', { concurrency: true }, () => {
     assert.ok(mitigated.timeline.some((e) => e.kind === 'diagnostic' && /Pods of/.test(e.message)));
     assert.ok(mitigated.timeline.some((e) => e.kind === 'diagnostic' && /Last 20 events/.test(e.message)));
     assert.ok(mitigated.timeline.filter((e) => /^Health (before|after)/.test(e.message)).length === 2);
+    // The service's p99 and error rate (Prometheus), and what the crashed container said before it died.
+    assert.match(text, new RegExp(`Metrics of ${target.deployment}: p99 0.05 s, error rate 0/s`));
+    assert.match(text, /Previous logs of checkout-\w+-7d9f-abcde\/app:\npanic: out of memory/);
+    const logs = world.made('readPodLogs', (i) => String(i.pod).startsWith(target.deployment));
+    assert.deepEqual(
+      logs.map((call) => [call.input.previous, call.input.tailLines]),
+      [[true, 50]],
+    );
 
     await handle.signal(resolveSignal, { actor: BOB, note: 'checkout is serving again' });
     const record = await handle.result();
