@@ -121,7 +121,7 @@ describe('p0-response', { concurrency: true }, () => {
     const policy = fastPolicy({ p0RestartWithoutApproval: false, repageIntervalMs: 1_500 });
     const handle = await startIncident(client, worker.taskQueue, { runbook: 'p0-response', policy, severity: 'P0' });
     // Past the deadline: the gate is overdue, not closed; the incident re-pages up the tiers.
-    const overdue = await waitForRecord(handle, (r) => r.escalationTier >= 3, 20_000);
+    const overdue = await waitForRecord(handle, (r) => r.escalationTier >= 3, 60_000);
     const gate = overdue.gates.find((g) => g.name === 'restart');
     assert.equal(gate?.status, 'pending');
     assert.equal(gate?.overdue, true);
