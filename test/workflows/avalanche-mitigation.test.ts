@@ -197,7 +197,12 @@ describe('avalanche-mitigation', { concurrency: true }, () => {
       const data = marker?.markerName === 'core_patch' ? marker.details?.['patch-data']?.payloads?.[0] : undefined;
       return data ? [defaultPayloadConverter.fromPayload<{ id: string }>(data).id] : [];
     });
-    assert.deepEqual(patches, ['runbook-reads-settings', 'restore-reads-settings']);
+    assert.deepEqual(patches, [
+      'deployment-hold',
+      'runbook-reads-settings',
+      'avalanche-verification-window',
+      'restore-reads-settings',
+    ]);
     const scheduledReads = events.flatMap((event) => {
       const attrs = event.activityTaskScheduledEventAttributes;
       return attrs?.activityType?.name === 'readDeploymentSettings' ? [attrs] : [];

@@ -247,7 +247,8 @@ test('oom-triage: a worker stopped mid-runbook is replaced; every change happens
     await handle.result();
     assert.equal(shared.made('setContainerResources', (i) => i.incidentId === id).length, 1);
     assert.equal(shared.made('setDeploymentEnv', (i) => i.incidentId === id).length, 1);
-    assert.equal(shared.made('findOomKills').length, 1);
+    // Once by the triage, then polled by the verification window (a read: repeating it is harmless).
+    assert.ok(shared.made('findOomKills').length >= 1);
     assert.equal(shared.mutations(`${id}:restore`).length, 2);
   } finally {
     await second.stop();
