@@ -5,7 +5,14 @@
  */
 import os from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { Client, Connection } from '@temporalio/client';
+import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
+import type { AccessAction } from '../common/access';
+import type { IncidentPolicy } from '../common/incident';
+import { incidentPolicy, loadFileConfig } from '../config/file';
+import { connectionIdentity } from '../client/identity';
+import { cliActorGroups, createQuickSlackClient, UserGroupResolver } from '../client/slack-groups';
+import { referencedGroups } from '../domain/access';
+import { refusedSignal } from '../domain/messages';
 import { isGrpcServiceError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import { ConfigError, parseEnv, type Env } from '../config/env';
@@ -64,6 +71,8 @@ export function parseCommandArgs(command: Command, argv: string[]): ParsedArgs {
 export class CommandContext {
   private connected?: Promise<{ client: Client; connection: Connection }>;
   private parsedEnv?: Env;
+  private resolvedActor?: Promise<Actor>;
+  private loadedPolicy?: Promise<IncidentPolicy>;
 
   constructor(
     readonly io: CliIO,
@@ -108,10 +117,46 @@ export class CommandContext {
     return new CommandFailed(`cannot reach Temporal at ${this.address} — ${hint}\n  (${reason})`);
   }
 
-  /** The person at the terminal: FIREBREAK_USER, else the login name. */
-  actor(): Actor {
-    const name = this.env.FIREBREAK_USER ?? safeUserName();
-    return { id: `cli:${name}`, name };
+  /**
+   * The person at the terminal: the identity the Temporal connection proves (mTLS certificate
+   * subject, API key subject) when there is one, else FIREBREAK_USER or the login name, which
+   * are only declared — see docs/security.md.
+   */
+  async actor(): Promise<Actor> {
+    this.resolvedActor ??= this.findActor();
+    return this.resolvedActor;
+  }
+
+  private async findActor(): Promise<Actor> {
+    const proven = await connectionIdentity(this.env).catch(() => undefined);
+    const name = proven?.name ?? this.env.FIREBREAK_USER ?? safeUserName();
+    const actor: Actor = { id: `cli:${name}`, name, ...(proven ? { proof: proven.proof } : {}) };
+    // Slack user groups named in the permissions count for the person's CLI account too.
+    const { access, approvers } = await this.policy();
+    const groups = referencedGroups(access, approvers.groups);
+    const slack = createQuickSlackClient(this.env);
+    if (groups.length && slack && access) {
+      const memberOf = await cliActorGroups(new UserGroupResolver(slack), actor, access.people, groups);
+      if (memberOf.length) actor.groups = memberOf;
+    }
+    return actor;
+  }
+
+  /** The config file's policy (FIREBREAK_CONFIG), loaded once. */
+  policy(): Promise<IncidentPolicy> {
+    this.loadedPolicy ??= loadFileConfig(this.env.FIREBREAK_CONFIG).then(incidentPolicy);
+    return this.loadedPolicy;
+  }
+
+  /**
+   * A refused action: exit 1 with the reason, recorded on the incident's timeline when it concerns
+   * one (best effort: the answer to the person matters more).
+   */
+  async refuse(action: AccessAction, reason: string, incident?: WorkflowHandle): Promise<never> {
+    if (incident) {
+      await incident.signal(refusedSignal, { actor: await this.actor(), action, reason }).catch(() => undefined);
+    }
+    throw new CommandFailed(`refused: ${reason}`);
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,14 @@
  * CLI so both start, signal and find incidents the same way. Nothing here talks to a workflow
  * except through the message definitions exported beside it.
  */
-import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { ErrorType } from '../common/errors';
 import { incidentIdKey } from '../common/search-attributes';
 import type { PreparedIncident } from '../runbooks';
 import { alertSignal, type AlertNotification } from '../domain/messages';
@@ -91,4 +98,15 @@ export async function findIncidentById(
     return { workflowId: execution.workflowId, runId: execution.runId };
   }
   return undefined;
+}
+
+/** The kernel refused for want of permission (not because the gate or incident had moved on). */
+export function isPermissionRefusal(err: unknown): boolean {
+  const cause = err instanceof WorkflowUpdateFailedError ? err.cause : err;
+  return (
+    cause instanceof ApplicationFailure &&
+    (cause.type === ErrorType.UNAUTHORIZED ||
+      cause.type === ErrorType.SELF_APPROVAL ||
+      cause.type === ErrorType.ALREADY_APPROVED)
+  );
 }

@@ -25,6 +25,8 @@ export const ErrorType = {
   UNAUTHORIZED: 'UNAUTHORIZED',
   /** The same person cannot trigger and approve where four-eyes applies. */
   SELF_APPROVAL: 'SELF_APPROVAL',
+  /** The same person approving a quorum gate twice (through any of their accounts). */
+  ALREADY_APPROVED: 'ALREADY_APPROVED',
   /** The gate was already decided, or is not open. */
   GATE_CLOSED: 'GATE_CLOSED',
   /** The gate named does not exist in this incident. */

@@ -3,6 +3,7 @@
  * by whoever starts the workflow (ingress, CLI) and passed in, so the workflow stays deterministic
  * and a config change never alters an incident already running.
  */
+import type { AccessPolicy } from './access';
 import type { Actor, RunbookId, Severity, Target, Trigger } from './types';
 
 export interface EscalationTier {
@@ -58,6 +59,8 @@ export interface IncidentPolicy {
   /** Escalation tiers in order: tier 1 is paged at the first deadline. */
   tiers: EscalationTier[];
   approvers: ApproverPolicy;
+  /** Permissions and the identity map; absent in incidents begun before they existed (= open). */
+  access?: AccessPolicy;
   /** A pending gate escalates after this long... */
   gateEscalateAfterMs: number;
   /** ...and ends the runbook as not approved after this long. */

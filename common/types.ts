@@ -35,6 +35,17 @@ export interface Actor {
   name?: string;
   /** Slack user-group ids the actor belongs to, resolved by the ingress. */
   groups?: string[];
+  /**
+   * How the CLI learnt who acts: `mtls` (the Temporal client certificate's subject) or `api-key`
+   * (the API key's owner in the identity map); absent = self-declared (FIREBREAK_USER, login).
+   */
+  proof?: 'mtls' | 'api-key';
+}
+
+/** One approval of a gate that needs several people. */
+export interface GateApproval {
+  actor: Actor;
+  at: string;
 }
 
 export type TimelineKind =
@@ -75,6 +86,12 @@ export interface GateState {
   fourEyes: boolean;
   /** Choices offered with the request (e.g. rollback revisions); a decision may carry one. */
   choices?: string[];
+  /** Distinct people needed to approve (N of M); absent = one. */
+  quorum?: number;
+  /** Subjects who may decide this gate, from the matching permissions rule; absent = policy.approvers. */
+  approvers?: string[];
+  /** Approvals so far on a quorum gate, one per person. */
+  approvals?: GateApproval[];
   decidedBy?: Actor;
   decidedAt?: string;
   choice?: string;

@@ -10,6 +10,7 @@ import { parseDuration } from '../common/duration';
 import { DEFAULT_POLICY, DEFAULT_RESPONSE_PLAN, type IncidentPolicy, type ResponsePlan } from '../common/incident';
 import { SEVERITIES } from '../common/types';
 import { ConfigError } from './env';
+import { accessPolicy, checkSubjects, peopleSchema, permissionsSchema } from './access';
 import { routeRuleSchema } from './routes';
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -41,52 +42,58 @@ const tierSchema = z
     path: ['to'],
   });
 
-export const fileConfigSchema = z.strictObject({
-  slack: z.strictObject({ channel: z.string().min(1).optional() }).default({}),
-  policy: z
-    .strictObject({
-      ackDeadline: z
-        .strictObject({
-          P0: duration.optional(),
-          P1: duration.optional(),
-          P2: duration.optional(),
-          P3: duration.optional(),
-        })
-        .default({}),
-      repageInterval: duration.optional(),
-      gateEscalateAfter: duration.optional(),
-      gateDeadline: duration.optional(),
-      restoreAfter: duration.optional(),
-      maxOpen: duration.optional(),
-      verifyWindow: duration.optional(),
-      verifyMaxErrorRatePerSecond: z.number().min(0).optional(),
-      verifyMaxP99Seconds: z.number().positive().optional(),
-      resolveWhenAlertsResolve: z.boolean().optional(),
-      p0RestartWithoutApproval: z.boolean().optional(),
-      rolloutTimeoutSeconds: z.number().int().min(10).max(3600).optional(),
-      /** Deadlines after acknowledgement per severity, and the grace before paging the next tier. */
-      responsePlan: z
-        .strictObject({
-          P0: stageDeadlines.optional(),
-          P1: stageDeadlines.optional(),
-          P2: stageDeadlines.optional(),
-          P3: stageDeadlines.optional(),
-          grace: duration.optional(),
-        })
-        .optional(),
-    })
-    .default({ ackDeadline: {} }),
-  escalation: z.strictObject({ tiers: z.array(tierSchema).min(1).optional() }).default({}),
-  approvers: z
-    .strictObject({
-      users: z.array(z.string().min(1)).default([]),
-      groups: z.array(z.string().min(1)).default([]),
-    })
-    .default({ users: [], groups: [] }),
-  routes: z.array(routeRuleSchema).default([]),
-  /** After `routes`, the built-in table for the kubernetes-mixin's alerts (docs/alert-routing.md); false turns it off. */
-  defaultRoutes: z.boolean().default(true),
-});
+export const fileConfigSchema = z
+  .strictObject({
+    slack: z.strictObject({ channel: z.string().min(1).optional() }).default({}),
+    policy: z
+      .strictObject({
+        ackDeadline: z
+          .strictObject({
+            P0: duration.optional(),
+            P1: duration.optional(),
+            P2: duration.optional(),
+            P3: duration.optional(),
+          })
+          .default({}),
+        repageInterval: duration.optional(),
+        gateEscalateAfter: duration.optional(),
+        gateDeadline: duration.optional(),
+        restoreAfter: duration.optional(),
+        maxOpen: duration.optional(),
+        verifyWindow: duration.optional(),
+        verifyMaxErrorRatePerSecond: z.number().min(0).optional(),
+        verifyMaxP99Seconds: z.number().positive().optional(),
+        resolveWhenAlertsResolve: z.boolean().optional(),
+        p0RestartWithoutApproval: z.boolean().optional(),
+        rolloutTimeoutSeconds: z.number().int().min(10).max(3600).optional(),
+        /** Deadlines after acknowledgement per severity, and the grace before paging the next tier. */
+        responsePlan: z
+          .strictObject({
+            P0: stageDeadlines.optional(),
+            P1: stageDeadlines.optional(),
+            P2: stageDeadlines.optional(),
+            P3: stageDeadlines.optional(),
+            grace: duration.optional(),
+          })
+          .optional(),
+      })
+      .default({ ackDeadline: {} }),
+    escalation: z.strictObject({ tiers: z.array(tierSchema).min(1).optional() }).default({}),
+    approvers: z
+      .strictObject({
+        users: z.array(z.string().min(1)).default([]),
+        groups: z.array(z.string().min(1)).default([]),
+      })
+      .default({ users: [], groups: [] }),
+    routes: z.array(routeRuleSchema).default([]),
+    /** After `routes`, the built-in table for the kubernetes-mixin's alerts (docs/alert-routing.md); false turns it off. */
+    defaultRoutes: z.boolean().default(true),
+    /** One identity per person: four-eyes and quorum count people, not accounts. */
+    people: peopleSchema.default({}),
+    /** Who may do what; absent = everyone may do everything (warned about at start-up). */
+    permissions: permissionsSchema.optional(),
+  })
+  .superRefine((config, ctx) => checkSubjects(config.people, config.permissions, ctx));
 
 export type FileConfig = z.infer<typeof fileConfigSchema>;
 
@@ -130,6 +137,7 @@ export function incidentPolicy(config: FileConfig): IncidentPolicy {
     repageIntervalMs: p.repageInterval ?? DEFAULT_POLICY.repageIntervalMs,
     tiers: config.escalation.tiers ?? DEFAULT_POLICY.tiers,
     approvers: { users: config.approvers.users, groups: config.approvers.groups },
+    access: accessPolicy(config.people, config.permissions),
     gateEscalateAfterMs: p.gateEscalateAfter ?? DEFAULT_POLICY.gateEscalateAfterMs,
     gateDeadlineMs: p.gateDeadline ?? DEFAULT_POLICY.gateDeadlineMs,
     restoreAfterMs: p.restoreAfter ?? DEFAULT_POLICY.restoreAfterMs,

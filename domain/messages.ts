@@ -25,6 +25,14 @@ export interface ResolveRequest {
   note?: string;
 }
 
+/** An action someone was refused on this incident, told by the ingress or CLI that refused it. */
+export interface RefusalNotice {
+  actor: Actor;
+  /** start, approve, acknowledge, resolve, cancel. */
+  action: string;
+  reason: string;
+}
+
 export interface AlertInstance {
   fingerprint: string;
   status: 'firing' | 'resolved';
@@ -67,6 +75,8 @@ export const decideUpdate = defineUpdate<GateState, [DecideRequest]>('decide');
 export const resolveSignal = defineSignal<[ResolveRequest]>('resolve');
 /** A later notification for the same alert group. */
 export const alertSignal = defineSignal<[AlertNotification]>('alert');
+/** Records a refused action on the incident's timeline (bounded); changes nothing else. */
+export const refusedSignal = defineSignal<[RefusalNotice]>('refused');
 /** The current incident record. */
 export const statusQuery = defineQuery<IncidentRecord>('status');
 

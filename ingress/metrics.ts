@@ -47,6 +47,12 @@ export class IngressMetrics {
     ['source', 'status'],
   );
 
+  readonly accessRefusals = this.counter(
+    'firebreak_access_refusals_total',
+    'Actions refused by the permissions (start, approve, acknowledge, resolve, cancel), by channel.',
+    ['action', 'channel'],
+  );
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

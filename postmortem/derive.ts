@@ -91,6 +91,8 @@ export function gatesFrom(
   for (const decision of decisions) {
     const gate = decision.gate ? gates.get(decision.gate) : undefined;
     if (!gate || gate.status !== 'pending' || decision.outcome !== 'completed' || !decision.gateStatus) continue;
+    // One approval of several: the gate is still waiting.
+    if (decision.gateStatus === 'pending') continue;
     Object.assign(gate, {
       status: decision.gateStatus,
       decidedAt: decision.at,

@@ -18,13 +18,8 @@ import { buildApp } from '../ingress/app';
 import type { SlackIngressContext } from '../ingress/slack/context';
 import { createSlackRoutes } from '../ingress/slack/routes';
 import { decideUpdate, statusQuery } from '../domain/messages';
-import {
-  blockActionsBody,
-  signSlackRequest,
-  slashCommandBody,
-  SlackStandIn,
-  type StoredMessage,
-} from './bed/slack-standin';
+import { blockActionsBody, signSlackRequest, slashCommandBody, SlackStandIn } from './bed/slack-standin';
+import { buttons, SlackDriver } from './slack-driver';
 import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from './bed/worker';
 import { FakeWorld } from './workflows/fakes';
 import { eventTypes, fastPolicy, gatePending, uniqueTarget, waitForRecord } from './workflows/harness';
@@ -101,32 +96,6 @@ after(async () => {
 
 // ---- helpers ---------------------------------------------------------------------------------
 
-async function command(
-  text: string,
-  options: { command?: string; user?: { id: string; name: string }; timestamp?: number; secret?: string } = {},
-) {
-  const responseUrl = stand.responseUrl();
-  const body = slashCommandBody({
-    command: options.command ?? '/runbook',
-    text,
-    userId: (options.user ?? ALICE).id,
-    userName: (options.user ?? ALICE).name,
-    channelId: CHANNEL,
-    responseUrl,
-  });
-  const res = await app.inject({
-    method: 'POST',
-    url: '/slack/commands',
-    headers: signSlackRequest(options.secret ?? SECRET, body, options.timestamp),
-    payload: body,
-  });
-  return { res, responseUrl, responseId: responseUrl.split('/').pop()! };
-}
-
-function responseFor(id: string) {
-  return stand.waitFor(`response_url ${id}`, () => stand.responses.find((r) => r.id === id));
-}
-
 async function workflowExists(workflowId: string): Promise<boolean> {
   try {
     await client.workflow.getHandle(workflowId).describe();
@@ -137,63 +106,8 @@ async function workflowExists(workflowId: string): Promise<boolean> {
   }
 }
 
-function card(workflowTargetText: string): Promise<StoredMessage> {
-  return stand.waitFor(`the card for ${workflowTargetText}`, () =>
-    stand.channelMessages(CHANNEL).find((m) => JSON.stringify(m.blocks ?? []).includes(workflowTargetText)),
-  );
-}
-
-interface Button {
-  action_id: string;
-  value?: string;
-  type: string;
-  text?: { text: string };
-}
-
-function buttons(message: StoredMessage): Array<Button & { block_id: string }> {
-  return (message.blocks ?? []).flatMap((block) => {
-    const b = block as { type: string; block_id: string; elements?: Button[] };
-    return b.type === 'actions' ? (b.elements ?? []).map((e) => ({ ...e, block_id: b.block_id })) : [];
-  });
-}
-
-/** A block_actions payload as Slack sends it when `user` clicks `button` on `message`. */
-function click(user: { id: string; name: string }, message: StoredMessage, button: Button & { block_id: string }) {
-  const responseUrl = stand.responseUrl();
-  const payload = {
-    type: 'block_actions',
-    user: { id: user.id, username: user.name, name: user.name, team_id: 'T0FIREBREAK' },
-    api_app_id: 'A0FIREBREAK',
-    token: 'deprecated-verification-token',
-    container: {
-      type: 'message',
-      message_ts: message.ts,
-      channel_id: message.channel,
-      is_ephemeral: false,
-      ...(message.thread_ts ? { thread_ts: message.thread_ts } : {}),
-    },
-    trigger_id: `${Date.now()}.1.abc`,
-    team: { id: 'T0FIREBREAK', domain: 'firebreak-test' },
-    channel: { id: message.channel, name: 'incidents' },
-    message: { type: 'message', ts: message.ts, text: message.text, blocks: message.blocks },
-    response_url: responseUrl,
-    actions: [
-      {
-        action_id: button.action_id,
-        block_id: button.block_id,
-        text: button.text ?? { type: 'plain_text', text: 'x' },
-        value: button.value,
-        type: button.type,
-        action_ts: `${Date.now() / 1000}`,
-      },
-    ],
-  };
-  return { body: blockActionsBody(payload), responseUrl };
-}
-
-function postInteraction(body: string, headers = signSlackRequest(SECRET, body)) {
-  return app.inject({ method: 'POST', url: '/slack/interactions', headers, payload: body });
-}
+const slack = new SlackDriver(() => ({ app, stand }), { secret: SECRET, channel: CHANNEL, user: ALICE });
+const { command, responseFor, card, click, postInteraction } = slack;
 
 async function startP0(target: string, user = ALICE): Promise<{ handle: WorkflowHandle; workflowId: string }> {
   const { res, responseId } = await command(`p0 ${target} severity=P0`, { user });
@@ -379,7 +293,7 @@ describe('slash commands', () => {
     // Resolving withdraws pending gates: with approvers configured, someone outside them is refused.
     const refused = (await command(`resolve ${target}`, { command: '/incident', user: MALLORY })).res.json();
     assert.equal(refused.response_type, 'ephemeral');
-    assert.match(refused.text, /only approvers may resolve/);
+    assert.match(refused.text, /you may not resolve incident/);
     const untouched = await handle.query(statusQuery);
     assert.equal(untouched.closedAt, undefined);
     assert.ok(!untouched.timeline.some((e) => /Resolution requested/.test(e.message)), 'no resolution was requested');

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Worker } from '@temporalio/worker';
 import { ConfigError, parseEnv, type Env } from '../config/env';
+import { openAccessWarning } from '../config/access';
 import { incidentPolicy, loadFileConfig } from '../config/file';
 import { createLogger, lineLog, type Logger } from '../config/logger';
 import { escalationReach } from '../config/reach';
@@ -40,6 +41,11 @@ export async function startFirebreak(
   const logger = givenLogger ?? createLogger({ level: env.FIREBREAK_LOG_LEVEL });
   const config = await loadFileConfig(env.FIREBREAK_CONFIG);
   const policy = incidentPolicy(config);
+  const openAccess = openAccessWarning(
+    config.permissions,
+    config.approvers.users.length + config.approvers.groups.length,
+  );
+  if (openAccess) logger.warn(openAccess);
   const slackChannel = env.FIREBREAK_SLACK_CHANNEL ?? config.slack.channel;
   const reach = escalationReach(policy, env);
   if (!reach.ok)

@@ -24,7 +24,7 @@ export const cancel: Command = {
     const handle = await runningIncident(client, ref);
     const record = await handle
       .executeUpdate(cancelUpdate, {
-        args: [{ actor: ctx.actor(), restoreNow, ...(typeof reason === 'string' ? { reason } : {}) }],
+        args: [{ actor: await ctx.actor(), restoreNow, ...(typeof reason === 'string' ? { reason } : {}) }],
       })
       .catch((err: unknown) => {
         throw explain(err, ref.workflowId);

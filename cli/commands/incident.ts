@@ -8,7 +8,18 @@ import type { IncidentRecord } from '../../common/types';
 import { acknowledgeUpdate, decideUpdate, resolveSignal, statusQuery } from '../../domain/messages';
 import { fetchHistoryEvents, latestRecord } from '../../postmortem';
 import { JSON_FLAG, oneId } from '../args';
-import { CommandFailed, explain, resolveIncident, type Command, type IncidentRef } from '../context';
+import type { AccessAction } from '../../common/access';
+import { isPermissionRefusal } from '../../client/incidents';
+import { mayAct } from '../../domain/access';
+import { isAuthorized } from '../../domain/gates';
+import {
+  CommandFailed,
+  explain,
+  resolveIncident,
+  type Command,
+  type CommandContext,
+  type IncidentRef,
+} from '../context';
 import { quote, renderRecord } from '../format';
 
 export const status: Command = {
@@ -63,13 +74,10 @@ export const ack: Command = {
     const client = await ctx.client();
     const note = args.values.note;
     const handle = await runningIncident(client, ref);
+    const actor = await ctx.actor();
     const record = await handle
-      .executeUpdate(acknowledgeUpdate, {
-        args: [{ actor: ctx.actor(), ...(typeof note === 'string' ? { note } : {}) }],
-      })
-      .catch((err: unknown) => {
-        throw explain(err, ref.workflowId);
-      });
+      .executeUpdate(acknowledgeUpdate, { args: [{ actor, ...(typeof note === 'string' ? { note } : {}) }] })
+      .catch((err: unknown) => refusedOrExplained(ctx, 'acknowledge', err, handle));
     if (ctx.json) ctx.printJson(record);
     else {
       const by = record.acknowledgedBy?.name ?? record.acknowledgedBy?.id ?? '?';
@@ -93,6 +101,18 @@ export async function runningIncident(client: Client, ref: IncidentRef): Promise
   return handle;
 }
 
+/** A refusal for want of permission is recorded on the incident; every failure is explained. */
+async function refusedOrExplained(
+  ctx: CommandContext,
+  action: AccessAction,
+  err: unknown,
+  handle: WorkflowHandle,
+): Promise<never> {
+  const explained = explain(err, handle.workflowId);
+  if (isPermissionRefusal(err)) await ctx.refuse(action, explained.message.replace(/^refused: /, ''), handle);
+  throw explained;
+}
+
 export function decideCommand(decision: 'approve' | 'reject'): Command {
   return {
     name: decision,
@@ -104,23 +124,26 @@ export function decideCommand(decision: 'approve' | 'reject'): Command {
       const client = await ctx.client();
       const { gate, choice, comment } = args.values;
       const handle = await runningIncident(client, ref);
+      const actor = await ctx.actor();
       const state = await handle
         .executeUpdate(decideUpdate, {
           args: [
             {
               decision,
-              actor: ctx.actor(),
+              actor,
               ...(typeof gate === 'string' ? { gate } : {}),
               ...(typeof choice === 'string' ? { choice } : {}),
               ...(typeof comment === 'string' ? { comment } : {}),
             },
           ],
         })
-        .catch((err: unknown) => {
-          throw explain(err, ref.workflowId);
-        });
+        .catch((err: unknown) => refusedOrExplained(ctx, 'approve', err, handle));
       if (ctx.json) ctx.printJson(state);
-      else
+      else if (state.status === 'pending' && state.quorum) {
+        ctx.out(
+          `Approval of gate ${state.name} recorded: ${state.approvals?.length ?? 0} of ${state.quorum} on ${ref.workflowId}`,
+        );
+      } else
         ctx.out(`Gate ${state.name} ${state.status}${state.choice ? ` (${state.choice})` : ''} on ${ref.workflowId}`);
       return 0;
     },
@@ -137,8 +160,14 @@ export const resolve: Command = {
     const client = await ctx.client();
     const handle = await runningIncident(client, ref);
     const note = args.values.note;
+    const actor = await ctx.actor();
+    const policy = await ctx.policy();
+    const allowed = policy.access?.resolve
+      ? mayAct(policy.access, 'resolve', actor)
+      : isAuthorized(actor, policy.approvers, policy.access);
+    if (!allowed) await ctx.refuse('resolve', `${actor.id} may not resolve ${ref.workflowId}`, handle);
     await handle
-      .signal(resolveSignal, { actor: ctx.actor(), ...(typeof note === 'string' ? { note } : {}) })
+      .signal(resolveSignal, { actor, ...(typeof note === 'string' ? { note } : {}) })
       .catch((err: unknown) => {
         throw explain(err, ref.workflowId);
       });

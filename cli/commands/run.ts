@@ -7,6 +7,7 @@ import { ErrorType } from '../../common/errors';
 import { formatTarget } from '../../common/ids';
 import { CLOSED_STATUSES, type IncidentRecord } from '../../common/types';
 import { incidentPolicy, loadFileConfig } from '../../config/file';
+import { mayStart } from '../../domain/access';
 import { statusQuery } from '../../domain/messages';
 import { findRunbook, prepareIncident, RUNBOOKS } from '../../runbooks';
 import { JSON_FLAG, durationFlag, parseParams, parseSeverity, parseTargets, strings } from '../args';
@@ -47,7 +48,15 @@ export const run: Command = {
     const intervalMs = Math.max(200, durationFlag(args.values.interval, '1s', 'interval', this.usage));
 
     const config = await loadFileConfig(ctx.env.FIREBREAK_CONFIG);
-    const actor = ctx.actor();
+    const actor = await ctx.actor();
+    const policy = incidentPolicy(config);
+    const namespaces = [...new Set(targets.map((target) => target.namespace))];
+    if (!mayStart(policy.access, actor, { runbook: runbook.id, namespaces })) {
+      await ctx.refuse(
+        'start',
+        `${actor.id} may not start ${runbook.id} in ${namespaces.join(', ')} (permissions.start); nothing was started`,
+      );
+    }
     let prepared;
     try {
       prepared = prepareIncident({
@@ -57,7 +66,7 @@ export const run: Command = {
         params,
         trigger: { kind: 'cli', user: actor.id },
         triggeredBy: actor,
-        policy: incidentPolicy(config),
+        policy,
         slackChannel: ctx.env.FIREBREAK_SLACK_CHANNEL ?? config.slack.channel,
       });
     } catch (err) {

@@ -54,7 +54,7 @@ export function gateOutcome(gate: GateState): string {
   const comment = gate.comment ? ` — ${safeText(gate.comment, 300)}` : '';
   switch (gate.status) {
     case 'approved':
-      return `:white_check_mark: Approved${choice} by ${actorText(gate.decidedBy)}${at}${comment}`;
+      return `:white_check_mark: Approved${choice} by ${approvers(gate)}${at}${comment}`;
     case 'rejected':
       return gate.decidedBy
         ? `:no_entry: Rejected by ${actorText(gate.decidedBy)}${at}${comment}`
@@ -63,9 +63,25 @@ export function gateOutcome(gate: GateState): string {
       return `:hourglass: Timed out without a decision${at}`;
     case 'pending':
       if (gate.overdue)
-        return `:rotating_light: Overdue since ${slackDate(gate.deadline)}: still waiting for a decision`;
-      return `:hourglass_flowing_sand: Waiting for a decision until ${slackDate(gate.deadline)}${gate.fourEyes ? ' (four eyes: not the person who triggered it)' : ''}`;
+        return `:rotating_light: Overdue since ${slackDate(gate.deadline)}: still waiting for ${quorumText(gate).trim()}`;
+      return `:hourglass_flowing_sand: Waiting for ${quorumText(gate)}until ${slackDate(gate.deadline)}${gate.fourEyes ? ' (four eyes: not the person who triggered it)' : ''}`;
   }
+}
+
+/** Everyone whose approval counted, in order: one person, or the N of an N-of-M gate. */
+function approvers(gate: GateState): string {
+  const people = gate.approvals?.length ? gate.approvals.map((approval) => approval.actor) : [gate.decidedBy];
+  return people.map((actor) => actorText(actor)).join(', ');
+}
+
+/** "a decision " or "2 approvals from different people (1 so far: <@U…>) ". */
+function quorumText(gate: GateState): string {
+  if (!gate.quorum || gate.quorum < 2) return 'a decision ';
+  const so = gate.approvals ?? [];
+  const sofar = so.length
+    ? `${so.length} so far: ${so.map((approval) => actorText(approval.actor)).join(', ')}`
+    : 'none yet';
+  return `${gate.quorum} approvals from different people (${sofar}) `;
 }
 
 function timelineLine(entry: TimelineEntry, maxMessage: number): string {

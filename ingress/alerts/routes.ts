@@ -18,6 +18,7 @@ import { ErrorType } from '../../common/errors';
 import { alertWorkflowId } from '../../common/ids';
 import { lineLog } from '../../config/logger';
 import { prepareIncident } from '../../runbooks';
+import { mayStart } from '../../domain/access';
 import type { AppDeps } from '../app';
 import type { IngressMetrics } from '../metrics';
 import { clusterAccess } from '../kubernetes/access';
@@ -30,7 +31,7 @@ import { isTemporalUnavailable, SignalDelivery } from './delivery';
 import { earliestStart, toNotification, type ReceivedNotification } from './normalise';
 import { parsePayload, type AlertSource } from './schemas';
 import { notificationSignals } from './signals';
-import { routeAlertGroup, type RoutingTables } from './targets';
+import { routeAlertGroup, type RouteDecision, type RoutingTables } from './targets';
 
 type Deps = AppDeps & { metrics: IngressMetrics };
 
@@ -171,7 +172,11 @@ export function alertRoutes(options: AlertRoutesOptions = {}) {
 
       const routed = await routeAlertGroup(notification.alerts, tables);
       let reason: string;
-      if (routed.kind === 'routed') {
+      const refused = routed.kind === 'routed' ? routeRefusal(routed.decision) : undefined;
+      if (refused) {
+        deps.metrics.accessRefusals.inc({ action: 'start', channel: 'alert' });
+        reason = refused;
+      } else if (routed.kind === 'routed') {
         const { decision } = routed;
         const notes = decision.notes.length > 0 ? { notes: decision.notes } : {};
         try {
@@ -215,6 +220,22 @@ export function alertRoutes(options: AlertRoutesOptions = {}) {
       const outcome: Outcome = routed.kind === 'unmatched' ? 'ignored' : 'unroutable';
       log(`${group}: ${outcome === 'ignored' ? 'ignored' : 'not started'}: ${reason}`);
       return { outcome, reason };
+    }
+
+    /**
+     * An alert route is a subject too: it starts only the runbooks and namespaces it is allowed.
+     * `route:<rule name>`, `route:default` (the built-in table), `route:catalog` (the runbooks' hints).
+     */
+    function routeRefusal(decision: RouteDecision): string | undefined {
+      const route = decision.via.startsWith('rule ')
+        ? decision.via.slice('rule '.length)
+        : decision.via.startsWith('default')
+          ? 'default'
+          : 'catalog';
+      const namespaces = [...new Set(decision.targets.map((target) => target.namespace))];
+      const actor = { id: `route:${route}` };
+      if (mayStart(deps.policy.access, actor, { runbook: decision.runbook, namespaces })) return undefined;
+      return `route ${route} may not start ${decision.runbook} in ${namespaces.join(', ')} (permissions.start)`;
     }
   };
 }

@@ -5,11 +5,16 @@
  * boundedly).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Client } from '@temporalio/client';
-import { WebClient } from '@slack/web-api';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { AccessAction } from '../../common/access';
+import type { Actor } from '../../common/types';
+import { referencedGroups } from '../../domain/access';
+import { refusedSignal } from '../../domain/messages';
+import type { WebClient } from '@slack/web-api';
 import type { Env } from '../../config/env';
 import { lineLog, processLogger } from '../../config/logger';
 import type { IncidentPolicy } from '../../common/incident';
+import { createQuickSlackClient, UserGroupResolver } from '../../client/slack-groups';
 import type { IngressMetrics } from '../metrics';
 
 export interface SlackIngressContext {
@@ -22,6 +27,13 @@ export interface SlackIngressContext {
   /** Null without SLACK_BOT_TOKEN: ephemeral answers then go through response_url. */
   slack: WebClient | null;
   groups: UserGroupResolver;
+  /** A Slack user as an actor, with the user groups the policy names that they belong to. */
+  actorFor(user: { id: string; name?: string }): Promise<Actor>;
+  /**
+   * Counts a refused action in /metrics and, when it concerns an open incident, records it on the
+   * incident's timeline (best effort: the person has their answer either way).
+   */
+  refused(action: AccessAction, actor: Actor, reason: string, incident?: WorkflowHandle): Promise<void>;
   metrics?: IngressMetrics;
   log: (message: string, extra?: Record<string, unknown>) => void;
   /** POSTs a message to a payload's response_url. */
@@ -39,17 +51,6 @@ export interface SlackIngressContext {
 const RESPONSE_URL_TIMEOUT_MS = 5_000;
 /** Long enough for a loaded server to accept an update; short enough that Slack's response_url (30 min) is alive. */
 const TEMPORAL_DEADLINE_MS = 30_000;
-
-/** Ingress calls to Slack must be quick and single: no client retries, no waiting out a 429. */
-export function createIngressSlackClient(env: Env): WebClient | null {
-  if (!env.SLACK_BOT_TOKEN) return null;
-  return new WebClient(env.SLACK_BOT_TOKEN, {
-    slackApiUrl: env.SLACK_API_URL,
-    retryConfig: { retries: 0 },
-    rejectRateLimitedCalls: true,
-    timeout: 2_500,
-  });
-}
 
 export function temporalUiBase(env: Env): string | undefined {
   if (env.FIREBREAK_TEMPORAL_UI_URL) return env.FIREBREAK_TEMPORAL_UI_URL.replace(/\/+$/, '');
@@ -75,11 +76,13 @@ export function createContext(options: {
   groupCacheMs?: number;
 }): SlackIngressContext {
   const { env } = options;
-  const slack = options.slack === undefined ? createIngressSlackClient(env) : options.slack;
+  const slack = options.slack === undefined ? createQuickSlackClient(env) : options.slack;
   const log = options.log ?? lineLog(processLogger(), 'slack', 'warn');
   const doFetch = options.fetch ?? fetch;
   const pending = new Set<Promise<void>>();
   const uiBase = temporalUiBase(env);
+  const groups = new UserGroupResolver(slack, options.groupCacheMs, log);
+  const namedGroups = referencedGroups(options.policy.access, options.policy.approvers.groups);
   return {
     temporal: options.temporal,
     taskQueue: env.FIREBREAK_TASK_QUEUE,
@@ -87,7 +90,22 @@ export function createContext(options: {
     policy: options.policy,
     incidentChannel: options.incidentChannel,
     slack,
-    groups: new UserGroupResolver(slack, options.groupCacheMs, log),
+    groups,
+    async actorFor(user) {
+      const memberOf = namedGroups.length ? await groups.groupsOf(user.id, namedGroups) : [];
+      return {
+        id: user.id,
+        ...(user.name ? { name: user.name } : {}),
+        ...(memberOf.length ? { groups: memberOf } : {}),
+      };
+    },
+    async refused(action, actor, reason, incident) {
+      options.metrics?.accessRefusals.inc({ action, channel: 'slack' });
+      if (!incident) return;
+      await incident.signal(refusedSignal, { actor, action, reason }).catch((err: unknown) => {
+        log(`recording the refusal on ${incident.workflowId} failed: ${(err as Error).message}`);
+      });
+    },
     metrics: options.metrics,
     log,
     async respond(responseUrl, message) {
@@ -124,47 +142,4 @@ export function createContext(options: {
       }
     },
   };
-}
-
-/**
- * Which approver user groups a Slack user belongs to, from `usergroups.users.list`, cached
- * briefly per group so a burst of clicks costs one call. A failed lookup counts as "not a
- * member": authorization fails closed.
- */
-export class UserGroupResolver {
-  private readonly cache = new Map<string, { at: number; members: Promise<Set<string>> }>();
-
-  constructor(
-    private readonly slack: WebClient | null,
-    private readonly ttlMs = 60_000,
-    private readonly log: (message: string) => void = () => undefined,
-  ) {}
-
-  async groupsOf(userId: string, groups: readonly string[]): Promise<string[]> {
-    const found = await Promise.all(
-      groups.map(async (group) => ((await this.members(group)).has(userId) ? group : '')),
-    );
-    return found.filter(Boolean);
-  }
-
-  private members(group: string): Promise<Set<string>> {
-    const cached = this.cache.get(group);
-    if (cached && Date.now() - cached.at < this.ttlMs) return cached.members;
-    const members = this.lookup(group);
-    this.cache.set(group, { at: Date.now(), members });
-    return members;
-  }
-
-  private async lookup(group: string): Promise<Set<string>> {
-    if (!this.slack) return new Set();
-    try {
-      const result = await this.slack.usergroups.users.list({ usergroup: group });
-      return new Set(result.users ?? []);
-    } catch (err) {
-      // Do not keep a failure for the whole TTL: the next click asks again.
-      this.cache.delete(group);
-      this.log(`usergroups.users.list ${group} failed: ${(err as Error).message}`);
-      return new Set();
-    }
-  }
 }

@@ -14,7 +14,9 @@ import { ErrorType } from '../../common/errors';
 import { parseTarget, formatTarget } from '../../common/ids';
 import { runbookKey, severityKey, statusKey } from '../../common/search-attributes';
 import type { Actor, IncidentRecord } from '../../common/types';
-import { findIncidentById } from '../../client/incidents';
+import { findIncidentById, isPermissionRefusal } from '../../client/incidents';
+import { mayAct } from '../../domain/access';
+import { isAuthorized } from '../../domain/gates';
 import { acknowledgeUpdate, cancelUpdate, resolveSignal, statusQuery } from '../../domain/messages';
 import type { IncidentCommand } from './commands';
 import { incidentHelpText } from './commands';
@@ -116,6 +118,7 @@ export async function answerIncidentCommand(
           text: `:eyes: Incident ${escapeMrkdwn(record.id)} acknowledged by ${by === 'you' ? actorText(actor) : `${by} (already)`}; escalation stopped.`,
         };
       } catch (err) {
+        if (isPermissionRefusal(err)) await ctx.refused('acknowledge', actor, explainRefusal(err), found.handle);
         return ephemeral(`:warning: ${escapeMrkdwn(explainRefusal(err))}`);
       }
     }
@@ -126,10 +129,11 @@ export async function answerIncidentCommand(
         return ephemeral(`Incident ${escapeMrkdwn(found.record.id)} is already ${found.record.status}.`);
       }
       if (!(await mayResolve(ctx, actor))) {
+        await ctx.refused('resolve', actor, 'not allowed to resolve', found.handle);
         return ephemeral(
-          `:no_entry: only approvers may resolve incident ${escapeMrkdwn(found.record.id)}: resolving withdraws its pending ` +
-            'approvals and restores its mitigations. Approvers are configured in FIREBREAK_CONFIG ' +
-            '(approvers.users, approvers.groups); anyone may `/incident ack` it.',
+          `:no_entry: you may not resolve incident ${escapeMrkdwn(found.record.id)}: resolving withdraws its pending ` +
+            'approvals and restores its mitigations. Who may is configured in FIREBREAK_CONFIG ' +
+            '(permissions.resolve, else approvers.users and approvers.groups).',
         );
       }
       await found.handle.signal(resolveSignal, { actor, ...(command.note ? { note: command.note } : {}) });
@@ -178,10 +182,9 @@ async function cancelIncident(
  * it only stops escalation. Group membership fails closed, as for gate decisions.
  */
 async function mayResolve(ctx: SlackIngressContext, actor: Actor): Promise<boolean> {
-  const { users, groups } = ctx.policy.approvers;
-  if (users.length === 0 && groups.length === 0) return true;
-  if (users.includes(actor.id)) return true;
-  return groups.length > 0 && (await ctx.groups.groupsOf(actor.id, groups)).length > 0;
+  const { access, approvers } = ctx.policy;
+  if (access?.resolve) return mayAct(access, 'resolve', actor);
+  return isAuthorized(actor, approvers, access);
 }
 
 export function statusText(ctx: SlackIngressContext, workflowId: string, record: IncidentRecord): string {
@@ -206,7 +209,9 @@ export function explainRefusal(err: unknown): string {
   if (cause instanceof ApplicationFailure) {
     switch (cause.type) {
       case ErrorType.UNAUTHORIZED:
-        return `you may not decide this: ${cause.message}. Approvers are configured in FIREBREAK_CONFIG (approvers.users, approvers.groups).`;
+        return `you may not do this: ${cause.message}. Who may is configured in FIREBREAK_CONFIG (permissions, approvers).`;
+      case ErrorType.ALREADY_APPROVED:
+        return `${cause.message} (quorum: people, not accounts, are counted)`;
       case ErrorType.SELF_APPROVAL:
         return `${cause.message} (four-eyes rule)`;
       case ErrorType.GATE_CLOSED:

@@ -8,9 +8,9 @@ import { z } from 'zod';
 import { ACTION_ID_PREFIX, type ActionValue } from '../../domain/slack/buttons';
 import { actorText, escapeMrkdwn } from '../../domain/slack/mrkdwn';
 import { fnv1a64 } from '../../common/ids';
-import type { Actor } from '../../common/types';
 import { acknowledgeUpdate, decideUpdate, statusQuery } from '../../domain/messages';
 import type { SlackIngressContext } from './context';
+import { isPermissionRefusal } from '../../client/incidents';
 import { explainRefusal } from './incidents';
 
 const actionSchema = z.object({
@@ -147,14 +147,10 @@ async function decideOrAcknowledge(
   if (record.id !== click.value.i) {
     return tell(`:warning: incident ${escapeMrkdwn(click.value.i)} is over; this button no longer applies.`);
   }
-  const approvers = ctx.policy.approvers;
-  const needsGroups =
-    click.value.kind === 'decide' && approvers.groups.length > 0 && !approvers.users.includes(user.id);
-  const actor: Actor = {
+  const actor = await ctx.actorFor({
     id: user.id,
     ...(user.username || user.name ? { name: user.username ?? user.name } : {}),
-    ...(needsGroups ? { groups: await ctx.groups.groupsOf(user.id, approvers.groups) } : {}),
-  };
+  });
 
   try {
     if (click.value.kind === 'ack') {
@@ -176,17 +172,29 @@ async function decideOrAcknowledge(
       // One select carries every choice: the pick makes the decision distinct.
       updateId = `${click.actionId}:${fnv1a64(choice)}`;
     }
+    const quorum = record.gates.find((g) => g.name === gateName)?.quorum ?? 1;
+    // Several people press the same button of a quorum gate: each press is its own decision (a
+    // double click by one person is still one).
+    if (quorum > 1) updateId = `${updateId}:${fnv1a64(actor.id)}`;
     const gate = await handle.executeUpdate(decideUpdate, {
       args: [{ gate: gateName, decision, actor, ...(choice !== undefined ? { choice } : {}) }],
       updateId,
     });
+    if (gate.status === 'pending' && gate.quorum) {
+      await tell(
+        `Your approval of \`${escapeMrkdwn(gate.name)}\` is recorded: ${gate.approvals?.length ?? 0} of ${gate.quorum}.`,
+      );
+    }
     // The same update id from someone else returns the first clicker's outcome: say who decided.
-    if (gate.decidedBy && gate.decidedBy.id !== actor.id) {
+    else if (gate.decidedBy && gate.decidedBy.id !== actor.id) {
       await tell(`Gate \`${escapeMrkdwn(gate.name)}\` was already ${gate.status} by ${actorText(gate.decidedBy)}.`);
     }
     count(ctx, 'decide', 'accepted');
   } catch (err) {
     count(ctx, click.value.kind, 'refused');
+    if (isPermissionRefusal(err)) {
+      await ctx.refused(click.value.kind === 'ack' ? 'acknowledge' : 'approve', actor, explainRefusal(err), handle);
+    }
     await tell(`:no_entry: ${escapeMrkdwn(explainRefusal(err))}`);
   }
 }

@@ -15,6 +15,7 @@ import { ErrorType } from '../../common/errors';
 import { lineLog } from '../../config/logger';
 import { formatTarget } from '../../common/ids';
 import type { Actor } from '../../common/types';
+import { mayStart } from '../../domain/access';
 import { prepareIncident } from '../../runbooks';
 import type { AppDeps } from '../app';
 import type { IngressMetrics } from '../metrics';
@@ -168,7 +169,7 @@ export async function handleCommand(
   const command = form.get('command')!;
   const text = form.get('text') ?? '';
   const userName = form.get('user_name');
-  const actor: Actor = { id: form.get('user_id')!, ...(userName ? { name: userName } : {}) };
+  const actor = await ctx.actorFor({ id: form.get('user_id')!, ...(userName ? { name: userName } : {}) });
   const responseUrl = form.get('response_url') ?? undefined;
   const channel = form.get('channel_id')!;
   const first = text.trim().split(/\s+/)[0] ?? '';
@@ -217,6 +218,14 @@ function runbookCommand(
   if (command.kind === 'catalog') return { response_type: 'ephemeral', text: catalogText() };
   if (command.kind === 'usage')
     return { response_type: 'ephemeral', text: usageText(command.runbook, command.problem) };
+  const namespaces = [...new Set(command.targets.map((target) => target.namespace))];
+  if (!mayStart(ctx.policy.access, request.actor, { runbook: command.runbook.id, namespaces })) {
+    void ctx.refused('start', request.actor, `not in permissions.start for ${command.runbook.id}`);
+    return {
+      response_type: 'ephemeral',
+      text: `:no_entry: You may not start *${escapeMrkdwn(command.runbook.title)}* in ${namespaces.map((ns) => `\`${escapeMrkdwn(ns)}\``).join(', ')}; nothing was started. Who may start what is set in FIREBREAK_CONFIG (permissions.start).`,
+    };
+  }
   let prepared;
   try {
     prepared = prepareIncident({

@@ -7,6 +7,7 @@
 import { ApplicationFailure, condition, patched } from '@temporalio/workflow';
 import { ErrorType } from '../../common/errors';
 import type { GateState } from '../../common/types';
+import { gateRule } from '../../domain/access';
 import { checkDecision } from '../../domain/gates';
 import type { DecideRequest } from '../../domain/messages';
 import type { Escalation } from './escalation';
@@ -67,6 +68,7 @@ export class Approvals {
       deadline: new Date(openedAt + deadlineMs).toISOString(),
       fourEyes: spec.fourEyes,
       ...(spec.choices?.length ? { choices: spec.choices } : {}),
+      ...this.approvalRule(spec.name),
     };
     record.gates.push(gate);
     slack.cardChanged();
@@ -132,17 +134,36 @@ export class Approvals {
     throw new RunbookStopped('cancelled', refusedOutcome, ErrorType.APPROVAL_REJECTED);
   }
 
+  /**
+   * Who decides this gate and how many people it takes, fixed when the gate opens (from the policy
+   * the incident started with), so a restart or continue-as-new keeps the same rule.
+   */
+  private approvalRule(name: string): Pick<GateState, 'approvers' | 'quorum' | 'approvals'> {
+    const { record, policy } = this.state;
+    const namespaces = [...new Set(record.targets.map((target) => target.namespace))];
+    const rule = gateRule(policy.access, name, { runbook: record.runbook, namespaces });
+    if (!rule) return {};
+    const quorum = rule.quorum ?? 1;
+    return { approvers: rule.who, ...(quorum > 1 ? { quorum, approvals: [] } : {}) };
+  }
+
   /** decideUpdate's validator: throws before anything reaches history. */
   check(request: DecideRequest): GateState {
     const { record, policy, input } = this.state;
     if (record.closedAt !== undefined) {
       throw ApplicationFailure.nonRetryable(`incident ${record.id} is closed`, ErrorType.INCIDENT_CLOSED);
     }
-    return checkDecision(record, request, policy.approvers, input.triggeredBy);
+    return checkDecision(record, request, policy.approvers, input.triggeredBy, policy.access);
   }
 
   decide(request: DecideRequest): GateState {
     const gate = this.check(request);
+    if (request.decision === 'approve' && gate.quorum !== undefined && gate.quorum > 1) {
+      const approvals = (gate.approvals ??= []);
+      approvals.push({ actor: request.actor, at: now() });
+      if (request.choice !== undefined) gate.choice = request.choice;
+      if (approvals.length < gate.quorum) return this.partialApproval(gate, request);
+    }
     gate.status = request.decision === 'approve' ? 'approved' : 'rejected';
     gate.decidedBy = request.actor;
     gate.decidedAt = now();
@@ -156,6 +177,24 @@ export class Approvals {
       ...(request.choice !== undefined ? { choice: request.choice } : {}),
     });
     this.state.slack.post({ kind: 'approval-closed', gate: gate.name });
+    return { ...gate };
+  }
+
+  /** One more person approved a quorum gate: it stays pending, the card shows who so far. */
+  private partialApproval(gate: GateState, request: DecideRequest): GateState {
+    const count = gate.approvals?.length ?? 0;
+    this.state.note(
+      'decision',
+      `Gate ${gate.name}: approval ${count} of ${gate.quorum} by ${actorName(request.actor)}`,
+      {
+        gate: gate.name,
+        decision: 'approval',
+        actor: request.actor.id,
+        approvals: count,
+        quorum: gate.quorum,
+      },
+    );
+    this.state.slack.cardChanged();
     return { ...gate };
   }
 }

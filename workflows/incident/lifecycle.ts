@@ -24,12 +24,14 @@ import {
   alertSignal,
   cancelUpdate,
   decideUpdate,
+  refusedSignal,
   resolveSignal,
   statusQuery,
 } from '../../domain/messages';
 import { fitRecord } from '../../domain/payload';
 import { holdNoticeSignal } from '../../domain/hold';
 import { isClosed } from '../../domain/record';
+import { AccessGuard } from './access';
 import { notePreviousRun, receiveAlerts } from './alerts';
 import { Approvals, RunbookStopped } from './approvals';
 import { Cancellation } from './cancellation';
@@ -94,18 +96,20 @@ class IncidentLifecycle<P> {
   /** Handlers are one-liners: the rules live with the part that owns them. */
   install(): void {
     const { state, approvals, cancellation, holds } = this;
+    const access = new AccessGuard(state);
     setHandler(holdNoticeSignal, (notice) => holds.onNotice(notice));
     setHandler(statusQuery, () => fitRecord(state.record));
     setHandler(acknowledgeUpdate, (request) => fitRecord(state.acknowledge(request)), {
-      validator: (request) => state.checkAcknowledge(request),
+      validator: (request) => access.checkAcknowledge(request),
     });
     setHandler(decideUpdate, (request) => approvals.decide(request), {
       validator: (request) => void approvals.check(request),
     });
     setHandler(cancelUpdate, (request) => fitRecord(cancellation.cancel(request)), {
-      validator: (request) => cancellation.check(request),
+      validator: (request) => access.checkCancel(request, () => cancellation.check(request)),
     });
-    setHandler(resolveSignal, (request) => state.requestResolution(request));
+    setHandler(resolveSignal, (request) => access.resolve(request));
+    setHandler(refusedSignal, (notice) => access.refused(notice));
     setHandler(alertSignal, (notification) => receiveAlerts(state, notification));
   }
 

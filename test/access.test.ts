@@ -1,0 +1,326 @@
+/**
+ * Who may do what, through the channels people use: signed Slack requests to the real ingress and
+ * the `firebreak` CLI, against the real dev server and the real runbook workflows (typed fakes for
+ * Kubernetes). One config file, read by both, gives permissions, people and an N-of-M gate.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { WorkflowNotFoundError, type Client, type Connection } from '@temporalio/client';
+import { WebClient } from '@slack/web-api';
+import type { FastifyInstance } from 'fastify';
+import { createSlackActivities } from '../activities/slack';
+import { runCli } from '../cli/cli';
+import { ErrorType } from '../common/errors';
+import { parseEnv } from '../config/env';
+import { incidentPolicy, parseFileConfig } from '../config/file';
+import { decideUpdate, statusQuery } from '../domain/messages';
+import { buildApp } from '../ingress/app';
+import type { SlackIngressContext } from '../ingress/slack/context';
+import { createSlackRoutes } from '../ingress/slack/routes';
+import { SlackStandIn } from './bed/slack-standin';
+import { connectTestClient, runTestWorker, testTemporalAddress, uniqueTaskQueue, type TestWorker } from './bed/worker';
+import { buttons, SlackDriver } from './slack-driver';
+import { FakeWorld } from './workflows/fakes';
+import {
+  byIncident,
+  fastPolicy,
+  gatePending,
+  refusedWith,
+  startIncident,
+  uniqueTarget,
+  waitForRecord,
+} from './workflows/harness';
+
+const SECRET = 'firebreak-access-signing-secret';
+const TOKEN = 'xoxb-firebreak-access';
+const CHANNEL = 'C0ACCESS';
+const ALICE = { id: 'U0ALICE', name: 'alice' };
+const BOB = { id: 'U0BOB', name: 'bob' };
+const CAROL = { id: 'U0CAROL', name: 'carol' };
+const DAVE = { id: 'U0DAVE', name: 'dave' };
+const MALLORY = { id: 'U0MALLORY', name: 'mallory' };
+
+const CONFIG = `
+people:
+  alice: { slack: U0ALICE, cli: alice }
+  bob: { slack: U0BOB, cli: bob }
+  carol: { slack: U0CAROL, cli: carol }
+  dave: { slack: U0DAVE, cli: dave }
+permissions:
+  start:
+    - who: [S0SRE, dave]
+  approve:
+    - gates: [confirm-rollback]
+      namespaces: ['prod-*']
+      who: [S0LEADS]
+      quorum: 2
+    - who: [S0LEADS, S0SRE]
+  resolve: [S0LEADS]
+`;
+
+let stand: SlackStandIn;
+let client: Client;
+let connection: Connection;
+let worker: TestWorker;
+let app: FastifyInstance;
+let ctx: SlackIngressContext;
+let workDir: string;
+let configPath: string;
+const world = new FakeWorld();
+const taskQueue = uniqueTaskQueue('access');
+const filePolicy = incidentPolicy(parseFileConfig(CONFIG));
+const policy = fastPolicy({
+  approvers: filePolicy.approvers,
+  access: filePolicy.access!,
+  gateEscalateAfterMs: 120_000,
+  gateDeadlineMs: 120_000,
+});
+const slack = new SlackDriver(() => ({ app, stand }), { secret: SECRET, channel: CHANNEL, user: DAVE });
+
+function startWorker(): Promise<TestWorker> {
+  const web = new WebClient(TOKEN, { slackApiUrl: stand.apiUrl, retryConfig: { retries: 0 } });
+  return runTestWorker({
+    taskQueue,
+    stickyQueueScheduleToStartTimeout: '1s',
+    activities: {
+      ...world.activities(),
+      ...createSlackActivities({ client: web, defaultChannel: CHANNEL, log: () => undefined }),
+    },
+  });
+}
+
+before(async () => {
+  stand = new SlackStandIn({ tokens: [TOKEN] });
+  await stand.start();
+  stand.usergroups.set('S0SRE', [DAVE.id, ALICE.id]);
+  stand.usergroups.set('S0LEADS', [ALICE.id, BOB.id, CAROL.id]);
+  ({ client, connection } = await connectTestClient());
+  worker = await startWorker();
+  workDir = await mkdtemp(path.join(tmpdir(), 'firebreak-access-'));
+  configPath = path.join(workDir, 'firebreak.yaml');
+  await writeFile(configPath, CONFIG);
+  const env = parseEnv({
+    SLACK_SIGNING_SECRET: SECRET,
+    SLACK_BOT_TOKEN: TOKEN,
+    SLACK_API_URL: stand.apiUrl,
+    FIREBREAK_TASK_QUEUE: taskQueue,
+  });
+  app = await buildApp({
+    client,
+    env,
+    config: parseFileConfig(CONFIG),
+    policy,
+    health: async () => ({
+      ok: true,
+      temporal: { ok: true, address: 'test', namespace: 'default' },
+      worker: { ok: true, state: 'RUNNING', taskQueue },
+    }),
+    routes: [createSlackRoutes({ onContext: (c) => (ctx = c), log: () => undefined })],
+  });
+});
+
+after(async () => {
+  await app?.close();
+  await worker?.stop();
+  await connection?.close();
+  await stand?.stop();
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+});
+
+async function cli(args: string[], user: string, env: NodeJS.ProcessEnv = {}) {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(args, {
+    stdout: (text) => (stdout += text),
+    stderr: (text) => (stderr += text),
+    env: {
+      TEMPORAL_ADDRESS: testTemporalAddress(),
+      TEMPORAL_NAMESPACE: process.env.FIREBREAK_TEST_TEMPORAL_NAMESPACE ?? 'default',
+      FIREBREAK_TASK_QUEUE: taskQueue,
+      FIREBREAK_CONFIG: configPath,
+      FIREBREAK_USER: user,
+      // The CLI looks up its person's Slack groups as the ingress does (the env needs both Slack secrets).
+      SLACK_BOT_TOKEN: TOKEN,
+      SLACK_SIGNING_SECRET: SECRET,
+      SLACK_API_URL: stand.apiUrl,
+      ...env,
+    },
+  });
+  return { code, stdout, stderr };
+}
+
+async function workflowExists(workflowId: string): Promise<boolean> {
+  try {
+    await client.workflow.getHandle(workflowId).describe();
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
+
+async function refusalCount(action: string, channel: string): Promise<number> {
+  const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith(`firebreak_access_refusals_total{action="${action}",channel="${channel}"}`));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+const t = (target: { namespace: string; deployment: string }) => `${target.namespace}/${target.deployment}`;
+
+describe('permissions', () => {
+  test('someone outside the start list is refused in Slack and in the CLI, and nothing starts', async () => {
+    const target = t(uniqueTarget('guarded'));
+    const before = await refusalCount('start', 'slack');
+    const { res } = await slack.command(`p0 ${target} severity=P0`, { user: MALLORY });
+    assert.equal(res.statusCode, 200);
+    const answer = res.json();
+    assert.equal(answer.response_type, 'ephemeral');
+    assert.match(answer.text, /You may not start \*P0 incident response\* in `shop`; nothing was started/);
+    assert.equal(await refusalCount('start', 'slack'), before + 1);
+
+    const refused = await cli(['run', 'p0-response', '--target', target, '--no-wait'], 'mallory');
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /refused: cli:mallory may not start p0-response in shop/);
+    await ctx.drain();
+    assert.equal(await workflowExists(`incident:p0-response:${target}`), false, 'no incident was started');
+
+    // Dave may: by his Slack account (a member of S0SRE) and by his CLI account (a person of the rule).
+    const started = await cli(['run', 'p0-response', '--target', target, '--no-wait'], 'dave');
+    assert.equal(started.code, 0, started.stderr);
+    const handle = client.workflow.getHandle(`incident:p0-response:${target}`);
+    await waitForRecord(handle, (r) => r.timeline.length > 0);
+    await handle.terminate('test over');
+  });
+});
+
+describe('N-of-M approvals', () => {
+  test('a 2-of-3 gate opens on two people only: not one clicking twice, not one via Slack and the CLI; a worker restart in between loses nothing', async () => {
+    const target = `prod-${Math.random().toString(36).slice(2, 8)}/api`;
+    const workflowId = `incident:emergency-rollback:${target}`;
+    const { res, responseId } = await slack.command(`rollback ${target}`, { user: DAVE });
+    assert.equal(res.statusCode, 200, res.body);
+    await slack.responseFor(responseId);
+    const handle = client.workflow.getHandle(workflowId);
+    const opened = await waitForRecord(handle, gatePending('confirm-rollback'));
+    const gate = opened.gates[0]!;
+    assert.equal(gate.quorum, 2);
+    assert.deepEqual(gate.approvers, ['S0LEADS']);
+
+    const posted = await slack.card(target);
+    const request = await stand.waitFor('the rollback approval request', () =>
+      stand
+        .thread(CHANNEL, posted.ts)
+        .find((m) => buttons(m).some((b) => b.action_id.includes(':confirm-rollback:approve:'))),
+    );
+    const pick = buttons(request)
+      .filter((b) => b.action_id.includes(':confirm-rollback:approve:'))
+      .at(-1)!;
+    const choice = gate.choices!.at(-1)!;
+
+    // Dave asked for it and is no lead: refused, and the refusal is on the timeline.
+    await slack.postInteraction(slack.click(DAVE, request, pick).body);
+    await stand.waitFor('a refusal for dave', () => stand.ephemerals.find((e) => e.user === DAVE.id));
+
+    // Alice approves, then clicks again: one approval.
+    await slack.postInteraction(slack.click(ALICE, request, pick).body);
+    await waitForRecord(handle, (r) => r.gates[0]!.approvals?.length === 1);
+    await stand.waitFor('alice told 1 of 2', () =>
+      stand.ephemerals.find((e) => e.user === ALICE.id && /recorded: 1 of 2/.test(e.text ?? '')),
+    );
+    await slack.postInteraction(slack.click(ALICE, request, pick).body);
+    await ctx.drain();
+    await stand.waitFor('the card to show the first approval', () =>
+      JSON.stringify(posted.blocks).includes('2 approvals from different people (1 so far: <@U0ALICE>)'),
+    );
+
+    // Alice again through her CLI account: the same person, refused (exit 1).
+    const again = await cli(['approve', workflowId, '--gate', 'confirm-rollback', '--choice', choice], 'alice');
+    assert.equal(again.code, 1, again.stdout);
+    assert.match(again.stderr, /alice already approved gate confirm-rollback/);
+
+    // The worker goes away and comes back: the approval so far is in the history.
+    await worker.stop();
+    worker = await startWorker();
+    const afterRestart = await waitForRecord(handle, (r) => r.gates[0]!.approvals?.length === 1);
+    assert.equal(afterRestart.gates[0]!.status, 'pending');
+    assert.equal(world.made('rolloutUndo', byIncident(opened.id)).length, 0, 'nothing rolled back');
+
+    // Bob, a second lead, through the CLI: the gate opens.
+    const second = await cli(['approve', workflowId, '--gate', 'confirm-rollback', '--choice', choice], 'bob');
+    assert.equal(second.code, 0, second.stderr);
+    const decided = await waitForRecord(handle, (r) => r.gates[0]!.status === 'approved');
+    const approvals = decided.gates[0]!.approvals!;
+    assert.deepEqual(
+      approvals.map((a) => a.actor.id),
+      [ALICE.id, 'cli:bob'],
+    );
+    assert.equal(decided.gates[0]!.choice, choice);
+    await waitForRecord(handle, () => world.made('rolloutUndo', byIncident(opened.id)).length === 1);
+    const timeline = decided.timeline.map((e) => e.message).join('\n');
+    assert.match(timeline, /approval 1 of 2 by alice/);
+    assert.match(timeline, /Refused: dave may not approve/);
+    assert.match(timeline, /Refused: alice may not approve \(.*already approved/);
+    await handle.terminate('test over');
+  });
+
+  test('any rejection ends a quorum gate, whatever approvals came before', async () => {
+    const target = { namespace: `prod-${Math.random().toString(36).slice(2, 8)}`, deployment: 'web' };
+    const handle = await startIncident(client, taskQueue, {
+      runbook: 'emergency-rollback',
+      targets: [target],
+      policy,
+      triggeredBy: DAVE,
+    });
+    const record = await waitForRecord(handle, gatePending('confirm-rollback'));
+    const choice = record.gates[0]!.choices!.at(-1)!;
+    const lead = (actor: typeof ALICE) => ({ ...actor, groups: ['S0LEADS'] });
+    await handle.executeUpdate(decideUpdate, {
+      args: [{ gate: 'confirm-rollback', decision: 'approve', actor: lead(ALICE), choice }],
+    });
+    await handle.executeUpdate(decideUpdate, {
+      args: [{ gate: 'confirm-rollback', decision: 'reject', actor: lead(CAROL) }],
+    });
+    const done = await waitForRecord(handle, (r) => r.gates[0]!.status === 'rejected');
+    assert.equal(done.gates[0]!.decidedBy?.id, CAROL.id);
+    await assert.rejects(
+      handle.executeUpdate(decideUpdate, {
+        args: [{ gate: 'confirm-rollback', decision: 'approve', actor: lead(BOB), choice }],
+      }),
+      (err) => refusedWith(ErrorType.GATE_CLOSED)(err) || refusedWith(ErrorType.INCIDENT_CLOSED)(err),
+    );
+    await handle.terminate('test over');
+  });
+});
+
+describe('CLI identity', () => {
+  test('under the strict policy a self-declared CLI identity may not decide a four-eyes gate', async () => {
+    const strict = { ...policy, access: { ...policy.access!, requireProvenCliIdentity: true } };
+    const handle = await startIncident(client, taskQueue, {
+      runbook: 'emergency-rollback',
+      targets: [uniqueTarget('strict')],
+      policy: strict,
+      triggeredBy: DAVE,
+    });
+    const record = await waitForRecord(handle, gatePending('confirm-rollback'));
+    assert.equal(record.gates[0]!.fourEyes, true);
+    const choice = record.gates[0]!.choices!.at(-1)!;
+    const refused = await cli(['approve', handle.workflowId, '--choice', choice], 'carol');
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.match(refused.stderr, /needs a CLI identity proven by the Temporal connection.*cli:carol is self-declared/);
+    const after = await handle.query(statusQuery);
+    assert.equal(after.gates[0]!.status, 'pending');
+    assert.match(after.timeline.map((e) => e.message).join('\n'), /Refused: carol may not approve/);
+    // A Slack account of a lead is not affected by the CLI policy.
+    const slackLead = { ...ALICE, groups: ['S0LEADS'] };
+    const decided = await handle.executeUpdate(decideUpdate, {
+      args: [{ gate: 'confirm-rollback', decision: 'approve', actor: slackLead, choice }],
+    });
+    assert.equal(decided.status, 'approved');
+    await handle.terminate('test over');
+  });
+});
