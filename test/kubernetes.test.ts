@@ -1,14 +1,13 @@
 /**
  * Kubernetes activities on the bed's real control plane (etcd, kube-apiserver, controllers,
  * scheduler, kwok): diagnostics, remediations, idempotency under retry, dry run, restoring, error
- * paths, and the least-privilege role of deploy/kubernetes/rbac.yaml.
+ * paths, and the least-privilege namespace-scoped roles of `firebreak rbac`.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import {
   ApiException,
   AppsV1Api,
@@ -19,10 +18,12 @@ import {
   setHeaderOptions,
   type KubeConfig,
   type V1Pod,
+  type V1Role,
+  type V1RoleBinding,
 } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
+import { rbacManifests } from '../runbooks/rbac';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { parseAllDocuments } from 'yaml';
 import {
   ConflictError,
   createKubernetesActivities,
@@ -48,8 +49,6 @@ import {
   waitUntil,
   type KubeTestEnv,
 } from './kube/fixtures';
-
-const RBAC_MANIFEST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../deploy/kubernetes/rbac.yaml');
 
 async function rejectsWith(promise: Promise<unknown>, type: string, message?: RegExp): Promise<ApplicationFailure> {
   let failure: ApplicationFailure | undefined;
@@ -927,14 +926,13 @@ describe('Kubernetes activities', { skip: SKIP_WITHOUT_KUBE }, () => {
     });
   });
 
-  describe('least privilege (deploy/kubernetes/rbac.yaml)', () => {
+  describe('least privilege (the generated namespace-scoped RBAC of `firebreak rbac`)', () => {
     let worker: KubernetesActivities;
     let confined: KubernetesActivities;
     let workNs: string;
     let otherNs: string;
 
     before(async () => {
-      const manifest = parseAllDocuments(await readFile(RBAC_MANIFEST, 'utf8')).map((d) => d.toJSON());
       const core = kc.makeApiClient(CoreV1Api);
       const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
       const ignoreExists = async (fn: () => Promise<unknown>) => {
@@ -944,49 +942,37 @@ describe('Kubernetes activities', { skip: SKIP_WITHOUT_KUBE }, () => {
           if (!(err instanceof ApiException && err.code === 409)) throw err;
         }
       };
-      for (const doc of manifest) {
-        if (doc.kind === 'Namespace') await ignoreExists(() => core.createNamespace({ body: doc }));
-        else if (doc.kind === 'ServiceAccount') {
-          await ignoreExists(() =>
-            core.createNamespacedServiceAccount({ namespace: doc.metadata.namespace, body: doc }),
-          );
-        } else if (doc.kind === 'ClusterRole') {
-          // Replace, not keep: a bed shared across runs must test the rules in the file now.
-          await ignoreExists(() => rbac.createClusterRole({ body: doc }));
-          await rbac.replaceClusterRole({ name: doc.metadata.name, body: doc });
-        } else if (doc.kind === 'ClusterRoleBinding')
-          await ignoreExists(() => rbac.createClusterRoleBinding({ body: doc }));
-        else throw new Error(`unexpected kind ${doc.kind} in rbac.yaml`);
-      }
-      const tokenFor = async (serviceAccount: string) => {
-        const answer = await core.createNamespacedServiceAccountToken({
-          name: serviceAccount,
-          namespace: 'firebreak',
-          body: { spec: { audiences: [], expirationSeconds: 3600 } },
-        });
-        return answer.status!.token;
-      };
-      worker = createKubernetesActivities(kubeConfigWithToken(kc, await tokenFor('firebreak')));
-
-      // The same ClusterRole bound in one namespace only: the documented way to confine Firebreak.
       workNs = await createNamespace(kc, 'k8s-rbac');
       otherNs = await createNamespace(kc, 'k8s-rbac-other');
       namespaces.push(workNs, otherNs);
-      await ignoreExists(() =>
-        core.createNamespacedServiceAccount({
+      // Exactly what `firebreak rbac --namespaces <workNs> --heap-profile <workNs>` prints.
+      const manifest = rbacManifests({ namespaces: [workNs], heapProfileNamespaces: [workNs] }) as Array<{
+        kind: string;
+        metadata: { name: string; namespace: string };
+      }>;
+      for (const doc of manifest) {
+        const namespace = doc.metadata.namespace;
+        if (doc.kind === 'Namespace') await ignoreExists(() => core.createNamespace({ body: doc }));
+        else if (doc.kind === 'ServiceAccount') {
+          await ignoreExists(() => core.createNamespacedServiceAccount({ namespace, body: doc }));
+        } else if (doc.kind === 'Role') {
+          // Replace, not keep: a bed shared across runs must test the rules generated now.
+          await ignoreExists(() => rbac.createNamespacedRole({ namespace, body: doc as V1Role }));
+          await rbac.replaceNamespacedRole({ name: doc.metadata.name, namespace, body: doc as V1Role });
+        } else if (doc.kind === 'RoleBinding') {
+          await ignoreExists(() => rbac.createNamespacedRoleBinding({ namespace, body: doc as V1RoleBinding }));
+        } else throw new Error(`unexpected kind ${doc.kind} from rbacManifests`);
+      }
+      const token = (
+        await core.createNamespacedServiceAccountToken({
+          name: 'firebreak',
           namespace: 'firebreak',
-          body: { metadata: { name: 'firebreak-confined' } },
-        }),
-      );
-      await rbac.createNamespacedRoleBinding({
-        namespace: workNs,
-        body: {
-          metadata: { name: 'firebreak-confined' },
-          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'firebreak-worker' },
-          subjects: [{ kind: 'ServiceAccount', name: 'firebreak-confined', namespace: 'firebreak' }],
-        },
-      });
-      confined = createKubernetesActivities(kubeConfigWithToken(kc, await tokenFor('firebreak-confined')));
+          body: { spec: { audiences: [], expirationSeconds: 3600 } },
+        })
+      ).status!.token;
+      worker = createKubernetesActivities(kubeConfigWithToken(kc, token));
+      // The same identity, seen from a namespace it was not given.
+      confined = worker;
       await createDeployment(kc, workNs, 'svc', { replicas: 1 });
       await createDeployment(kc, otherNs, 'svc', { replicas: 1 });
       await settled(env, workNs, 'svc');
@@ -1079,9 +1065,10 @@ describe('Kubernetes activities', { skip: SKIP_WITHOUT_KUBE }, () => {
       // The shipped role minus its pods/exec rule, for an identity of its own.
       const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
       const core = kc.makeApiClient(CoreV1Api);
-      const shipped = await rbac.readClusterRole({ name: 'firebreak-worker' });
-      const name = `firebreak-no-exec-${workNs}`;
-      await rbac.createClusterRole({
+      const shipped = await rbac.readNamespacedRole({ name: 'firebreak-worker', namespace: workNs });
+      const name = `firebreak-no-exec`;
+      await rbac.createNamespacedRole({
+        namespace: workNs,
         body: {
           metadata: { name },
           rules: (shipped.rules ?? []).filter((rule) => !(rule.resources ?? []).includes('pods/exec')),
@@ -1092,7 +1079,7 @@ describe('Kubernetes activities', { skip: SKIP_WITHOUT_KUBE }, () => {
         namespace: workNs,
         body: {
           metadata: { name: 'no-exec' },
-          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
           subjects: [{ kind: 'ServiceAccount', name: 'no-exec', namespace: workNs }],
         },
       });
@@ -1113,13 +1100,17 @@ describe('Kubernetes activities', { skip: SKIP_WITHOUT_KUBE }, () => {
         );
         assert.equal((await noExec.listDeploymentPods({ namespace: workNs, deployment: 'svc' })).length >= 1, true);
       } finally {
-        await rbac.deleteClusterRole({ name });
+        await rbac.deleteNamespacedRole({ name, namespace: workNs });
       }
     });
 
     test('the role grants nothing beyond what the activities use', async () => {
       const rules =
-        (await kc.makeApiClient(RbacAuthorizationV1Api).readClusterRole({ name: 'firebreak-worker' })).rules ?? [];
+        (
+          await kc
+            .makeApiClient(RbacAuthorizationV1Api)
+            .readNamespacedRole({ name: 'firebreak-worker', namespace: workNs })
+        ).rules ?? [];
       const granted = rules
         .flatMap((r) =>
           (r.resources ?? []).flatMap((res) =>
@@ -1161,6 +1152,34 @@ describe('Kubernetes activities', { skip: SKIP_WITHOUT_KUBE }, () => {
         workNs,
       ]);
       assert.equal(secrets.stdout.trim(), 'no');
+    });
+
+    test('kubectl auth can-i as the service account: every granted verb yes in the listed namespace, no elsewhere', async () => {
+      // A subresource is asked as `pods --subresource=exec`, the way the API server sees the request.
+      const canI = async (verb: string, resource: string, namespace: string) =>
+        (
+          await kubectl(env, [
+            'auth',
+            'can-i',
+            verb,
+            resource.split('/')[0]!,
+            ...(resource.includes('/') ? [`--subresource=${resource.split('/')[1]}`] : []),
+            '--as=system:serviceaccount:firebreak:firebreak',
+            '-n',
+            namespace,
+          ])
+        ).stdout.trim();
+      for (const [verb, resource] of [
+        ['patch', 'deployments.apps'],
+        ['patch', 'deployments.apps/scale'],
+        ['list', 'replicasets.apps'],
+        ['list', 'pods'],
+        ['create', 'pods/exec'],
+        ['list', 'events'],
+      ] as const) {
+        assert.equal(await canI(verb, resource, workNs), 'yes', `${verb} ${resource} in ${workNs}`);
+        assert.equal(await canI(verb, resource, otherNs), 'no', `${verb} ${resource} in ${otherNs}`);
+      }
     });
   });
 });

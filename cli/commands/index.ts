@@ -9,6 +9,7 @@ import { doctor } from './doctor';
 import { ack, decideCommand, resolve, status } from './incident';
 import { incidents } from './incidents';
 import { postmortem } from './postmortem';
+import { rbac } from './rbac';
 import { run } from './run';
 import { runbooks } from './runbooks';
 
@@ -26,4 +27,5 @@ export const COMMANDS: readonly Command[] = [
   cancel,
   postmortem,
   doctor,
+  rbac,
 ];
