@@ -18,11 +18,8 @@ import {
   setHeaderOptions,
   type KubeConfig,
   type V1Pod,
-  type V1Role,
-  type V1RoleBinding,
 } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
-import { rbacManifests } from '../runbooks/rbac';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import {
   ConflictError,
@@ -48,6 +45,7 @@ import {
   SKIP_WITHOUT_KUBE,
   waitUntil,
   type KubeTestEnv,
+  applyGeneratedRbac,
 } from './kube/fixtures';
 
 async function rejectsWith(promise: Promise<unknown>, type: string, message?: RegExp): Promise<ApplicationFailure> {
@@ -934,35 +932,11 @@ describe('Kubernetes activities', { skip: SKIP_WITHOUT_KUBE }, () => {
 
     before(async () => {
       const core = kc.makeApiClient(CoreV1Api);
-      const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
-      const ignoreExists = async (fn: () => Promise<unknown>) => {
-        try {
-          await fn();
-        } catch (err) {
-          if (!(err instanceof ApiException && err.code === 409)) throw err;
-        }
-      };
       workNs = await createNamespace(kc, 'k8s-rbac');
       otherNs = await createNamespace(kc, 'k8s-rbac-other');
       namespaces.push(workNs, otherNs);
       // Exactly what `firebreak rbac --namespaces <workNs> --heap-profile <workNs>` prints.
-      const manifest = rbacManifests({ namespaces: [workNs], heapProfileNamespaces: [workNs] }) as Array<{
-        kind: string;
-        metadata: { name: string; namespace: string };
-      }>;
-      for (const doc of manifest) {
-        const namespace = doc.metadata.namespace;
-        if (doc.kind === 'Namespace') await ignoreExists(() => core.createNamespace({ body: doc }));
-        else if (doc.kind === 'ServiceAccount') {
-          await ignoreExists(() => core.createNamespacedServiceAccount({ namespace, body: doc }));
-        } else if (doc.kind === 'Role') {
-          // Replace, not keep: a bed shared across runs must test the rules generated now.
-          await ignoreExists(() => rbac.createNamespacedRole({ namespace, body: doc as V1Role }));
-          await rbac.replaceNamespacedRole({ name: doc.metadata.name, namespace, body: doc as V1Role });
-        } else if (doc.kind === 'RoleBinding') {
-          await ignoreExists(() => rbac.createNamespacedRoleBinding({ namespace, body: doc as V1RoleBinding }));
-        } else throw new Error(`unexpected kind ${doc.kind} from rbacManifests`);
-      }
+      await applyGeneratedRbac(kc, { namespaces: [workNs], heapProfileNamespaces: [workNs] });
       const token = (
         await core.createNamespacedServiceAccountToken({
           name: 'firebreak',

@@ -18,18 +18,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  ApiException,
   AppsV1Api,
   CoreV1Api,
   KubeConfig,
   PatchStrategy,
-  RbacAuthorizationV1Api,
   setHeaderOptions,
   type V1Deployment,
   type V1ReplicaSet,
 } from '@kubernetes/client-node';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
-import { parseAllDocuments, stringify as toYaml } from 'yaml';
+import { stringify as toYaml } from 'yaml';
 import { alertWorkflowId, fnv1a64 } from '../../common/ids';
 import type { IncidentRecord } from '../../common/types';
 import { CLUSTER_CHANGES } from '../../postmortem/activity-names';
@@ -46,12 +44,11 @@ import {
   type StoredMessage,
 } from '../bed/slack-standin';
 import { freePort } from '../bed/ports';
-import { deploymentManifest, type DeploymentShape } from '../kube/fixtures';
+import { applyGeneratedRbac, deploymentManifest, type DeploymentShape } from '../kube/fixtures';
 import { closeServer, listenOnLoopback } from '../bed/process';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FIREBREAK_BIN = path.join(ROOT, 'bin', 'firebreak.mjs');
-const RBAC_MANIFEST = path.join(ROOT, 'deploy', 'kubernetes', 'rbac.yaml');
 
 export const SLACK_TOKEN = 'xoxb-firebreak-test';
 export const SLACK_CHANNEL = 'C0INCIDENTS';
@@ -289,27 +286,12 @@ export class FirebreakProcess {
 // ---- Kubernetes -----------------------------------------------------------------------------------
 
 /**
- * A kubeconfig for the worker with exactly deploy/kubernetes/rbac.yaml's permissions: the
- * manifest applied as an operator would, and a token for its ServiceAccount.
+ * A kubeconfig for the worker with exactly the permissions `firebreak rbac --namespaces <these>
+ * --heap-profile <these>` prints: applied as an operator would, and a token for its ServiceAccount.
  */
-export async function leastPrivilegeKubeconfig(admin: KubeConfig, file: string): Promise<void> {
+export async function leastPrivilegeKubeconfig(admin: KubeConfig, file: string, namespaces: string[]): Promise<void> {
   const core = admin.makeApiClient(CoreV1Api);
-  const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
-  const ignoreExists = async (fn: () => Promise<unknown>) => {
-    try {
-      await fn();
-    } catch (err) {
-      if (!(err instanceof ApiException && err.code === 409)) throw err;
-    }
-  };
-  for (const doc of parseAllDocuments(await readFile(RBAC_MANIFEST, 'utf8')).map((d) => d.toJSON())) {
-    if (doc.kind === 'Namespace') await ignoreExists(() => core.createNamespace({ body: doc }));
-    else if (doc.kind === 'ServiceAccount') {
-      await ignoreExists(() => core.createNamespacedServiceAccount({ namespace: doc.metadata.namespace, body: doc }));
-    } else if (doc.kind === 'ClusterRole') await ignoreExists(() => rbac.createClusterRole({ body: doc }));
-    else if (doc.kind === 'ClusterRoleBinding') await ignoreExists(() => rbac.createClusterRoleBinding({ body: doc }));
-    else throw new Error(`unexpected kind ${doc.kind} in rbac.yaml`);
-  }
+  await applyGeneratedRbac(admin, { namespaces, heapProfileNamespaces: namespaces });
   const token = await eventually('a token for serviceaccount firebreak/firebreak', async () => {
     const answer = await core.createNamespacedServiceAccountToken({
       name: 'firebreak',
@@ -589,7 +571,9 @@ export class World {
     const kubeconfig = this.options.adminKubeconfig
       ? this.bed.kubeconfig
       : path.join(this.workDir, 'worker.kubeconfig');
-    if (!this.options.adminKubeconfig) await leastPrivilegeKubeconfig(this.cluster.admin, kubeconfig);
+    if (!this.options.adminKubeconfig) {
+      await leastPrivilegeKubeconfig(this.cluster.admin, kubeconfig, [this.namespace]);
+    }
 
     const configPath = path.join(this.workDir, 'firebreak.yaml');
     await writeFile(
@@ -650,6 +634,9 @@ export class World {
   async extraNamespace(prefix: string): Promise<string> {
     const name = await this.cluster.createNamespace(prefix);
     this.namespaces.push(name);
+    if (!this.options.adminKubeconfig) {
+      await applyGeneratedRbac(this.cluster.admin, { namespaces: [name], heapProfileNamespaces: [name] });
+    }
     return name;
   }
 

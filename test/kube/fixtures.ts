@@ -4,7 +4,17 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { AppsV1Api, CoreV1Api, KubeConfig, type V1Deployment } from '@kubernetes/client-node';
+import {
+  ApiException,
+  AppsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  RbacAuthorizationV1Api,
+  type V1Deployment,
+  type V1Role,
+  type V1RoleBinding,
+} from '@kubernetes/client-node';
+import { rbacManifests, type RbacOptions } from '../../runbooks/rbac';
 
 export interface KubeTestEnv {
   kubeconfig: string;
@@ -177,4 +187,32 @@ export interface RawDeploymentJson {
     };
   };
   status?: Record<string, unknown>;
+}
+
+/**
+ * Applies what `firebreak rbac` prints for these options, as an operator would (`kubectl apply`):
+ * existing objects are kept, Roles replaced so a bed shared across runs holds today's rules.
+ */
+export async function applyGeneratedRbac(admin: KubeConfig, options: RbacOptions): Promise<void> {
+  const core = admin.makeApiClient(CoreV1Api);
+  const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
+  const ignoreExists = async (fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+    } catch (err) {
+      if (!(err instanceof ApiException && err.code === 409)) throw err;
+    }
+  };
+  for (const doc of rbacManifests(options) as Array<{ kind: string; metadata: { name: string; namespace: string } }>) {
+    const namespace = doc.metadata.namespace;
+    if (doc.kind === 'Namespace') await ignoreExists(() => core.createNamespace({ body: doc }));
+    else if (doc.kind === 'ServiceAccount') {
+      await ignoreExists(() => core.createNamespacedServiceAccount({ namespace, body: doc }));
+    } else if (doc.kind === 'Role') {
+      await ignoreExists(() => rbac.createNamespacedRole({ namespace, body: doc as V1Role }));
+      await rbac.replaceNamespacedRole({ name: doc.metadata.name, namespace, body: doc as V1Role });
+    } else if (doc.kind === 'RoleBinding') {
+      await ignoreExists(() => rbac.createNamespacedRoleBinding({ namespace, body: doc as V1RoleBinding }));
+    } else throw new Error(`unexpected kind ${doc.kind} from rbacManifests`);
+  }
 }
