@@ -211,6 +211,11 @@ export async function applyGeneratedRbac(admin: KubeConfig, options: RbacOptions
     } else if (doc.kind === 'Role') {
       await ignoreExists(() => rbac.createNamespacedRole({ namespace, body: doc as V1Role }));
       await rbac.replaceNamespacedRole({ name: doc.metadata.name, namespace, body: doc as V1Role });
+    } else if (doc.kind === 'ClusterRole') {
+      await ignoreExists(() => rbac.createClusterRole({ body: doc as V1Role }));
+      await rbac.replaceClusterRole({ name: doc.metadata.name, body: doc as V1Role });
+    } else if (doc.kind === 'ClusterRoleBinding') {
+      await ignoreExists(() => rbac.createClusterRoleBinding({ body: doc as V1RoleBinding }));
     } else if (doc.kind === 'RoleBinding') {
       await ignoreExists(() => rbac.createNamespacedRoleBinding({ namespace, body: doc as V1RoleBinding }));
     } else throw new Error(`unexpected kind ${doc.kind} from rbacManifests`);
