@@ -1017,7 +1017,8 @@ describe('Kubernetes activities', { skip: SKIP_WITHOUT_KUBE }, () => {
         confined.rolloutRestart({ ...outside, incidentId: 'inc-rbac-out' }),
         ErrorType.FORBIDDEN,
         new RegExp(
-          `verb "get" on resource "deployments.apps" in namespace "${otherNs}".*cannot get resource "deployments"`,
+          // The ingress's read-only ClusterRole (same service account) lets it read; changing is refused.
+          `verb "patch" on resource "deployments.apps" in namespace "${otherNs}".*cannot patch resource "deployments"`,
         ),
       );
       const pod = (await podsOf(kc, otherNs, 'svc'))[0]!.metadata!.name!;
