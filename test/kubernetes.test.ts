@@ -1025,7 +1025,7 @@ describe('Kubernetes activities', { skip: SKIP_WITHOUT_KUBE }, () => {
       await rejectsWith(
         confined.execInPod({ namespace: otherNs, pod, command: ['true'] }),
         ErrorType.FORBIDDEN,
-        /verb "get" on resource "pods"/,
+        /on resource "pods(\/exec)?"/,
       );
       await rejectsWith(
         confined.listRecentEvents({ namespace: otherNs }),
