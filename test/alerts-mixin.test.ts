@@ -18,7 +18,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { IncidentRecord } from '../common/types';
 import { labelSetFingerprint } from '../ingress/alerts/labels';
-import { statusQuery } from '../domain/messages';
+import { resolveSignal, statusQuery } from '../domain/messages';
 import { eventually, podNames, startAlertRig, workloadWithPod, type AlertRig } from './alerts-support';
 import { amtoolAlert, bedAlertmanager, registerSink, type BedAlertmanager } from './bed/alertmanager';
 import { remoteWrite, sampleSeries, type SeriesToWrite } from './bed/prometheus';
@@ -196,8 +196,17 @@ describe('kubernetes-mixin alerts with no route rules', { skip: SKIP }, () => {
     assert.equal((await handle.describe()).type, 'oomTriageWorkflow');
     assert.deepEqual(record.target, { namespace: apps, deployment: 'checkout' });
     assert.equal(record.severity, 'P2');
-    const started = await eventually('the OOM triage reading the pods', async () =>
-      rig.world.made('findOomKills', (input) => (input as { deployment?: string }).deployment === 'checkout').at(0),
+    // The crash-looping test's P0 incident still holds checkout, and one deployment takes one
+    // remediation at a time: this incident waits until that one closes, then acts.
+    const crashLooping = await incidentFor('KubePodCrashLooping');
+    if ((await crashLooping.handle.describe()).status.name === 'RUNNING') {
+      await crashLooping.handle.signal(resolveSignal, { actor: { id: 'U0MIXINTEST', name: 'mixin test' } });
+    }
+    const started = await eventually(
+      'the OOM triage reading the pods',
+      async () =>
+        rig.world.made('findOomKills', (input) => (input as { deployment?: string }).deployment === 'checkout').at(0),
+      60_000,
     );
     assert.deepEqual(started.input, { namespace: apps, deployment: 'checkout' });
   });

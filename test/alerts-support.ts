@@ -18,6 +18,7 @@ import { FakeWorld } from './workflows/fakes';
 import { fastPolicy } from './workflows/harness';
 import { IngressMetrics } from '../ingress/metrics';
 import type { AlertInstance, AlertNotification } from '../domain/messages';
+import { HOLD_WORKFLOW_TYPE } from '../domain/hold';
 
 export interface TestIngress {
   app: FastifyInstance;
@@ -215,9 +216,11 @@ export async function postJson(
 }
 
 /** Workflows that ever existed on a task queue (visibility), for "none starts anything". */
+/** The incidents on a task queue: every workflow there but the per-deployment holds incidents claim. */
 export async function workflowsOnQueue(client: Client, taskQueue: string): Promise<string[]> {
   const ids: string[] = [];
-  for await (const execution of client.workflow.list({ query: `TaskQueue = '${taskQueue}'` })) {
+  const query = `TaskQueue = '${taskQueue}' AND WorkflowType != '${HOLD_WORKFLOW_TYPE}'`;
+  for await (const execution of client.workflow.list({ query })) {
     ids.push(execution.workflowId);
     if (ids.length > 10_000) break;
   }
