@@ -7,12 +7,9 @@
  *
  *   node --import tsx bench/hold.ts [--runs 20]     (uses FIREBREAK_TEST_TEMPORAL_ADDRESS, or starts a dev server)
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import proto from '@temporalio/proto';
 import { ensureTemporal } from '../test/bed/temporal';
-import { percentile, positiveIntArg } from './support';
+import { percentile, positiveIntArg, writeBenchResult } from './support';
 import { connectTestClient, runTestWorker, uniqueTaskQueue } from '../test/bed/worker';
 import { FakeWorld } from '../test/workflows/fakes';
 import { fastPolicy, history, startIncident, uniqueTarget } from '../test/workflows/harness';
@@ -70,9 +67,7 @@ async function main(): Promise<void> {
       startToFirstRunbookActivityMs: figures(toFirstStep),
     };
     console.log('hold', JSON.stringify(summary));
-    const out = fileURLToPath(new URL('./results/hold.json', import.meta.url));
-    await mkdir(path.dirname(out), { recursive: true });
-    await writeFile(out, `${JSON.stringify({ at: new Date().toISOString(), summary }, null, 2)}\n`);
+    await writeBenchResult('hold', { summary });
   } finally {
     await worker.stop();
     await connection.close();

@@ -8,9 +8,6 @@
  *
  *   node --import tsx bench/kernel.ts [--runs 20]     (uses FIREBREAK_TEST_TEMPORAL_ADDRESS, or starts a dev server)
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { RUNBOOK_IDS, type RunbookId } from '../common/types';
@@ -19,6 +16,7 @@ import { FakeWorld } from '../test/workflows/fakes';
 import { fastPolicy, history, startIncident, uniqueTarget } from '../test/workflows/harness';
 import { HAPPY_PATHS } from '../test/workflows/scenarios';
 import { ensureTemporal } from '../test/bed/temporal';
+import { writeBenchResult } from './support';
 
 const EventType = proto.temporal.api.enums.v1.EventType;
 type Event = proto.temporal.api.history.v1.IHistoryEvent;
@@ -117,9 +115,7 @@ async function main(): Promise<void> {
       results[runbook] = summary;
       console.log(runbook, JSON.stringify(summary));
     }
-    const out = fileURLToPath(new URL('./results/kernel.json', import.meta.url));
-    await mkdir(path.dirname(out), { recursive: true });
-    await writeFile(out, `${JSON.stringify({ at: new Date().toISOString(), results }, null, 2)}\n`);
+    const out = await writeBenchResult('kernel', { results });
     console.log(`written ${out}`);
   } finally {
     await worker.stop();

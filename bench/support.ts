@@ -1,4 +1,15 @@
 /** Small helpers the benchmarks share. */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Writes a benchmark's figures, stamped with the time, to bench/results/<name>.json; returns the path. */
+export async function writeBenchResult(name: string, figures: Record<string, unknown>): Promise<string> {
+  const out = fileURLToPath(new URL(`./results/${name}.json`, import.meta.url));
+  await mkdir(path.dirname(out), { recursive: true });
+  await writeFile(out, `${JSON.stringify({ at: new Date().toISOString(), ...figures }, null, 2)}\n`);
+  return out;
+}
 
 /** `--name N` as a positive integer, or the fallback when absent. */
 export function positiveIntArg(argv: string[], name: string, fallback: number): number {
