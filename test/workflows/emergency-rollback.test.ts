@@ -183,6 +183,8 @@ describe('emergency-rollback', { concurrency: true }, () => {
     assert.equal(record.escalationTier, 0);
     assert.equal(world.made('postEscalation', byIncident(record.id)).length, 0);
     assert.equal(world.made('triggerPage', byIncident(record.id)).length, 0);
+    // On a loaded machine the confirmation may not be asked yet when the acknowledgement deadline passes.
+    await waitForRecord(handle, gatePending(GATE));
     await handle.executeUpdate(decideUpdate, { args: [{ decision: 'reject', actor: BOB }] });
     await handle.result();
   });

@@ -85,16 +85,26 @@ export async function startIncident(
 export async function waitForRecord(
   handle: WorkflowHandle,
   predicate: (record: IncidentRecord) => boolean,
-  timeoutMs = 60_000,
+  timeoutMs = 90_000,
 ): Promise<IncidentRecord> {
   const deadline = Date.now() + timeoutMs;
   let record: IncidentRecord | undefined;
+  let queryError: unknown;
   while (Date.now() < deadline) {
-    record = await handle.query(statusQuery);
-    if (predicate(record)) return record;
+    try {
+      record = await handle.query(statusQuery);
+      queryError = undefined;
+    } catch (err) {
+      // A workflow task that timed out on a loaded machine is retried by the server; until it completes,
+      // queries answer "Workflow Task in failed state". A task failing for good still ends the wait below.
+      if (!String((err as Error).message).includes('Workflow Task in failed state')) throw err;
+      queryError = err;
+    }
+    if (record && queryError === undefined && predicate(record)) return record;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`timed out waiting on incident ${handle.workflowId}: ${JSON.stringify(record, null, 1)}`);
+  const last = queryError ? `last query failed: ${String(queryError)}` : JSON.stringify(record, null, 1);
+  throw new Error(`timed out waiting on incident ${handle.workflowId}: ${last}`);
 }
 
 export const gatePending = (name: string) => (record: IncidentRecord) =>

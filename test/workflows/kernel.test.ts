@@ -110,7 +110,8 @@ describe('kernel', { concurrency: true }, () => {
   });
 
   test('nobody resolves within the maximum open time: closed as failed, still restoring mitigations', async () => {
-    const policy = fastPolicy({ maxOpenMs: 3_000, restoreAfterMs: 500 });
+    // Long enough for the hold claim and four mitigations on a loaded machine, so they exist to restore.
+    const policy = fastPolicy({ maxOpenMs: 20_000, restoreAfterMs: 500 });
     const handle = await startIncident(client, worker.taskQueue, { runbook: 'avalanche-mitigation', policy });
     const record = await handle.result();
     assert.equal(record.status, 'failed');

@@ -113,7 +113,16 @@ export class DeploymentHolds {
     while (!settled()) {
       const remaining = closesAt - Date.now();
       if (remaining <= 0) {
-        throw new RunbookStopped('failed', `${name} was still held by another incident`, ErrorType.APPROVAL_TIMED_OUT);
+        // A slow answer from the hold is not another incident holding it: say which it was.
+        const why =
+          hold.state === 'waiting'
+            ? `${name} was still held by incident ${hold.holder?.incidentId ?? '(unknown)'}`
+            : `the claim on ${name} was still unanswered`;
+        throw new RunbookStopped(
+          'failed',
+          `Closed unresolved at its maximum open time: ${why}`,
+          ErrorType.APPROVAL_TIMED_OUT,
+        );
       }
       await condition(() => settled() || hold.state === 'waiting', remaining);
       if (hold.state !== 'waiting') continue;
