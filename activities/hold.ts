@@ -9,6 +9,7 @@ import type { Target } from '../common/types';
 import {
   claimHoldSignal,
   HOLD_WORKFLOW_TYPE,
+  holdQuery,
   holdWorkflowId,
   releaseHoldSignal,
   type HoldClaim,
@@ -45,6 +46,22 @@ export function createHoldActivities() {
           .signal(releaseHoldSignal, { workflowId: request.workflowId });
       } catch (err) {
         if (!(err instanceof WorkflowNotFoundError)) throw err;
+      }
+    },
+
+    /**
+     * Who holds a deployment now, without claiming it: a rehearsal says whether a real run would
+     * wait. Read-only (a query of the running hold); undefined when nobody holds it.
+     */
+    async peekHold(request: { target: Target }): Promise<HoldClaim | undefined> {
+      const handle = Context.current().client.workflow.getHandle(holdWorkflowId(request.target));
+      try {
+        const described = await handle.describe();
+        if (described.status.name !== 'RUNNING') return undefined;
+        return (await handle.query(holdQuery)).holder;
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return undefined;
+        throw err;
       }
     },
 

@@ -11,6 +11,14 @@ export function incidentWorkflowId(runbook: RunbookId, target: Target): string {
   return `incident:${runbook}:${target.namespace}/${target.deployment}`;
 }
 
+/**
+ * A rehearsal's own key: never the real incident's, so a real incident on the same target starts
+ * while a rehearsal is open (and the other way round).
+ */
+export function rehearsalWorkflowId(runbook: RunbookId, target: Target): string {
+  return `rehearsal:${runbook}:${target.namespace}/${target.deployment}`;
+}
+
 export function alertWorkflowId(source: 'alertmanager' | 'grafana', receiver: string, groupKey: string): string {
   return `alert:${source}:${fnv1a64(`${receiver}\u0000${groupKey}`)}`;
 }

@@ -129,6 +129,16 @@ export interface IncidentInput<P = Record<string, unknown>> {
    * run is the same incident taken up again, and says so loudly (ingress/alerts/continuity.ts).
    */
   previousRun?: PreviousRun;
+  /**
+   * Present for a rehearsal (`--dry-run`): every change a server-side dry run, nothing in the
+   * mitigation ledger, no page, no deployment hold (workflows/incident/rehearsal.ts).
+   */
+  rehearsal?: RehearsalOptions;
+}
+
+export interface RehearsalOptions {
+  /** `--yes`: gates are not asked; each counts as approved (with its first choice) and says so. */
+  skipGates: boolean;
 }
 
 export interface PreviousRun {

@@ -167,4 +167,22 @@ export interface IncidentRecord {
   /** Who cancelled the incident, when and why (`cancelUpdate`). */
   cancellation?: { by: Actor; at: string; reason?: string; restoreNow: boolean };
   failure?: { type: string; message: string };
+  /** Set for a rehearsal (dry run): what the runbook would have changed, nothing of which was changed. */
+  rehearsal?: RehearsalRecord;
+}
+
+/** A rehearsal's account of the changes it did not make. */
+export interface RehearsalRecord {
+  skipGates: boolean;
+  /** The first MAX_WOULD_BE_CHANGES would-be changes, in order (domain/rehearsal.ts words them). */
+  wouldChange: WouldBeChange[];
+  /** Would-be changes past the bound: counted, on the timeline and in the history, not kept here. */
+  moreChanges: number;
+}
+
+export interface WouldBeChange {
+  target: Target;
+  /** "env OTEL_BSP_MAX_QUEUE_SIZE unset → 128 (container app)", as a real change is worded. */
+  what: string;
+  at: string;
 }

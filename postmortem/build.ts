@@ -9,7 +9,8 @@
 import type { PayloadConverter } from '@temporalio/common';
 import { describeChange } from '../domain/mitigations';
 import { CHECKLIST } from './checklist';
-import { escalationsFrom, gatesFrom, keyTimes, mitigationsFrom, narrativeFrom } from './derive';
+import { wouldChangeText } from '../domain/rehearsal';
+import { escalationsFrom, gatesFrom, keyTimes, mitigationsFrom, narrativeFrom, wouldBeChangesFrom } from './derive';
 import { triggerText } from './describe';
 import { historyDigest } from './digest';
 import type { HistoryEvent } from './history';
@@ -51,6 +52,12 @@ export function buildPostmortem(events: HistoryEvent[], options: BuildOptions): 
         0,
       );
     }
+  }
+  const rehearsal = input?.rehearsal !== undefined;
+  const wouldBeChanges = rehearsal ? wouldBeChangesFrom(activities, input?.target) : [];
+  for (const change of wouldBeChanges) {
+    const text = `REHEARSAL: ${wouldChangeText(change.target, change.what)} (dry run, not changed)`;
+    pushTimeline(timeline, change.at, 'mitigation', text, change.eventId);
   }
   if (record?.failure) {
     failures.push({
@@ -94,6 +101,7 @@ export function buildPostmortem(events: HistoryEvent[], options: BuildOptions): 
       ...(record?.failure ? { failure: redact(record.failure) } : {}),
       ...(record?.cancellation ? { cancellation: redact(record.cancellation) } : {}),
       ...(input?.params ? { params: redact(input.params) } : {}),
+      ...(rehearsal ? { rehearsal: true } : {}),
     },
     times,
     activities,
@@ -106,6 +114,7 @@ export function buildPostmortem(events: HistoryEvent[], options: BuildOptions): 
     statusChanges: facts.statusChanges,
     markers: facts.markers,
     failures,
+    ...(rehearsal ? { wouldBeChanges: redact(wouldBeChanges) } : {}),
     timeline,
     narrative: narrativeFrom(activities, found),
     checklist: CHECKLIST.map((entry) => ({ ...entry, done: false })),

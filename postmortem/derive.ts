@@ -12,6 +12,7 @@ import {
   type MitigationChange,
   type ResourceChangeResult,
 } from '../domain/mitigations';
+import { isChangeActivity, wouldBeChanges } from '../domain/rehearsal';
 import { ACTIVITY, mitigationKindOf } from './activity-names';
 import { asActor, isGate } from './describe';
 import { field } from './history';
@@ -23,6 +24,7 @@ import type {
   KeyTimes,
   MitigationSummary,
   RecordFound,
+  WouldBeChangeRecord,
 } from './model';
 import type { HistoryFacts } from './reduce';
 import { redact } from './redact';
@@ -181,6 +183,31 @@ function changesOf(activity: ActivityRecord): MitigationChange[] {
     default:
       return [];
   }
+}
+
+/** A rehearsal's would-be changes: each dry-run remediation it sent, in the words of the real change. */
+export function wouldBeChangesFrom(activities: ActivityRecord[], fallbackTarget?: Target): WouldBeChangeRecord[] {
+  const changes: WouldBeChangeRecord[] = [];
+  for (const activity of activities) {
+    if (!isChangeActivity(activity.name) || activity.outcome !== 'completed') continue;
+    const raw: unknown = Array.isArray(activity.input) ? activity.input[0] : activity.input;
+    const input = (raw ?? {}) as Record<string, unknown>;
+    if (input.dryRun !== true) continue;
+    const target: Target =
+      typeof input.namespace === 'string' && typeof input.deployment === 'string'
+        ? { namespace: input.namespace, deployment: input.deployment }
+        : (fallbackTarget ?? { namespace: '?', deployment: '?' });
+    for (const what of wouldBeChanges(activity.name, activity.result)) {
+      changes.push({
+        at: activity.closedAt ?? activity.scheduledAt,
+        target,
+        activity: activity.name,
+        what,
+        eventId: activity.eventId,
+      });
+    }
+  }
+  return changes;
 }
 
 /** Detection, acknowledgement, mitigation, resolution and closure, with MTTA, time to mitigate and MTTR. */

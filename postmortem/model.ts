@@ -25,6 +25,11 @@ export interface Postmortem {
   statusChanges: { at: string; status: string; eventId: number }[];
   markers: { at: string; name: string; eventId: number }[];
   failures: FailureRecord[];
+  /**
+   * A rehearsal's (dry run's) would-be changes, from its dry-run remediations in the history, worded
+   * as real changes are (domain/rehearsal.ts). Present only for rehearsals; nothing in it was changed.
+   */
+  wouldBeChanges?: WouldBeChangeRecord[];
   /** Every item above, in history order, as one readable list. */
   timeline: TimelineItem[];
   /**
@@ -69,6 +74,18 @@ export interface PostmortemSummary {
   /** Who cancelled the incident, when and why, when it was cancelled by `cancelUpdate`. */
   cancellation?: { by: Actor; at: string; reason?: string; restoreNow: boolean };
   params?: Record<string, unknown>;
+  /** True for a rehearsal (`--dry-run`): nothing in the cluster changed and nobody was paged. */
+  rehearsal?: boolean;
+}
+
+export interface WouldBeChangeRecord {
+  at: string;
+  target: Target;
+  /** The remediation that was sent as a server-side dry run. */
+  activity: string;
+  /** "replicas 1 → 3", as the same change reads when it is made. */
+  what: string;
+  eventId: number;
 }
 
 export interface KeyTimes {

@@ -4,6 +4,7 @@
  */
 import { formatTarget } from '../common/ids';
 import { describeChange } from '../domain/mitigations';
+import { REHEARSAL_BANNER, REHEARSAL_LABEL } from '../domain/rehearsal';
 import { ACTIVITY } from './activity-names';
 import { actorText, formatMs } from './describe';
 import type { ActivityRecord, Postmortem } from './model';
@@ -27,7 +28,10 @@ export function renderMarkdown(pm: Postmortem): string {
   const t = pm.times;
   const lines: string[] = [];
   const title = s.title ?? pm.source.workflowId;
-  lines.push(`# Postmortem: ${text(title)}`, '');
+  // A rehearsal's title already says so when it comes from its input; the heading says it regardless.
+  const rehearsalTag = s.rehearsal && !title.startsWith(REHEARSAL_LABEL) ? `${REHEARSAL_LABEL} — ` : '';
+  lines.push(`# Postmortem: ${rehearsalTag}${text(title)}`, '');
+  if (s.rehearsal) lines.push(`> **${REHEARSAL_BANNER}.**`, '');
   lines.push(
     `> Exported from the Temporal history of \`${pm.source.workflowId}\`${pm.source.runId ? ` (run \`${pm.source.runId}\`)` : ''}: ` +
       `${pm.source.historyLength} events, ${pm.source.executionStatus}, digest \`${pm.source.historyDigest}\`. ` +
@@ -48,6 +52,9 @@ export function renderMarkdown(pm: Postmortem): string {
         ['Target', s.targets.length ? s.targets.map((target) => code(formatTarget(target))).join(', ') : '—'],
         ['Severity', s.severity ?? '—'],
         ['Triggered by', s.triggeredBy],
+        ...(s.rehearsal
+          ? [['Rehearsal', `**yes** — ${pm.wouldBeChanges?.length ?? 0} would-be change(s), none made`]]
+          : []),
         ['Status', `**${s.status}**`],
         ['Outcome', s.outcome ?? '—'],
         ...(s.failure ? [['Failure', `${code(s.failure.type)} ${s.failure.message}`]] : []),
@@ -134,6 +141,15 @@ export function renderMarkdown(pm: Postmortem): string {
     ['Reason', (e) => text(e.reason)],
     ['Delivery', (e) => e.outcome],
   ]);
+
+  if (s.rehearsal) {
+    section(lines, '## Would-be changes', pm.wouldBeChanges ?? [], '_None: the runbook would have changed nothing._', [
+      ['Time (UTC)', (c) => c.at],
+      ['Deployment', (c) => code(formatTarget(c.target))],
+      ['Would change', (c) => text(c.what)],
+      ['Sent as', (c) => `${code(c.activity)} (server-side dry run)`],
+    ]);
+  }
 
   section(lines, '## Temporary mitigations', pm.mitigations, '_None: nothing was changed that needs restoring._', [
     ['Setting', (m) => code(m.key)],

@@ -6,8 +6,9 @@
 import { ApplicationFailure, type SearchAttributePair } from '@temporalio/common';
 import { z } from 'zod';
 import { ErrorType } from '../common/errors';
-import { alertWorkflowId, fnv1a64, formatTarget, incidentWorkflowId } from '../common/ids';
-import type { IncidentInput, IncidentPolicy } from '../common/incident';
+import { alertWorkflowId, fnv1a64, formatTarget, incidentWorkflowId, rehearsalWorkflowId } from '../common/ids';
+import type { IncidentInput, IncidentPolicy, RehearsalOptions } from '../common/incident';
+import { rehearsalTitle } from '../domain/rehearsal';
 import { incidentIdKey, runbookKey, severityKey, statusKey, targetKey } from '../common/search-attributes';
 import { RUNBOOK_IDS, SEVERITIES } from '../common/types';
 import type { Actor, RunbookId, Severity, Target, Trigger } from '../common/types';
@@ -96,6 +97,8 @@ export interface PrepareIncidentRequest {
   policy: IncidentPolicy;
   slackChannel?: string;
   detectedAt?: string;
+  /** A rehearsal (`--dry-run`): its own workflow id, REHEARSAL in its title, nothing changed (human triggers only). */
+  rehearsal?: RehearsalOptions;
   /** Clock for the incident id; injectable for tests. */
   now?: Date;
 }
@@ -122,15 +125,20 @@ export function prepareIncident(request: PrepareIncidentRequest): PreparedIncide
   const parsed = runbook.params.safeParse(request.params ?? {});
   if (!parsed.success) invalid(`invalid parameters for ${runbook.id}: ${z.prettifyError(parsed.error)}`);
   const severity = request.severity ?? runbook.defaultSeverity;
+  const rehearsal = request.rehearsal;
+  if (rehearsal && request.trigger.kind === 'alert') invalid('an alert starts a real incident, never a rehearsal');
   const workflowId =
     request.trigger.kind === 'alert'
       ? alertWorkflowId(request.trigger.source, request.trigger.receiver, request.trigger.groupKey)
-      : incidentWorkflowId(runbook.id, target);
+      : rehearsal
+        ? rehearsalWorkflowId(runbook.id, target)
+        : incidentWorkflowId(runbook.id, target);
   const more = rest.length > 0 ? ` and ${rest.length} more` : '';
+  const title = `${runbook.title}: ${formatTarget(target)}${more}`;
   const input: IncidentInput = {
-    incidentId: incidentId(runbook, target, workflowId, request.now ?? new Date()),
+    incidentId: incidentId(runbook, target, workflowId, request.now ?? new Date(), rehearsal !== undefined),
     runbook: runbook.id,
-    title: `${runbook.title}: ${formatTarget(target)}${more}`,
+    title: rehearsal ? rehearsalTitle(title) : title,
     target,
     targets: request.targets,
     severity,
@@ -140,6 +148,7 @@ export function prepareIncident(request: PrepareIncidentRequest): PreparedIncide
     policy: request.policy,
     ...(request.slackChannel ? { slackChannel: request.slackChannel } : {}),
     ...(request.detectedAt ? { detectedAt: request.detectedAt } : {}),
+    ...(rehearsal ? { rehearsal } : {}),
   };
   const searchAttributes: SearchAttributePair[] = [
     { key: runbookKey, value: runbook.id },
@@ -156,9 +165,16 @@ export function prepareIncident(request: PrepareIncidentRequest): PreparedIncide
  * remediation markers must not be): `INC-20261121-051233-p0-checkout-9f3a`. The suffix, from the
  * workflow id, separates two alert groups that hit the same deployment in the same second.
  */
-function incidentId(runbook: RunbookDefinition, target: Target, workflowId: string, now: Date): string {
+function incidentId(
+  runbook: RunbookDefinition,
+  target: Target,
+  workflowId: string,
+  now: Date,
+  rehearsal: boolean,
+): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  return `INC-${stamp}-${runbook.slashName}-${target.deployment}-${fnv1a64(workflowId).slice(0, 4)}`;
+  const kind = rehearsal ? '-rehearsal' : '';
+  return `INC-${stamp}-${runbook.slashName}-${target.deployment}${kind}-${fnv1a64(workflowId).slice(0, 4)}`;
 }
 
 function invalid(message: string): never {

@@ -40,6 +40,7 @@ async function mitigateAvalanche(incident: Incident<AvalancheMitigationParams>):
   );
   if (hints) incident.note('diagnostic', `Root cause: ${hints.verdict}\n${hints.hints.join('\n')}`, { hints });
 
+  if (incident.skipsInRehearsal('the rollout waits and the verification window')) return;
   const applied = `Emergency mitigations applied to ${targets.length} service(s); they are restored on resolution`;
   const verdict = patched(AVALANCHE_VERIFICATION_WINDOW) ? await verifyRecovery(incident) : undefined;
   if (verdict) await incident.remediationFailed(`ESCALATION: not recovered after the mitigations — ${verdict}`);
@@ -92,14 +93,14 @@ async function mitigateService(incident: Incident<AvalancheMitigationParams>, ta
   const name = formatTarget(target);
 
   incident.step(`sampling ${name}`, `Lowering trace sampling of ${name} to ${samplerRatio}`);
-  const sampling = await kubeChange.setDeploymentEnv({
+  const sampling = await incident.changes.setDeploymentEnv({
     ...change,
     env: { OTEL_TRACES_SAMPLER_ARG: String(samplerRatio) },
   });
   incident.recordMitigations(target, envChanges(sampling));
 
   incident.step(`restart ${name}`, `Restarting ${name}`);
-  await kubeChange.rolloutRestart(change);
+  await incident.changes.rolloutRestart(change);
 
   // A deployment already larger than asked is left alone: scaling in during an avalanche hurts.
   const running = patched(RUNBOOK_READS_SETTINGS)
@@ -109,11 +110,11 @@ async function mitigateService(incident: Incident<AvalancheMitigationParams>, ta
     incident.note('step', `${name} already runs ${running} replicas (≥ ${replicas}): not scaled`);
   } else {
     incident.step(`scale ${name}`, `Scaling ${name} out to ${replicas} replicas`);
-    const scaled = await kubeChange.scaleDeployment({ ...change, replicas });
+    const scaled = await incident.changes.scaleDeployment({ ...change, replicas });
     incident.recordMitigations(target, replicaChanges(scaled));
   }
 
   incident.step(`circuit-breaker ${name}`, `Enabling the circuit breaker of ${name}`);
-  const breaker = await kubeChange.setDeploymentEnv({ ...change, env: { ENABLE_CIRCUIT_BREAKER: 'true' } });
+  const breaker = await incident.changes.setDeploymentEnv({ ...change, env: { ENABLE_CIRCUIT_BREAKER: 'true' } });
   incident.recordMitigations(target, envChanges(breaker));
 }

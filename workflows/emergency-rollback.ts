@@ -6,7 +6,7 @@ import type { IncidentRecord } from '../common/types';
 import type { EmergencyRollbackParams } from '../runbooks/emergency-rollback';
 import { ROLLBACK_CONFIRM_GATE } from '../domain/gates';
 import { runIncident, type Incident, type ResumableInput } from './incident';
-import { diagnostics, kubeChange, kubeRead } from './incident/proxies';
+import { diagnostics, kubeRead } from './incident/proxies';
 
 /**
  * Changes: one `rollout undo` of the target to the confirmed revision (idempotency key: the
@@ -61,8 +61,9 @@ async function rollBack(incident: Incident<EmergencyRollbackParams>): Promise<vo
   const revision = params.revision ?? Number(gate.choice);
 
   incident.step('undo', `Rolling back ${name} to revision ${revision}`);
-  const undo = await kubeChange.rolloutUndo({ ...target, incidentId: incident.id, toRevision: revision });
+  const undo = await incident.changes.rolloutUndo({ ...target, incidentId: incident.id, toRevision: revision });
   incident.note('step', `Rolled back from revision ${undo.fromRevision} to ${undo.toRevision}`, { ...undo });
+  if (incident.skipsInRehearsal('the rollout wait and the health check after the rollback')) return;
 
   incident.step('wait-for-rollout', `Waiting up to ${policy.rolloutTimeoutSeconds} s for the rollout`);
   const rollout = await incident.waitForRollout(target);

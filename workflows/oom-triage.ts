@@ -46,7 +46,9 @@ async function triageOom(incident: Incident<OomTriageParams>): Promise<void> {
   const change = { ...target, incidentId: incident.id, ...(container ? { container } : {}) };
   // Evidence first: raising the limit rolls the pods, and the leaking pod's heap goes with them.
   const killedPods = kills.flatMap((k) => (k.pod ? [k.pod] : []));
-  if (params.heapProfile) await saveHeapProfile(incident, container, killedPods);
+  if (params.heapProfile && !incident.skipsInRehearsal('the heap profile (an exec that writes in a pod)')) {
+    await saveHeapProfile(incident, container, killedPods);
+  }
 
   incident.step('raise-memory-limit', `Raising the memory limit of ${name} temporarily`);
   const live = patched(RUNBOOK_READS_SETTINGS)
@@ -68,7 +70,7 @@ async function triageOom(incident: Incident<OomTriageParams>): Promise<void> {
   if ('skip' in raise || incident.hasMitigation(key)) {
     incident.note('step', `Memory limit not raised: ${'skip' in raise ? raise.skip : 'already raised once'}`);
   } else {
-    const raised = await kubeChange.setContainerResources({
+    const raised = await incident.changes.setContainerResources({
       ...change,
       container: live.container,
       limits: { memory: raise.limit },
@@ -77,13 +79,15 @@ async function triageOom(incident: Incident<OomTriageParams>): Promise<void> {
   }
 
   incident.step('shrink-exporter-queue', `Shrinking the exporter queue to ${params.exporterQueueSize}`);
-  const queue = await kubeChange.setDeploymentEnv({
+  const queue = await incident.changes.setDeploymentEnv({
     ...change,
     env: { OTEL_BSP_MAX_QUEUE_SIZE: String(params.exporterQueueSize) },
   });
   incident.recordMitigations(target, envChanges(queue));
 
-  const verified = patched(OOM_VERIFICATION_WINDOW) ? await watchForNewOomKills(incident) : RECOVERED;
+  const watch =
+    patched(OOM_VERIFICATION_WINDOW) && !incident.skipsInRehearsal('the rollout wait and the verification window');
+  const verified = watch ? await watchForNewOomKills(incident) : RECOVERED;
   await judgeMemoryTrend(incident);
   if (verified.recovered) {
     incident.mitigated(`OOM mitigations applied to ${name}; they are restored on resolution`);
@@ -101,7 +105,7 @@ async function triageOom(incident: Incident<OomTriageParams>): Promise<void> {
     return;
   }
   incident.step('disable-trace-export', `Disabling trace export of ${name}`);
-  const exporter = await kubeChange.setDeploymentEnv({ ...change, env: { OTEL_TRACES_EXPORTER: 'none' } });
+  const exporter = await incident.changes.setDeploymentEnv({ ...change, env: { OTEL_TRACES_EXPORTER: 'none' } });
   incident.recordMitigations(target, envChanges(exporter));
 }
 

@@ -11,7 +11,7 @@ import { P0_RESTART_GATE } from '../domain/gates';
 import { runIncident, type Incident, type ResumableInput } from './incident';
 import { failureMessage } from './incident/failures';
 import { P0_SERVICE_DIAGNOSTICS } from './incident/patches';
-import { diagnostics, kubeChange, kubeRead } from './incident/proxies';
+import { diagnostics, kubeRead } from './incident/proxies';
 
 /** Crashed containers whose previous logs the diagnostics show, lines read from each, characters kept. */
 const MAX_PREVIOUS_LOGS = 3;
@@ -57,8 +57,9 @@ async function respondToP0(incident: Incident<P0ResponseParams>): Promise<void> 
     );
   }
   incident.step('restart', `Attempting automatic recovery: rollout restart of ${formatTarget(target)}`);
-  const restart = await kubeChange.rolloutRestart({ ...target, incidentId: incident.id });
+  const restart = await incident.changes.rolloutRestart({ ...target, incidentId: incident.id });
   incident.note('step', `Restart requested at ${restart.restartedAt}`, { ...restart });
+  if (incident.skipsInRehearsal('the rollout wait and the health check after the restart')) return;
 
   incident.step('wait-for-rollout', `Waiting up to ${policy.rolloutTimeoutSeconds} s for the rollout`);
   const rollout = await incident.waitForRollout(target);

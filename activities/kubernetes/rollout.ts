@@ -76,6 +76,7 @@ export function createRolloutActivities({
           );
         }
         const restartedAt = rfc3339Now();
+        const previousRestartedAt = deployment.spec?.template.metadata?.annotations?.[RESTARTED_AT_ANNOTATION];
         const patched = await patchDeployment(
           input,
           {
@@ -88,7 +89,12 @@ export function createRolloutActivities({
           PatchStrategy.StrategicMergePatch,
           input.dryRun,
         );
-        return { restartedAt, alreadyApplied: false, generation: patched.metadata?.generation ?? 0 };
+        return {
+          restartedAt,
+          ...(previousRestartedAt ? { previousRestartedAt } : {}),
+          alreadyApplied: false,
+          generation: patched.metadata?.generation ?? 0,
+        };
       });
     },
 

@@ -52,6 +52,8 @@ export interface MutationOptions {
 }
 export interface RolloutRestartResult {
   restartedAt: string;
+  /** The pod template's restartedAt before this restart (absent: never restarted this way). */
+  previousRestartedAt?: string;
   /** True when this incident had already restarted the deployment (a retry after a crash). */
   alreadyApplied: boolean;
   generation: number;

@@ -8,6 +8,7 @@ import { formatTarget } from '../../common/ids';
 import { CLOSED_STATUSES, type IncidentRecord } from '../../common/types';
 import { incidentPolicy, loadFileConfig } from '../../config/file';
 import { mayStart } from '../../domain/access';
+import { REHEARSAL_BANNER, wouldChangeText } from '../../domain/rehearsal';
 import { statusQuery } from '../../domain/messages';
 import { findRunbook, prepareIncident, RUNBOOKS } from '../../runbooks';
 import { JSON_FLAG, durationFlag, parseParams, parseSeverity, parseTargets, strings } from '../args';
@@ -21,13 +22,22 @@ export const run: Command = {
   summary: 'Start a runbook on a deployment and follow it',
   usage:
     'firebreak run <runbook> --target <namespace>/<deployment>[,<deployment>...] [--severity P0..P3]\n' +
-    '              [--param key=value]... [--no-wait] [--timeout 30m] [--interval 1s] [--json]',
+    '              [--param key=value]... [--dry-run [--yes]] [--no-wait] [--timeout 30m] [--interval 1s] [--json]\n' +
+    '\n' +
+    '  --dry-run   rehearse: the whole runbook runs against the real cluster, but every change is a\n' +
+    '              server-side dry run (kubectl --dry-run=server), recorded as "would change X: A → B";\n' +
+    '              nothing is restored later, nobody is paged, no deployment hold is taken, waits that\n' +
+    '              judge a change are skipped; card, timeline and postmortem say REHEARSAL. Gates are\n' +
+    '              still asked, so the approval path is rehearsed. Needs the same permission as a run.\n' +
+    '  --yes       with --dry-run only: do not ask the gates; each counts as approved (first choice)',
   options: {
     ...JSON_FLAG,
     target: { type: 'string', short: 't', multiple: true },
     severity: { type: 'string', short: 's' },
     param: { type: 'string', short: 'p', multiple: true },
     'no-wait': { type: 'boolean' },
+    'dry-run': { type: 'boolean' },
+    yes: { type: 'boolean', short: 'y' },
     timeout: { type: 'string' },
     interval: { type: 'string' },
   },
@@ -46,6 +56,11 @@ export const run: Command = {
     const params = parseParams(strings(args.values.param), this.usage);
     const timeoutMs = durationFlag(args.values.timeout, '30m', 'timeout', this.usage);
     const intervalMs = Math.max(200, durationFlag(args.values.interval, '1s', 'interval', this.usage));
+    const dryRun = args.values['dry-run'] === true;
+    // Skipping gates is for rehearsals only: a real change always waits for its approvers.
+    if (args.values.yes === true && !dryRun) {
+      throw new UsageError('--yes only goes with --dry-run: a real run always asks its gates', this.usage);
+    }
 
     const config = await loadFileConfig(ctx.env.FIREBREAK_CONFIG);
     const actor = await ctx.actor();
@@ -68,6 +83,7 @@ export const run: Command = {
         triggeredBy: actor,
         policy,
         slackChannel: ctx.env.FIREBREAK_SLACK_CHANNEL ?? config.slack.channel,
+        ...(dryRun ? { rehearsal: { skipGates: args.values.yes === true } } : {}),
       });
     } catch (err) {
       if (err instanceof ApplicationFailure && err.type === ErrorType.INVALID_INPUT) {
@@ -85,11 +101,13 @@ export const run: Command = {
       return 0;
     }
     if (!ctx.json) {
+      const what = dryRun ? 'A rehearsal' : 'An incident';
       ctx.out(
         outcome.started
           ? `Started ${outcome.incidentId} — ${prepared.input.title}\n  workflow: ${outcome.workflowId}`
-          : `An incident is already open for ${targets.map(formatTarget).join(', ')}: ${outcome.workflowId} (following it)`,
+          : `${what} is already open for ${targets.map(formatTarget).join(', ')}: ${outcome.workflowId} (following it)`,
       );
+      if (dryRun) ctx.out(`  ${REHEARSAL_BANNER}`);
     }
     if (args.values['no-wait']) {
       ctx.out(`Follow it: firebreak status ${quote(outcome.workflowId)}`);
@@ -146,6 +164,11 @@ async function follow(
       const pending = record.gates.filter((gate) => gate.status === 'pending');
       if (SETTLED.includes(record.status) || record.closedAt) {
         say(`Incident ${record.id} is ${record.status}${record.outcome ? `: ${record.outcome}` : ''}`);
+        if (record.rehearsal) {
+          say('Would-be changes (none was made):');
+          for (const change of record.rehearsal.wouldChange) say(`  - ${wouldChangeText(change.target, change.what)}`);
+          if (record.rehearsal.moreChanges > 0) say(`  …and ${record.rehearsal.moreChanges} more (see its timeline)`);
+        }
         return record;
       }
       if (pending.length > 0) {

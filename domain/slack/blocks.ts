@@ -5,6 +5,7 @@
  */
 import { formatTarget } from '../../common/ids';
 import { alertCounts } from '../alerts';
+import { REHEARSAL_BANNER, REHEARSAL_LABEL, wouldChangeText } from '../rehearsal';
 import type { GateState, IncidentRecord, TimelineEntry, Trigger } from '../../common/types';
 import { ackActionId, encodeActionValue, gateActions, type IncidentKey } from './buttons';
 import {
@@ -108,6 +109,8 @@ export function renderIncidentCard(incident: IncidentRecord, key: IncidentKey): 
   const blocks: SlackBlock[] = [
     { type: 'header', text: plain(`${incident.severity} · ${incident.title}`, SLACK_LIMITS.headerText) },
   ];
+  if (incident.rehearsal)
+    blocks.push({ type: 'context', elements: [mrkdwn(`:performing_arts: *${REHEARSAL_BANNER}*`)] });
   const targets = incident.targets.length > 0 ? incident.targets : [incident.target];
   const targetText = targets
     .slice(0, 10)
@@ -159,6 +162,19 @@ export function renderIncidentCard(incident: IncidentRecord, key: IncidentKey): 
       return `• \`${escapeMrkdwn(m.key)}\`: ${escapeMrkdwn(String(m.change.previous ?? 'unset'))} → ${escapeMrkdwn(String(m.change.applied ?? 'unset'))} (${state})`;
     });
     blocks.push({ type: 'section', text: mrkdwn(`*Temporary mitigations*\n${lines.join('\n')}`) });
+  }
+
+  const rehearsal = incident.rehearsal;
+  if (rehearsal && rehearsal.wouldChange.length > 0) {
+    const lines = rehearsal.wouldChange
+      .slice(0, 15)
+      .map((change) => `• ${safeText(wouldChangeText(change.target, change.what), 300)}`);
+    const more = rehearsal.wouldChange.length - lines.length + rehearsal.moreChanges;
+    if (more > 0) lines.push(`…and ${more} more (on the timeline)`);
+    blocks.push({
+      type: 'section',
+      text: mrkdwn(`*Would-be changes (${REHEARSAL_LABEL}: not made)*\n${lines.join('\n')}`),
+    });
   }
 
   const recent = incident.timeline.slice(-SLACK_LIMITS.contextElements);

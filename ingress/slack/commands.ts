@@ -1,5 +1,6 @@
 /**
- * Slash-command grammar, pure: `/runbook <name> <ns>/<deployment>[,more] [revision] [key=value…]`
+ * Slash-command grammar, pure: `/runbook <name> <ns>/<deployment>[,more] [revision] [key=value…]
+ * [--dry-run [--yes]]`
  * and `/incident list|status|ack|resolve`. Parsing only says what was asked; the runbook's own
  * zod schema (through prepareIncident) judges the parameters, so Slack and the CLI accept exactly
  * the same options.
@@ -18,6 +19,8 @@ export type RunbookCommand =
       targets: Target[];
       severity?: Severity;
       params: Record<string, string>;
+      /** `--dry-run` (with `--yes`: gates not asked): a rehearsal, nothing changed. */
+      rehearsal?: { skipGates: boolean };
     }
   | { kind: 'usage'; runbook?: RunbookDefinition; problem: string };
 
@@ -60,9 +63,20 @@ export function parseRunbookCommand(text: string): RunbookCommand {
 
   const params: Record<string, string> = {};
   let severity: Severity | undefined;
+  let dryRun = false;
+  let yes = false;
   const options = optionNames(runbook);
   for (let i = 0; i < rest.length; i++) {
-    const token = rest[i]!;
+    // Phones turn a typed `--` into a dash.
+    const token = rest[i]!.replace(/^[\u2013\u2014]/, '--');
+    if (token === '--dry-run') {
+      dryRun = true;
+      continue;
+    }
+    if (token === '--yes') {
+      yes = true;
+      continue;
+    }
     // The one positional option: a rollback's revision, as the source script takes it.
     if (runbook.slashName === 'rollback' && /^\d+$/.test(token) && params.revision === undefined) {
       params.revision = token;
@@ -95,12 +109,15 @@ export function parseRunbookCommand(text: string): RunbookCommand {
     }
     params[key] = value;
   }
+  // Skipping gates is for rehearsals only: a real change always waits for its approvers.
+  if (yes && !dryRun) return { kind: 'usage', runbook, problem: '--yes only goes with --dry-run' };
   return {
     kind: 'start',
     runbook,
     targets: targets.filter((t): t is Target => t !== undefined),
     ...(severity ? { severity } : {}),
     params,
+    ...(dryRun ? { rehearsal: { skipGates: yes } } : {}),
   };
 }
 
@@ -141,7 +158,7 @@ export function runbookSyntax(runbook: RunbookDefinition): string {
     .filter((name) => !(runbook.slashName === 'rollback' && name === 'revision'))
     .map((name) => ` [${name}=…]`)
     .join('');
-  return `/runbook ${runbook.slashName} ${target}${revision} [severity=P0…P3]${options}`;
+  return `/runbook ${runbook.slashName} ${target}${revision} [severity=P0…P3]${options} [--dry-run [--yes]]`;
 }
 
 /** Usage for one runbook (or the catalog when none was recognised), with what was wrong first. */
@@ -163,6 +180,7 @@ export function catalogText(): string {
   return [
     '*Firebreak runbooks*',
     ...lines,
+    'Add `--dry-run` to rehearse: every change is a server-side dry run, nobody is paged, the card says REHEARSAL; `--dry-run --yes` also skips the gates.',
     'Incidents: `/incident list`, `/incident status &lt;id&gt;`, `/incident ack &lt;id&gt;`, `/incident resolve &lt;id&gt;`, `/incident cancel &lt;id&gt; [reason]`',
   ].join('\n');
 }

@@ -46,11 +46,14 @@ export async function findIncident(
       throw err;
     }
   };
-  if (/^(incident|alert):/.test(id)) return (await tryHandle(id)) ?? `no incident with workflow id ${id}`;
+  if (/^(incident|alert|rehearsal):/.test(id)) return (await tryHandle(id)) ?? `no incident with workflow id ${id}`;
 
   const target = parseTarget(id);
   if (target) {
-    const found = await list(ctx, `${ACTIVE} AND FirebreakTarget = '${formatTarget(target)}'`, 2);
+    const open = await list(ctx, `${ACTIVE} AND FirebreakTarget = '${formatTarget(target)}'`, 3);
+    // A rehearsal beside a real incident on the same deployment: the name means the real one.
+    const real = open.filter((f) => !f.workflowId.startsWith('rehearsal:'));
+    const found = real.length > 0 ? real : open;
     if (found.length === 0) return `no open incident on ${formatTarget(target)}`;
     if (found.length > 1)
       return `several open incidents on ${formatTarget(target)}: ${found.map((f) => f.workflowId).join(', ')}`;

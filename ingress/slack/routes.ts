@@ -242,6 +242,7 @@ function runbookCommand(
       triggeredBy: request.actor,
       policy: ctx.policy,
       slackChannel: ctx.incidentChannel ?? request.channel,
+      ...(command.rehearsal ? { rehearsal: command.rehearsal } : {}),
     });
   } catch (err) {
     if (err instanceof ApplicationFailure && err.type === ErrorType.INVALID_INPUT) {
@@ -251,6 +252,7 @@ function runbookCommand(
   }
   const where = command.targets.map(formatTarget).join(', ');
   const { responseUrl } = request;
+  const rehearsing = command.rehearsal ? `a REHEARSAL (dry run, nothing changes) of ` : '';
   ctx.background(`starting ${prepared.workflowId}`, async () => {
     let message: Record<string, unknown>;
     try {
@@ -261,12 +263,12 @@ function runbookCommand(
         ? {
             response_type: 'in_channel',
             replace_original: false,
-            text: `:rotating_light: <@${request.actor.id}> started *${escapeMrkdwn(command.runbook.title)}* on \`${escapeMrkdwn(where)}\`: incident ${name} (workflow \`${escapeMrkdwn(outcome.workflowId)}\`)`,
+            text: `${rehearsing ? ':performing_arts:' : ':rotating_light:'} <@${request.actor.id}> started ${rehearsing}*${escapeMrkdwn(command.runbook.title)}* on \`${escapeMrkdwn(where)}\`: incident ${name} (workflow \`${escapeMrkdwn(outcome.workflowId)}\`)`,
           }
         : {
             response_type: 'ephemeral',
             replace_original: false,
-            text: `An incident is already open for ${escapeMrkdwn(command.runbook.title)} on \`${escapeMrkdwn(where)}\`: workflow ${link ? `<${link}|${escapeMrkdwn(outcome.workflowId)}>` : `\`${escapeMrkdwn(outcome.workflowId)}\``}. See \`/incident status ${escapeMrkdwn(outcome.workflowId)}\`.`,
+            text: `${rehearsing ? 'A rehearsal' : 'An incident'} is already open for ${escapeMrkdwn(command.runbook.title)} on \`${escapeMrkdwn(where)}\`: workflow ${link ? `<${link}|${escapeMrkdwn(outcome.workflowId)}>` : `\`${escapeMrkdwn(outcome.workflowId)}\``}. See \`/incident status ${escapeMrkdwn(outcome.workflowId)}\`.`,
           };
     } catch (err) {
       ctx.log(`starting ${prepared.workflowId} failed`, { error: (err as Error).message });
@@ -280,7 +282,7 @@ function runbookCommand(
   });
   return {
     response_type: 'ephemeral',
-    text: `:hourglass_flowing_sand: Starting *${escapeMrkdwn(command.runbook.title)}* on \`${escapeMrkdwn(where)}\` (${prepared.input.severity})…`,
+    text: `:hourglass_flowing_sand: Starting ${rehearsing}*${escapeMrkdwn(command.runbook.title)}* on \`${escapeMrkdwn(where)}\` (${prepared.input.severity})…`,
   };
 }
 

@@ -10,8 +10,10 @@ import type { GateState } from '../../common/types';
 import { gateRule } from '../../domain/access';
 import { checkDecision } from '../../domain/gates';
 import type { DecideRequest } from '../../domain/messages';
+import { REHEARSAL_LABEL } from '../../domain/rehearsal';
 import type { Escalation } from './escalation';
 import { REQUIRED_GATE_STAYS_OPEN } from './patches';
+import type { Rehearsal } from './rehearsal';
 import { actorName, now, type IncidentState } from './state';
 
 export interface GateSpec {
@@ -45,6 +47,7 @@ export class Approvals {
   constructor(
     private readonly state: IncidentState<unknown>,
     private readonly escalation: Escalation,
+    private readonly rehearsal?: Rehearsal,
   ) {}
 
   /**
@@ -57,12 +60,15 @@ export class Approvals {
     if (record.gates.some((gate) => gate.name === spec.name)) {
       throw ApplicationFailure.nonRetryable(`gate ${spec.name} was already asked`, ErrorType.INVALID_INPUT);
     }
+    const skipped = this.rehearsal?.skipGate(spec);
+    if (skipped) return skipped;
     const openedAt = Date.now();
     const deadlineMs = spec.deadlineMs ?? policy.gateDeadlineMs;
     const escalateAfterMs = spec.escalateAfterMs === undefined ? policy.gateEscalateAfterMs : spec.escalateAfterMs;
     const gate: GateState = {
       name: spec.name,
-      prompt: spec.prompt,
+      // The approval request stands alone in the channel: it must say that approving changes nothing.
+      prompt: this.state.rehearsal ? `${REHEARSAL_LABEL} (nothing will change): ${spec.prompt}` : spec.prompt,
       status: 'pending',
       requestedAt: new Date(openedAt).toISOString(),
       deadline: new Date(openedAt + deadlineMs).toISOString(),

@@ -35,6 +35,16 @@ export class Escalation {
     record.escalationTier = index + 1;
     this.state.slack.cardChanged();
     const text = `ESCALATION (${tier.name}): ${reason} — incident ${record.id}, ${record.title}`;
+    if (this.state.rehearsal) {
+      // The escalation path is rehearsed up to the page: the tier is named, nobody is reached.
+      this.state.note('escalation', `would page ${tier.name} (${tier.kind}), but a rehearsal pages nobody: ${reason}`, {
+        tier: tier.name,
+        kind: tier.kind,
+        reason,
+        wouldPage: true,
+      });
+      return;
+    }
     this.state.note('escalation', text, { tier: tier.name, kind: tier.kind, reason }, { post: tier.kind !== 'slack' });
     if (tier.kind === 'slack') {
       this.state.slack.post({ kind: 'escalation', tier: tier.name, mentions: tier.mentions, text });

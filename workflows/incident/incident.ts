@@ -11,7 +11,8 @@ import type { Approvals, GateSpec } from './approvals';
 import type { Escalation } from './escalation';
 import { failureMessage } from './failures';
 import type { MitigationLedger } from './ledger';
-import { rolloutWatcher } from './proxies';
+import { rolloutWatcher, type KubernetesChanges } from './proxies';
+import type { Rehearsal } from './rehearsal';
 import type { IncidentState } from './state';
 
 export interface Incident<P> {
@@ -20,6 +21,18 @@ export interface Incident<P> {
   readonly params: P;
   readonly policy: IncidentPolicy;
   readonly record: Readonly<IncidentRecord>;
+  /**
+   * The Kubernetes changes the runbook makes (each takes the incident id as its marker). In a
+   * rehearsal each goes as a server-side dry run and becomes a would-be change on the timeline.
+   */
+  readonly changes: KubernetesChanges;
+  /** A rehearsal (`--dry-run`): nothing changes, nobody is paged, nothing is restored. */
+  readonly rehearsal: boolean;
+  /**
+   * In a rehearsal, notes that `what` (a rollout wait, a verification window: anything that judges
+   * a change) is skipped and returns true; in a real run returns false and does nothing.
+   */
+  skipsInRehearsal(what: string): boolean;
   /** Names the current step and puts it on the timeline. */
   step(name: string, message?: string): void;
   note(kind: TimelineKind, message: string, data?: Record<string, unknown>): void;
@@ -31,7 +44,7 @@ export interface Incident<P> {
   askApproval(spec: GateSpec): Promise<GateState>;
   /** A gate the runbook cannot go on without: rejection or timeout ends the runbook. */
   requireApproval(spec: GateSpec, refusedOutcome: string): Promise<GateState>;
-  /** Records settings a remediation changed; restored when the incident ends. */
+  /** Records settings a remediation changed; restored when the incident ends. A rehearsal records nothing. */
   recordMitigations(target: Target, changes: MitigationChange[]): void;
   /** Whether the ledger holds this key (domain/mitigations.ts mitigationKey). */
   hasMitigation(key: string): boolean;
@@ -48,7 +61,20 @@ export class RunbookIncident<P> implements Incident<P> {
     private readonly escalation: Escalation,
     private readonly approvals: Approvals,
     private readonly ledger: MitigationLedger,
+    private readonly rehearsing: Rehearsal,
   ) {}
+
+  get changes(): KubernetesChanges {
+    return this.rehearsing.changes;
+  }
+
+  get rehearsal(): boolean {
+    return this.rehearsing.enabled;
+  }
+
+  skipsInRehearsal(what: string): boolean {
+    return this.rehearsing.skips(what);
+  }
 
   get id(): string {
     return this.state.id;
@@ -79,7 +105,9 @@ export class RunbookIncident<P> implements Incident<P> {
   }
 
   mitigated(message: string): void {
-    this.state.mitigated(message);
+    // Nothing changed, so nothing is claimed: the rehearsal only says what a real run would report.
+    if (this.rehearsing.enabled) this.state.note('step', `A real run would now report: ${message}`);
+    else this.state.mitigated(message);
   }
 
   remediationFailed(message: string, type?: ErrorType): Promise<void> {
@@ -95,7 +123,8 @@ export class RunbookIncident<P> implements Incident<P> {
   }
 
   recordMitigations(target: Target, changes: MitigationChange[]): void {
-    this.ledger.record(target, changes);
+    // A dry run changed nothing: there is nothing to restore (its would-be changes are on the timeline).
+    if (!this.rehearsing.enabled) this.ledger.record(target, changes);
   }
 
   hasMitigation(key: string): boolean {

@@ -42,6 +42,7 @@ import { DeploymentHolds } from './holds';
 import { RunbookIncident, type Incident } from './incident';
 import { MitigationLedger } from './ledger';
 import { paging } from './proxies';
+import { Rehearsal } from './rehearsal';
 import { ResponsePlanWatch } from './response-plan';
 import { IncidentState, actorName, now, type ResumableInput, type ResumeState } from './state';
 
@@ -80,6 +81,7 @@ class IncidentLifecycle<P> {
   private readonly approvals: Approvals;
   private readonly ledger: MitigationLedger;
   private readonly holds: DeploymentHolds;
+  private readonly rehearsal: Rehearsal;
   private readonly incident: Incident<P>;
   readonly cancellation: Cancellation;
 
@@ -87,10 +89,11 @@ class IncidentLifecycle<P> {
     this.state = new IncidentState(input);
     this.cancellation = new Cancellation(this.state);
     this.escalation = new Escalation(this.state);
-    this.approvals = new Approvals(this.state, this.escalation);
+    this.rehearsal = new Rehearsal(this.state);
+    this.approvals = new Approvals(this.state, this.escalation, this.rehearsal);
     this.ledger = new MitigationLedger(this.state, this.approvals);
     this.holds = new DeploymentHolds(this.state, this.approvals);
-    this.incident = new RunbookIncident(this.state, this.escalation, this.approvals, this.ledger);
+    this.incident = new RunbookIncident(this.state, this.escalation, this.approvals, this.ledger, this.rehearsal);
   }
 
   /** Handlers are one-liners: the rules live with the part that owns them. */
@@ -141,7 +144,9 @@ class IncidentLifecycle<P> {
   async runSteps(steps: RunbookSteps<P>): Promise<void> {
     const { state } = this;
     try {
-      if (this.holds.enabled) await this.holds.acquire();
+      // A rehearsal never holds a deployment against a real incident; it says whether one would wait.
+      if (this.rehearsal.enabled) await this.rehearsal.noteHolds();
+      else if (this.holds.enabled) await this.holds.acquire();
       await steps(this.incident);
     } catch (err) {
       if (isCancellation(err)) throw err;
@@ -170,6 +175,8 @@ class IncidentLifecycle<P> {
     const { state } = this;
     const record = state.record;
     if (isClosed(record)) return;
+    // Nothing to resolve: a rehearsal changed nothing and paged nobody, so it ends with its steps.
+    if (this.rehearsal.enabled) return this.rehearsal.finish();
     record.currentStep = 'waiting for resolution';
     state.slack.cardChanged();
     const openedAt = Date.parse(record.openedAt);

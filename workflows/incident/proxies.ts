@@ -71,7 +71,7 @@ type KubernetesReads = Pick<
 >;
 
 /** Changes to the cluster; each takes the incident id as its idempotency marker. */
-type KubernetesChanges = Pick<
+export type KubernetesChanges = Pick<
   KubernetesActivities,
   'rolloutRestart' | 'rolloutUndo' | 'scaleDeployment' | 'setDeploymentEnv' | 'setContainerResources'
 >;

@@ -11,6 +11,7 @@ import { statusKey } from '../../common/search-attributes';
 import type { IncidentRecord, IncidentStatus, Target, TimelineEntry, TimelineKind } from '../../common/types';
 import type { AcknowledgeRequest, ResolveRequest } from '../../domain/messages';
 import { alertsAllResolved, isClosed } from '../../domain/record';
+import { REHEARSAL_LABEL } from '../../domain/rehearsal';
 import { SlackCourier } from './courier';
 
 /** Carried across continue-as-new: the incident so far; the runbook's steps are already done. */
@@ -52,11 +53,17 @@ export class IncidentState<P> {
     return this.record.target;
   }
 
+  /** A rehearsal (dry run): nothing changes, nobody is paged, every entry says REHEARSAL. */
+  get rehearsal(): boolean {
+    return this.input.rehearsal !== undefined;
+  }
+
   /** Appends to the timeline and, unless told otherwise, posts the entry to the card's thread. */
   note(kind: TimelineKind, message: string, data?: Record<string, unknown>, options: { post?: boolean } = {}): void {
-    const entry: TimelineEntry = { at: now(), kind, message, ...(data ? { data } : {}) };
+    const text = this.rehearsal ? `${REHEARSAL_LABEL}: ${message}` : message;
+    const entry: TimelineEntry = { at: now(), kind, message: text, ...(data ? { data } : {}) };
     this.record.timeline.push(entry);
-    log.info(message, { incidentId: this.id, kind });
+    log.info(text, { incidentId: this.id, kind });
     if (options.post !== false) this.slack.post({ kind: 'entry', entry });
   }
 
@@ -135,6 +142,9 @@ function openRecord<P>(input: IncidentInput<P>): IncidentRecord {
     alerts: [],
     alertsPartial: false,
     timeline: [],
+    ...(input.rehearsal
+      ? { rehearsal: { skipGates: input.rehearsal.skipGates, wouldChange: [], moreChanges: 0 } }
+      : {}),
   };
 }
 
