@@ -51,6 +51,8 @@ export interface StartOptions {
   severity?: Severity;
   policy?: IncidentPolicy;
   triggeredBy?: Actor;
+  /** A rehearsal (`--dry-run`, with `--yes` when skipGates). */
+  rehearsal?: { skipGates: boolean };
 }
 
 export async function startIncident(
@@ -67,6 +69,7 @@ export async function startIncident(
     trigger: { kind: 'cli', user: triggeredBy.id },
     triggeredBy,
     policy: options.policy ?? fastPolicy(),
+    ...(options.rehearsal ? { rehearsal: options.rehearsal } : {}),
   });
   return client.workflow.start<(input: unknown) => Promise<IncidentRecord>>(prepared.workflowType, {
     taskQueue,
