@@ -86,6 +86,10 @@ describe('usage, help and exit codes', { concurrency: true }, () => {
       const { code, stdout } = await cli([command, '--help']);
       assert.equal(code, 0);
       assert.match(stdout, new RegExp(`usage: firebreak ${command}`));
+      if (command === 'run') {
+        assert.match(stdout, /--dry-run/);
+        assert.match(stdout, /--yes +with --dry-run only/);
+      }
     });
   }
 
@@ -108,6 +112,7 @@ describe('usage, help and exit codes', { concurrency: true }, () => {
     ['a param without =', ['run', 'p0', '--target', 'shop/a', '--param', 'healthUrl'], /--param must be key=value/],
     ['a param the schema refuses', ['run', 'oom', '--target', 'shop/a', '--param', 'memoryLimit=lots'], /memoryLimit/],
     ['two targets for a single-target runbook', ['run', 'p0', '--target', 'shop/a,b'], /acts on one deployment/],
+    ['--yes without --dry-run', ['run', 'p0', '--target', 'shop/a', '--yes'], /--yes only goes with --dry-run/],
     ['a bad status filter', ['incidents', '--status', 'sleeping'], /--status must be one of/],
     ['a bad format', ['postmortem', 'x', '--format', 'pdf'], /--format must be md or json/],
     ['a missing id', ['ack'], /ack needs an incident id/],

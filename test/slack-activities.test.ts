@@ -370,6 +370,16 @@ describe('command grammar', () => {
     ]) {
       assert.equal(parseRunbookCommand(bad).kind, 'usage', bad);
     }
+    const rehearsal = parseRunbookCommand('rollback shop/checkout 3 --dry-run');
+    assert.ok(rehearsal.kind === 'start' && rehearsal.params.revision === '3');
+    assert.deepEqual(rehearsal.kind === 'start' && rehearsal.rehearsal, { skipGates: false });
+    // A phone turns `--` into a dash; `--yes` skips the gates of a rehearsal.
+    const skipping = parseRunbookCommand('oom shop/api \u2014dry-run --yes');
+    assert.deepEqual(skipping.kind === 'start' && skipping.rehearsal, { skipGates: true });
+    const real = parseRunbookCommand('p0 shop/checkout');
+    assert.ok(real.kind === 'start' && real.rehearsal === undefined, 'no flag, no rehearsal');
+    const yesAlone = parseRunbookCommand('p0 shop/checkout --yes');
+    assert.ok(yesAlone.kind === 'usage' && /--yes only goes with --dry-run/.test(yesAlone.problem));
     assert.deepEqual(parseIncidentCommand('ack INC-1 on it'), { kind: 'ack', id: 'INC-1', note: 'on it' });
     assert.deepEqual(parseIncidentCommand(''), { kind: 'list', all: false });
     assert.equal(parseIncidentCommand('resolve').kind, 'help');
