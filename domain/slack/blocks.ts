@@ -126,7 +126,7 @@ export function renderIncidentCard(incident: IncidentRecord, key: IncidentKey): 
     `*Triggered by*\n${triggerText(incident.trigger)}`,
     `*Opened*\n${slackDate(incident.openedAt)}`,
     `*Acknowledged*\n${incident.acknowledgedAt ? `${actorText(incident.acknowledgedBy)} at ${slackDate(incident.acknowledgedAt)}` : 'not yet'}`,
-    `*Escalation*\n${incident.escalationTier > 0 ? `tier ${incident.escalationTier} paged` : 'none'}`,
+    `*Escalation*\n${incident.escalationTier > 0 ? `tier ${incident.escalationTier} ${incident.rehearsal ? 'reached (rehearsal: nobody paged)' : 'paged'}` : 'none'}`,
   ];
   blocks.push({
     type: 'section',
