@@ -135,7 +135,7 @@ describe('rehearsal end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => {
       r.timeline.some((e) => /would page PagerDuty \(pagerduty\), but a rehearsal pages nobody/.test(e.message)),
     );
     const request = await eventually('the approval request saying REHEARSAL', () =>
-      world.slack.channelMessages(SLACK_CHANNEL).find((m) => /REHEARSAL \(nothing will change\)/.test(m.text ?? '')),
+      world.slack.messages.find((m) => /Approval needed.*REHEARSAL \(nothing will change\)/.test(m.text ?? '')),
     );
     assert.ok(request);
     const button = await world.gateButton(workflowId, 'confirm-rollback', 'approve', { index: 0 });
