@@ -223,6 +223,10 @@ function fakeActivities(world: FakeWorld): FirebreakActivities {
     async rolloutRestart(input) {
       await world.enter('rolloutRestart', input);
       const deployment = world.deployment(input.namespace, input.deployment);
+      // A server-side dry run answers as the change would and stores nothing.
+      if (input.dryRun) {
+        return { restartedAt: new Date().toISOString(), alreadyApplied: false, generation: deployment.restarts + 2 };
+      }
       const { result, alreadyApplied } = world.once(`${input.incidentId}/restart/${input.deployment}`, () => {
         deployment.restarts += 1;
         return { restartedAt: new Date().toISOString(), generation: deployment.restarts + 1 };
@@ -240,6 +244,7 @@ function fakeActivities(world: FakeWorld): FirebreakActivities {
       if (!deployment.history.some((r) => r.revision === to)) {
         throw ApplicationFailure.nonRetryable(`no revision ${to}`, ErrorType.REVISION_NOT_FOUND);
       }
+      if (input.dryRun) return { fromRevision: deployment.revision, toRevision: to, alreadyApplied: false };
       const { result, alreadyApplied } = world.once(`${input.incidentId}/undo/${input.deployment}`, () => {
         const from = deployment.revision;
         deployment.revision = Math.max(...deployment.history.map((r) => r.revision)) + 1;
