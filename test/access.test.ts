@@ -198,6 +198,20 @@ describe('permissions', () => {
   });
 });
 
+describe('permissions for rehearsals', () => {
+  test('a rehearsal (--dry-run) needs the same start permission: refused in Slack and the CLI, nothing starts', async () => {
+    const target = t(uniqueTarget('rehearsed'));
+    const { res } = await slack.command(`p0 ${target} severity=P0 --dry-run`, { user: MALLORY });
+    assert.equal(res.statusCode, 200);
+    assert.match(res.json().text, /You may not start \*P0 incident response\* in `shop`; nothing was started/);
+    const refused = await cli(['run', 'p0-response', '--target', target, '--dry-run', '--yes', '--no-wait'], 'mallory');
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /refused: cli:mallory may not start p0-response in shop/);
+    await ctx.drain();
+    assert.equal(await workflowExists(`rehearsal:p0-response:${target}`), false, 'no rehearsal was started');
+  });
+});
+
 describe('N-of-M approvals', () => {
   test('a 2-of-3 gate opens on two people only: not one clicking twice, not one via Slack and the CLI; a worker restart in between loses nothing', async () => {
     const target = `prod-${Math.random().toString(36).slice(2, 8)}/api`;
