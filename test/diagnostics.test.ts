@@ -1,5 +1,5 @@
 /**
- * Diagnostics activities against a real Prometheus (the bed's, or one this file starts when run
+ * Diagnostics activities (and the Prometheus client under them) against a real Prometheus (the bed's, or one this file starts when run
  * alone) and real loopback HTTP servers. Series with exact figures go in through remote write; the
  * scrape path is exercised through the bed's metrics target.
  */
@@ -13,11 +13,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import {
-  buildDiagnosticReport,
   createDiagnosticsActivities,
+  createPrometheusClient,
   detectJump,
   leastSquares,
-  serviceMetricChecks,
   type DiagnosticsActivities,
 } from '../activities/diagnostics';
 import { ErrorType } from '../common/errors';
@@ -120,25 +119,6 @@ describe('pure helpers', () => {
     assert.deepEqual(detectJump(points, 2, 0.05), { baseline: 1, peak: 5, jumpedAt: 120 });
     const flat = points.map(([t]): [number, number] => [t, 1]);
     assert.equal(detectJump(flat, 2, 0.05)?.jumpedAt, undefined);
-  });
-
-  test('report summary and JSON follow 001 DiagnosticReport', () => {
-    const report = buildDiagnosticReport(
-      [
-        { name: 'connection_test', status: 'success', message: 'Connection established in 12 ms' },
-        { name: 'resources', status: 'warning', message: 'Resource warnings: Large queue size' },
-        { name: 'configuration', status: 'failure', message: 'Configuration issues: Endpoint is empty' },
-        { name: 'performance', status: 'success', message: '100/100 requests successful' },
-      ],
-      '2026-01-02T03:04:05.000Z',
-    );
-    assert.equal(report.summary, '2/4 passed, 1 warnings, 1 failures');
-    assert.equal(report.status, 'failure');
-    const json = JSON.parse(report.json) as { timestamp: string; summary: string; tests: Record<string, unknown> };
-    assert.equal(json.timestamp, '2026-01-02T03:04:05.000Z');
-    assert.equal(json.summary, report.summary);
-    assert.deepEqual(json.tests.resources, { status: 'warning', message: 'Resource warnings: Large queue size' });
-    assert.equal(buildDiagnosticReport([]).summary, '0/0 passed, 0 warnings, 0 failures');
   });
 });
 
@@ -247,18 +227,19 @@ describe('checkHealth', () => {
   });
 });
 
-describe('Prometheus queries', () => {
+describe('Prometheus queries (the client under the verdicts)', () => {
+  const prometheus = () => createPrometheusClient({ prometheusUrl });
   test('a gauge set on the scrape target comes back through PromQL', async () => {
     const labels = { run, service: 'checkout' };
     await setTargetGauge(targetUrl, 'otlp_queue_size', labels, 1234);
     const sample = await eventually('the scrape', 20_000, async () => {
-      const result = await diagnostics.queryPrometheus({ query: `otlp_queue_size{run="${run}"}` });
+      const result = await prometheus().queryPrometheus({ query: `otlp_queue_size{run="${run}"}` });
       return result.series[0];
     });
     assert.equal(sample.value, 1234);
     assert.equal(sample.metric.job, 'firebreak-test-target');
     assert.equal(sample.metric.service, 'checkout');
-    const up = await diagnostics.queryPrometheus({ query: 'up{job="firebreak-test-target"}' });
+    const up = await prometheus().queryPrometheus({ query: 'up{job="firebreak-test-target"}' });
     assert.equal(up.series[0]?.value, 1);
   });
 
@@ -266,11 +247,11 @@ describe('Prometheus queries', () => {
     const res = await fetch(`${targetUrl}/down`, { method: 'POST', body: JSON.stringify({ seconds: 4 }) });
     assert.equal(res.status, 200);
     await eventually('up to drop to 0', 10_000, async () => {
-      const up = await diagnostics.queryPrometheus({ query: 'up{job="firebreak-test-target"}' });
+      const up = await prometheus().queryPrometheus({ query: 'up{job="firebreak-test-target"}' });
       return up.series[0]?.value === 0 ? true : undefined;
     });
     await eventually('up to come back', 15_000, async () => {
-      const up = await diagnostics.queryPrometheus({ query: 'up{job="firebreak-test-target"}' });
+      const up = await prometheus().queryPrometheus({ query: 'up{job="firebreak-test-target"}' });
       return up.series[0]?.value === 1 ? true : undefined;
     });
   });
@@ -283,7 +264,7 @@ describe('Prometheus queries', () => {
         samples: sampleSeries(end - 60_000, end, 10, (s) => 0.05 + s / 1000),
       },
     ]);
-    const instant = await diagnostics.queryPrometheus({
+    const instant = await prometheus().queryPrometheus({
       query: `otlp_request_duration_seconds{quantile="0.99",run="${run}"}`,
       time: end / 1000,
     });
@@ -292,7 +273,7 @@ describe('Prometheus queries', () => {
     assert.ok(Math.abs(instant.series[0]!.value! - 0.11) < 1e-9);
     assert.equal(instant.series[0]!.timestamp, end / 1000);
 
-    const range = await diagnostics.queryPrometheusRange({
+    const range = await prometheus().queryPrometheusRange({
       query: `otlp_request_duration_seconds{run="${run}"}`,
       start: new Date(end - 60_000).toISOString(),
       end: new Date(end).toISOString(),
@@ -308,17 +289,17 @@ describe('Prometheus queries', () => {
       ],
     );
 
-    const scalar = await diagnostics.queryPrometheus({ query: 'scalar(vector(2) * 21)' });
+    const scalar = await prometheus().queryPrometheus({ query: 'scalar(vector(2) * 21)' });
     assert.equal(scalar.resultType, 'scalar');
     assert.equal(scalar.series[0]!.value, 42);
   });
 
   test('empty results are empty, not errors', async () => {
-    const instant = await diagnostics.queryPrometheus({ query: `otlp_errors_total{run="${run}-nothing"}` });
+    const instant = await prometheus().queryPrometheus({ query: `otlp_errors_total{run="${run}-nothing"}` });
     assert.equal(instant.empty, true);
     assert.deepEqual(instant.series, []);
     const now = Date.now() / 1000;
-    const range = await diagnostics.queryPrometheusRange({
+    const range = await prometheus().queryPrometheusRange({
       query: `otlp_errors_total{run="${run}-nothing"}`,
       start: now - 300,
       end: now,
@@ -329,18 +310,18 @@ describe('Prometheus queries', () => {
 
   test('a query Prometheus rejects is permanent INVALID_INPUT', async () => {
     const failure = await rejectsWith(
-      diagnostics.queryPrometheus({ query: 'rate(otlp_errors_total[5m' }),
+      prometheus().queryPrometheus({ query: 'rate(otlp_errors_total[5m' }),
       ErrorType.INVALID_INPUT,
     );
     assert.match(failure.message, /400 bad_data/);
     await rejectsWith(
-      diagnostics.queryPrometheusRange({ query: 'up', start: 1000, end: 1_000_000, stepSeconds: 1 }),
+      prometheus().queryPrometheusRange({ query: 'up', start: 1000, end: 1_000_000, stepSeconds: 1 }),
       ErrorType.INVALID_INPUT,
     );
   });
 
   test('Prometheus down is a transient (retryable) error', async () => {
-    const down = createDiagnosticsActivities({ prometheusUrl: `http://127.0.0.1:${await closedPort()}` });
+    const down = createPrometheusClient({ prometheusUrl: `http://127.0.0.1:${await closedPort()}` });
     await assert.rejects(down.queryPrometheus({ query: 'up' }), (err: unknown) => {
       assert.ok(err instanceof Error);
       assert.ok(!(err instanceof ApplicationFailure && err.nonRetryable), 'must stay retryable');
@@ -355,7 +336,7 @@ describe('Prometheus queries', () => {
       res.end(JSON.stringify({ status: 'error', errorType: 'timeout', error: 'query timed out' }));
     });
     await assert.rejects(
-      createDiagnosticsActivities({ prometheusUrl: overloaded }).queryPrometheus({ query: 'up' }),
+      createPrometheusClient({ prometheusUrl: overloaded }).queryPrometheus({ query: 'up' }),
       (err) => {
         assert.ok(!(err instanceof ApplicationFailure && err.nonRetryable));
         assert.match((err as Error).message, /503 \(timeout: query timed out\)/);
@@ -367,10 +348,10 @@ describe('Prometheus queries', () => {
       res.end('<html>login</html>');
     });
     await rejectsWith(
-      createDiagnosticsActivities({ prometheusUrl: notPrometheus }).queryPrometheus({ query: 'up' }),
+      createPrometheusClient({ prometheusUrl: notPrometheus }).queryPrometheus({ query: 'up' }),
       ErrorType.NOT_CONFIGURED,
     );
-    await rejectsWith(createDiagnosticsActivities({}).queryPrometheus({ query: 'up' }), ErrorType.NOT_CONFIGURED);
+    await rejectsWith(createPrometheusClient({}).queryPrometheus({ query: 'up' }), ErrorType.NOT_CONFIGURED);
   });
 });
 
@@ -500,68 +481,6 @@ describe('analyzeMemoryTrend', () => {
 
   test('neither query nor selector is INVALID_INPUT', async () => {
     await rejectsWith(diagnostics.analyzeMemoryTrend({ windowSeconds: 600 }), ErrorType.INVALID_INPUT);
-  });
-});
-
-describe('runDiagnosticReport', () => {
-  test('health, metric and memory checks assembled into one report', async () => {
-    const end = Math.floor(Date.now() / 1000) * 1000;
-    const namespace = `report-${run}`;
-    await remoteWrite(prometheusUrl, [
-      {
-        labels: { __name__: 'otlp_request_duration_seconds', quantile: '0.99', service: 'collector', namespace },
-        samples: sampleSeries(end - 120_000, end, 15, () => 0.8),
-      },
-      {
-        labels: { __name__: 'otlp_requests_total', service: 'collector', namespace },
-        samples: sampleSeries(end - 600_000, end, 15, (s) => 50 * s),
-      },
-      {
-        labels: { __name__: 'process_resident_memory_bytes', namespace, pod: 'collector-0' },
-        samples: sampleSeries(end - 600_000, end, 15, (s) => 200 * MB + 1.5 * MB * s),
-      },
-    ]);
-    const healthy = await serve((_req, res) => res.end('ok'));
-    const report = await diagnostics.runDiagnosticReport({
-      checks: [{ name: 'pods', status: 'success', message: '3/3 pods ready' }],
-      healthChecks: [
-        { name: 'app_health', url: `${healthy}/health` },
-        { name: 'collector_health', url: `http://127.0.0.1:${await closedPort()}/health`, timeoutMs: 1000 },
-      ],
-      metricChecks: [...serviceMetricChecks({ service: 'collector', namespace })],
-      memoryTrends: [{ name: 'memory_trend', selector: `namespace="${namespace}"`, windowSeconds: 600 }],
-    });
-    const byName = Object.fromEntries(report.checks.map((c) => [c.name, c]));
-    assert.equal(byName.pods?.status, 'success');
-    assert.equal(byName.app_health?.status, 'success');
-    assert.equal(byName.collector_health?.status, 'failure');
-    assert.match(byName.collector_health!.message, /unreachable/);
-    assert.equal(byName.p99_latency?.status, 'failure');
-    assert.match(byName.p99_latency!.message, /^0\.80 s above 0\.5 s/);
-    assert.equal(byName.error_rate?.status, 'success', 'no error counter at all means no errors');
-    assert.equal(byName.request_volume?.status, 'success');
-    assert.match(byName.request_volume!.message, /^50\.00 \/s/);
-    assert.equal(byName.memory_trend?.status, 'failure');
-    assert.match(byName.memory_trend!.message, /^leak: memory grows 1\.5\d MB\/s/);
-    assert.equal(report.summary, '4/7 passed, 0 warnings, 3 failures');
-    assert.equal(report.status, 'failure');
-    assert.equal((JSON.parse(report.json) as { summary: string }).summary, report.summary);
-  });
-
-  test('Prometheus down turns metric checks into warnings, health checks still run', async () => {
-    const down = createDiagnosticsActivities({ prometheusUrl: `http://127.0.0.1:${await closedPort()}` });
-    const healthy = await serve((_req, res) => res.end('ok'));
-    const report = await down.runDiagnosticReport({
-      healthChecks: [{ name: 'app_health', url: healthy }],
-      metricChecks: serviceMetricChecks({ service: 'collector' }).slice(0, 1),
-      memoryTrends: [{ name: 'memory_trend', selector: 'pod="x"', windowSeconds: 60 }],
-    });
-    assert.equal(report.summary, '1/3 passed, 2 warnings, 0 failures');
-    assert.ok(
-      report.checks
-        .filter((c) => c.status === 'warning')
-        .every((c) => /could not evaluate: .*unreachable/.test(c.message)),
-    );
   });
 });
 

@@ -1,9 +1,7 @@
 /**
- * The statistics behind the verdicts — least squares, jump detection, 001's DiagnosticReport — and
+ * The statistics behind the verdicts — least squares, jump detection — and
  * the queries and thresholds the source documents use. Pure: tests feed them series directly.
  */
-import { promString } from './prometheus';
-import type { CheckStatus, DiagnosticCheck, DiagnosticReport, MetricCheckSpec } from './types';
 
 /** The metrics the source documents query (002 cases 1 and 2, 003's collector metric list). */
 export const OTLP_METRICS = {
@@ -15,25 +13,6 @@ export const OTLP_METRICS = {
 
 /** 002 case 2: resident memory growing faster than 1 MB/s (a linear fit) is a leak. */
 export const LEAK_THRESHOLD_BYTES_PER_SECOND = 1_000_000;
-
-/** 002 case 1 symptoms: `otlp_request_duration_seconds{quantile="0.99"} > 0.5`, `rate(otlp_errors_total[5m]) > 100`. */
-export const P99_LATENCY_FAIL_SECONDS = 0.5;
-export const ERROR_RATE_FAIL_PER_SECOND = 100;
-
-export function buildDiagnosticReport(
-  checks: DiagnosticCheck[],
-  timestamp: Date | string = new Date(),
-): DiagnosticReport {
-  const at = typeof timestamp === 'string' ? timestamp : timestamp.toISOString();
-  const passed = checks.filter((c) => c.status === 'success').length;
-  const warnings = checks.filter((c) => c.status === 'warning').length;
-  const failures = checks.filter((c) => c.status === 'failure').length;
-  const summary = `${passed}/${checks.length} passed, ${warnings} warnings, ${failures} failures`;
-  const status: CheckStatus = failures > 0 ? 'failure' : warnings > 0 ? 'warning' : 'success';
-  const tests = Object.fromEntries(checks.map((c) => [c.name, { status: c.status, message: c.message, data: c.data }]));
-  const json = JSON.stringify({ timestamp: at, summary, status, tests });
-  return { timestamp: at, summary, total: checks.length, passed, warnings, failures, status, checks, json };
-}
 
 export interface LinearFit {
   slope: number;
@@ -104,38 +83,6 @@ export function formatBytes(bytes: number): string {
   if (abs >= 1e6) return `${(bytes / 1e6).toFixed(2)} MB`;
   if (abs >= 1e3) return `${(bytes / 1e3).toFixed(1)} kB`;
   return `${Math.round(bytes)} B`;
-}
-
-/**
- * Metric checks for one service with the documents' queries and thresholds (002 case 1): p99
- * latency above 0.5 s and error rate above 100/s fail.
- */
-export function serviceMetricChecks(input: {
-  service: string;
-  namespace?: string;
-  serviceLabel?: string;
-}): MetricCheckSpec[] {
-  const matchers = [`${input.serviceLabel ?? 'service'}=${promString(input.service)}`];
-  if (input.namespace) matchers.push(`namespace=${promString(input.namespace)}`);
-  const sel = matchers.join(',');
-  return [
-    {
-      name: 'p99_latency',
-      query: `max(${OTLP_METRICS.latencyP99}{quantile="0.99",${sel}})`,
-      warnAbove: P99_LATENCY_FAIL_SECONDS / 2,
-      failAbove: P99_LATENCY_FAIL_SECONDS,
-      unit: 's',
-    },
-    {
-      name: 'error_rate',
-      query: `sum(rate(${OTLP_METRICS.errors}{${sel}}[5m]))`,
-      warnAbove: 1,
-      failAbove: ERROR_RATE_FAIL_PER_SECOND,
-      unit: '/s',
-      whenNoData: 'success',
-    },
-    { name: 'request_volume', query: `sum(rate(${OTLP_METRICS.requests}{${sel}}[5m]))`, unit: '/s' },
-  ];
 }
 
 export function labelsText(metric: Record<string, string>): string {

@@ -1,41 +1,30 @@
 /**
- * Diagnostics activities: the runbooks' eyes. HTTP health checks, Prometheus queries (the ones the
- * source documents use), the memory-leak verdict of 002 case 2, root-cause hints for an avalanche
- * (000 §6.1, 004 §5) and the DiagnosticReport of 001 that runbooks post to the incident.
+ * Diagnostics activities: the runbooks' eyes. HTTP health checks, the memory-leak verdict of 002
+ * case 2, root-cause hints for an avalanche (000 §6.1, 004 §5) and the verification window's
+ * error rate and p99 per service — each built on the Prometheus client (prometheus.ts), which is
+ * not itself an activity: every query a runbook asks has a verdict around it.
  *
  * Everything here only reads. An unhealthy target, an empty result or a series without a jump is an
  * answer, not an error: activities throw only when they could not ask the question (Prometheus
  * unreachable → transient; a query Prometheus rejects or missing configuration → permanent).
  *
  * Files: health.ts (HTTP checks), prometheus.ts (the Prometheus API client), analysis.ts (pure
- * statistics and thresholds), memory.ts, avalanche.ts and report.ts (the verdicts built on them).
+ * statistics and thresholds), memory.ts, avalanche.ts and recovery.ts (the verdicts built on them).
  */
 import { createAvalancheHints } from './avalanche';
 import { createHealthCheck } from './health';
 import { createMemoryTrend } from './memory';
 import { createPrometheusClient, type DiagnosticsDeps } from './prometheus';
 import { createRecoveryCheck } from './recovery';
-import { createDiagnosticReport } from './report';
 
 export * from './types';
 export type { RecoveryCheck, RecoveryCheckInput, ServiceRecovery } from './recovery';
 export type { DiagnosticsDeps } from './prometheus';
-export {
-  ERROR_RATE_FAIL_PER_SECOND,
-  LEAK_THRESHOLD_BYTES_PER_SECOND,
-  OTLP_METRICS,
-  P99_LATENCY_FAIL_SECONDS,
-  buildDiagnosticReport,
-  detectJump,
-  formatBytes,
-  leastSquares,
-  serviceMetricChecks,
-} from './analysis';
-export { promString } from './prometheus';
+export { LEAK_THRESHOLD_BYTES_PER_SECOND, OTLP_METRICS, detectJump, formatBytes, leastSquares } from './analysis';
+export { createPrometheusClient, promString } from './prometheus';
 
 export function createDiagnosticsActivities(deps: DiagnosticsDeps) {
   const prometheus = createPrometheusClient(deps);
-  const { queryPrometheus, queryPrometheusRange } = prometheus;
   const checkHealth = createHealthCheck(deps.fetch ?? fetch);
   const analyzeMemoryTrend = createMemoryTrend(prometheus);
   return {
@@ -48,33 +37,12 @@ export function createDiagnosticsActivities(deps: DiagnosticsDeps) {
     checkHealth,
 
     /**
-     * Instant PromQL query. Changes nothing; idempotent. Prometheus unreachable or 5xx → transient
-     * error (retried); a query it rejects (400/422) → INVALID_INPUT; no PROMETHEUS_URL → NOT_CONFIGURED.
-     * An empty result is `empty: true`, not an error. Timeout profile REMOTE_CALL (15 s per request).
-     */
-    queryPrometheus,
-
-    /**
-     * Range PromQL query over [start, end] every `stepSeconds`. Same errors and profile as
-     * `queryPrometheus`; more than 11,000 points per series → INVALID_INPUT before asking.
-     */
-    queryPrometheusRange,
-
-    /**
      * The leak verdict of 002 case 2: least-squares slope of resident memory over the window, per
      * series; the steepest series above `thresholdBytesPerSecond` (1 MB/s) is a leak. Returns the
      * figures behind the verdict; no samples → `noData` with a "no data" verdict. Changes nothing;
      * idempotent for a fixed `end`. Timeout profile REMOTE_CALL.
      */
     analyzeMemoryTrend,
-
-    /**
-     * Runs health checks, metric threshold checks and memory trends concurrently and assembles 001's
-     * DiagnosticReport with any checks the caller already decided. A check that cannot be evaluated
-     * (Prometheus down, no data) is a warning inside the report, so one missing source never hides the
-     * rest. Changes nothing; idempotent. Timeout profile REMOTE_CALL (checks run in parallel).
-     */
-    runDiagnosticReport: createDiagnosticReport({ checkHealth, queryPrometheus, analyzeMemoryTrend }),
 
     /**
      * Root-cause hints for an avalanche (000 §6.1, 004 §5): over the window, which services' p99

@@ -107,59 +107,6 @@ export interface MemoryTrendResult {
   series: MemorySeriesTrend[];
 }
 
-export type CheckStatus = 'success' | 'warning' | 'failure';
-
-export interface DiagnosticCheck {
-  name: string;
-  status: CheckStatus;
-  message: string;
-  data?: Record<string, unknown>;
-}
-
-/** 001's DiagnosticReport: named checks, a summary line and the JSON runbooks post. */
-export interface DiagnosticReport {
-  timestamp: string;
-  /** "N/M passed, W warnings, F failures" */
-  summary: string;
-  total: number;
-  passed: number;
-  warnings: number;
-  failures: number;
-  /** The worst status among the checks (success when there are none). */
-  status: CheckStatus;
-  checks: DiagnosticCheck[];
-  json: string;
-}
-
-export interface MetricCheckSpec {
-  name: string;
-  query: string;
-  /** Compared with the largest value the query returns. */
-  warnAbove?: number;
-  failAbove?: number;
-  unit?: string;
-  /** What an empty result means for this check; a warning by default (we could not tell). */
-  whenNoData?: CheckStatus;
-}
-
-export interface HealthCheckSpec extends HealthCheckInput {
-  name: string;
-  /** A healthy answer slower than this is a warning. */
-  slowMs?: number;
-}
-
-export interface MemoryTrendSpec extends MemoryTrendInput {
-  name: string;
-}
-
-export interface DiagnosticReportInput {
-  healthChecks?: HealthCheckSpec[];
-  metricChecks?: MetricCheckSpec[];
-  memoryTrends?: MemoryTrendSpec[];
-  /** Checks another activity already decided (pods, events, configuration presence). */
-  checks?: DiagnosticCheck[];
-}
-
 export interface SignalJump {
   baseline: number | null;
   peak: number | null;
