@@ -5,6 +5,7 @@
  */
 import type { DiagnosticsActivities } from './diagnostics';
 import type { EmailActivities } from './email';
+import type { EvidenceActivities } from './evidence';
 import type { HoldActivities } from './hold';
 import type { KubernetesActivities } from './kubernetes';
 import type { PagingActivities } from './paging';
@@ -15,5 +16,6 @@ export type FirebreakActivities = KubernetesActivities &
   DiagnosticsActivities &
   PagingActivities &
   EmailActivities &
-  HoldActivities;
+  HoldActivities &
+  EvidenceActivities;
 export type ActivityName = keyof FirebreakActivities;

@@ -70,6 +70,12 @@ const PERMANENT_ERRORS = new Set([
   'no_such_subteam',
   'unknown_method',
   'method_deprecated',
+  // The external file upload (evidence).
+  'missing_argument',
+  'file_not_found',
+  'file_uploads_disabled',
+  'file_upload_size_restricted',
+  'file_type_not_allowed',
 ]);
 
 interface SlackErrorShape {

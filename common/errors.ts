@@ -43,6 +43,8 @@ export const ErrorType = {
   NOT_CONFIGURED: 'NOT_CONFIGURED',
   /** A command run in a pod (kubectl exec) did not finish within its deadline. Not retried: it would hang again. */
   EXEC_TIMED_OUT: 'EXEC_TIMED_OUT',
+  /** Evidence could not be taken or shared as it is (the in-pod command failed, the stored file changed). Permanent. */
+  EVIDENCE_UNAVAILABLE: 'EVIDENCE_UNAVAILABLE',
 } as const;
 
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];

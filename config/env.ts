@@ -57,6 +57,9 @@ const byteSize = (min: number, max: number) =>
       return bytes;
     });
 
+/** One evidence artefact's default cap (activities/evidence/store.ts keeps the same figure). */
+export const DEFAULT_EVIDENCE_MAX_BYTES = 64 * 2 ** 20;
+
 /** Alertmanager groups of thousands of pods pass 1 MiB (5,000 kube-state-metrics alerts are ~1.6 MB). */
 export const DEFAULT_WEBHOOK_BODY_LIMIT = 32 * 2 ** 20;
 
@@ -69,6 +72,10 @@ export const envSchema = z
     FIREBREAK_TEMPORAL_BIN: optionalText,
     FIREBREAK_CONFIG: optionalText,
     FIREBREAK_ARCHIVE_DIR: optionalText,
+    /** Where evidence (heap profiles, previous logs) is kept; `<FIREBREAK_DATA_DIR>/evidence` when unset. */
+    FIREBREAK_EVIDENCE_DIR: optionalText,
+    /** Cap of one evidence artefact: a bigger heap profile or log is cut there, and says so. */
+    FIREBREAK_EVIDENCE_MAX_BYTES: byteSize(64 * 2 ** 10, 2 ** 30).default(DEFAULT_EVIDENCE_MAX_BYTES),
     FIREBREAK_WEBHOOK_TOKEN: optionalText,
     /** `user:password` accepted as HTTP basic auth on alert webhooks (Alertmanager http_config). */
     FIREBREAK_WEBHOOK_BASIC_AUTH: optionalText.refine(

@@ -18,7 +18,15 @@ export const ACTIVITY = {
   page: 'triggerPage',
   /** Escalation to an email tier. */
   emailPage: 'sendPageEmail',
+  /** An evidence artefact posted to the thread; its input holds the artefact. */
+  evidenceShared: 'shareEvidence',
 } as const satisfies Record<string, ActivityName>;
+
+/** Activities whose result is an EvidenceRef (an artefact in the evidence store). */
+export const EVIDENCE_CAPTURES: ReadonlySet<string> = new Set<ActivityName>([
+  'captureHeapProfile',
+  'capturePreviousLogs',
+]);
 
 /** Remediations that report the values they replaced, with the mitigation kind their result describes. */
 export const MITIGATION_ACTIVITIES = {

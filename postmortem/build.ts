@@ -10,7 +10,15 @@ import type { PayloadConverter } from '@temporalio/common';
 import { describeChange } from '../domain/mitigations';
 import { CHECKLIST } from './checklist';
 import { wouldChangeText } from '../domain/rehearsal';
-import { escalationsFrom, gatesFrom, keyTimes, mitigationsFrom, narrativeFrom, wouldBeChangesFrom } from './derive';
+import {
+  escalationsFrom,
+  evidenceFrom,
+  gatesFrom,
+  keyTimes,
+  mitigationsFrom,
+  narrativeFrom,
+  wouldBeChangesFrom,
+} from './derive';
 import { triggerText } from './describe';
 import { historyDigest } from './digest';
 import type { HistoryEvent } from './history';
@@ -111,6 +119,7 @@ export function buildPostmortem(events: HistoryEvent[], options: BuildOptions): 
     timers: facts.timers,
     escalations,
     mitigations,
+    evidence: evidenceFrom(activities),
     statusChanges: facts.statusChanges,
     markers: facts.markers,
     failures,

@@ -13,13 +13,14 @@ import {
   type ResourceChangeResult,
 } from '../domain/mitigations';
 import { isChangeActivity, wouldBeChanges } from '../domain/rehearsal';
-import { ACTIVITY, mitigationKindOf } from './activity-names';
+import { ACTIVITY, EVIDENCE_CAPTURES, mitigationKindOf } from './activity-names';
 import { asActor, isGate } from './describe';
 import { field } from './history';
 import type {
   ActivityRecord,
   DecisionRecord,
   EscalationRecord,
+  EvidenceRecord,
   GateRecord,
   KeyTimes,
   MitigationSummary,
@@ -53,6 +54,41 @@ export function escalationsFrom(activities: ActivityRecord[]): EscalationRecord[
         outcome: activity.outcome,
       } satisfies EscalationRecord;
     });
+}
+
+/** Evidence the runbook kept: each completed capture, with the Slack file it was posted as. */
+export function evidenceFrom(activities: ActivityRecord[]): EvidenceRecord[] {
+  const posted = new Map<string, string>();
+  for (const activity of activities) {
+    if (activity.name !== ACTIVITY.evidenceShared || activity.outcome !== 'completed') continue;
+    const name = field(field(activity.input, 'artefact'), 'name');
+    const fileId = field(activity.result, 'fileId');
+    if (typeof name === 'string' && typeof fileId === 'string') posted.set(name, fileId);
+  }
+  const kept: EvidenceRecord[] = [];
+  for (const activity of activities) {
+    if (!EVIDENCE_CAPTURES.has(activity.name) || activity.outcome !== 'completed') continue;
+    const ref = activity.result;
+    const name = field(ref, 'name');
+    const sha256 = field(ref, 'sha256');
+    const bytes = field(ref, 'bytes');
+    if (typeof name !== 'string' || typeof sha256 !== 'string' || typeof bytes !== 'number') continue;
+    const copies = field(ref, 'copies');
+    const fileId = posted.get(name);
+    kept.push({
+      name,
+      source: String(field(ref, 'source') ?? ''),
+      bytes,
+      sha256,
+      truncated: field(ref, 'truncated') === true,
+      capturedAt: String(field(ref, 'capturedAt') ?? activity.closedAt ?? activity.scheduledAt),
+      path: String(field(ref, 'path') ?? ''),
+      copies: Array.isArray(copies) ? copies.filter((c): c is string => typeof c === 'string') : [],
+      ...(fileId ? { slackFileId: fileId } : {}),
+      eventId: activity.eventId,
+    });
+  }
+  return redact(kept);
 }
 
 /** The runbook's own account: from its result when closed, else from the snapshots and thread posts. */

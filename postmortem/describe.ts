@@ -24,6 +24,8 @@ const SUMMARY_FIELDS: Partial<Record<ActivityName, string[]>> = {
   postEscalation: ['tier'],
   triggerPage: ['severity'],
   execInPod: ['pod', 'command'],
+  captureHeapProfile: ['pod', 'container', 'url'],
+  capturePreviousLogs: ['pod', 'container', 'tailLines'],
   analyzeMemoryTrend: ['selector', 'windowSeconds'],
   findAvalancheRootCauseHints: ['services'],
   postApprovalRequest: [],

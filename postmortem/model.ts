@@ -22,6 +22,8 @@ export interface Postmortem {
   timers: TimerRecord[];
   escalations: EscalationRecord[];
   mitigations: MitigationSummary[];
+  /** Artefacts taken out of the cluster (heap profiles, previous logs): where they are kept, size, sha256. */
+  evidence: EvidenceRecord[];
   statusChanges: { at: string; status: string; eventId: number }[];
   markers: { at: string; name: string; eventId: number }[];
   failures: FailureRecord[];
@@ -202,6 +204,25 @@ export interface MitigationSummary {
   restored: boolean;
   restoredAt?: string;
   restoreNote?: string;
+}
+
+/** One artefact in the evidence store, as its capture activity reported it. */
+export interface EvidenceRecord {
+  name: string;
+  /** What it is and where it came from. */
+  source: string;
+  bytes: number;
+  sha256: string;
+  /** Cut at the cap: only the first `bytes` bytes were kept. */
+  truncated: boolean;
+  capturedAt: string;
+  /** The evidence store's file, and its copies (the archive directory). */
+  path: string;
+  copies: string[];
+  /** The Slack file posted in the incident's thread, when it was. */
+  slackFileId?: string;
+  /** The capture activity's scheduled event. */
+  eventId: number;
 }
 
 export interface FailureRecord {

@@ -161,6 +161,15 @@ export function renderMarkdown(pm: Postmortem): string {
     ],
   ]);
 
+  section(lines, '## Evidence', pm.evidence, '_None: no artefact was taken from the cluster._', [
+    ['Artefact', (e) => code(e.name)],
+    ['Size', (e) => `${e.bytes} bytes${e.truncated ? ' (**cut at the cap**)' : ''}`],
+    ['SHA-256', (e) => code(e.sha256)],
+    ['What', (e) => text(e.source)],
+    ['Kept at', (e) => text([e.path, ...e.copies].join('\n'))],
+    ['Slack file', (e) => (e.slackFileId ? code(e.slackFileId) : '—')],
+  ]);
+
   section(lines, '## Activities', pm.activities, undefined, [
     ['Scheduled (UTC)', (a) => a.scheduledAt],
     ['Activity', (a) => code(a.name)],

@@ -9,9 +9,11 @@ import { WebClient } from '@slack/web-api';
 import type { FirebreakActivities } from '../activities';
 import type { Env } from '../config/env';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import { createDiagnosticsActivities } from '../activities/diagnostics';
 import { createEmailActivities } from '../activities/email';
+import { createEvidenceActivities, EvidenceStore } from '../activities/evidence';
 import { createHoldActivities } from '../activities/hold';
 import { createKubernetesActivities } from '../activities/kubernetes';
 import { createPagingActivities } from '../activities/paging';
@@ -43,10 +45,12 @@ export function createActivities(
   env: Env,
   options: { slackChannel?: string; log: (line: string) => void },
 ): FirebreakActivities {
+  const kubeConfig = loadKubeConfig(env, options.log);
+  const slack = createSlackClient(env);
   return {
-    ...createKubernetesActivities(loadKubeConfig(env, options.log)),
+    ...createKubernetesActivities(kubeConfig),
     ...createSlackActivities({
-      client: createSlackClient(env),
+      client: slack,
       defaultChannel: options.slackChannel,
       log: options.log,
     }),
@@ -58,7 +62,17 @@ export function createActivities(
       link: (workflowId) => incidentLink(env, workflowId),
     }),
     ...createHoldActivities(),
+    ...createEvidenceActivities({ kubeConfig, slack, store: evidenceStore(env), log: options.log }),
   };
+}
+
+/** Evidence goes to FIREBREAK_EVIDENCE_DIR (`<data dir>/evidence` by default) and is copied to the archive dir. */
+export function evidenceStore(env: Env): EvidenceStore {
+  return new EvidenceStore({
+    dir: env.FIREBREAK_EVIDENCE_DIR ?? path.join(env.FIREBREAK_DATA_DIR, 'evidence'),
+    ...(env.FIREBREAK_ARCHIVE_DIR ? { archiveDir: env.FIREBREAK_ARCHIVE_DIR } : {}),
+    maxBytes: env.FIREBREAK_EVIDENCE_MAX_BYTES,
+  });
 }
 
 /** The relay from FIREBREAK_SMTP_*: STARTTLS required unless told otherwise, AUTH when a user is set. */

@@ -18,8 +18,9 @@ import {
 import { nextMemoryLimit } from '../domain/quantity';
 import type { OomTriageParams } from '../runbooks/oom-triage';
 import { runIncident, type Incident, type ResumableInput } from './incident';
-import { OOM_VERIFICATION_WINDOW, RUNBOOK_READS_SETTINGS } from './incident/patches';
+import { EVIDENCE_LEAVES_POD, OOM_VERIFICATION_WINDOW, RUNBOOK_READS_SETTINGS } from './incident/patches';
 import { diagnostics, kubeChange, kubeRead } from './incident/proxies';
+import { keepEvidence, saveHeapProfile } from './oom-evidence';
 
 /** 002 case 2: resident memory growing faster than 1 MB/s is a leak. */
 const LEAK_BYTES_PER_SECOND = 1_000_000;
@@ -46,7 +47,8 @@ async function triageOom(incident: Incident<OomTriageParams>): Promise<void> {
   const change = { ...target, incidentId: incident.id, ...(container ? { container } : {}) };
   // Evidence first: raising the limit rolls the pods, and the leaking pod's heap goes with them.
   const killedPods = kills.flatMap((k) => (k.pod ? [k.pod] : []));
-  if (params.heapProfile && !incident.skipsInRehearsal('the heap profile (an exec that writes in a pod)')) {
+  if (patched(EVIDENCE_LEAVES_POD)) await keepEvidence(incident, container, kills);
+  else if (params.heapProfile && !incident.skipsInRehearsal('the heap profile (an exec that writes in a pod)')) {
     await saveHeapProfile(incident, container, killedPods);
   }
 
@@ -141,39 +143,6 @@ async function watchForNewOomKills(incident: Incident<OomTriageParams>): Promise
   }
   incident.note('diagnostic', `No new OOM kill of ${name} within ${Math.round(windowMs / 1000)} s`);
   return RECOVERED;
-}
-
-/** Evidence, not remediation: a failure here is a warning on the timeline. The exec runs under QUICK (30 s). */
-async function saveHeapProfile(
-  incident: Incident<OomTriageParams>,
-  container: string | undefined,
-  killedPods: string[],
-): Promise<void> {
-  incident.step('heap-profile', 'Saving a heap profile from a running pod (before any change rolls it)');
-  const pods = await incident.tryDiagnostic('listing pods', () => kubeRead.listDeploymentPods(incident.target));
-  const running = pods?.filter((p) => p.phase === 'Running' && p.ready) ?? [];
-  // A pod that was OOM-killed and restarted holds the growing heap; any running pod is second best.
-  const pod = running.find((p) => killedPods.includes(p.name)) ?? running[0];
-  if (!pod) {
-    incident.note('diagnostic', 'Warning: no running pod to take a heap profile from');
-    return;
-  }
-  const path = `/tmp/firebreak-heap-${incident.id.replace(/[^A-Za-z0-9-]/g, '_')}.prof`;
-  // Positional arguments, not interpolation: the URL never reaches the shell as code.
-  const script = 'curl -sf -o "$1" "$2" && wc -c < "$1"';
-  const command = ['sh', '-c', script, 'heap-profile', path, incident.params.heapProfileUrl];
-  const { namespace } = incident.target;
-  const result = await incident.tryDiagnostic('heap profile', () =>
-    kubeRead.execInPod({ namespace, pod: pod.name, ...(container ? { container } : {}), command, timeoutSeconds: 25 }),
-  );
-  if (!result) return;
-  if (result.exitCode !== 0) {
-    const stderr = result.stderr.slice(0, 300);
-    incident.note('diagnostic', `Warning: heap profile failed (exit ${result.exitCode}): ${stderr}`);
-    return;
-  }
-  const saved = `Heap profile saved in ${pod.name}:${path} (${result.stdout.trim()} bytes); fetch it with kubectl cp`;
-  incident.note('diagnostic', saved, { pod: pod.name, path });
 }
 
 function memoryLimitOf(settings: DeploymentSettings): { container: string; limit: string | null } {

@@ -11,6 +11,13 @@
  *          'invalid_blocks' | 'message_not_found' | 'unknown_method' | 'no_such_subteam' | …}
  *     429 {ok: false, error: 'ratelimited'} with Retry-After, when programmed with `failNext`
  *
+ * and the external file upload: `files.getUploadURLExternal` (filename, length > 0) answers
+ * {ok, upload_url, file_id}; `POST <upload_url>` takes the bytes, raw or multipart/form-data, and
+ * answers 200 `OK - <length>`; `files.completeUploadExternal` (files: [{id, title}], channel_id,
+ * thread_ts, initial_comment) shares them and answers {ok, files: [{id, title}]} — or
+ * `file_not_found` for an id it never handed out, never received bytes for, or already completed.
+ * Tests read the bytes back with `file(id)` / `filesIn(channel, thread_ts)`.
+ *
  * It also receives `response_url` posts (`POST /response/<id>`), as hooks.slack.com does, signs
  * requests the way Slack signs its calls to our ingress (`signSlackRequest`), and plays Socket
  * Mode: `apps.connections.open` (app-level `xapp-` tokens only) hands out a `ws://` URL whose
@@ -56,6 +63,23 @@ export interface EphemeralMessage {
   thread_ts?: string;
 }
 
+/** A file uploaded through the external upload flow. */
+export interface UploadedFile {
+  id: string;
+  filename: string;
+  /** The length announced to files.getUploadURLExternal. */
+  length: number;
+  /** The bytes posted to the upload URL (undefined until then). */
+  bytes?: Buffer;
+  /** How they came: `raw` body or `multipart` form. */
+  encoding?: 'raw' | 'multipart';
+  completed: boolean;
+  title?: string;
+  channel?: string;
+  threadTs?: string;
+  initialComment?: string;
+}
+
 export interface ResponseUrlPost {
   id: string;
   body: Record<string, unknown>;
@@ -63,6 +87,8 @@ export interface ResponseUrlPost {
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
+/** Largest file the upload URL takes (Slack's own limit is 1 GB; tests stay far below). */
+const MAX_UPLOAD_BYTES = 256 * 1024 * 1024;
 // Slack's documented Block Kit limits; the real API answers invalid_blocks beyond them.
 const MAX_BLOCKS = 50;
 const MAX_SECTION_TEXT = 3000;
@@ -73,6 +99,10 @@ export class SlackStandIn {
   readonly messages: StoredMessage[] = [];
   readonly ephemerals: EphemeralMessage[] = [];
   readonly responses: ResponseUrlPost[] = [];
+  /** Files by id, in the order their upload URLs were handed out. */
+  readonly uploads = new Map<string, UploadedFile>();
+  private readonly uploadKeys = new Map<string, string>();
+  private fileCounter = 0;
   /** Answered to auth.test and stamped on posted messages. */
   readonly botUserId = 'U0FIREBREAK';
   readonly botId = 'B0FIREBREAK';
@@ -292,6 +322,49 @@ export class SlackStandIn {
     }
   }
 
+  /** A file by id, once completed (shared). */
+  file(id: string): UploadedFile | undefined {
+    const file = this.uploads.get(id);
+    return file?.completed ? file : undefined;
+  }
+
+  /** Files shared in a thread (or a channel, with no thread_ts), in upload order. */
+  filesIn(channel: string, threadTs?: string): UploadedFile[] {
+    return [...this.uploads.values()].filter(
+      (f) => f.completed && f.channel === channel && (threadTs === undefined || f.threadTs === threadTs),
+    );
+  }
+
+  private async receiveUpload(req: IncomingMessage, res: ServerResponse, key: string): Promise<void> {
+    const text = (status: number, body: string) => {
+      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end(body);
+    };
+    if (req.method !== 'POST') return text(405, 'method_not_allowed');
+    const file = this.uploads.get(this.uploadKeys.get(key) ?? '');
+    if (!file || file.completed) {
+      req.resume();
+      return text(404, 'upload_url_not_found');
+    }
+    let body: Buffer;
+    try {
+      body = await readBody(req, MAX_UPLOAD_BYTES);
+    } catch {
+      return text(413, 'file_too_large');
+    }
+    const contentType = String(req.headers['content-type'] ?? '');
+    if (contentType.startsWith('multipart/form-data')) {
+      const part = multipartFile(body, contentType);
+      if (!part) return text(400, 'invalid_form_data');
+      file.bytes = part;
+      file.encoding = 'multipart';
+    } else {
+      file.bytes = body;
+      file.encoding = 'raw';
+    }
+    return text(200, `OK - ${file.bytes.length}`);
+  }
+
   private nextTs(): string {
     this.tsCounter += 1;
     return `${Math.floor(Date.now() / 1000)}.${String(this.tsCounter).padStart(6, '0')}`;
@@ -302,6 +375,8 @@ export class SlackStandIn {
       res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
       res.end(JSON.stringify(body));
     };
+    const upload = /^\/upload\/v1\/([\w-]+)$/.exec(new URL(req.url ?? '/', 'http://slack').pathname);
+    if (upload) return this.receiveUpload(req, res, upload[1]!);
     let raw: string;
     try {
       raw = (await readBody(req, MAX_BODY_BYTES)).toString('utf8');
@@ -483,6 +558,41 @@ export class SlackStandIn {
         this.tickets.add(ticket);
         return { ok: true, url: `${this.baseUrl.replace('http', 'ws')}/socket?ticket=${ticket}` };
       }
+      case 'files.getUploadURLExternal': {
+        const filename = typeof params.filename === 'string' ? params.filename : '';
+        const length = Number(params.length);
+        // Slack: "missing_argument — typically only occurs when the length provided is 0".
+        if (!filename || !Number.isInteger(length) || length <= 0) return fail('missing_argument');
+        this.fileCounter += 1;
+        const id = `F0FB${String(this.fileCounter).padStart(7, '0')}`;
+        const key = randomUUID();
+        this.uploadKeys.set(key, id);
+        this.uploads.set(id, { id, filename, length, completed: false });
+        return { ok: true, upload_url: `${this.baseUrl}/upload/v1/${key}`, file_id: id };
+      }
+      case 'files.completeUploadExternal': {
+        const files = params.files;
+        if (!Array.isArray(files) || files.length === 0) return fail('invalid_arguments');
+        const channelId = typeof params.channel_id === 'string' ? params.channel_id : undefined;
+        if (channelId !== undefined && !/^[CGD][A-Z0-9]+$/.test(channelId)) return fail('channel_not_found');
+        const threadTs = typeof params.thread_ts === 'string' ? params.thread_ts : undefined;
+        const wanted: { file: UploadedFile; title?: string }[] = [];
+        for (const entry of files as unknown[]) {
+          const id = entry && typeof entry === 'object' ? (entry as { id?: unknown }).id : undefined;
+          const file = typeof id === 'string' ? this.uploads.get(id) : undefined;
+          if (!file || file.completed || file.bytes === undefined) return fail('file_not_found');
+          const title = (entry as { title?: unknown }).title;
+          wanted.push({ file, ...(typeof title === 'string' ? { title } : {}) });
+        }
+        for (const { file, title } of wanted) {
+          file.completed = true;
+          file.title = title ?? file.filename;
+          if (channelId) file.channel = channelId;
+          if (threadTs) file.threadTs = threadTs;
+          if (typeof params.initial_comment === 'string') file.initialComment = params.initial_comment;
+        }
+        return { ok: true, files: wanted.map(({ file }) => ({ id: file.id, title: file.title })) };
+      }
       case 'usergroups.users.list': {
         const group = typeof params.usergroup === 'string' ? params.usergroup : undefined;
         const users = group ? this.usergroups.get(group) : undefined;
@@ -555,7 +665,7 @@ function parseParams(raw: string, contentType: string): Record<string, unknown> 
   }
   const params: Record<string, unknown> = {};
   for (const [key, value] of new URLSearchParams(raw)) {
-    if (['blocks', 'attachments', 'metadata'].includes(key)) {
+    if (['blocks', 'attachments', 'metadata', 'files'].includes(key)) {
       try {
         params[key] = JSON.parse(value);
       } catch {
@@ -566,6 +676,27 @@ function parseParams(raw: string, contentType: string): Record<string, unknown> 
     }
   }
   return params;
+}
+
+/** The first file part of a multipart/form-data body (the part with a filename, else the first). */
+function multipartFile(body: Buffer, contentType: string): Buffer | undefined {
+  const boundary = /boundary="?([^";]+)"?/i.exec(contentType)?.[1];
+  if (!boundary) return undefined;
+  const delimiter = Buffer.from(`--${boundary}`);
+  const parts: { headers: string; content: Buffer }[] = [];
+  let at = body.indexOf(delimiter);
+  while (at >= 0) {
+    const start = at + delimiter.length;
+    if (body.subarray(start, start + 2).toString() === '--') break;
+    const next = body.indexOf(delimiter, start);
+    if (next < 0) break;
+    const part = body.subarray(start + 2, next - 2);
+    const split = part.indexOf('\r\n\r\n');
+    if (split >= 0)
+      parts.push({ headers: part.subarray(0, split).toString('utf8'), content: part.subarray(split + 4) });
+    at = next;
+  }
+  return (parts.find((p) => /filename=/i.test(p.headers)) ?? parts[0])?.content;
 }
 
 function validBlocks(blocks: unknown[]): boolean {

@@ -41,6 +41,20 @@ export interface Scenario {
 
 const CONTAINER = 'app';
 
+function fakeEvidence(name: string, bytes: number) {
+  return {
+    name,
+    source: `fake ${name}`,
+    path: `/evidence/${name}`,
+    copies: [],
+    bytes,
+    sha256: 'ab'.repeat(32),
+    truncated: false,
+    maxBytes: 64 * 2 ** 20,
+    capturedAt: '2026-01-01T00:00:00.000Z',
+  };
+}
+
 class Hold {
   release!: () => void;
   readonly released = new Promise<void>((resolve) => (this.release = resolve));
@@ -158,9 +172,6 @@ export class FakeWorld {
 }
 
 function fakeActivities(world: FakeWorld): FirebreakActivities {
-  const unused = (name: string) => async (): Promise<never> => {
-    throw ApplicationFailure.nonRetryable(`${name} is not used by the runbooks`, ErrorType.INVALID_INPUT);
-  };
   const pods = (name: string): PodSummary[] => [
     {
       name: `${name}-7d9f-abcde`,
@@ -318,6 +329,28 @@ function fakeActivities(world: FakeWorld): FirebreakActivities {
       };
     },
 
+    // ---- Evidence: a reference to a file the fake never writes, as the real store hands back
+    async capturePreviousLogs(input) {
+      await world.enter('capturePreviousLogs', input);
+      return fakeEvidence(`previous-logs-${input.pod}-${input.container ?? CONTAINER}.log`, 2_048);
+    },
+    async captureHeapProfile(input) {
+      await world.enter('captureHeapProfile', input);
+      if (world.scenario.heapProfileExitCode !== 0) {
+        throw ApplicationFailure.nonRetryable(
+          `heap profile command exited ${world.scenario.heapProfileExitCode}: curl: (7) refused`,
+          ErrorType.EVIDENCE_UNAVAILABLE,
+        );
+      }
+      return fakeEvidence(`heap-profile-${input.pod}-${input.container ?? 'default'}.prof`, 48_213);
+    },
+    async shareEvidence(input) {
+      await world.enter('shareEvidence', input);
+      return input.ref
+        ? { fileId: `F${world.calls.length}`, channel: input.ref.channel, threadTs: input.ref.ts }
+        : undefined;
+    },
+
     // ---- Slack
     async publishIncidentCard(input) {
       await world.enter('publishIncidentCard', input);
@@ -351,9 +384,6 @@ function fakeActivities(world: FakeWorld): FirebreakActivities {
         verdict: healthy ? `${input.url} answered 200 in 12 ms` : `${input.url} answered 503`,
       };
     },
-    queryPrometheus: unused('queryPrometheus'),
-    queryPrometheusRange: unused('queryPrometheusRange'),
-    runDiagnosticReport: unused('runDiagnosticReport'),
     async analyzeMemoryTrend(input) {
       await world.enter('analyzeMemoryTrend', input);
       if (!world.scenario.prometheus)

@@ -19,6 +19,7 @@ import {
   fastPolicy,
   gatePending,
   refusedWith,
+  sleep,
   startIncident,
   timelineText,
   uniqueTarget,
@@ -62,15 +63,33 @@ describe('oom-triage', { concurrency: true }, () => {
     const id = asked.id;
     const text = timelineText(asked);
     assert.match(text, /2 OOM kill\(s\) found/);
-    assert.match(text, /Heap profile saved in .*firebreak-heap-.*\.prof \(48213 bytes\)/);
+    assert.match(text, /Evidence kept: previous-logs-.*\.log, 2048 bytes, sha256 (ab){32}/);
+    assert.match(text, /Evidence kept: heap-profile-.*\.prof, 48213 bytes, sha256 (ab){32}/);
     assert.match(text, /Memory trend: resident memory grows 2.5 MB\/s: a leak/);
     assert.equal(asked.status, 'mitigated');
     const deployment = world.deployment(target.namespace, target.deployment);
     assert.equal(deployment.limits.app!.memory, '2Gi');
     assert.equal(deployment.env.app!.OTEL_BSP_MAX_QUEUE_SIZE, '512');
     assert.equal(world.made('setContainerResources', byIncident(id)).length, 1);
-    const exec = world.made('execInPod', (i) => String(i.pod).startsWith(target.deployment))[0]!;
-    assert.deepEqual((exec.input.command as string[]).slice(-1), ['http://localhost:6060/debug/pprof/heap']);
+    const profile = world.made('captureHeapProfile', byIncident(id))[0]!;
+    assert.equal(profile.input.url, 'http://localhost:6060/debug/pprof/heap');
+    assert.equal(
+      world.made('execInPod', (i) => String(i.pod).startsWith(target.deployment)).length,
+      0,
+      'nothing is written in the pod',
+    );
+    // Evidence before any change: both captures come before the limit is raised.
+    const order = world.calls.filter((c) => c.input.incidentId === id).map((c) => c.name);
+    assert.ok(order.indexOf('captureHeapProfile') < order.indexOf('setContainerResources'), order.join(' '));
+    assert.ok(order.indexOf('capturePreviousLogs') < order.indexOf('setContainerResources'), order.join(' '));
+    // The courier posts them in the thread after the card, without holding the runbook up.
+    for (let i = 0; i < 100 && world.made('shareEvidence', byIncident(id)).length < 2; i++) await sleep(100);
+    const shared = world.made('shareEvidence', byIncident(id));
+    assert.deepEqual(
+      shared.map((c) => (c.input.artefact as { name: string }).name.split('-')[0]),
+      ['previous', 'heap'],
+      'each artefact posted to the thread, in capture order',
+    );
     assert.equal(exportDisabled(world, id).length, 0, 'never without the gate');
 
     await handle.executeUpdate(decideUpdate, { args: [{ gate: GATE, decision: 'approve', actor: BOB }] });
@@ -219,6 +238,7 @@ test('oom-triage: no running pod, heap profile and Prometheus unavailable are wa
     assert.match(text, /Warning: memory trend failed: PROMETHEUS_URL is not set/);
     assert.equal(record.failure, undefined);
     assert.equal(bare.made('execInPod').length, 0);
+    assert.equal(bare.made('captureHeapProfile').length, 0);
     await handle.signal(resolveSignal, { actor: BOB });
     await handle.result();
   } finally {

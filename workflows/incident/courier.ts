@@ -4,17 +4,19 @@
  * waits on Slack and a slow or failing Slack never reorders the thread.
  */
 import { condition, log } from '@temporalio/workflow';
+import type { EvidenceRef } from '../../activities/evidence';
 import type { SlackMessageRef } from '../../activities/slack';
 import type { IncidentRecord, TimelineEntry } from '../../common/types';
 import { fitEntry, fitRecord } from '../../domain/payload';
-import { slack } from './proxies';
+import { evidence, slack } from './proxies';
 import { failureMessage } from './failures';
 
 export type SlackItem =
   | { kind: 'entry'; entry: TimelineEntry }
   | { kind: 'approval'; gate: string }
   | { kind: 'approval-closed'; gate: string }
-  | { kind: 'escalation'; tier: string; mentions: string[]; text: string };
+  | { kind: 'escalation'; tier: string; mentions: string[]; text: string }
+  | { kind: 'evidence'; artefact: EvidenceRef; comment: string };
 
 const CARD_TIMELINE_ENTRIES = 5;
 /** Alert summaries reach the thread at most this often; a newer one replaces one still waiting. */
@@ -116,6 +118,8 @@ export class SlackCourier {
     const incidentId = this.record.id;
     if (item.kind === 'entry') {
       await slack.postTimelineEntry({ incidentId, ref, entry: fitEntry(item.entry) });
+    } else if (item.kind === 'evidence') {
+      await evidence.shareEvidence({ incidentId, ref, artefact: item.artefact, comment: item.comment });
     } else if (item.kind === 'escalation') {
       await slack.postEscalation({ incidentId, ref, tier: item.tier, mentions: item.mentions, text: item.text });
     } else {

@@ -3,6 +3,7 @@
  * diagnostics, rollout waits — and nothing of the lifecycle around them (lifecycle.ts).
  */
 import { ActivityFailure, isCancellation } from '@temporalio/workflow';
+import type { EvidenceRef } from '../../activities/evidence';
 import type { ErrorType } from '../../common/errors';
 import type { IncidentPolicy } from '../../common/incident';
 import type { GateState, IncidentRecord, Target, TimelineKind } from '../../common/types';
@@ -50,6 +51,8 @@ export interface Incident<P> {
   hasMitigation(key: string): boolean;
   /** Diagnostics inform, they do not gate: a failed probe becomes a warning and the runbook goes on. */
   tryDiagnostic<T>(what: string, probe: () => Promise<T>): Promise<T | undefined>;
+  /** Posts a stored artefact to the card's thread as a file, in thread order; a failed upload is logged, never blocks. */
+  shareEvidence(artefact: EvidenceRef, comment: string): void;
   /** kubectl rollout status with the policy's deadline; a rollout that fails to progress is an answer, not an error. */
   waitForRollout(target: Target): Promise<{ complete: boolean; message: string }>;
 }
@@ -139,6 +142,10 @@ export class RunbookIncident<P> implements Incident<P> {
       this.state.note('diagnostic', `Warning: ${what} failed: ${failureMessage(err)}`, { warning: what });
       return undefined;
     }
+  }
+
+  shareEvidence(artefact: EvidenceRef, comment: string): void {
+    this.state.slack.post({ kind: 'evidence', artefact, comment });
   }
 
   async waitForRollout(target: Target): Promise<{ complete: boolean; message: string }> {

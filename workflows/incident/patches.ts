@@ -33,3 +33,10 @@ export const AVALANCHE_VERIFICATION_WINDOW = 'avalanche-verification-window';
 
 /** P0 response's diagnostics add the service's p99 and error rate (Prometheus) and crashed containers' previous logs. */
 export const P0_SERVICE_DIAGNOSTICS = 'p0-service-diagnostics';
+
+/**
+ * OOM triage streams its evidence out of the pod (heap profile through the exec's stdout, previous
+ * logs) into the evidence store and the Slack thread before any change, instead of writing the
+ * heap profile to /tmp in the pod that the limit change replaces.
+ */
+export const EVIDENCE_LEAVES_POD = 'evidence-leaves-pod';

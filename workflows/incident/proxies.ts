@@ -10,6 +10,7 @@ import type { DiagnosticsActivities } from '../../activities/diagnostics';
 import type { PagingActivities } from '../../activities/paging';
 import type { EmailActivities } from '../../activities/email';
 import type { HoldActivities } from '../../activities/hold';
+import type { EvidenceActivities } from '../../activities/evidence';
 
 /** Reads and probes: cheap, safe to repeat, and useless if late — give up after a few tries. */
 const QUICK = {
@@ -36,6 +37,17 @@ const LONG_REMEDIATION = {
   startToCloseTimeout: '2 minutes',
   heartbeatTimeout: '15 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
+} as const;
+
+/**
+ * Evidence: a heap profile or log streamed out of the cluster, or posted to Slack, can take
+ * minutes at the 64 MiB cap; the activities heartbeat as bytes move, so a lost worker is noticed
+ * in 30 s. Each attempt resumes from the evidence store (a finished capture is not taken again).
+ */
+const EVIDENCE = {
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 4 },
 } as const;
 
 /**
@@ -80,6 +92,7 @@ export const kubeRead = proxyActivities<KubernetesReads>(QUICK);
 export const kubeChange = settledEvenIfCancelled(proxyActivities<KubernetesChanges>(LONG_REMEDIATION));
 export const diagnostics = proxyActivities<DiagnosticsActivities>(QUICK);
 export const slack = proxyActivities<SlackActivities>(REMOTE_CALL);
+export const evidence = proxyActivities<EvidenceActivities>(EVIDENCE);
 /** Deployment holds: Temporal calls, idempotent, quick. */
 export const holdCalls = proxyActivities<Omit<HoldActivities, 'isIncidentRunning'>>(QUICK);
 // A page sent is a page to resolve: its outcome is kept even when the incident is cancelled meanwhile.
