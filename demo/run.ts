@@ -200,10 +200,7 @@ async function main(): Promise<number> {
       return rows.find((row) => row.workflowId.startsWith('alert:alertmanager:'))?.workflowId;
     });
     say(`Incident started by the alert: ${workflowId}`);
-    // kwok runs exec on this machine: the heap profile the runbook saves "in the pod" lands in /tmp here.
-    const { id: incidentId } = JSON.parse(await firebreak(['status', workflowId, '--json'])) as IncidentRecord;
-    const heapFile = `/tmp/firebreak-heap-${incidentId.replace(/[^A-Za-z0-9-]/g, '_')}.prof`;
-    cleanups.push({ what: 'the heap profile', run: () => rm(heapFile, { force: true }) });
+    // The heap profile and previous logs stream out of the pod into <data dir>/evidence (inside workDir).
 
     const status = async (): Promise<IncidentRecord> => JSON.parse(await firebreak(['status', workflowId, '--json']));
     let shown = 0;

@@ -149,7 +149,7 @@ export class ServiceEndpoint {
   healthy = false;
   readonly healthHits: { at: number; healthy: boolean }[] = [];
   heapHits = 0;
-  readonly heapProfile = Buffer.from(`heap profile: 42: 1048576 [42: 1048576] @ heap/1048576\n${'#'.repeat(2000)}\n`);
+  heapProfile = Buffer.from(`heap profile: 42: 1048576 [42: 1048576] @ heap/1048576\n${'#'.repeat(2000)}\n`);
   private server?: Server;
   baseUrl = '';
 

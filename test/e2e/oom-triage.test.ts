@@ -1,13 +1,12 @@
 /**
  * RB4 end to end on the real engine: an OOM alert fired through the bed's real Alertmanager
  * (amtool), the kill found in the pod's status, the limit raised once and the exporter queue
- * shrunk, a heap profile taken by exec in the pod, the leak judged from Prometheus, the worker
+ * shrunk, a heap profile streamed out of the pod into the evidence store, the leak judged from Prometheus, the worker
  * SIGKILLed while the disable-export gate waits, the gate approved through the CLI, and the
  * mitigations restored by a button once Alertmanager resolves the alert; and from a signed Slack
  * command, where the humans reject the extreme step and keep the mitigations.
  */
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { incidentWorkflowId } from '../../common/ids';
 import { remoteWrite, sampleSeries } from '../bed/prometheus';
@@ -21,7 +20,6 @@ function memoryLimit(deployment: {
 
 describe('oom-triage end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => {
   let world: World;
-  const heapFiles: string[] = [];
 
   before(async () => {
     world = await World.create({
@@ -40,7 +38,6 @@ describe('oom-triage end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => {
   });
 
   after(async () => {
-    for (const file of heapFiles) await rm(file, { force: true });
     await world?.close();
   });
 
@@ -73,9 +70,6 @@ describe('oom-triage end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => {
       500,
     );
     assert.ok(workflowId.startsWith('alert:alertmanager:'), workflowId);
-    heapFiles.push(
-      `/tmp/firebreak-heap-${((await world.record(workflowId))?.id ?? '').replace(/[^A-Za-z0-9-]/g, '_')}.prof`,
-    );
 
     const atGate = await world.waitFor(
       workflowId,
@@ -87,7 +81,7 @@ describe('oom-triage end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => {
     assert.equal(atGate.severity, 'P1');
     const text = atGate.timeline.map((e) => e.message).join('\n');
     assert.match(text, /1 OOM kill\(s\) found|[1-9]\d* OOM kill\(s\) found/);
-    assert.match(text, /Heap profile saved in/);
+    assert.match(text, /Evidence kept: heap-profile-.*\.prof, \d+ bytes, sha256 [0-9a-f]{64}/);
     if (leakWritten) assert.match(text, /Memory trend: leak/);
     assert.ok(world.service.heapHits >= 1, 'the heap profile was fetched from the service');
 
