@@ -36,14 +36,19 @@ const RULES: Record<RuleName, PolicyRule & { why: string }> = {
     verbs: ['list'],
   },
   pods: {
-    why: "listDeploymentPods and findOomKills list the Deployment's pods; execInPod reads its pod",
+    why: "listDeploymentPods and findOomKills list the Deployment's pods; captureHeapProfile and capturePreviousLogs read one",
     apiGroups: [''],
     resources: ['pods'],
     verbs: ['get', 'list'],
   },
-  podLogs: { why: 'readPodLogs', apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
+  podLogs: {
+    why: 'readPodLogs and capturePreviousLogs (kubectl logs --previous)',
+    apiGroups: [''],
+    resources: ['pods/log'],
+    verbs: ['get'],
+  },
   podExec: {
-    why: 'execInPod (heap profile): a WebSocket exec needs get, and create since Kubernetes 1.31',
+    why: 'captureHeapProfile (exec streaming the profile out): a WebSocket exec needs get, and create since Kubernetes 1.31',
     apiGroups: [''],
     resources: ['pods/exec'],
     verbs: ['create', 'get'],

@@ -20,9 +20,20 @@ export const RUNBOOK_ACCESS: readonly Access[] = [
   { group: 'apps', resource: 'deployments', verbs: ['get', 'patch'], usedBy: 'every deployment change and read' },
   { group: 'apps', resource: 'deployments', subresource: 'scale', verbs: ['get', 'patch'], usedBy: 'scaleDeployment' },
   { group: 'apps', resource: 'replicasets', verbs: ['list'], usedBy: 'rolloutHistory, rolloutUndo' },
-  { group: '', resource: 'pods', verbs: ['get', 'list'], usedBy: 'listDeploymentPods, findOomKills, execInPod' },
-  { group: '', resource: 'pods', subresource: 'log', verbs: ['get'], usedBy: 'readPodLogs' },
-  { group: '', resource: 'pods', subresource: 'exec', verbs: ['create', 'get'], usedBy: 'execInPod (heap profile)' },
+  {
+    group: '',
+    resource: 'pods',
+    verbs: ['get', 'list'],
+    usedBy: 'listDeploymentPods, findOomKills, captureHeapProfile',
+  },
+  { group: '', resource: 'pods', subresource: 'log', verbs: ['get'], usedBy: 'readPodLogs, capturePreviousLogs' },
+  {
+    group: '',
+    resource: 'pods',
+    subresource: 'exec',
+    verbs: ['create', 'get'],
+    usedBy: 'captureHeapProfile (heap profile)',
+  },
   { group: '', resource: 'events', verbs: ['list'], usedBy: 'listRecentEvents, findOomKills' },
 ];
 
