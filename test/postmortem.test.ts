@@ -301,6 +301,11 @@ describe('postmortem export from real runbook histories', { concurrency: true },
       'the restore-after timer fired',
     );
     assert.ok(postmortem.mitigations.every((m) => m.restored === (m.restoredAt !== undefined)));
+    const heap = postmortem.evidence.find((e) => e.name.startsWith('heap-profile-'));
+    assert.equal(heap?.bytes, 48_213);
+    assert.equal(heap?.sha256, 'ab'.repeat(32));
+    assert.match(heap?.slackFileId ?? '', /^F\d+$/, 'the thread upload is joined to its artefact');
+    assert.match(markdown, new RegExp(`## Evidence[\\s\\S]*\`${heap.name}\`[^\\n]*48213 bytes[^\\n]*${heap.sha256}`));
   });
 
   test('alert-triggered: detection time from the alert, later alerts as signals, resolved by the alert', async () => {

@@ -66,6 +66,11 @@ class HeadBuffer extends Writable {
   }
 }
 
+/** What a reference says of its source stays a line, whatever URL or name it was given. */
+function shorten(text: string, max = 300): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
 function heartbeat(details: unknown): void {
   try {
     Context.current().heartbeat(details);
@@ -111,30 +116,35 @@ export function createEvidenceActivities(deps: EvidenceDeps) {
         );
       }
       const name = artefactName('heap-profile', input.pod, `${input.container ?? 'default'}.prof`);
-      const where = `${input.namespace}/${input.pod}${input.container ? ` (${input.container})` : ''}`;
-      return store.capture(input.incidentId, name, `heap profile of ${where} from ${input.url}`, async (sink, stop) => {
-        const stderr = new HeadBuffer();
-        // Positional arguments, not interpolation: the URL never reaches the shell as code.
-        const command = ['sh', '-c', 'exec curl -sSf "$1"', 'heap-profile', input.url];
-        const timeoutSeconds = clamp(
-          input.timeoutSeconds,
-          DEFAULT_HEAP_PROFILE_TIMEOUT_SECONDS,
-          MAX_HEAP_PROFILE_TIMEOUT_SECONDS,
-        );
-        const result = await runExec(
-          api,
-          { namespace: input.namespace, pod: input.pod, container: input.container, command, timeoutSeconds },
-          sink,
-          stderr,
-          stop,
-        );
-        if ('exitCode' in result && result.exitCode !== 0) {
-          throw ApplicationFailure.nonRetryable(
-            `heap profile command in ${where} exited ${result.exitCode}: ${stderr.said() || '(no stderr)'}`,
-            ErrorType.EVIDENCE_UNAVAILABLE,
+      const where = shorten(`${input.namespace}/${input.pod}${input.container ? ` (${input.container})` : ''}`);
+      return store.capture(
+        input.incidentId,
+        name,
+        `heap profile of ${where} from ${shorten(input.url)}`,
+        async (sink, stop) => {
+          const stderr = new HeadBuffer();
+          // Positional arguments, not interpolation: the URL never reaches the shell as code.
+          const command = ['sh', '-c', 'exec curl -sSf "$1"', 'heap-profile', input.url];
+          const timeoutSeconds = clamp(
+            input.timeoutSeconds,
+            DEFAULT_HEAP_PROFILE_TIMEOUT_SECONDS,
+            MAX_HEAP_PROFILE_TIMEOUT_SECONDS,
           );
-        }
-      });
+          const result = await runExec(
+            api,
+            { namespace: input.namespace, pod: input.pod, container: input.container, command, timeoutSeconds },
+            sink,
+            stderr,
+            stop,
+          );
+          if ('exitCode' in result && result.exitCode !== 0) {
+            throw ApplicationFailure.nonRetryable(
+              `heap profile command in ${where} exited ${result.exitCode}: ${stderr.said() || '(no stderr)'}`,
+              ErrorType.EVIDENCE_UNAVAILABLE,
+            );
+          }
+        },
+      );
     },
 
     /**
