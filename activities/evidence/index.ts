@@ -130,14 +130,13 @@ export function createEvidenceActivities(deps: EvidenceDeps) {
             DEFAULT_HEAP_PROFILE_TIMEOUT_SECONDS,
             MAX_HEAP_PROFILE_TIMEOUT_SECONDS,
           );
-          const result = await runExec(
-            api,
-            { namespace: input.namespace, pod: input.pod, container: input.container, command, timeoutSeconds },
-            sink,
-            stderr,
-            stop,
-          );
-          if ('exitCode' in result && result.exitCode !== 0) {
+          const target = { namespace: input.namespace, pod: input.pod, container: input.container, command };
+          const result = await runExec(api, { ...target, timeoutSeconds }, sink, stderr, stop).catch((err: unknown) => {
+            // Past the cap the capture is complete; curl dying of the closed pipe says nothing.
+            if (stop.aborted) return { stopped: true as const };
+            throw err;
+          });
+          if ('exitCode' in result && result.exitCode !== 0 && !stop.aborted) {
             throw ApplicationFailure.nonRetryable(
               `heap profile command in ${where} exited ${result.exitCode}: ${stderr.said() || '(no stderr)'}`,
               ErrorType.EVIDENCE_UNAVAILABLE,
