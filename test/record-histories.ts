@@ -3,7 +3,11 @@
  * server with the typed fakes, its history saved for test/replay.test.ts. Re-record only when a
  * change is meant to be incompatible (and then guard running incidents with `patched()`).
  *
- *   node --import tsx test/record-histories.ts      (uses FIREBREAK_TEST_TEMPORAL_ADDRESS, or starts a dev server)
+ *   node --import tsx test/record-histories.ts [runbook…]   (all by default; uses
+ *   FIREBREAK_TEST_TEMPORAL_ADDRESS, or starts a dev server)
+ *
+ * A history kept for an older path of a runbook is saved beside it as `<runbook>-<what>.json`
+ * (e.g. oom-triage-heap-in-pod.json): replay.test.ts replays every file here.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -28,7 +32,10 @@ async function main(): Promise<void> {
   });
   try {
     await mkdir(HISTORIES_DIR, { recursive: true });
-    for (const runbook of RUNBOOK_IDS) {
+    const chosen = process.argv.slice(2);
+    const unknown = chosen.filter((name) => !(RUNBOOK_IDS as readonly string[]).includes(name));
+    if (unknown.length) throw new Error(`unknown runbook(s): ${unknown.join(', ')}`);
+    for (const runbook of RUNBOOK_IDS.filter((id) => chosen.length === 0 || chosen.includes(id))) {
       const handle = await HAPPY_PATHS[runbook](client, worker.taskQueue);
       await handle.result();
       const file = path.join(HISTORIES_DIR, `${runbook}.json`);

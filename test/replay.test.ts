@@ -4,7 +4,7 @@
  * fails here with a DeterminismViolationError. Needs no server.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
@@ -14,12 +14,14 @@ import { bundleWorkflowsOnce, installQuietRuntime } from './bed/worker';
 
 const HISTORIES_DIR = new URL('./fixtures/histories/', import.meta.url);
 
-test('every runbook replays its recorded history without a determinism error', async () => {
+test('every recorded history (one per runbook, and older paths kept beside them) replays without a determinism error', async () => {
   installQuietRuntime();
+  const files = (await readdir(HISTORIES_DIR)).filter((file) => file.endsWith('.json')).sort();
+  for (const runbook of RUNBOOK_IDS) assert.ok(files.includes(`${runbook}.json`), `no recorded history of ${runbook}`);
   const histories = await Promise.all(
-    RUNBOOK_IDS.map(async (runbook) => {
-      const text = await readFile(fileURLToPath(new URL(`${runbook}.json`, HISTORIES_DIR)), 'utf8');
-      return { workflowId: `replay-${runbook}`, history: historyFromJSON(JSON.parse(text)) };
+    files.map(async (file) => {
+      const text = await readFile(fileURLToPath(new URL(file, HISTORIES_DIR)), 'utf8');
+      return { workflowId: `replay-${file.replace(/\.json$/, '')}`, history: historyFromJSON(JSON.parse(text)) };
     }),
   );
   const replayed: string[] = [];
@@ -29,6 +31,6 @@ test('every runbook replays its recorded history without a determinism error', a
   }
   assert.deepEqual(
     replayed,
-    RUNBOOK_IDS.map((runbook) => `replay-${runbook}`),
+    histories.map((h) => h.workflowId),
   );
 });
