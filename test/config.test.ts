@@ -27,6 +27,16 @@ test('defaults match the documented ones', () => {
   assert.equal(env.FIREBREAK_DATA_DIR, './.firebreak');
   assert.equal(env.TEMPORAL_NAMESPACE, 'default');
   assert.equal(env.TEMPORAL_ADDRESS, undefined);
+  assert.equal(env.FIREBREAK_EVIDENCE_DIR, undefined, 'evidence goes to <data dir>/evidence');
+  assert.equal(env.FIREBREAK_EVIDENCE_MAX_BYTES, 64 * 2 ** 20);
+});
+
+test('the evidence cap is a size, named when wrong', () => {
+  assert.equal(parseEnv({ FIREBREAK_EVIDENCE_MAX_BYTES: '16MiB' }).FIREBREAK_EVIDENCE_MAX_BYTES, 16 * 2 ** 20);
+  const err = configError(() => parseEnv({ FIREBREAK_EVIDENCE_MAX_BYTES: 'lots' }));
+  assert.match(err.message, /FIREBREAK_EVIDENCE_MAX_BYTES: must be a size/);
+  const tiny = configError(() => parseEnv({ FIREBREAK_EVIDENCE_MAX_BYTES: '10' }));
+  assert.match(tiny.message, /FIREBREAK_EVIDENCE_MAX_BYTES: must be between 65536/);
 });
 
 test('every bad variable is named with the reason; secrets are not echoed', () => {
