@@ -33,8 +33,9 @@ export const oomTriage = {
   id: 'oom-triage',
   title: 'OOM triage',
   summary:
-    'Find OOM kills (container statuses, node events), raise the memory limit once, shrink the exporter queue, ' +
-    'offer disabling trace export behind a gate, save a heap profile and judge the memory trend.',
+    'Find OOM kills (container statuses, node events), keep the evidence first (previous logs and a heap profile ' +
+    'streamed out of the pod, posted to the thread), raise the memory limit once, shrink the exporter queue, ' +
+    'judge the memory trend and offer disabling trace export behind a gate.',
   defaultSeverity: 'P1',
   slashName: 'oom',
   workflowType: 'oomTriageWorkflow',
