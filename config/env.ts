@@ -119,6 +119,12 @@ export const envSchema = z
     ),
     SLACK_API_URL: url,
     KUBECONFIG: optionalText,
+    /**
+     * The ingress's own Kubernetes identity for its cluster-wide reads (alerting pod → Deployment):
+     * a kubeconfig file, or a directory holding a service account's `token` and `ca.crt` (a mounted
+     * service-account-token Secret) used against the in-cluster API server. Unset: KUBECONFIG's.
+     */
+    FIREBREAK_INGRESS_KUBECONFIG: optionalText,
     PAGERDUTY_ROUTING_KEY: optionalText,
     PAGERDUTY_EVENTS_URL: url,
     PROMETHEUS_URL: url,

@@ -28,7 +28,9 @@ import { createOwnerResolver, replicaSetOfPodName, type OwnerResolver } from '..
 import type { AlertInstance } from '../domain/messages';
 import { podNames, podSuffix, workloadWithPod } from './alerts-support';
 import { freePort } from './bed/ports';
+import { DEFAULT_SERVICE_ACCOUNT, ingressServiceAccountFor, ingressTokenSecretName } from '../runbooks/rbac';
 import {
+  applyGeneratedRbac,
   createDeployment,
   createNamespace,
   deleteNamespace,
@@ -36,6 +38,8 @@ import {
   kubectlOk,
   kubeTestEnv,
   loadKubeConfig,
+  serviceAccountToken,
+  serviceAccountTokenSecret,
   settled,
   SKIP_WITHOUT_KUBE,
   waitUntil,
@@ -96,7 +100,44 @@ describe('which cluster the ingress asks (pure)', () => {
     assert.ok(fromHome.ok && fromHome.source === '~/.kube/config (https://10.0.0.1:6443)');
     const explicit = clusterAccess({ KUBECONFIG: file }, nothing);
     assert.ok(explicit.ok && explicit.source === 'KUBECONFIG (https://10.0.0.1:6443)');
+    assert.ok(explicit.ok && !explicit.ownIdentity, "KUBECONFIG is the worker's identity, borrowed");
     await rm(home, { recursive: true, force: true });
+  });
+
+  test("FIREBREAK_INGRESS_KUBECONFIG, the ingress's own identity, wins: a kubeconfig, or a token Secret's directory in a pod", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'firebreak-ingress-id-'));
+    try {
+      const file = path.join(dir, 'ingress.kubeconfig');
+      await writeFile(
+        file,
+        [
+          'apiVersion: v1',
+          'kind: Config',
+          'clusters: [{ name: c, cluster: { server: "https://10.0.0.2:6443" } }]',
+          'users: [{ name: u, user: { token: t } }]',
+          'contexts: [{ name: x, context: { cluster: c, user: u } }]',
+          'current-context: x',
+          '',
+        ].join('\n'),
+      );
+      const own = clusterAccess({ KUBECONFIG: '/worker/kubeconfig', FIREBREAK_INGRESS_KUBECONFIG: file }, nothing);
+      assert.ok(own.ok && own.ownIdentity && own.source === 'FIREBREAK_INGRESS_KUBECONFIG (https://10.0.0.2:6443)');
+
+      const mounted = path.join(dir, 'secret');
+      await mkdir(mounted);
+      const outside = clusterAccess({ FIREBREAK_INGRESS_KUBECONFIG: mounted }, nothing);
+      assert.ok(!outside.ok && /needs the in-cluster API server/.test(outside.reason), JSON.stringify(outside));
+      const inPod = { ...nothing, apiServer: 'https://10.96.0.1:443' };
+      const unfilled = clusterAccess({ FIREBREAK_INGRESS_KUBECONFIG: mounted }, inPod);
+      assert.ok(!unfilled.ok && /cannot read its token/.test(unfilled.reason), JSON.stringify(unfilled));
+      await writeFile(path.join(mounted, 'token'), 'a-token\n');
+      const filled = clusterAccess({ FIREBREAK_INGRESS_KUBECONFIG: mounted }, inPod);
+      assert.ok(filled.ok && filled.ownIdentity, JSON.stringify(filled));
+      assert.equal(filled.kubeConfig.getCurrentUser()?.token, 'a-token');
+      assert.equal(filled.kubeConfig.getCurrentCluster()?.server, 'https://10.96.0.1:443');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -232,6 +273,45 @@ describe('owner resolution on the real control plane', { skip: SKIP_WITHOUT_KUBE
     assert.equal((await owners.podOwner(namespace, pod!)).kind, 'deployment', 'still the remembered answer');
     now += 2_000;
     assert.equal((await owners.podOwner(namespace, pod!)).kind, 'unresolved', 'asked again after the TTL');
+  });
+
+  test("`firebreak rbac`'s identities: the ingress's token Secret, mounted, follows pods anywhere; the worker's may not", async () => {
+    // The worker is given another namespace: this one is outside its Roles, as most alerting ones are.
+    const workerNs = await createNamespace(admin, 'alerts-owners-worker');
+    const mounted = await mkdtemp(path.join(tmpdir(), 'firebreak-ingress-secret-'));
+    try {
+      await applyGeneratedRbac(admin, { namespaces: [workerNs] });
+      const ingress = ingressServiceAccountFor(DEFAULT_SERVICE_ACCOUNT);
+      const secret = await serviceAccountTokenSecret(admin, {
+        name: ingressTokenSecretName(ingress),
+        namespace: ingress.namespace,
+      });
+      // The files a pod mounting the Secret sees, and the API server it reaches in-cluster.
+      await writeFile(path.join(mounted, 'token'), secret.token);
+      await writeFile(path.join(mounted, 'ca.crt'), secret.caCrt);
+      const access = clusterAccess(
+        { KUBECONFIG: '/the/worker/kubeconfig', FIREBREAK_INGRESS_KUBECONFIG: mounted },
+        { exists: existsSync, home: mounted, inCluster: true, apiServer: admin.getCurrentCluster()!.server },
+      );
+      assert.ok(access.ok && access.ownIdentity, JSON.stringify(access));
+      assert.deepEqual(await createOwnerResolver(access.kubeConfig).podOwner(namespace, deploymentPod), {
+        kind: 'deployment',
+        name: 'checkout',
+        replicaSet,
+      });
+
+      const worker = kubeConfigWithToken(admin, await serviceAccountToken(admin, DEFAULT_SERVICE_ACCOUNT));
+      const refused = await createOwnerResolver(worker).podOwner(namespace, deploymentPod);
+      assert.ok(
+        refused.kind === 'unresolved' &&
+          !refused.transient &&
+          /refused to get pod .*HTTP 403.*FIREBREAK_INGRESS_KUBECONFIG/.test(refused.reason),
+        JSON.stringify(refused),
+      );
+    } finally {
+      await rm(mounted, { recursive: true, force: true });
+      await deleteNamespace(admin, workerNs);
+    }
   });
 
   test('refused or unreachable API: unresolved, transient only when asking again may help', async () => {

@@ -1013,13 +1013,23 @@ describe('Kubernetes activities', { skip: SKIP_WITHOUT_KUBE }, () => {
 
     test('outside the role: FORBIDDEN naming the verb and the resource', async () => {
       const outside = { namespace: otherNs, deployment: 'svc' };
+      // Not even a read: the ingress's cluster-wide reads belong to its own service account.
       await rejectsWith(
         confined.rolloutRestart({ ...outside, incidentId: 'inc-rbac-out' }),
         ErrorType.FORBIDDEN,
         new RegExp(
-          // The ingress's read-only ClusterRole (same service account) lets it read; changing is refused.
-          `verb "patch" on resource "deployments.apps" in namespace "${otherNs}".*cannot patch resource "deployments"`,
+          `verb "get" on resource "deployments.apps" in namespace "${otherNs}".*cannot get resource "deployments"`,
         ),
+      );
+      await rejectsWith(
+        confined.readDeploymentSettings(outside),
+        ErrorType.FORBIDDEN,
+        new RegExp(`verb "get" on resource "deployments.apps" in namespace "${otherNs}"`),
+      );
+      await rejectsWith(
+        confined.listDeploymentPods(outside),
+        ErrorType.FORBIDDEN,
+        new RegExp(`verb "(get|list)" on resource "(deployments.apps|pods)" in namespace "${otherNs}"`),
       );
       const pod = (await podsOf(kc, otherNs, 'svc'))[0]!.metadata!.name!;
       await rejectsWith(
@@ -1130,20 +1140,6 @@ describe('Kubernetes activities', { skip: SKIP_WITHOUT_KUBE }, () => {
     });
 
     test('kubectl auth can-i as the service account: every granted verb yes in the listed namespace, no elsewhere', async () => {
-      // A subresource is asked as `pods --subresource=exec`, the way the API server sees the request.
-      const canI = async (verb: string, resource: string, namespace: string) =>
-        (
-          await kubectl(env, [
-            'auth',
-            'can-i',
-            verb,
-            resource.split('/')[0]!,
-            ...(resource.includes('/') ? [`--subresource=${resource.split('/')[1]}`] : []),
-            '--as=system:serviceaccount:firebreak:firebreak',
-            '-n',
-            namespace,
-          ])
-        ).stdout.trim();
       for (const [verb, resource] of [
         ['patch', 'deployments.apps'],
         ['patch', 'deployments.apps/scale'],
@@ -1152,9 +1148,106 @@ describe('Kubernetes activities', { skip: SKIP_WITHOUT_KUBE }, () => {
         ['create', 'pods/exec'],
         ['list', 'events'],
       ] as const) {
-        assert.equal(await canI(verb, resource, workNs), 'yes', `${verb} ${resource} in ${workNs}`);
-        assert.equal(await canI(verb, resource, otherNs), 'no', `${verb} ${resource} in ${otherNs}`);
+        assert.equal(await canI(env, WORKER_SA, verb, resource, workNs), 'yes', `${verb} ${resource} in ${workNs}`);
+        assert.equal(await canI(env, WORKER_SA, verb, resource, otherNs), 'no', `${verb} ${resource} in ${otherNs}`);
+      }
+    });
+
+    test("outside its namespaces the worker's service account may do nothing at all, not even read", async () => {
+      const asked = [
+        ['get', 'deployments.apps'],
+        ['list', 'deployments.apps'],
+        ['watch', 'deployments.apps'],
+        ['patch', 'deployments.apps'],
+        ['update', 'deployments.apps'],
+        ['delete', 'deployments.apps'],
+        ['get', 'deployments.apps/scale'],
+        ['patch', 'deployments.apps/scale'],
+        ['get', 'replicasets.apps'],
+        ['list', 'replicasets.apps'],
+        ['get', 'pods'],
+        ['list', 'pods'],
+        ['delete', 'pods'],
+        ['get', 'pods/log'],
+        ['get', 'pods/exec'],
+        ['create', 'pods/exec'],
+        ['list', 'events'],
+        ['get', 'jobs.batch'],
+      ] as const;
+      const answers = await Promise.all(asked.map(([verb, resource]) => canI(env, WORKER_SA, verb, resource, otherNs)));
+      assert.deepEqual(
+        answers.map((answer, i) => `${asked[i]!.join(' ')}: ${answer}`),
+        asked.map(([verb, resource]) => `${verb} ${resource}: no`),
+      );
+      // Every verb on every resource, in one question: nothing but what every account may ask about itself.
+      assert.deepEqual(await resourceRules(env, WORKER_SA, otherNs), SELF_REVIEWS);
+    });
+
+    test("the ingress's own service account may read the four kinds anywhere, and never change or exec", async () => {
+      for (const namespace of [workNs, otherNs]) {
+        const rules = await resourceRules(env, INGRESS_SA, namespace);
+        assert.deepEqual(
+          rules.filter((rule) => !SELF_REVIEWS.includes(rule)),
+          ['deployments.apps [get]', 'jobs.batch [get]', 'pods [get]', 'replicasets.apps [get]'],
+          namespace,
+        );
+        for (const [verb, resource, answer] of [
+          ['get', 'deployments.apps', 'yes'],
+          ['get', 'pods', 'yes'],
+          ['list', 'pods', 'no'],
+          ['patch', 'deployments.apps', 'no'],
+          ['patch', 'deployments.apps/scale', 'no'],
+          ['delete', 'pods', 'no'],
+          ['create', 'pods/exec', 'no'],
+          ['get', 'pods/exec', 'no'],
+          ['get', 'pods/log', 'no'],
+          ['get', 'secrets', 'no'],
+        ] as const) {
+          assert.equal(
+            await canI(env, INGRESS_SA, verb, resource, namespace),
+            answer,
+            `${verb} ${resource} in ${namespace}`,
+          );
+        }
       }
     });
   });
 });
+
+const WORKER_SA = 'system:serviceaccount:firebreak:firebreak';
+const INGRESS_SA = 'system:serviceaccount:firebreak:firebreak-ingress';
+/** What every authenticated account may do whatever its roles: ask about itself (system:basic-user). */
+const SELF_REVIEWS = [
+  'selfsubjectaccessreviews.authorization.k8s.io [create]',
+  'selfsubjectreviews.authentication.k8s.io [create]',
+  'selfsubjectrulesreviews.authorization.k8s.io [create]',
+];
+
+/** `kubectl auth can-i <verb> <resource> --as=<who> -n <ns>`; a subresource is asked as the API server sees it. */
+async function canI(env: KubeTestEnv, who: string, verb: string, resource: string, namespace: string): Promise<string> {
+  const [kind, subresource] = resource.split('/');
+  const answer = await kubectl(env, [
+    'auth',
+    'can-i',
+    verb,
+    kind!,
+    ...(subresource ? [`--subresource=${subresource}`] : []),
+    `--as=${who}`,
+    '-n',
+    namespace,
+  ]);
+  return answer.stdout.trim();
+}
+
+/** The resource rules of `kubectl auth can-i --list`: `<resource> [<verbs>]`, sorted (URL-only rows left out). */
+async function resourceRules(env: KubeTestEnv, who: string, namespace: string): Promise<string[]> {
+  const answer = await kubectl(env, ['auth', 'can-i', '--list', `--as=${who}`, '-n', namespace]);
+  assert.equal(answer.code, 0, answer.stderr);
+  return answer.stdout
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((cells) => cells.length >= 4 && !cells[0]!.startsWith('['))
+    .map((cells) => `${cells[0]} ${cells.slice(3).join(' ')}`)
+    .sort();
+}

@@ -265,7 +265,12 @@ function routingTables(
     const access = clusterAccess(deps.env);
     if (access.ok) {
       tables.owners = createOwnerResolver(access.kubeConfig);
-      info(`alert routing: pods are followed to their Deployments through ${access.source}`);
+      info(
+        `alert routing: pods are followed to their Deployments through ${access.source}` +
+          (access.ownIdentity
+            ? ''
+            : " — the worker's identity; under `firebreak rbac` it reads only the worker's namespaces: give the ingress its own with FIREBREAK_INGRESS_KUBECONFIG"),
+      );
     } else {
       tables.ownersOff = `no Kubernetes cluster is configured (${access.reason})`;
       warn(`alert routing: pods are not followed to their Deployments: ${tables.ownersOff}`);

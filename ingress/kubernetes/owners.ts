@@ -103,7 +103,7 @@ export function createOwnerResolver(kubeConfig: KubeConfig, options: OwnerResolv
     } catch (err) {
       if (err instanceof ApiException && err.code === 404) return { kind: 'missing' };
       if (err instanceof ApiException && (err.code === 401 || err.code === 403)) {
-        const reason = `the Kubernetes API refused to ${what} (HTTP ${err.code}); the ingress needs get on pods, replicasets, deployments and jobs`;
+        const reason = `the Kubernetes API refused to ${what} (HTTP ${err.code}); the ingress needs get on pods, replicasets, deployments and jobs (the firebreak-ingress ClusterRole of \`firebreak rbac\`, for the identity FIREBREAK_INGRESS_KUBECONFIG names)`;
         return { kind: 'failed', owner: { kind: 'unresolved', reason, transient: false } };
       }
       const message = err instanceof ApiException ? `HTTP ${err.code}` : (err as Error).message;

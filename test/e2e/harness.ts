@@ -44,7 +44,8 @@ import {
   type StoredMessage,
 } from '../bed/slack-standin';
 import { freePort } from '../bed/ports';
-import { applyGeneratedRbac, deploymentManifest, type DeploymentShape } from '../kube/fixtures';
+import { DEFAULT_SERVICE_ACCOUNT, ingressServiceAccountFor } from '../../runbooks/rbac';
+import { applyGeneratedRbac, deploymentManifest, serviceAccountToken, type DeploymentShape } from '../kube/fixtures';
 import { closeServer, listenOnLoopback } from '../bed/process';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -286,30 +287,34 @@ export class FirebreakProcess {
 // ---- Kubernetes -----------------------------------------------------------------------------------
 
 /**
- * A kubeconfig for the worker with exactly the permissions `firebreak rbac --namespaces <these>
- * --heap-profile <these>` prints: applied as an operator would, and a token for its ServiceAccount.
+ * Kubeconfigs for the worker and the ingress with exactly the permissions `firebreak rbac
+ * --namespaces <these> --heap-profile <these>` prints, applied as an operator would: the worker's
+ * service account, and the ingress's own (its cluster-wide reads are not the worker's).
  */
-export async function leastPrivilegeKubeconfig(admin: KubeConfig, file: string, namespaces: string[]): Promise<void> {
-  const core = admin.makeApiClient(CoreV1Api);
+export async function leastPrivilegeKubeconfigs(
+  admin: KubeConfig,
+  files: { worker: string; ingress: string },
+  namespaces: string[],
+): Promise<void> {
   await applyGeneratedRbac(admin, { namespaces, heapProfileNamespaces: namespaces });
-  const token = await eventually('a token for serviceaccount firebreak/firebreak', async () => {
-    const answer = await core.createNamespacedServiceAccountToken({
-      name: 'firebreak',
-      namespace: 'firebreak',
-      body: { spec: { audiences: [], expirationSeconds: 3600 } },
-    });
-    return answer.status?.token;
-  });
   const cluster = admin.getCurrentCluster();
   if (!cluster) throw new Error('the admin kubeconfig has no cluster');
-  const worker = new KubeConfig();
-  worker.loadFromOptions({
-    clusters: [cluster],
-    users: [{ name: 'firebreak', token }],
-    contexts: [{ name: 'firebreak', cluster: cluster.name, user: 'firebreak' }],
-    currentContext: 'firebreak',
-  });
-  await writeFile(file, worker.exportConfig(), { mode: 0o600 });
+  for (const [file, account] of [
+    [files.worker, DEFAULT_SERVICE_ACCOUNT],
+    [files.ingress, ingressServiceAccountFor(DEFAULT_SERVICE_ACCOUNT)],
+  ] as const) {
+    const token = await eventually(`a token for serviceaccount ${account.namespace}/${account.name}`, () =>
+      serviceAccountToken(admin, account),
+    );
+    const identity = new KubeConfig();
+    identity.loadFromOptions({
+      clusters: [cluster],
+      users: [{ name: account.name, token }],
+      contexts: [{ name: account.name, cluster: cluster.name, user: account.name }],
+      currentContext: account.name,
+    });
+    await writeFile(file, identity.exportConfig(), { mode: 0o600 });
+  }
 }
 
 /** The cluster as the admin and the reference kubectl see it. */
@@ -571,8 +576,15 @@ export class World {
     const kubeconfig = this.options.adminKubeconfig
       ? this.bed.kubeconfig
       : path.join(this.workDir, 'worker.kubeconfig');
+    const ingressKubeconfig = this.options.adminKubeconfig
+      ? this.bed.kubeconfig
+      : path.join(this.workDir, 'ingress.kubeconfig');
     if (!this.options.adminKubeconfig) {
-      await leastPrivilegeKubeconfig(this.cluster.admin, kubeconfig, [this.namespace]);
+      await leastPrivilegeKubeconfigs(
+        this.cluster.admin,
+        { worker: kubeconfig, ingress: ingressKubeconfig },
+        [this.namespace],
+      );
     }
 
     const configPath = path.join(this.workDir, 'firebreak.yaml');
@@ -615,6 +627,7 @@ export class World {
         FIREBREAK_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
         ...(this.bed.workflowBundle ? { FIREBREAK_WORKFLOW_BUNDLE: this.bed.workflowBundle } : {}),
         KUBECONFIG: kubeconfig,
+        FIREBREAK_INGRESS_KUBECONFIG: ingressKubeconfig,
         SLACK_BOT_TOKEN: SLACK_TOKEN,
         SLACK_SIGNING_SECRET: this.signingSecret,
         SLACK_API_URL: this.slack.apiUrl,

@@ -13,6 +13,7 @@ import {
   type V1Deployment,
   type V1Role,
   type V1RoleBinding,
+  type V1Secret,
 } from '@kubernetes/client-node';
 import { rbacManifests, type RbacOptions } from '../../runbooks/rbac';
 
@@ -52,6 +53,49 @@ export function kubeConfigWithToken(admin: KubeConfig, token: string, user = 'to
     currentContext: 'ctx',
   });
   return kc;
+}
+
+/** A short-lived token of a service account (TokenRequest), as `kubectl create token` makes. */
+export async function serviceAccountToken(
+  admin: KubeConfig,
+  account: { name: string; namespace: string },
+  expirationSeconds = 3600,
+): Promise<string> {
+  const answer = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
+    name: account.name,
+    namespace: account.namespace,
+    body: { spec: { audiences: [], expirationSeconds } },
+  });
+  const token = answer.status?.token;
+  if (!token) throw new Error(`no token for serviceaccount ${account.namespace}/${account.name}`);
+  return token;
+}
+
+/**
+ * What the kube-controller-manager's token controller wrote into a service-account-token Secret
+ * (`token`, `ca.crt`), as a pod mounting that Secret would see it. Waits for the controller.
+ */
+export async function serviceAccountTokenSecret(
+  admin: KubeConfig,
+  secret: { name: string; namespace: string },
+  timeoutMs = 30_000,
+): Promise<{ token: string; caCrt: string }> {
+  const core = admin.makeApiClient(CoreV1Api);
+  let found: { token: string; caCrt: string } | undefined;
+  await waitUntil(
+    `the token controller to fill secret ${secret.namespace}/${secret.name}`,
+    async () => {
+      const data = (await core.readNamespacedSecret(secret)).data ?? {};
+      if (!data.token || !data['ca.crt']) return false;
+      found = {
+        token: Buffer.from(data.token, 'base64').toString('utf8'),
+        caCrt: Buffer.from(data['ca.crt'], 'base64').toString('utf8'),
+      };
+      return true;
+    },
+    timeoutMs,
+  );
+  return found!;
 }
 
 export interface CommandResult {
@@ -215,9 +259,14 @@ export async function applyGeneratedRbac(admin: KubeConfig, options: RbacOptions
       await ignoreExists(() => rbac.createClusterRole({ body: doc as V1Role }));
       await rbac.replaceClusterRole({ name: doc.metadata.name, body: doc as V1Role });
     } else if (doc.kind === 'ClusterRoleBinding') {
+      // Replaced too: a bed that ran an older generator keeps no stale subject.
       await ignoreExists(() => rbac.createClusterRoleBinding({ body: doc as V1RoleBinding }));
+      await rbac.replaceClusterRoleBinding({ name: doc.metadata.name, body: doc as V1RoleBinding });
     } else if (doc.kind === 'RoleBinding') {
       await ignoreExists(() => rbac.createNamespacedRoleBinding({ namespace, body: doc as V1RoleBinding }));
+      await rbac.replaceNamespacedRoleBinding({ name: doc.metadata.name, namespace, body: doc as V1RoleBinding });
+    } else if (doc.kind === 'Secret') {
+      await ignoreExists(() => core.createNamespacedSecret({ namespace, body: doc as V1Secret }));
     } else throw new Error(`unexpected kind ${doc.kind} from rbacManifests`);
   }
 }
