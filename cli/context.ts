@@ -12,7 +12,8 @@ import { incidentPolicy, loadFileConfig } from '../config/file';
 import { connectionIdentity } from '../client/identity';
 import { cliActorGroups, createQuickSlackClient, UserGroupResolver } from '../client/slack-groups';
 import { referencedGroups } from '../domain/access';
-import { refusedSignal } from '../domain/messages';
+import { refusedSignal, type RefusalNotice } from '../domain/messages';
+import { refusalLogWorkflowId, REFUSAL_LOG_WORKFLOW_TYPE } from '../domain/refusals';
 import { isGrpcServiceError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import { ConfigError, parseEnv, type Env } from '../config/env';
@@ -27,6 +28,9 @@ export interface CliIO {
   /** Aborted when the user presses Ctrl-C: `run` stops following, the incident keeps running. */
   interrupt?: AbortSignal;
 }
+
+/** How long a refused command waits to have its refusal logged before it answers anyway. */
+const REFUSAL_LOG_TIMEOUT_MS = 5_000;
 
 /** Bad flags or arguments: exit 2 with the command's usage. */
 export class UsageError extends Error {
@@ -149,14 +153,41 @@ export class CommandContext {
   }
 
   /**
-   * A refused action: exit 1 with the reason, recorded on the incident's timeline when it concerns
-   * one (best effort: the answer to the person matters more).
+   * A refused action: exit 1 with the reason. The refusal goes to the worker, which counts it in the
+   * `/metrics` of `firebreak start` (the CLI has none of its own): recorded on the incident's
+   * timeline when it concerns one, else — a refused start, an incident closed meanwhile — on the
+   * refusal log. Best effort and bounded in time: the answer to the person matters more.
    */
   async refuse(action: AccessAction, reason: string, incident?: WorkflowHandle): Promise<never> {
-    if (incident) {
-      await incident.signal(refusedSignal, { actor: await this.actor(), action, reason }).catch(() => undefined);
-    }
+    const notice: RefusalNotice = { actor: await this.actor(), action, reason, channel: 'cli' };
+    const recorded = incident
+      ? await incident.signal(refusedSignal, notice).then(
+          () => true,
+          () => false,
+        )
+      : false;
+    if (!recorded) await this.logRefusal(notice);
     throw new CommandFailed(`refused: ${reason}`);
+  }
+
+  private async logRefusal(notice: RefusalNotice): Promise<void> {
+    const logged = (async () => {
+      const client = await this.client();
+      await client.workflow.signalWithStart(REFUSAL_LOG_WORKFLOW_TYPE, {
+        workflowId: refusalLogWorkflowId(this.env.FIREBREAK_TASK_QUEUE),
+        taskQueue: this.env.FIREBREAK_TASK_QUEUE,
+        args: [{}],
+        signal: refusedSignal,
+        signalArgs: [notice],
+      });
+    })().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const giveUp = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, REFUSAL_LOG_TIMEOUT_MS);
+      timer.unref();
+    });
+    await Promise.race([logged, giveUp]);
+    clearTimeout(timer);
   }
 
   async close(): Promise<void> {

@@ -31,6 +31,10 @@ export interface RefusalNotice {
   /** start, approve, acknowledge, resolve, cancel. */
   action: string;
   reason: string;
+  /** slack, cli, alert: the label it is counted under (else read from the actor's id). */
+  channel?: string;
+  /** The sender counted it in its own /metrics (the ingress); absent, the workflow counts it. */
+  counted?: boolean;
 }
 
 export interface AlertInstance {

@@ -49,7 +49,8 @@ export class IngressMetrics {
 
   readonly accessRefusals = this.counter(
     'firebreak_access_refusals_total',
-    'Actions refused by the permissions (start, approve, acknowledge, resolve, cancel), by channel.',
+    'Actions refused by the permissions (start, approve, acknowledge, resolve, cancel), by channel (slack, alert, cli; ' +
+      "the CLI's counted by the worker when they reach an incident or the refusal log).",
     ['action', 'channel'],
   );
 

@@ -16,10 +16,13 @@ import { runCli } from '../cli/cli';
 import { ErrorType } from '../common/errors';
 import { parseEnv } from '../config/env';
 import { incidentPolicy, parseFileConfig } from '../config/file';
-import { decideUpdate, statusQuery } from '../domain/messages';
+import { decideUpdate, refusedSignal, statusQuery } from '../domain/messages';
+import { recentRefusalsQuery, REFUSAL_LOG_WORKFLOW_TYPE, refusalLogWorkflowId } from '../domain/refusals';
 import { buildApp } from '../ingress/app';
+import { IngressMetrics } from '../ingress/metrics';
 import type { SlackIngressContext } from '../ingress/slack/context';
 import { createSlackRoutes } from '../ingress/slack/routes';
+import { createSinks } from '../worker/sinks';
 import { SlackStandIn } from './bed/slack-standin';
 import { connectTestClient, runTestWorker, testTemporalAddress, uniqueTaskQueue, type TestWorker } from './bed/worker';
 import { buttons, SlackDriver } from './slack-driver';
@@ -71,6 +74,9 @@ let workDir: string;
 let configPath: string;
 const world = new FakeWorld();
 const taskQueue = uniqueTaskQueue('access');
+// One registry for worker and ingress, as in `firebreak start`: the CLI's refusals, counted by the
+// workflows, show on the same /metrics as Slack's.
+const metrics = new IngressMetrics();
 const filePolicy = incidentPolicy(parseFileConfig(CONFIG));
 const policy = fastPolicy({
   approvers: filePolicy.approvers,
@@ -89,6 +95,7 @@ function startWorker(): Promise<TestWorker> {
       ...world.activities(),
       ...createSlackActivities({ client: web, defaultChannel: CHANNEL, log: () => undefined }),
     },
+    sinks: createSinks(metrics.accessRefusals),
   });
 }
 
@@ -113,6 +120,7 @@ before(async () => {
     env,
     config: parseFileConfig(CONFIG),
     policy,
+    metrics,
     health: async () => ({
       ok: true,
       temporal: { ok: true, address: 'test', namespace: 'default' },
@@ -170,6 +178,17 @@ async function refusalCount(action: string, channel: string): Promise<number> {
   return line ? Number(line.split(' ').pop()) : 0;
 }
 
+/** Waits until the refusal counter reaches `expected` (the worker counts the CLI's after its signal). */
+async function refusalCountReaches(action: string, channel: string, expected: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  let seen = await refusalCount(action, channel);
+  while (seen < expected && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    seen = await refusalCount(action, channel);
+  }
+  assert.equal(seen, expected, `firebreak_access_refusals_total{action="${action}",channel="${channel}"}`);
+}
+
 const t = (target: { namespace: string; deployment: string }) => `${target.namespace}/${target.deployment}`;
 
 describe('permissions', () => {
@@ -183,11 +202,21 @@ describe('permissions', () => {
     assert.match(answer.text, /You may not start \*P0 incident response\* in `shop`; nothing was started/);
     assert.equal(await refusalCount('start', 'slack'), before + 1);
 
+    const beforeCli = await refusalCount('start', 'cli');
     const refused = await cli(['run', 'p0-response', '--target', target, '--no-wait'], 'mallory');
     assert.equal(refused.code, 1, refused.stderr);
     assert.match(refused.stderr, /refused: cli:mallory may not start p0-response in shop/);
     await ctx.drain();
     assert.equal(await workflowExists(`incident:p0-response:${target}`), false, 'no incident was started');
+    // No incident to record it on: the refusal log keeps it, and the worker counts it on /metrics.
+    await refusalCountReaches('start', 'cli', beforeCli + 1);
+    const logged = await client.workflow.getHandle(refusalLogWorkflowId(taskQueue)).query(recentRefusalsQuery);
+    const mine = logged.filter((r) => r.reason.includes(target));
+    assert.deepEqual(
+      mine.map((r) => [r.actor.id, r.action, r.channel]),
+      [['cli:mallory', 'start', 'cli']],
+    );
+    assert.equal(await refusalCount('start', 'slack'), before + 1, 'the Slack refusal is counted once');
 
     // Dave may: by his Slack account (a member of S0SRE) and by his CLI account (a person of the rule).
     const started = await cli(['run', 'p0-response', '--target', target, '--no-wait'], 'dave');
@@ -237,8 +266,13 @@ describe('N-of-M approvals', () => {
     const choice = gate.choices!.at(-1)!;
 
     // Dave asked for it and is no lead: refused, and the refusal is on the timeline.
+    const slackBefore = await refusalCount('approve', 'slack');
+    const cliBefore = await refusalCount('approve', 'cli');
     await slack.postInteraction(slack.click(DAVE, request, pick).body);
     await stand.waitFor('a refusal for dave', () => stand.ephemerals.find((e) => e.user === DAVE.id));
+    await waitForRecord(handle, (r) => r.timeline.some((e) => /Refused: dave may not approve/.test(e.message)));
+    // Counted by the ingress, recorded by the workflow, and not counted again there.
+    assert.equal(await refusalCount('approve', 'slack'), slackBefore + 1);
 
     // Alice approves, then clicks again: one approval.
     await slack.postInteraction(slack.click(ALICE, request, pick).body);
@@ -256,6 +290,9 @@ describe('N-of-M approvals', () => {
     const again = await cli(['approve', workflowId, '--gate', 'confirm-rollback', '--choice', choice], 'alice');
     assert.equal(again.code, 1, again.stdout);
     assert.match(again.stderr, /alice already approved gate confirm-rollback/);
+    // The workflow refused it; the CLI told it so; the worker counted it.
+    await refusalCountReaches('approve', 'cli', cliBefore + 1);
+    assert.equal(await refusalCount('approve', 'slack'), slackBefore + 1);
 
     // The worker goes away and comes back: the approval so far is in the history.
     await worker.stop();
@@ -323,8 +360,10 @@ describe('CLI identity', () => {
     const record = await waitForRecord(handle, gatePending('confirm-rollback'));
     assert.equal(record.gates[0]!.fourEyes, true);
     const choice = record.gates[0]!.choices!.at(-1)!;
+    const cliBefore = await refusalCount('approve', 'cli');
     const refused = await cli(['approve', handle.workflowId, '--choice', choice], 'carol');
     assert.equal(refused.code, 1, refused.stdout);
+    await refusalCountReaches('approve', 'cli', cliBefore + 1);
     assert.match(refused.stderr, /needs a CLI identity proven by the Temporal connection.*cli:carol is self-declared/);
     const after = await handle.query(statusQuery);
     assert.equal(after.gates[0]!.status, 'pending');
@@ -336,5 +375,56 @@ describe('CLI identity', () => {
     });
     assert.equal(decided.status, 'approved');
     await handle.terminate('test over');
+  });
+});
+
+describe('the refusal log', () => {
+  test('keeps the last 50, bounded; counts what no one counted, under fixed labels whatever is sent', async () => {
+    const queue = uniqueTaskQueue('refusal-log');
+    const logWorker = await runTestWorker({
+      taskQueue: queue,
+      activities: {},
+      sinks: createSinks(metrics.accessRefusals),
+    });
+    try {
+      const before = {
+        cliStart: await refusalCount('start', 'cli'),
+        otherCli: await refusalCount('other', 'cli'),
+        slackStart: await refusalCount('start', 'slack'),
+      };
+      const handle = await client.workflow.signalWithStart(REFUSAL_LOG_WORKFLOW_TYPE, {
+        workflowId: refusalLogWorkflowId(queue),
+        taskQueue: queue,
+        args: [{}],
+        signal: refusedSignal,
+        signalArgs: [{ actor: { id: 'cli:first' }, action: 'start', reason: 'the first', channel: 'cli' }],
+      });
+      for (let i = 0; i < 55; i++) {
+        await handle.signal(refusedSignal, {
+          actor: { id: `cli:${'x'.repeat(500)}` },
+          action: i % 5 === 0 ? 'drop tables' : 'start',
+          reason: 'r'.repeat(10_000),
+          channel: i % 5 === 0 ? 'carrier-pigeon' : 'cli',
+        });
+      }
+      // Counted by the ingress already: recorded, not counted.
+      await handle.signal(refusedSignal, { actor: ALICE, action: 'start', reason: 'last', counted: true });
+      let kept = await handle.query(recentRefusalsQuery);
+      const deadline = Date.now() + 30_000;
+      while (kept.at(-1)?.reason !== 'last' && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        kept = await handle.query(recentRefusalsQuery);
+      }
+      assert.equal(kept.length, 50);
+      assert.equal(kept.at(-1)!.channel, 'slack');
+      assert.ok(kept.every((r) => r.actor.id.length <= 100 && r.reason.length <= 300 && r.action.length <= 40));
+      // The first, and 44 of the 55; an unknown action is `other`, an unknown channel read from the actor.
+      await refusalCountReaches('start', 'cli', before.cliStart + 45);
+      assert.equal(await refusalCount('other', 'cli'), before.otherCli + 11);
+      assert.equal(await refusalCount('start', 'slack'), before.slackStart, 'counted: true is not counted again');
+      await handle.terminate('test over');
+    } finally {
+      await logWorker.stop();
+    }
   });
 });

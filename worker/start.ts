@@ -12,6 +12,7 @@ import { incidentPolicy, loadFileConfig } from '../config/file';
 import { createLogger, lineLog, type Logger } from '../config/logger';
 import { escalationReach } from '../config/reach';
 import { buildApp, type HealthReport } from '../ingress/app';
+import { IngressMetrics } from '../ingress/metrics';
 import { ROUTE_MODULES } from '../ingress/routes';
 import { prepareNamespace, startDevServer, type DevServer } from './devserver';
 import { startArchiver } from './archiver';
@@ -92,7 +93,15 @@ export async function startFirebreak(
 
     const workerConnection = await connectWorker(env, address, logger);
     cleanups.push(() => workerConnection.close());
-    const worker: Worker = await createFirebreakWorker({ env, connection: workerConnection, slackChannel, logger });
+    // One registry for the process: refusals the worker's workflows count show on the ingress's /metrics.
+    const metrics = new IngressMetrics();
+    const worker: Worker = await createFirebreakWorker({
+      env,
+      connection: workerConnection,
+      slackChannel,
+      logger,
+      refusals: metrics.accessRefusals,
+    });
     const workerRun = worker.run();
     cleanups.push(async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
@@ -143,6 +152,7 @@ export async function startFirebreak(
       health,
       routes: ROUTE_MODULES,
       logger,
+      metrics,
     });
     await app.listen({ host: env.FIREBREAK_HOST, port: env.FIREBREAK_PORT });
     // Ingress stops first on shutdown: no new incidents while the worker drains.

@@ -7,3 +7,4 @@ export { emergencyRollbackWorkflow } from './emergency-rollback';
 export { avalancheMitigationWorkflow } from './avalanche-mitigation';
 export { oomTriageWorkflow } from './oom-triage';
 export { deploymentHoldWorkflow } from './hold';
+export { accessRefusalsWorkflow } from './refusals';

@@ -5,8 +5,8 @@
  */
 import { cancelUpdate } from '../../domain/messages';
 import { JSON_FLAG, oneId } from '../args';
-import { explain, resolveIncident, type Command } from '../context';
-import { runningIncident } from './incident';
+import { resolveIncident, type Command } from '../context';
+import { refusedOrExplained, runningIncident } from './incident';
 
 export const cancel: Command = {
   name: 'cancel',
@@ -26,9 +26,7 @@ export const cancel: Command = {
       .executeUpdate(cancelUpdate, {
         args: [{ actor: await ctx.actor(), restoreNow, ...(typeof reason === 'string' ? { reason } : {}) }],
       })
-      .catch((err: unknown) => {
-        throw explain(err, ref.workflowId);
-      });
+      .catch((err: unknown) => refusedOrExplained(ctx, 'cancel', err, handle));
     if (ctx.json) {
       ctx.printJson(record);
       return 0;

@@ -102,7 +102,7 @@ export async function runningIncident(client: Client, ref: IncidentRef): Promise
 }
 
 /** A refusal for want of permission is recorded on the incident; every failure is explained. */
-async function refusedOrExplained(
+export async function refusedOrExplained(
   ctx: CommandContext,
   action: AccessAction,
   err: unknown,

@@ -102,7 +102,9 @@ export function createContext(options: {
     async refused(action, actor, reason, incident) {
       options.metrics?.accessRefusals.inc({ action, channel: 'slack' });
       if (!incident) return;
-      await incident.signal(refusedSignal, { actor, action, reason }).catch((err: unknown) => {
+      // Counted above, so the incident records it without counting it again.
+      const notice = { actor, action, reason, channel: 'slack', counted: true };
+      await incident.signal(refusedSignal, notice).catch((err: unknown) => {
         log(`recording the refusal on ${incident.workflowId} failed: ${(err as Error).message}`);
       });
     },

@@ -174,6 +174,7 @@ async function cancelIncident(
       text: `:octagonal_sign: ${actorText(actor)} cancelled incident ${escapeMrkdwn(record.id)}${why} — stopping the runbook, ${restore}, resolving its pages.`,
     };
   } catch (err) {
+    if (isPermissionRefusal(err)) await ctx.refused('cancel', actor, explainRefusal(err), found.handle);
     return ephemeral(`:warning: ${escapeMrkdwn(explainRefusal(err))}`);
   }
 }

@@ -15,6 +15,8 @@ import {
   type WorkerOptions,
 } from '@temporalio/worker';
 
+import { createSinks } from '../../worker/sinks';
+
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 
 export function testTemporalAddress(): string {
@@ -82,7 +84,10 @@ export async function runTestWorker(
     address?: string;
     namespace?: string;
   } & Partial<
-    Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'interceptors' | 'stickyQueueScheduleToStartTimeout'>
+    Pick<
+      WorkerOptions,
+      'maxConcurrentActivityTaskExecutions' | 'interceptors' | 'stickyQueueScheduleToStartTimeout' | 'sinks'
+    >
   >,
 ): Promise<TestWorker> {
   installQuietRuntime();
@@ -95,6 +100,8 @@ export async function runTestWorker(
     taskQueue,
     activities,
     ...(workflowsPath ? { workflowsPath } : { workflowBundle: await bundleWorkflowsOnce() }),
+    // The production sinks, counting into nothing unless a test passes its own.
+    sinks: createSinks(),
     ...rest,
   });
   const running = worker.run();

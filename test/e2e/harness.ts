@@ -517,6 +517,9 @@ export interface WorldOptions {
   env?: Record<string, string>;
   approvers?: { users: string[]; groups?: string[] };
   routes?: Record<string, unknown>[];
+  /** The config's `people` and `permissions` sections, as written in YAML. */
+  people?: Record<string, unknown>;
+  permissions?: Record<string, unknown>;
   /** Use the admin kubeconfig instead of the least-privilege one. */
   adminKubeconfig?: boolean;
   /** Run against this Temporal instead of the bed's (the dev-server chaos test). */
@@ -580,11 +583,9 @@ export class World {
       ? this.bed.kubeconfig
       : path.join(this.workDir, 'ingress.kubeconfig');
     if (!this.options.adminKubeconfig) {
-      await leastPrivilegeKubeconfigs(
-        this.cluster.admin,
-        { worker: kubeconfig, ingress: ingressKubeconfig },
-        [this.namespace],
-      );
+      await leastPrivilegeKubeconfigs(this.cluster.admin, { worker: kubeconfig, ingress: ingressKubeconfig }, [
+        this.namespace,
+      ]);
     }
 
     const configPath = path.join(this.workDir, 'firebreak.yaml');
@@ -610,6 +611,8 @@ export class World {
         },
         approvers: { groups: [], ...(this.options.approvers ?? { users: [] }) },
         routes: this.options.routes ?? [],
+        ...(this.options.people ? { people: this.options.people } : {}),
+        ...(this.options.permissions ? { permissions: this.options.permissions } : {}),
       }),
     );
 
@@ -862,6 +865,13 @@ export class World {
 
   alertWorkflowId(groupKey: string): string {
     return alertWorkflowId('alertmanager', ALERT_RECEIVER, groupKey);
+  }
+
+  /** The engine's `GET /metrics`, as Prometheus scrapes it. */
+  async metrics(): Promise<string> {
+    const answer = await fetch(`${this.engine.url}/metrics`, { signal: AbortSignal.timeout(10_000) });
+    if (answer.status !== 200) throw new Error(`GET /metrics answered ${answer.status}`);
+    return answer.text();
   }
 
   // ---- the CLI --------------------------------------------------------------------------------
