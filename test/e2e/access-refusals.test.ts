@@ -32,7 +32,8 @@ describe('refusals counted on /metrics for every channel', { skip: SKIP_WITHOUT_
       },
       permissions: {
         start: [{ who: ['alice'] }],
-        approve: [{ who: ['bob', 'cli:carol'] }],
+        // Alice may approve, only not what she asked for herself (four-eyes).
+        approve: [{ who: ['alice', 'bob', 'cli:carol'] }],
       },
     });
   });
