@@ -9,18 +9,26 @@ import { ConfigError, type Env } from '../config/env';
 
 export interface ConnectionSettings {
   address: string;
-  tls?: { clientCertPair: { crt: Buffer; key: Buffer } } | true;
+  tls?: { clientCertPair?: { crt: Buffer; key: Buffer }; serverRootCACertificate?: Buffer } | true;
   apiKey?: string;
 }
 
 export async function connectionSettings(env: Env, address: string): Promise<ConnectionSettings> {
-  if (env.TEMPORAL_TLS_CERT && env.TEMPORAL_TLS_KEY) {
+  const pair = env.TEMPORAL_TLS_CERT && env.TEMPORAL_TLS_KEY;
+  if (pair || env.TEMPORAL_TLS_CA) {
     const files = await readConfigFiles({
-      TEMPORAL_TLS_CERT: env.TEMPORAL_TLS_CERT,
-      TEMPORAL_TLS_KEY: env.TEMPORAL_TLS_KEY,
-    });
-    const clientCertPair = { crt: files.TEMPORAL_TLS_CERT, key: files.TEMPORAL_TLS_KEY };
-    return { address, tls: { clientCertPair }, apiKey: env.TEMPORAL_API_KEY };
+      ...(env.TEMPORAL_TLS_CERT && env.TEMPORAL_TLS_KEY
+        ? { TEMPORAL_TLS_CERT: env.TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY: env.TEMPORAL_TLS_KEY }
+        : {}),
+      ...(env.TEMPORAL_TLS_CA ? { TEMPORAL_TLS_CA: env.TEMPORAL_TLS_CA } : {}),
+    } as Record<'TEMPORAL_TLS_CERT' | 'TEMPORAL_TLS_KEY' | 'TEMPORAL_TLS_CA', string>);
+    const tls = {
+      ...(files.TEMPORAL_TLS_CERT && files.TEMPORAL_TLS_KEY
+        ? { clientCertPair: { crt: files.TEMPORAL_TLS_CERT, key: files.TEMPORAL_TLS_KEY } }
+        : {}),
+      ...(files.TEMPORAL_TLS_CA ? { serverRootCACertificate: files.TEMPORAL_TLS_CA } : {}),
+    };
+    return { address, tls, apiKey: env.TEMPORAL_API_KEY };
   }
   if (env.TEMPORAL_API_KEY) return { address, tls: true, apiKey: env.TEMPORAL_API_KEY };
   return { address };

@@ -108,6 +108,8 @@ export const envSchema = z
     TEMPORAL_API_KEY: optionalText,
     TEMPORAL_TLS_CERT: optionalText,
     TEMPORAL_TLS_KEY: optionalText,
+    /** PEM of a private CA the server's certificate chains to; also turns TLS on by itself. */
+    TEMPORAL_TLS_CA: optionalText,
     SLACK_BOT_TOKEN: optionalText.refine(
       (value) => value === undefined || value.startsWith('xoxb-'),
       'must be a bot token (xoxb-...)',

@@ -64,3 +64,39 @@ export async function makeServingCertificate(
   );
   return { ca: `${dir}/ca.crt`, cert: `${dir}/${options.name}.crt`, key: `${dir}/${options.name}.key` };
 }
+
+/**
+ * Writes `<name>.crt`/`<name>.key` into `dir`: a client certificate (clientAuth only) for `subject`
+ * (e.g. `/CN=alice`, or `/O=ops` for one that names no one), signed by the CA that
+ * makeServingCertificate left in the same directory.
+ */
+export async function makeClientCertificate(
+  dir: string,
+  options: { name: string; subject: string },
+): Promise<{ cert: string; key: string }> {
+  await openssl(
+    [
+      'req',
+      '-x509',
+      ...EC_KEY,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-keyout',
+      `${options.name}.key`,
+      '-out',
+      `${options.name}.crt`,
+      '-days',
+      '3650',
+      '-subj',
+      options.subject,
+      '-addext',
+      'extendedKeyUsage=clientAuth',
+      '-addext',
+      'basicConstraints=critical,CA:FALSE',
+    ],
+    dir,
+  );
+  return { cert: `${dir}/${options.name}.crt`, key: `${dir}/${options.name}.key` };
+}

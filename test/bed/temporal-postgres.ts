@@ -162,21 +162,28 @@ export async function writeServerConfig(
   return { root, address: frontend, metricsUrl: `http://${metrics}/metrics` };
 }
 
+/** How a test client reaches a frontend that serves TLS (the client certificate when it requires one). */
+export type FrontendTls = { serverRootCACertificate: Buffer; clientCertPair?: { crt: Buffer; key: Buffer } };
+
 /** Starts temporal-server on a config written by writeServerConfig; ready when the frontend serves. */
-export async function launchTemporalServer(serverDir: string, config: ServerConfig): Promise<LaunchedServer> {
+export async function launchTemporalServer(
+  serverDir: string,
+  config: ServerConfig,
+  tls?: FrontendTls,
+): Promise<LaunchedServer> {
   return launchServer({
     name: 'temporal-server',
     binary: path.join(serverDir, 'bin/temporal-server'),
     args: ['--root', config.root, '--config', 'config', '--env', SERVER_ENV, '--allow-no-auth', 'start'],
-    ready: () => frontendServing(config.address),
+    ready: () => frontendServing(config.address, tls),
     readyTimeoutMs: READY_TIMEOUT_MS,
     stopTimeoutMs: 15_000,
     logFile: path.join(config.root, 'temporal-server.log'),
   });
 }
 
-async function frontendServing(address: string): Promise<boolean> {
-  const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+async function frontendServing(address: string, tls?: FrontendTls): Promise<boolean> {
+  const connection = await Connection.connect({ address, connectTimeout: 1_000, ...(tls ? { tls } : {}) });
   try {
     await connection.healthService.check({ service: 'temporal.api.workflowservice.v1.WorkflowService' });
     return true;
@@ -189,8 +196,13 @@ async function frontendServing(address: string): Promise<boolean> {
  * Waits until the frontend answers for `namespace`: a namespace registered a moment ago reaches the
  * other services' namespace caches only on their next refresh.
  */
-export async function waitForNamespace(address: string, namespace: string, timeoutMs = 30_000): Promise<void> {
-  const connection = await Connection.connect({ address });
+export async function waitForNamespace(
+  address: string,
+  namespace: string,
+  timeoutMs = 30_000,
+  tls?: FrontendTls,
+): Promise<void> {
+  const connection = await Connection.connect({ address, ...(tls ? { tls } : {}) });
   const deadline = Date.now() + timeoutMs;
   try {
     for (;;) {

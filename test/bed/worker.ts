@@ -83,6 +83,8 @@ export async function runTestWorker(
     workflowsPath?: string;
     address?: string;
     namespace?: string;
+    /** For a cluster whose frontend serves (m)TLS. */
+    tls?: { serverRootCACertificate: Buffer; clientCertPair?: { crt: Buffer; key: Buffer } };
   } & Partial<
     Pick<
       WorkerOptions,
@@ -91,9 +93,12 @@ export async function runTestWorker(
   >,
 ): Promise<TestWorker> {
   installQuietRuntime();
-  const connection = await NativeConnection.connect({ address: options.address ?? testTemporalAddress() });
+  const connection = await NativeConnection.connect({
+    address: options.address ?? testTemporalAddress(),
+    ...(options.tls ? { tls: options.tls } : {}),
+  });
   const taskQueue = options.taskQueue ?? uniqueTaskQueue('test');
-  const { activities, workflowsPath, taskQueue: _ignored, address: _address, namespace, ...rest } = options;
+  const { activities, workflowsPath, taskQueue: _ignored, address: _address, namespace, tls: _tls, ...rest } = options;
   const worker = await Worker.create({
     connection,
     namespace: namespace ?? testNamespace(),
