@@ -11,7 +11,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { WebClient } from '@slack/web-api';
 import { ApplicationFailure } from '@temporalio/common';
 import { createEvidenceActivities, EvidenceStore, type EvidenceActivities } from '../activities/evidence';
@@ -21,9 +21,11 @@ import { SlackStandIn } from './bed/slack-standin';
 import {
   createDeployment,
   createNamespace,
+  criLog,
   deleteNamespace,
   kubeTestEnv,
   loadKubeConfig,
+  serveKwokLogs,
   settled,
   SKIP_WITHOUT_KUBE,
   waitUntil,
@@ -138,30 +140,12 @@ describe('evidence', { skip: SKIP_WITHOUT_KUBE }, () => {
   });
 
   test('previous logs (kubectl logs --previous --tail) are kept; a log longer than the cap is cut', async () => {
-    const logDir = await mkdtemp(path.join(workDir, 'logs-'));
-    const lines = Array.from({ length: 40_000 }, (_, i) => `2026-01-01T00:00:00.000000000Z stdout F line ${i}\n`);
-    await writeFile(path.join(logDir, 'current.log'), '2026-01-01T00:00:00.000000000Z stdout F alive\n');
-    await writeFile(path.join(logDir, 'previous.log'), lines.join(''));
-    await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-      group: 'kwok.x-k8s.io',
-      version: 'v1alpha1',
-      namespace: ns,
-      plural: 'logs',
-      body: {
-        apiVersion: 'kwok.x-k8s.io/v1alpha1',
-        kind: 'Logs',
-        metadata: { name: pod, namespace: ns },
-        spec: {
-          logs: [
-            {
-              containers: ['app'],
-              logsFile: path.join(logDir, 'current.log'),
-              previousLogsFile: path.join(logDir, 'previous.log'),
-            },
-          ],
-        },
-      },
-    });
+    const lines = Array.from({ length: 40_000 }, (_, i) => `line ${i}`);
+    await serveKwokLogs(
+      kc,
+      { namespace: ns, pod, dir: workDir },
+      { current: criLog(['alive']), previous: criLog(lines) },
+    );
     const core = kc.makeApiClient(CoreV1Api);
     await waitUntil('kwok to pick up the Logs object', async () => {
       const log = await core.readNamespacedPodLog({ name: pod, namespace: ns, container: 'app' }).catch(() => '');

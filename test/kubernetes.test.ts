@@ -4,15 +4,12 @@
  * paths, and the least-privilege namespace-scoped roles of `firebreak rbac`.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   ApiException,
   AppsV1Api,
   CoreV1Api,
-  CustomObjectsApi,
   PatchStrategy,
   RbacAuthorizationV1Api,
   setHeaderOptions,
@@ -35,12 +32,14 @@ import { ErrorType } from '../common/errors';
 import {
   createDeployment,
   createNamespace,
+  criLog,
   deleteNamespace,
   kubeConfigWithToken,
   kubectl,
   kubeTestEnv,
   loadKubeConfig,
   rawDeployment,
+  serveKwokLogs,
   settled,
   SKIP_WITHOUT_KUBE,
   waitUntil,
@@ -260,36 +259,14 @@ describe('Kubernetes activities', { skip: SKIP_WITHOUT_KUBE }, () => {
       await settled(env, ns, 'logs');
       const [pod] = await podsOf(kc, ns, 'logs');
       const podName = pod!.metadata!.name!;
-      const dir = await mkdtemp(path.join(tmpdir(), 'firebreak-logs-'));
-      // CRI log format, as a container runtime writes it.
-      await writeFile(
-        path.join(dir, 'current.log'),
-        '2026-01-01T00:00:00.000000000Z stdout F started\n2026-01-01T00:00:01.000000000Z stderr F heap at 91%\n',
-      );
-      await writeFile(
-        path.join(dir, 'previous.log'),
-        '2026-01-01T00:00:00.000000000Z stdout F java.lang.OutOfMemoryError\n',
-      );
-      await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-        group: 'kwok.x-k8s.io',
-        version: 'v1alpha1',
-        namespace: ns,
-        plural: 'logs',
-        body: {
-          apiVersion: 'kwok.x-k8s.io/v1alpha1',
-          kind: 'Logs',
-          metadata: { name: podName, namespace: ns },
-          spec: {
-            logs: [
-              {
-                containers: ['app'],
-                logsFile: path.join(dir, 'current.log'),
-                previousLogsFile: path.join(dir, 'previous.log'),
-              },
-            ],
-          },
+      await serveKwokLogs(
+        kc,
+        { namespace: ns, pod: podName, dir: tmpdir() },
+        {
+          current: criLog(['started']) + criLog(['heap at 91%'], 'stderr'),
+          previous: criLog(['java.lang.OutOfMemoryError']),
         },
-      });
+      );
       let current = '';
       await waitUntil('kwok to pick up the Logs object', async () => {
         current = await k8s.readPodLogs({ namespace: ns, pod: podName });
@@ -989,20 +966,11 @@ describe('Kubernetes activities', { skip: SKIP_WITHOUT_KUBE }, () => {
       await settled(env, workNs, 'svc');
       const pod = (await podsOf(kc, workNs, 'svc'))[0]!.metadata!.name!;
       assert.equal((await worker.execInPod({ namespace: workNs, pod, command: ['echo', 'heap'] })).stdout, 'heap\n');
-      const logDir = await mkdtemp(path.join(tmpdir(), 'firebreak-logs-'));
-      await writeFile(path.join(logDir, 'current.log'), '2026-01-01T00:00:00.000000000Z stdout F serving\n');
-      await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-        group: 'kwok.x-k8s.io',
-        version: 'v1alpha1',
-        namespace: workNs,
-        plural: 'logs',
-        body: {
-          apiVersion: 'kwok.x-k8s.io/v1alpha1',
-          kind: 'Logs',
-          metadata: { name: pod, namespace: workNs },
-          spec: { logs: [{ containers: ['app'], logsFile: path.join(logDir, 'current.log') }] },
-        },
-      });
+      await serveKwokLogs(
+        kc,
+        { namespace: workNs, pod, dir: tmpdir() },
+        { current: criLog(['serving']), previous: '' },
+      );
       let log = '';
       await waitUntil('kwok to pick up the Logs object', async () => {
         log = await worker.readPodLogs({ namespace: workNs, pod });

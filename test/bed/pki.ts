@@ -36,33 +36,11 @@ export async function makeServingCertificate(
     dir,
   );
   const usage = options.clientAuth ? 'serverAuth,clientAuth' : 'serverAuth';
-  await openssl(
-    [
-      'req',
-      '-x509',
-      ...EC_KEY,
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-keyout',
-      `${options.name}.key`,
-      '-out',
-      `${options.name}.crt`,
-      '-days',
-      '3650',
-      '-subj',
-      `/CN=${options.commonName}`,
-      '-addext',
-      `subjectAltName=${options.sans.join(',')}`,
-      '-addext',
-      `extendedKeyUsage=${usage}`,
-      '-addext',
-      'basicConstraints=critical,CA:FALSE',
-    ],
-    dir,
-  );
-  return { ca: `${dir}/ca.crt`, cert: `${dir}/${options.name}.crt`, key: `${dir}/${options.name}.key` };
+  const leaf = await signLeafCertificate(dir, options.name, `/CN=${options.commonName}`, [
+    `subjectAltName=${options.sans.join(',')}`,
+    `extendedKeyUsage=${usage}`,
+  ]);
+  return { ca: `${dir}/ca.crt`, ...leaf };
 }
 
 /**
@@ -74,29 +52,22 @@ export async function makeClientCertificate(
   dir: string,
   options: { name: string; subject: string },
 ): Promise<{ cert: string; key: string }> {
+  return signLeafCertificate(dir, options.name, options.subject, ['extendedKeyUsage=clientAuth']);
+}
+
+/** `<name>.crt`/`<name>.key` in `dir`, for `subject` with these extensions, signed by the CA in `dir`. */
+async function signLeafCertificate(
+  dir: string,
+  name: string,
+  subject: string,
+  extensions: string[],
+): Promise<{ cert: string; key: string }> {
+  const addext = [...extensions, 'basicConstraints=critical,CA:FALSE'].flatMap((ext) => ['-addext', ext]);
   await openssl(
-    [
-      'req',
-      '-x509',
-      ...EC_KEY,
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-keyout',
-      `${options.name}.key`,
-      '-out',
-      `${options.name}.crt`,
-      '-days',
-      '3650',
-      '-subj',
-      options.subject,
-      '-addext',
-      'extendedKeyUsage=clientAuth',
-      '-addext',
-      'basicConstraints=critical,CA:FALSE',
-    ],
+    ['req', '-x509', ...EC_KEY, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-keyout', `${name}.key`, '-out', `${name}.crt`]
+      .concat(['-days', '3650', '-subj', subject])
+      .concat(addext),
     dir,
   );
-  return { cert: `${dir}/${options.name}.crt`, key: `${dir}/${options.name}.key` };
+  return { cert: `${dir}/${name}.crt`, key: `${dir}/${name}.key` };
 }

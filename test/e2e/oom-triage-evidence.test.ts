@@ -9,12 +9,12 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { EvidenceRef } from '../../activities/evidence';
 import { incidentWorkflowId } from '../../common/ids';
+import { criLog, serveKwokLogs } from '../kube/fixtures';
 import { BOB, eventually, SKIP_WITHOUT_E2E_BED, SLACK_CHANNEL, World } from './harness';
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
@@ -39,31 +39,12 @@ describe('oom-triage evidence end to end', { skip: SKIP_WITHOUT_E2E_BED }, () =>
     const pod = await world.cluster.markOomKilled(ns, 'leaky');
 
     // What the killed container said before the kernel took it (kwok serves it as --previous).
-    const logDir = await mkdtemp(path.join(world.workDir, 'pod-logs-'));
     const previous = ['heap at 97%', 'java.lang.OutOfMemoryError: Java heap space', 'killed'];
-    const cri = (line: string) => `2026-01-01T00:00:00.000000000Z stderr F ${line}\n`;
-    await writeFile(path.join(logDir, 'current.log'), cri('restarted'));
-    await writeFile(path.join(logDir, 'previous.log'), previous.map(cri).join(''));
-    await world.cluster.admin.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-      group: 'kwok.x-k8s.io',
-      version: 'v1alpha1',
-      namespace: ns,
-      plural: 'logs',
-      body: {
-        apiVersion: 'kwok.x-k8s.io/v1alpha1',
-        kind: 'Logs',
-        metadata: { name: pod, namespace: ns },
-        spec: {
-          logs: [
-            {
-              containers: ['app'],
-              logsFile: path.join(logDir, 'current.log'),
-              previousLogsFile: path.join(logDir, 'previous.log'),
-            },
-          ],
-        },
-      },
-    });
+    await serveKwokLogs(
+      world.cluster.admin,
+      { namespace: ns, pod, dir: world.workDir },
+      { current: criLog(['restarted'], 'stderr'), previous: criLog(previous, 'stderr') },
+    );
     await eventually(
       'kwok to serve the previous log',
       async () => (await world.cluster.kubectl(['-n', ns, 'logs', pod, '--previous'])).stdout.includes('killed'),

@@ -4,10 +4,13 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import {
   ApiException,
   AppsV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   KubeConfig,
   RbacAuthorizationV1Api,
   type V1Deployment,
@@ -269,4 +272,43 @@ export async function applyGeneratedRbac(admin: KubeConfig, options: RbacOptions
       await ignoreExists(() => core.createNamespacedSecret({ namespace, body: doc as V1Secret }));
     } else throw new Error(`unexpected kind ${doc.kind} from rbacManifests`);
   }
+}
+
+/** A container's log lines as a container runtime writes them (CRI format), the way kwok reads them. */
+export function criLog(lines: readonly string[], stream: 'stdout' | 'stderr' = 'stdout'): string {
+  return lines.map((line) => `2026-01-01T00:00:00.000000000Z ${stream} F ${line}\n`).join('');
+}
+
+/**
+ * Makes kwok serve these logs for a pod's container: `current` for `kubectl logs`, `previous` for
+ * `kubectl logs --previous` (kwok's Logs object pointing at files under `dir`).
+ */
+export async function serveKwokLogs(
+  kc: KubeConfig,
+  target: { namespace: string; pod: string; container?: string; dir: string },
+  logs: { current: string; previous: string },
+): Promise<void> {
+  const dir = await mkdtemp(path.join(target.dir, 'pod-logs-'));
+  await writeFile(path.join(dir, 'current.log'), logs.current);
+  await writeFile(path.join(dir, 'previous.log'), logs.previous);
+  await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+    group: 'kwok.x-k8s.io',
+    version: 'v1alpha1',
+    namespace: target.namespace,
+    plural: 'logs',
+    body: {
+      apiVersion: 'kwok.x-k8s.io/v1alpha1',
+      kind: 'Logs',
+      metadata: { name: target.pod, namespace: target.namespace },
+      spec: {
+        logs: [
+          {
+            containers: [target.container ?? 'app'],
+            logsFile: path.join(dir, 'current.log'),
+            previousLogsFile: path.join(dir, 'previous.log'),
+          },
+        ],
+      },
+    },
+  });
 }
