@@ -100,6 +100,24 @@ export const envSchema = z
     FIREBREAK_TASK_QUEUE: z.string().trim().min(1).default('firebreak'),
     /** A prebuilt workflow bundle for production workers (see `npm run build:workflows`). */
     FIREBREAK_WORKFLOW_BUNDLE: optionalText,
+    /**
+     * The Worker Deployment the workers join (one build per workflow bundle); the task queue's name
+     * when unset. Temporal refuses `.` and `:` in it.
+     */
+    FIREBREAK_DEPLOYMENT_NAME: z
+      .string()
+      .trim()
+      .regex(/^[^.:]+$/, 'must not contain . or :')
+      .optional(),
+    /** Pinned worker versioning (docs/contributing.md); off only for a cluster without Worker Deployments. */
+    FIREBREAK_WORKER_VERSIONING: z.stringbool().default(true),
+    /** How often `firebreak start` checks whether an older build's incidents have all closed. */
+    FIREBREAK_BUILD_SWEEP_SECONDS: z.coerce
+      .number({ error: 'must be a number of seconds' })
+      .int('must be a whole number of seconds')
+      .min(1, 'must be between 1 and 3600')
+      .max(3600, 'must be between 1 and 3600')
+      .default(60),
     /** Who the CLI acts as (`cli:<name>`); the login name when unset. */
     FIREBREAK_USER: optionalText,
     FIREBREAK_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),

@@ -66,6 +66,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       'frontend.enableUpdateWorkflowExecution=true',
       '--dynamic-config-value',
       'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
+      ...versioningDynamicConfig(),
     ],
     { stdio: ['ignore', logFile.fd, logFile.fd], detached: false },
   );
@@ -89,6 +90,17 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     throw err;
   }
   return { address, uiUrl: `http://${host}:${uiPort}`, namespace, process: child, stop };
+}
+
+/**
+ * Worker Deployment Versioning (pinned incidents, worker/versioning.ts): on by default in this
+ * server, stated so a changed default cannot silently unpin incidents.
+ */
+function versioningDynamicConfig(): string[] {
+  return ['system.enableDeploymentVersions=true', 'frontend.workerVersioningWorkflowAPIs=true'].flatMap((value) => [
+    '--dynamic-config-value',
+    value,
+  ]);
 }
 
 async function waitUntilServing(

@@ -5,7 +5,6 @@
  */
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { Worker } from '@temporalio/worker';
 import { ConfigError, parseEnv, type Env } from '../config/env';
 import { openAccessWarning } from '../config/access';
 import { incidentPolicy, loadFileConfig } from '../config/file';
@@ -18,7 +17,7 @@ import { prepareNamespace, startDevServer, type DevServer } from './devserver';
 import { startArchiver } from './archiver';
 import { connectClient } from '../client/connection';
 import { connectWorker } from './temporal';
-import { createFirebreakWorker } from './worker';
+import { BuildFleet } from './builds';
 
 export interface RunningFirebreak {
   env: Env;
@@ -95,18 +94,18 @@ export async function startFirebreak(
     cleanups.push(() => workerConnection.close());
     // One registry for the process: refusals the worker's workflows count show on the ingress's /metrics.
     const metrics = new IngressMetrics();
-    const worker: Worker = await createFirebreakWorker({
+    // Today's build and every older build that still has open incidents, each with its own worker.
+    const fleet = await BuildFleet.start({
       env,
-      connection: workerConnection,
-      slackChannel,
       logger,
+      workerConnection,
+      client,
+      connection,
+      slackChannel,
       refusals: metrics.accessRefusals,
     });
-    const workerRun = worker.run();
-    cleanups.push(async () => {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await workerRun.catch(() => undefined);
-    });
+    const workerRun = fleet.done;
+    cleanups.push(() => fleet.stop());
 
     if (env.FIREBREAK_ARCHIVE_DIR) {
       const archiveDir = path.resolve(env.FIREBREAK_ARCHIVE_DIR);
@@ -129,7 +128,7 @@ export async function startFirebreak(
       } catch (err) {
         temporalError = (err as Error).message;
       }
-      const workerState = worker.getState();
+      const workerState = fleet.state();
       const ok = !temporalError && workerState === 'RUNNING';
       const report: HealthReport = {
         ok,
@@ -139,6 +138,7 @@ export async function startFirebreak(
         escalation: { ok: reach.ok, tiers: reach.tiers },
         temporal: { ok: !temporalError, address, namespace: env.TEMPORAL_NAMESPACE, error: temporalError },
         worker: { ok: workerState === 'RUNNING', state: workerState, taskQueue: env.FIREBREAK_TASK_QUEUE },
+        builds: fleet.report(),
         slack: { configured: Boolean(env.SLACK_BOT_TOKEN) },
       };
       return report;

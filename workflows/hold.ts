@@ -12,6 +12,7 @@ import {
   isCancellation,
   proxyActivities,
   setHandler,
+  setWorkflowOptions,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { HoldActivities } from '../activities/hold';
@@ -109,3 +110,7 @@ function removeClaim(claims: HoldClaim[], workflowId: string): void {
   const index = claims.findIndex((c) => c.workflowId === workflowId);
   if (index >= 0) claims.splice(index, 1);
 }
+
+// Shared by incidents of every build and long-lived: it follows the current build (changes to it need
+// `patched()`), so it never keeps an older build's worker running.
+setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, deploymentHoldWorkflow);
