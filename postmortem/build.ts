@@ -21,7 +21,7 @@ import {
 } from './derive';
 import { triggerText } from './describe';
 import { historyDigest } from './digest';
-import type { HistoryEvent } from './history';
+import { incidentBuild, type HistoryEvent } from './history';
 import { POSTMORTEM_SCHEMA_VERSION, type Postmortem } from './model';
 import { pushTimeline, reduceHistory } from './reduce';
 import { redact, redactText } from './redact';
@@ -38,6 +38,7 @@ export function buildPostmortem(events: HistoryEvent[], options: BuildOptions): 
   const facts = reduceHistory(events, options.payloadConverter);
   const { started, input, startedAt, activities, timeline, failures, found, executionStatus, closedAt } = facts;
   const record = found?.record;
+  const build = incidentBuild(events);
   const escalations = escalationsFrom(activities);
   for (const escalation of escalations) {
     pushTimeline(
@@ -94,6 +95,7 @@ export function buildPostmortem(events: HistoryEvent[], options: BuildOptions): 
       executionStatus,
       recordSource: found?.source ?? 'none',
       ...(started.continuedExecutionRunId ? { continuedFromRunId: started.continuedExecutionRunId } : {}),
+      ...(build ? { build } : {}),
     },
     summary: {
       ...(input?.incidentId ? { incidentId: input.incidentId } : {}),

@@ -88,3 +88,21 @@ export function tsToMs(ts: Timestamp): number {
 export function tsToIso(ts: Timestamp): string {
   return new Date(tsToMs(ts)).toISOString();
 }
+
+/** The Worker Deployment build that ran the incident's workflow tasks (pinned: one build per run). */
+export interface IncidentBuild {
+  deploymentName: string;
+  buildId: string;
+}
+
+/**
+ * The build of the first versioned workflow task: a pinned incident runs on it to the end. Unset
+ * when the history was made by unversioned workers (FIREBREAK_WORKER_VERSIONING=false, older engines).
+ */
+export function incidentBuild(events: HistoryEvent[]): IncidentBuild | undefined {
+  for (const event of events) {
+    const version = event.workflowTaskCompletedEventAttributes?.deploymentVersion;
+    if (version?.buildId) return { deploymentName: version.deploymentName ?? '', buildId: version.buildId };
+  }
+  return undefined;
+}

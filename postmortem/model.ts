@@ -57,6 +57,8 @@ export interface PostmortemSource {
   recordSource: 'result' | 'snapshot' | 'none';
   /** Run that continued into this one (continue-as-new), when any. */
   continuedFromRunId?: string;
+  /** The build (Worker Deployment version) the incident ran on; absent for unversioned workers. */
+  build?: { deploymentName: string; buildId: string };
 }
 
 export interface PostmortemSummary {

@@ -55,6 +55,7 @@ export function renderMarkdown(pm: Postmortem): string {
         ...(s.rehearsal
           ? [['Rehearsal', `**yes** — ${pm.wouldBeChanges?.length ?? 0} would-be change(s), none made`]]
           : []),
+        ['Build', pm.source.build ? code(pm.source.build.buildId) : '—'],
         ['Status', `**${s.status}**`],
         ['Outcome', s.outcome ?? '—'],
         ...(s.failure ? [['Failure', `${code(s.failure.type)} ${s.failure.message}`]] : []),

@@ -7,6 +7,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { IncidentRecord } from '../../common/types';
 import { acknowledgeUpdate, decideUpdate, resolveSignal, statusQuery } from '../../domain/messages';
 import { fetchHistoryEvents, latestRecord } from '../../postmortem';
+import { incidentBuild, type IncidentBuild } from '../../postmortem/history';
 import { JSON_FLAG, oneId } from '../args';
 import type { AccessAction } from '../../common/access';
 import { isPermissionRefusal } from '../../client/incidents';
@@ -30,13 +31,14 @@ export const status: Command = {
   async run(ctx, args) {
     const ref = await resolveIncident(ctx, oneId(this, args));
     const client = await ctx.client();
-    const { record, live } = await currentRecord(client, ref);
+    const { record, live, build } = await currentRecord(client, ref);
     if (!record) throw new CommandFailed(`${ref.workflowId} has no incident record yet; try again in a moment`);
     if (ctx.json) {
-      ctx.printJson(record);
+      ctx.printJson({ ...record, ...(build ? { build } : {}) });
       return 0;
     }
     ctx.out(renderRecord(record, ref.workflowId));
+    ctx.out(`Build: ${build ? `${build.buildId} (deployment ${build.deploymentName})` : 'unversioned'}`);
     if (!live) ctx.out('\n(no worker answered: showing the last state recorded in the history)');
     return 0;
   },
@@ -46,19 +48,29 @@ export const status: Command = {
  * A closed incident's record is its result; a running one answers the status query, and when no
  * worker is there to answer, the last snapshot in its history stands in.
  */
-async function currentRecord(client: Client, ref: IncidentRef): Promise<{ record?: IncidentRecord; live: boolean }> {
+async function currentRecord(
+  client: Client,
+  ref: IncidentRef,
+): Promise<{ record?: IncidentRecord; live: boolean; build?: IncidentBuild }> {
   const handle = client.workflow.getHandle(ref.workflowId, ref.runId);
   try {
     const description = await handle.describe();
+    // The build the incident is pinned to, as the server routes it.
+    const version = description.raw.workflowExecutionInfo?.versioningInfo?.deploymentVersion;
+    const pinned = version?.buildId
+      ? { deploymentName: version.deploymentName ?? '', buildId: version.buildId }
+      : undefined;
     if (description.status.name === 'RUNNING') {
       try {
-        return { record: await client.withDeadline(Date.now() + 5_000, () => handle.query(statusQuery)), live: true };
+        const record = await client.withDeadline(Date.now() + 5_000, () => handle.query(statusQuery));
+        return { record, live: true, ...(pinned ? { build: pinned } : {}) };
       } catch {
         // Fall through to the history.
       }
     }
     const events = await fetchHistoryEvents(client, ref.workflowId, description.runId);
-    return { record: latestRecord(events), live: false };
+    const build = pinned ?? incidentBuild(events);
+    return { record: latestRecord(events), live: false, ...(build ? { build } : {}) };
   } catch (err) {
     throw explain(err, ref.workflowId);
   }
