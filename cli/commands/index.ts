@@ -10,6 +10,7 @@ import { ack, decideCommand, resolve, status } from './incident';
 import { incidents } from './incidents';
 import { postmortem } from './postmortem';
 import { rbac } from './rbac';
+import { replay } from './replay';
 import { run } from './run';
 import { runbooks } from './runbooks';
 
@@ -26,6 +27,7 @@ export const COMMANDS: readonly Command[] = [
   resolve,
   cancel,
   postmortem,
+  replay,
   doctor,
   rbac,
 ];
