@@ -100,7 +100,11 @@ export class BuildFleet {
     const { env, logger, client } = this.options;
     for (const buildId of await keptBuilds(env)) {
       if (buildId === this.current.buildId) continue;
-      const open = await openIncidentsOn(client, deploymentVersion(env, buildId));
+      // Unknown (visibility unreachable) counts as in use: a needless worker costs less than a stranded incident.
+      const open = await openIncidentsOn(client, deploymentVersion(env, buildId)).catch((err: unknown) => {
+        logger.warn({ err, build: buildId }, `Could not count build ${buildId}'s open incidents; running it`);
+        return -1;
+      });
       if (open === 0) {
         await pruneBuild(env, buildId);
         logger.info({ build: buildId }, `Build ${buildId} has no open incidents: its kept bundle is pruned`);

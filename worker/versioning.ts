@@ -10,6 +10,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import path from 'node:path';
 import { isGrpcServiceError, type Client, type Connection } from '@temporalio/client';
 import type { WorkerDeploymentVersion } from '@temporalio/common';
+import { runbookKey } from '../common/search-attributes';
 import type { Env } from '../config/env';
 import { firebreakCacheDir } from '../scripts/temporal-bin';
 
@@ -80,11 +81,11 @@ export async function pruneBuild(env: Env, buildId: string): Promise<void> {
 /** Visibility's name for a version: `<deployment>:<build>`. */
 export const versionKey = (version: WorkerDeploymentVersion) => `${version.deploymentName}:${version.buildId}`;
 
-/** Running incidents pinned to a build (the deployment hold and refusal log follow the current build). */
+/** Running incidents on a build (incidents carry FirebreakRunbook; the hold and refusal log do not, and follow the current build). */
 export async function openIncidentsOn(client: Client, version: WorkerDeploymentVersion): Promise<number> {
   const query =
     `TemporalWorkerDeploymentVersion = '${versionKey(version)}' AND ExecutionStatus = 'Running'` +
-    ` AND TemporalWorkerVersioningBehavior = 'Pinned'`;
+    ` AND ${runbookKey.name} IS NOT NULL`;
   const { count } = await client.workflow.count(query);
   return count;
 }
