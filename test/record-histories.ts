@@ -1,10 +1,13 @@
 /**
- * Regenerates test/fixtures/histories/<runbook>.json: each runbook's happy path run on a real dev
- * server with the typed fakes, its history saved for test/replay.test.ts. Re-record only when a
- * change is meant to be incompatible (and then guard running incidents with `patched()`).
+ * Regenerates test/fixtures/histories/: each runbook's happy path (`<runbook>.json`) and the other
+ * recorded paths (`<runbook>-<path>.json`: escalation, gates rejected and timed out, restoration by
+ * policy, cancellation, alert groups, continue-as-new; test/workflows/scenarios.ts), run on a real
+ * dev server with the typed fakes, saved for test/replay.test.ts. Re-record only when a change is
+ * meant to be incompatible (and then guard running incidents with `patched()`).
  *
- *   node --import tsx test/record-histories.ts [runbook…]   (all by default; uses
- *   FIREBREAK_TEST_TEMPORAL_ADDRESS, or starts a dev server)
+ *   node --import tsx test/record-histories.ts [runbook|path…]   (all by default; a runbook id
+ *   records its happy path and its other paths; uses FIREBREAK_TEST_TEMPORAL_ADDRESS, or starts a
+ *   dev server)
  *
  * A history kept for an older path of a runbook is saved beside it as `<runbook>-<what>.json`
  * (e.g. oom-triage-heap-in-pod.json): replay.test.ts replays every file here.
@@ -16,7 +19,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { RUNBOOK_IDS } from '../common/types';
 import { connectTestClient, runTestWorker, uniqueTaskQueue } from './bed/worker';
 import { FakeWorld } from './workflows/fakes';
-import { HAPPY_PATHS } from './workflows/scenarios';
+import { HAPPY_PATHS, OTHER_PATHS, type IncidentHandle } from './workflows/scenarios';
 import { ensureTemporal } from './bed/temporal';
 
 export const HISTORIES_DIR = fileURLToPath(new URL('./fixtures/histories/', import.meta.url));
@@ -33,14 +36,25 @@ async function main(): Promise<void> {
   try {
     await mkdir(HISTORIES_DIR, { recursive: true });
     const chosen = process.argv.slice(2);
-    const unknown = chosen.filter((name) => !(RUNBOOK_IDS as readonly string[]).includes(name));
-    if (unknown.length) throw new Error(`unknown runbook(s): ${unknown.join(', ')}`);
-    for (const runbook of RUNBOOK_IDS.filter((id) => chosen.length === 0 || chosen.includes(id))) {
-      const handle = await HAPPY_PATHS[runbook](client, worker.taskQueue);
+    const unknown = chosen.filter(
+      (name) => !(RUNBOOK_IDS as readonly string[]).includes(name) && !(name in OTHER_PATHS),
+    );
+    if (unknown.length) throw new Error(`unknown runbook(s) or path(s): ${unknown.join(', ')}`);
+    const wanted = (runbook: string, pathName?: string) =>
+      chosen.length === 0 || chosen.includes(runbook) || (pathName !== undefined && chosen.includes(pathName));
+    const save = async (name: string, handle: IncidentHandle) => {
       await handle.result();
-      const file = path.join(HISTORIES_DIR, `${runbook}.json`);
+      const file = path.join(HISTORIES_DIR, `${name}.json`);
+      // The latest run's history: a continued-as-new incident is recorded as the run that finished it.
       await writeFile(file, `${historyToJSON(await handle.fetchHistory())}\n`);
-      console.log(`${runbook}: ${file}`);
+      console.log(`${name}: ${file}`);
+    };
+    for (const runbook of RUNBOOK_IDS.filter((id) => wanted(id))) {
+      await save(runbook, await HAPPY_PATHS[runbook](client, worker.taskQueue));
+    }
+    for (const [name, recorded] of Object.entries(OTHER_PATHS)) {
+      if (!wanted(recorded.runbook, name)) continue;
+      await save(`${recorded.runbook}-${name}`, await recorded.drive(client, worker.taskQueue));
     }
   } finally {
     await worker.stop();

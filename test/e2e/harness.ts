@@ -892,6 +892,8 @@ export class World {
         FIREBREAK_TASK_QUEUE: this.taskQueue,
         FIREBREAK_CONFIG: this.engine.env.FIREBREAK_CONFIG!,
         FIREBREAK_ARCHIVE_DIR: this.engine.env.FIREBREAK_ARCHIVE_DIR!,
+        // `firebreak replay` finds the builds `firebreak start` keeps there.
+        FIREBREAK_DATA_DIR: this.engine.env.FIREBREAK_DATA_DIR!,
       },
       timeoutMs,
     );
