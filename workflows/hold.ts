@@ -12,7 +12,6 @@ import {
   isCancellation,
   proxyActivities,
   setHandler,
-  setWorkflowOptions,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { HoldActivities } from '../activities/hold';
@@ -26,6 +25,7 @@ import {
   type HoldInput,
   type HoldNotice,
 } from '../domain/hold';
+import { followCurrentBuild } from './versioning';
 
 /** How often a waiter's holder is checked for life. */
 const LIVENESS_CHECK_MS = 10_000;
@@ -111,6 +111,4 @@ function removeClaim(claims: HoldClaim[], workflowId: string): void {
   if (index >= 0) claims.splice(index, 1);
 }
 
-// Shared by incidents of every build and long-lived: it follows the current build (changes to it need
-// `patched()`), so it never keeps an older build's worker running.
-setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, deploymentHoldWorkflow);
+followCurrentBuild(deploymentHoldWorkflow);

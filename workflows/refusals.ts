@@ -4,14 +4,7 @@
  * it signals the refusal here (signal-with-start) and the worker counts it through the `access`
  * sink into the `/metrics` of `firebreak start`; the log keeps the last few for `recentRefusals`.
  */
-import {
-  condition,
-  continueAsNew,
-  proxySinks,
-  setHandler,
-  setWorkflowOptions,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { condition, continueAsNew, proxySinks, setHandler, workflowInfo } from '@temporalio/workflow';
 import { refusedSignal } from '../domain/messages';
 import {
   boundedRefusal,
@@ -20,6 +13,7 @@ import {
   type FirebreakSinks,
   type LoggedRefusal,
 } from '../domain/refusals';
+import { followCurrentBuild } from './versioning';
 
 /** The refusals kept: enough to see who tried what lately, bounded whatever is sent. */
 export const MAX_LOGGED_REFUSALS = 50;
@@ -62,6 +56,4 @@ export async function accessRefusalsWorkflow(input: RefusalLogInput = {}): Promi
   }
 }
 
-// Shared by incidents of every build and long-lived: it follows the current build (changes to it need
-// `patched()`), so it never keeps an older build's worker running.
-setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, accessRefusalsWorkflow);
+followCurrentBuild(accessRefusalsWorkflow);
