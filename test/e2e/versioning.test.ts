@@ -11,7 +11,9 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import proto from '@temporalio/proto';
 import { incidentWorkflowId } from '../../common/ids';
+import { holdWorkflowId } from '../../domain/hold';
 import { buildOf } from '../../worker/versioning';
 import { bundleReorderedBuild } from '../versioning/reordered-build';
 import { eventually, restartedAt, SKIP_WITHOUT_E2E_BED, World } from './harness';
@@ -77,6 +79,12 @@ describe('pinned builds across a restart of firebreak start', { skip: SKIP_WITHO
     const onA = incidentWorkflowId('p0-response', { namespace: ns, deployment: 'old' });
     await gatePending(onA);
     assert.equal(await pinnedBuild(onA), buildA, 'started on build A');
+    // The deployment hold it claimed is shared by every build's incidents: it follows the current build.
+    const hold = await world.client.workflow.getHandle(holdWorkflowId({ namespace: ns, deployment: 'old' })).describe();
+    assert.equal(
+      hold.raw.workflowExecutionInfo?.versioningInfo?.behavior,
+      proto.temporal.api.enums.v1.VersioningBehavior.VERSIONING_BEHAVIOR_AUTO_UPGRADE,
+    );
     mark('incident on A waits at its gate');
 
     await world.engine.stop();
