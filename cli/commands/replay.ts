@@ -17,7 +17,7 @@ interface Target {
 
 export const replay: Command = {
   name: 'replay',
-  summary: 'Replay open incidents against their build (or --bundle): ok or the first diverging event',
+  summary: 'Replay open incidents on their own build (or --bundle): ok or the first divergence',
   usage:
     'firebreak replay [--all-open | <id>…] [--bundle FILE] [--json]\n' +
     '  Without --bundle, each incident replays against the bundle of the build it is pinned to,\n' +
