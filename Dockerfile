@@ -8,7 +8,11 @@ RUN npm install --omit=dev
 COPY . .
 # Bundle the workflows at build time: production workers load a prebuilt bundle.
 RUN node --import tsx worker/bundle.ts /app/workflow-bundle.js
+# The data dir keeps the bundle of every build with open incidents (docs/contributing.md): mount a
+# volume there, or incidents open across an upgrade wait for a worker of their build.
+RUN mkdir -p /var/lib/firebreak/data /var/lib/firebreak/postmortems && chown -R node:node /var/lib/firebreak
 ENV FIREBREAK_WORKFLOW_BUNDLE=/app/workflow-bundle.js \
+    FIREBREAK_DATA_DIR=/var/lib/firebreak/data \
     FIREBREAK_HOST=0.0.0.0 \
     FIREBREAK_PORT=8080
 USER node
