@@ -77,8 +77,9 @@ async function replayErrors(bundle: { code: string }, inputs: ReplayInput[]): Pr
 
 /**
  * The first workflow task whose commands the code no longer issues is found by replaying the
- * history cut before each later task's completion; within that task's commands, the event the
- * error names (else its first command event) is the first diverging one.
+ * history cut before later tasks' completions (a binary search: a cut that fails, fails for every
+ * longer cut); within that task's commands, the event the error names (else its first command
+ * event) is the first diverging one.
  */
 async function firstDivergence(bundle: { code: string }, input: ReplayInput, error: Error): Promise<Divergence> {
   const message = /\[TMPRL1100\][^"]*/.exec(error.message)?.[0] ?? error.message;
@@ -86,12 +87,24 @@ async function firstDivergence(bundle: { code: string }, input: ReplayInput, err
   const completions = events.flatMap((event, index) =>
     event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED ? [index] : [],
   );
+  // Cut k holds the commands of the task completed at completions[k]; the last cut is the whole history.
   const cuts = [...completions.slice(1), events.length];
-  const prefixes = cuts.map((end) => ({ workflowId: input.workflowId, history: { events: events.slice(0, end) } }));
-  const errors = await replayErrors(bundle, prefixes);
-  const failing = errors.findIndex(isNonDeterminism);
-  const task = failing >= 0 ? completions[failing] : undefined;
-  if (task === undefined) return { eventId: 0, eventType: 'unknown', message };
+  const diverges = async (k: number) => {
+    const [err] = await replayErrors(bundle, [
+      { workflowId: input.workflowId, history: { events: events.slice(0, cuts[k]) } },
+    ]);
+    return isNonDeterminism(err);
+  };
+  if (completions.length === 0) return { eventId: 0, eventType: 'unknown', message };
+  // The whole history (the last cut) is known to diverge.
+  let [low, high] = [0, cuts.length - 1];
+  while (low < high) {
+    const middle = Math.floor((low + high) / 2);
+    if (await diverges(middle)) high = middle;
+    else low = middle + 1;
+  }
+  const failing = low;
+  const task = completions[failing]!;
   const taskEventId = Number(events[task]!.eventId);
   const commands = events
     .slice(task + 1, cuts[failing])
