@@ -81,6 +81,7 @@ describe('usage, help and exit codes', { concurrency: true }, () => {
     'reject',
     'resolve',
     'postmortem',
+    'replay',
   ]) {
     test(`${command} --help`, async () => {
       const { code, stdout } = await cli([command, '--help']);
