@@ -69,7 +69,8 @@ export class BuildFleet {
       log: lineLog(logger, 'activities'),
     });
     const build = await currentBuild(env, logger);
-    await keepBuild(env, build);
+    // Unversioned workers run any incident, so nothing needs an older build kept.
+    if (env.FIREBREAK_WORKER_VERSIONING) await keepBuild(env, build);
     const current = await startWorker(options, activities, build);
     const fleet = new BuildFleet(options, activities, current);
     try {
