@@ -74,6 +74,7 @@ describe('pinned builds across a restart of firebreak start', { skip: SKIP_WITHO
     assert.notEqual(idB, buildA, 'build B is another build');
     const keptA = path.join(world.engine.env.FIREBREAK_DATA_DIR!, 'builds', `${buildA}.js`);
     assert.ok(existsSync(keptA), 'build A is kept in the data dir');
+    const codeA = await readFile(keptA, 'utf8');
 
     await world.cliOk(['run', 'p0', '--target', `${ns}/old`, '--severity', 'P1', '--no-wait']);
     const onA = incidentWorkflowId('p0-response', { namespace: ns, deployment: 'old' });
@@ -95,9 +96,11 @@ describe('pinned builds across a restart of firebreak start', { skip: SKIP_WITHO
 
     // The check before moving incidents: fine on their own build, divergent on B.
     const own = await world.cli(['replay', '--all-open']);
+    t.diagnostic(`firebreak replay --all-open: exit ${own.code}\n${own.stdout}`);
     assert.equal(own.code, 0, `${own.stdout}${own.stderr}`);
     assert.match(own.stdout, new RegExp(`^ok +${escape(onA)} \\(build ${buildA}\\)$`, 'm'));
     const onB = await world.cli(['replay', onA, '--bundle', bundleB]);
+    t.diagnostic(`firebreak replay ${onA} --bundle build-b.js: exit ${onB.code}\n${onB.stdout}`);
     assert.equal(onB.code, 1, `${onB.stdout}${onB.stderr}`);
     assert.match(
       onB.stdout,
@@ -131,6 +134,13 @@ describe('pinned builds across a restart of firebreak start', { skip: SKIP_WITHO
     await world.cliOk(['resolve', newOnB], 'dave');
     assert.equal((await world.result(newOnB)).status, 'resolved');
     assert.deepEqual(await buildsInHistory(newOnB), [idB]);
+
+    // A kept build nobody's incident is on any more is pruned at the next start, and runs no worker.
+    await writeFile(keptA, codeA);
+    await world.engine.stop();
+    await world.engine.start();
+    assert.deepEqual(await builds(), { current: idB, older: [] });
+    assert.ok(!existsSync(keptA), 'pruned at start');
   });
 });
 
