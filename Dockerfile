@@ -3,11 +3,13 @@ FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
+COPY scripts/build-cli.mjs scripts/
 # npm install, not npm ci: npm 11 drops other platforms' optional packages from the lockfile, which npm ci then rejects.
 RUN npm install --omit=dev
 COPY . .
-# Bundle the workflows at build time: production workers load a prebuilt bundle.
-RUN node --import tsx worker/bundle.ts /app/workflow-bundle.js
+# Compile the CLI (bin/firebreak.mjs runs dist/) and bundle the workflows at build time: production
+# workers load a prebuilt bundle.
+RUN npm run build && node --import tsx worker/bundle.ts /app/workflow-bundle.js
 # The data dir keeps the bundle of every build with open incidents (docs/contributing.md): mount a
 # volume there, or incidents open across an upgrade wait for a worker of their build.
 RUN mkdir -p /var/lib/firebreak/data /var/lib/firebreak/postmortems && chown -R node:node /var/lib/firebreak

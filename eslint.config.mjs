@@ -144,7 +144,7 @@ const layers = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.firebreak/**', 'docs/**', 'test/kube/**/*.go'] },
+  { ignores: ['node_modules/**', '.firebreak/**', 'dist/**', 'docs/**', 'test/kube/**/*.go'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -2,11 +2,11 @@
  * The `firebreak` command line, as a function of its arguments and streams so tests run it
  * in-process against the real dev server. Exit codes: 0 ok, 1 failed, 2 usage or configuration.
  */
-import { ConfigError } from '../config/env';
 import { COMMANDS } from './commands';
-import { CommandContext, CommandFailed, UsageError, parseCommandArgs, type CliIO } from './context';
+import { CommandFailed, UsageError, parseCommandArgs, type CliIO } from './command';
+import type { CommandContext } from './context';
 
-export type { CliIO } from './context';
+export type { CliIO } from './command';
 
 export function mainUsage(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length), 'start'.length);
@@ -27,15 +27,16 @@ export function mainUsage(): string {
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === 'help' || name === '--help' || name === '-h') {
-    const topic = name === 'help' ? COMMANDS.find((command) => command.name === rest[0]) : undefined;
+    const topic = name === 'help' ? await COMMANDS.find((command) => command.name === rest[0])?.load() : undefined;
     (name ? io.stdout : io.stderr)(`${topic ? `${topic.summary}\nusage: ${topic.usage}` : mainUsage()}\n`);
     return name ? 0 : 2;
   }
-  const command = COMMANDS.find((entry) => entry.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((candidate) => candidate.name === name);
+  if (!entry) {
     io.stderr(`firebreak: unknown command ${name}\n\n${mainUsage()}\n`);
     return 2;
   }
+  const command = await entry.load();
   let ctx: CommandContext | undefined;
   try {
     const args = parseCommandArgs(command, rest);
@@ -43,6 +44,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       io.stdout(`${command.summary}\nusage: ${command.usage}\n`);
       return 0;
     }
+    const { CommandContext } = await import('./context');
     ctx = new CommandContext(io, args.values.json === true);
     return await command.run(ctx, args);
   } catch (err) {
@@ -50,6 +52,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       io.stderr(`firebreak ${command.name}: ${err.message}\nusage: ${err.usage ?? command.usage}\n`);
       return 2;
     }
+    // Only a command that read the environment can throw it, so config/env.ts is loaded by then.
+    const { ConfigError } = await import('../config/env');
     if (err instanceof ConfigError) {
       io.stderr(`${err.message}\n`);
       return 2;

@@ -4,7 +4,6 @@
  * an incident by workflow id or incident id.
  */
 import os from 'node:os';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import type { AccessAction } from '../common/access';
 import type { IncidentPolicy } from '../common/incident';
@@ -20,57 +19,12 @@ import { ConfigError, parseEnv, type Env } from '../config/env';
 import type { Actor } from '../common/types';
 import { findIncidentById } from '../client/incidents';
 import { connectClient } from '../client/connection';
+import { CommandFailed, UsageError, type CliIO } from './command';
 
-export interface CliIO {
-  stdout(text: string): void;
-  stderr(text: string): void;
-  env: NodeJS.ProcessEnv;
-  /** Aborted when the user presses Ctrl-C: `run` stops following, the incident keeps running. */
-  interrupt?: AbortSignal;
-}
+export { CommandFailed, UsageError, parseCommandArgs, type CliIO, type Command, type ParsedArgs } from './command';
 
 /** How long a refused command waits to have its refusal logged before it answers anyway. */
 const REFUSAL_LOG_TIMEOUT_MS = 5_000;
-
-/** Bad flags or arguments: exit 2 with the command's usage. */
-export class UsageError extends Error {
-  constructor(
-    message: string,
-    readonly usage?: string,
-  ) {
-    super(message);
-  }
-}
-
-/** The command ran and failed (Temporal down, incident not found, decision refused): exit 1. */
-export class CommandFailed extends Error {}
-
-export interface Command {
-  name: string;
-  summary: string;
-  usage: string;
-  options: NonNullable<ParseArgsConfig['options']>;
-  run(ctx: CommandContext, args: ParsedArgs): Promise<number>;
-}
-
-export interface ParsedArgs {
-  values: Record<string, string | boolean | string[] | undefined>;
-  positionals: string[];
-}
-
-export function parseCommandArgs(command: Command, argv: string[]): ParsedArgs {
-  try {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
-      allowPositionals: true,
-      strict: true,
-    });
-    return { values: values as ParsedArgs['values'], positionals };
-  } catch (err) {
-    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''), command.usage);
-  }
-}
 
 export class CommandContext {
   private connected?: Promise<{ client: Client; connection: Connection }>;

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import type { Client, Connection } from '@temporalio/client';
 import { runCli } from '../cli/cli';
+import { COMMANDS } from '../cli/commands';
 import { DEFAULT_POLICY } from '../common/incident';
 import { incidentIdKey } from '../common/search-attributes';
 import type { IncidentRecord } from '../common/types';
@@ -23,7 +24,8 @@ import { connectTestClient, runTestWorker, testTemporalAddress, uniqueTaskQueue,
 import { FakeWorld } from './workflows/fakes';
 
 const execFileAsync = promisify(execFile);
-const BIN = fileURLToPath(new URL('../bin/firebreak.mjs', import.meta.url));
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const BIN = path.join(REPO, 'bin/firebreak.mjs');
 const LOADED_PACKAGES = fileURLToPath(new URL('./fixtures/loaded-packages.mjs', import.meta.url));
 
 let client: Client;
@@ -161,7 +163,7 @@ describe('usage, help and exit codes', { concurrency: true }, () => {
     assert.match(spawned.stderr, /cannot reach Temporal at 127\.0\.0\.1:\d+ — is `firebreak start` running\?/);
   });
 
-  test('the real bin loads the native worker only for `start`: not for --help, status or incidents', async () => {
+  test('the compiled bin loads no Temporal package for --help, and the native worker only for `start`', async () => {
     const closed = String(await freePort());
     const env = { ...process.env, TEMPORAL_ADDRESS: '', FIREBREAK_TEMPORAL_PORT: closed };
     for (const args of [['--help'], ['status', '--help'], ['incidents']]) {
@@ -169,13 +171,51 @@ describe('usage, help and exit codes', { concurrency: true }, () => {
         env,
         timeout: 90_000,
       }).catch((err: { stderr: string }) => err);
+      assert.doesNotMatch(stderr, /running from the TypeScript sources/, 'the bin ran the compiled CLI');
       const line = /^loaded-packages (.*)$/m.exec(stderr);
       assert.ok(line, `no module list from firebreak ${args.join(' ')}: ${stderr}`);
       const loaded = JSON.parse(line[1]!) as string[];
+      if (args[0] === '--help') {
+        assert.deepEqual(loaded, [], 'the command list loads no command module');
+        continue;
+      }
       assert.ok(loaded.includes('@temporalio/common'), 'the probe sees the Temporal packages that do load');
       for (const native of ['@temporalio/worker', '@temporalio/core-bridge']) {
         assert.ok(!loaded.includes(native), `firebreak ${args.join(' ')} loaded ${native}`);
       }
+    }
+  });
+
+  test("the registry's names and summaries are its command modules' own", async () => {
+    for (const entry of COMMANDS) {
+      const command = await entry.load();
+      assert.equal(command.name, entry.name);
+      assert.equal(command.summary, entry.summary, `the summary of ${entry.name}`);
+    }
+  });
+
+  test('without a compiled CLI the bin runs the sources through tsx and says how to compile', async () => {
+    // A checkout of the same sources with no dist/: every top-level entry linked, bin/ copied so it
+    // resolves this root.
+    const root = await mkdtemp(path.join(tmpdir(), 'firebreak-uncompiled-'));
+    try {
+      for (const name of await readdir(REPO)) {
+        if (name === 'dist' || name === 'bin' || name === '.git') continue;
+        await symlink(path.join(REPO, name), path.join(root, name));
+      }
+      await mkdir(path.join(root, 'bin'));
+      await copyFile(BIN, path.join(root, 'bin/firebreak.mjs'));
+      const help = await execFileAsync(
+        process.execPath,
+        [path.join(root, 'bin/firebreak.mjs'), 'postmortem', '--help'],
+        {
+          timeout: 90_000,
+        },
+      );
+      assert.match(help.stdout, /usage: firebreak postmortem <id>/);
+      assert.match(help.stderr, /the compiled CLI is out of date \(it is not built\); `npm run build` compiles it/);
+    } finally {
+      await rm(root, { recursive: true, force: true });
     }
   });
 
