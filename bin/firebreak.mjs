@@ -4,6 +4,7 @@
 // checkout with edited sources, or no build yet — runs the TypeScript through tsx, which is slower
 // to start, and says how to compile it.
 import { readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath, URL } from 'node:url';
@@ -32,7 +33,8 @@ function staleReason() {
 
 const reason = staleReason();
 if (reason === undefined) {
-  await import('../dist/firebreak.js');
+  // Required, not imported: importing CommonJS from an ES module costs an export-name scan of it.
+  createRequire(import.meta.url)('../dist/firebreak.cjs');
 } else {
   process.stderr.write(
     `firebreak: running from the TypeScript sources (slower start): the compiled CLI is out of date (${reason}); \`npm run build\` compiles it\n`,

@@ -27,12 +27,18 @@ export async function buildCli() {
     absWorkingDir: ROOT,
     entryPoints: { firebreak: 'cli/main.ts' },
     outdir: DIST,
+    outExtension: { '.js': '.cjs' },
     bundle: true,
-    splitting: true,
-    format: 'esm',
+    format: 'cjs',
     platform: 'node',
     target: 'node20',
     packages: 'external',
+    // CommonJS: an ES module importing a CommonJS package makes Node scan its source for export
+    // names first (cjs-module-lexer), which for Temporal's generated protobuf code costs more than
+    // running it. Code that asks import.meta.url where it is gets this file's URL; dist/ is one
+    // level under the root, as the sources are, so `..` from it is still the root.
+    define: { 'import.meta.url': '__firebreakModuleUrl' },
+    banner: { js: "const __firebreakModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
     sourcemap: 'linked',
     metafile: true,
     logLevel: 'warning',

@@ -4,6 +4,7 @@
  * that outlives the 3-second acknowledgement but never the app (closing the app waits for it,
  * boundedly).
  */
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { AccessAction } from '../../common/access';
@@ -16,6 +17,7 @@ import { lineLog, processLogger } from '../../config/logger';
 import type { IncidentPolicy } from '../../common/incident';
 import { createQuickSlackClient, UserGroupResolver } from '../../client/slack-groups';
 import type { IngressMetrics } from '../metrics';
+import { PendingCommandJournal } from './pending';
 
 export interface SlackIngressContext {
   temporal: Client;
@@ -27,6 +29,8 @@ export interface SlackIngressContext {
   /** Null without SLACK_BOT_TOKEN: ephemeral answers then go through response_url. */
   slack: WebClient | null;
   groups: UserGroupResolver;
+  /** `/runbook` commands acknowledged as starting whose outcome is not reported yet (pending.ts). */
+  pending: PendingCommandJournal;
   /** A Slack user as an actor, with the user groups the policy names that they belong to. */
   actorFor(user: { id: string; name?: string }): Promise<Actor>;
   /**
@@ -74,6 +78,7 @@ export function createContext(options: {
   log?: (message: string, extra?: Record<string, unknown>) => void;
   fetch?: typeof fetch;
   groupCacheMs?: number;
+  pendingDir?: string;
 }): SlackIngressContext {
   const { env } = options;
   const slack = options.slack === undefined ? createQuickSlackClient(env) : options.slack;
@@ -91,6 +96,10 @@ export function createContext(options: {
     incidentChannel: options.incidentChannel,
     slack,
     groups,
+    pending: new PendingCommandJournal(
+      options.pendingDir ?? path.resolve(env.FIREBREAK_DATA_DIR, 'slack-commands'),
+      log,
+    ),
     async actorFor(user) {
       const memberOf = namedGroups.length ? await groups.groupsOf(user.id, namedGroups) : [];
       return {

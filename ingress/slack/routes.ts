@@ -7,29 +7,15 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApplicationFailure } from '@temporalio/common';
 import type { WebClient } from '@slack/web-api';
-import { escapeMrkdwn } from '../../domain/slack/mrkdwn';
-import { startIncident } from '../../client/incidents';
-import { ErrorType } from '../../common/errors';
 import { lineLog } from '../../config/logger';
-import { formatTarget } from '../../common/ids';
-import type { Actor } from '../../common/types';
-import { mayStart } from '../../domain/access';
-import { prepareIncident } from '../../runbooks';
 import type { AppDeps } from '../app';
 import type { IngressMetrics } from '../metrics';
-import {
-  INCIDENT_SUBCOMMANDS,
-  catalogText,
-  parseIncidentCommand,
-  parseRunbookCommand,
-  usageText,
-  type RunbookCommand,
-} from './commands';
+import { INCIDENT_SUBCOMMANDS, parseIncidentCommand } from './commands';
 import { createContext, type SlackIngressContext } from './context';
 import { answerIncidentCommand, type CommandAnswer } from './incidents';
 import { parseInteraction, performClick } from './interactions';
+import { recoverPendingCommands, runbookCommand } from './starts';
 import { startSocketMode, type SocketModeConnection, type SocketModeLiveness } from './socket-mode';
 import { verifySlackSignature } from './verify';
 
@@ -44,6 +30,8 @@ export interface SlackRouteOptions {
   onContext?: (ctx: SlackIngressContext) => void;
   /** How long an `/incident` answer may take before it moves to response_url. */
   inlineAnswerMs?: number;
+  /** Where acknowledged `/runbook` commands wait for their start; `<FIREBREAK_DATA_DIR>/slack-commands` by default. */
+  pendingDir?: string;
   /** Socket Mode's ping/pong timeouts (tests shorten them); the client's defaults otherwise. */
   socketMode?: SocketModeLiveness;
 }
@@ -64,6 +52,7 @@ export function createSlackRoutes(options: SlackRouteOptions = {}) {
       metrics: deps.metrics,
       log: options.log ?? lineLog(app.log, 'slack', 'warn'),
       ...(options.fetch ? { fetch: options.fetch } : {}),
+      ...(options.pendingDir ? { pendingDir: options.pendingDir } : {}),
     });
     options.onContext?.(ctx);
     const now = options.now ?? Date.now;
@@ -142,6 +131,11 @@ export function createSlackRoutes(options: SlackRouteOptions = {}) {
       });
       app.addHook('onClose', async () => socket?.stop());
     }
+    // Commands a previous process acknowledged and did not see through (starts.ts).
+    app.addHook('onReady', async () => {
+      const recovered = await recoverPendingCommands(ctx);
+      if (recovered > 0) ctx.log(`taking back ${recovered} acknowledged /runbook command(s) from before a restart`);
+    });
     // After Socket Mode stopped taking envelopes: let started work finish (boundedly).
     app.addHook('onClose', async () => ctx.drain());
   };
@@ -166,6 +160,7 @@ export async function handleCommand(
     count('commands', 'malformed');
     return { status: 400, body: { error: `not a slash command: missing ${missing.join(', ')}` } };
   }
+  const receivedAt = Date.now();
   const command = form.get('command')!;
   const text = form.get('text') ?? '';
   const userName = form.get('user_name');
@@ -182,7 +177,15 @@ export async function handleCommand(
     ? await answerInline(ctx, options.inlineAnswerMs, responseUrl, () =>
         ctx.bounded(() => answerIncidentCommand(ctx, parseIncidentCommand(text), actor)),
       )
-    : runbookCommand(ctx, parseRunbookCommand(text), { actor, channel, responseUrl, userName });
+    : await runbookCommand(ctx, {
+        actor,
+        channel,
+        userName,
+        command,
+        text,
+        receivedAt,
+        ...(responseUrl ? { responseUrl } : {}),
+      });
   return { status: 200, body };
 }
 
@@ -205,86 +208,6 @@ export function handleInteraction(ctx: SlackIngressContext, form: URLSearchParam
 
 /** The default module listed in ROUTE_MODULES: everything from the environment. */
 export const registerSlackRoutes = createSlackRoutes();
-
-/**
- * Validates synchronously (prepareIncident runs the runbook's schema) and answers at once; the
- * workflow start runs after the answer and reports through response_url.
- */
-function runbookCommand(
-  ctx: SlackIngressContext,
-  command: RunbookCommand,
-  request: { actor: Actor; channel: string; responseUrl?: string; userName: string | null },
-): CommandAnswer {
-  if (command.kind === 'catalog') return { response_type: 'ephemeral', text: catalogText() };
-  if (command.kind === 'usage')
-    return { response_type: 'ephemeral', text: usageText(command.runbook, command.problem) };
-  const namespaces = [...new Set(command.targets.map((target) => target.namespace))];
-  if (!mayStart(ctx.policy.access, request.actor, { runbook: command.runbook.id, namespaces })) {
-    void ctx.refused('start', request.actor, `not in permissions.start for ${command.runbook.id}`);
-    return {
-      response_type: 'ephemeral',
-      text: `:no_entry: You may not start *${escapeMrkdwn(command.runbook.title)}* in ${namespaces.map((ns) => `\`${escapeMrkdwn(ns)}\``).join(', ')}; nothing was started. Who may start what is set in FIREBREAK_CONFIG (permissions.start).`,
-    };
-  }
-  let prepared;
-  try {
-    prepared = prepareIncident({
-      runbook: command.runbook.id,
-      targets: command.targets,
-      ...(command.severity ? { severity: command.severity } : {}),
-      params: command.params,
-      trigger: {
-        kind: 'slack',
-        user: request.actor.id,
-        ...(request.userName ? { userName: request.userName } : {}),
-        channel: request.channel,
-      },
-      triggeredBy: request.actor,
-      policy: ctx.policy,
-      slackChannel: ctx.incidentChannel ?? request.channel,
-      ...(command.rehearsal ? { rehearsal: command.rehearsal } : {}),
-    });
-  } catch (err) {
-    if (err instanceof ApplicationFailure && err.type === ErrorType.INVALID_INPUT) {
-      return { response_type: 'ephemeral', text: usageText(command.runbook, err.message) };
-    }
-    throw err;
-  }
-  const where = command.targets.map(formatTarget).join(', ');
-  const { responseUrl } = request;
-  const rehearsing = command.rehearsal ? `a REHEARSAL (dry run, nothing changes) of ` : '';
-  ctx.background(`starting ${prepared.workflowId}`, async () => {
-    let message: Record<string, unknown>;
-    try {
-      const outcome = await ctx.bounded(() => startIncident(ctx.temporal, prepared, ctx.taskQueue));
-      const link = ctx.link(outcome.workflowId);
-      const name = link ? `<${link}|${escapeMrkdwn(outcome.incidentId)}>` : escapeMrkdwn(outcome.incidentId);
-      message = outcome.started
-        ? {
-            response_type: 'in_channel',
-            replace_original: false,
-            text: `${rehearsing ? ':performing_arts:' : ':rotating_light:'} <@${request.actor.id}> started ${rehearsing}*${escapeMrkdwn(command.runbook.title)}* on \`${escapeMrkdwn(where)}\`: incident ${name} (workflow \`${escapeMrkdwn(outcome.workflowId)}\`)`,
-          }
-        : {
-            response_type: 'ephemeral',
-            replace_original: false,
-            text: `${rehearsing ? 'A rehearsal' : 'An incident'} is already open for ${escapeMrkdwn(command.runbook.title)} on \`${escapeMrkdwn(where)}\`: workflow ${link ? `<${link}|${escapeMrkdwn(outcome.workflowId)}>` : `\`${escapeMrkdwn(outcome.workflowId)}\``}. See \`/incident status ${escapeMrkdwn(outcome.workflowId)}\`.`,
-          };
-    } catch (err) {
-      ctx.log(`starting ${prepared.workflowId} failed`, { error: (err as Error).message });
-      message = {
-        response_type: 'ephemeral',
-        replace_original: false,
-        text: `:x: Could not start ${escapeMrkdwn(command.runbook.title)} on \`${escapeMrkdwn(where)}\`: Temporal did not accept the workflow. Nothing was changed; try again or use the CLI.`,
-      };
-    }
-    if (responseUrl) await ctx.respond(responseUrl, message);
-  });
-  return {
-    response_type: 'ephemeral',
-    text: `:hourglass_flowing_sand: Starting ${rehearsing}*${escapeMrkdwn(command.runbook.title)}* on \`${escapeMrkdwn(where)}\` (${prepared.input.severity})…`,
-  };
-}
 
 /**
  * Answers in the HTTP response when the work is quick; otherwise acknowledges now and delivers the

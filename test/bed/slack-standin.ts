@@ -18,7 +18,12 @@
  * `file_not_found` for an id it never handed out, never received bytes for, or already completed.
  * Tests read the bytes back with `file(id)` / `filesIn(channel, thread_ts)`.
  *
- * It also receives `response_url` posts (`POST /response/<id>`), as hooks.slack.com does, signs
+ * It also receives `response_url` posts (`POST /response/<id>`) as hooks.slack.com does: JSON
+ * (`Content-type: application/json`) with `text` or `blocks` (or `delete_original`), optional
+ * `response_type` (`ephemeral` | `in_channel`), `replace_original`, `delete_original`, `thread_ts`;
+ * at most five posts per URL within 30 minutes of the command (then 404 `expired_url`); 400
+ * `invalid_payload` for anything not a JSON object, `no_text` for a message with no text or
+ * blocks, 404 `no_service` for a URL it never handed out. It signs
  * requests the way Slack signs its calls to our ingress (`signSlackRequest`), and plays Socket
  * Mode: `apps.connections.open` (app-level `xapp-` tokens only) hands out a `ws://` URL whose
  * connection gets `hello`, envelopes (`sendEnvelope`) and `disconnect` (`requestRefresh`). Like
@@ -87,6 +92,9 @@ export interface ResponseUrlPost {
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
+/** Slack: a response_url takes up to five posts within 30 minutes of the interaction. */
+const RESPONSE_URL_MAX_USES = 5;
+const RESPONSE_URL_LIFETIME_MS = 30 * 60_000;
 /** Largest file the upload URL takes (Slack's own limit is 1 GB; tests stay far below). */
 const MAX_UPLOAD_BYTES = 256 * 1024 * 1024;
 // Slack's documented Block Kit limits; the real API answers invalid_blocks beyond them.
@@ -99,6 +107,9 @@ export class SlackStandIn {
   readonly messages: StoredMessage[] = [];
   readonly ephemerals: EphemeralMessage[] = [];
   readonly responses: ResponseUrlPost[] = [];
+  /** Every response_url handed out: when, and how many posts it took. */
+  private readonly responseUrls = new Map<string, { issuedAt: number; uses: number }>();
+  private heldResponses?: ServerResponse[];
   /** Files by id, in the order their upload URLs were handed out. */
   readonly uploads = new Map<string, UploadedFile>();
   private readonly uploadKeys = new Map<string, string>();
@@ -253,9 +264,24 @@ export class SlackStandIn {
     this.streams.get(ws)?.pause();
   }
 
+  /**
+   * Until the returned function is called, response_url posts get no answer and are not recorded —
+   * a Slack that hangs — so a test can kill the poster while it waits. Releasing drops them.
+   */
+  holdResponseUrls(): () => void {
+    this.heldResponses = [];
+    return () => {
+      const held = this.heldResponses ?? [];
+      this.heldResponses = undefined;
+      for (const res of held) res.destroy();
+    };
+  }
+
   /** A fresh response_url, as Slack puts in each command and interaction payload. */
   responseUrl(): string {
-    return `${this.baseUrl}/response/${randomUUID()}`;
+    const id = randomUUID();
+    this.responseUrls.set(id, { issuedAt: Date.now(), uses: 0 });
+    return `${this.baseUrl}/response/${id}`;
   }
 
   /**
@@ -388,16 +414,29 @@ export class SlackStandIn {
 
     const responseMatch = /^\/response\/([\w-]+)$/.exec(url.pathname);
     if (responseMatch) {
+      const text = (status: number, body: string) => {
+        res.writeHead(status, { 'content-type': 'text/plain' });
+        res.end(body);
+      };
+      if (this.heldResponses) return void this.heldResponses.push(res);
+      const issued = this.responseUrls.get(responseMatch[1]!);
+      if (!issued) return text(404, 'no_service');
+      if (issued.uses >= RESPONSE_URL_MAX_USES || Date.now() - issued.issuedAt > RESPONSE_URL_LIFETIME_MS) {
+        return text(404, 'expired_url');
+      }
       let body: unknown;
       try {
+        if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) throw new Error('not JSON');
         body = JSON.parse(raw);
       } catch {
-        res.writeHead(400, { 'content-type': 'text/plain' });
-        return void res.end('invalid_payload');
+        return text(400, 'invalid_payload');
       }
-      this.responses.push({ id: responseMatch[1]!, body: body as Record<string, unknown>, at: Date.now() });
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      return void res.end('ok');
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) return text(400, 'invalid_payload');
+      const message = body as Record<string, unknown>;
+      if (!message.text && !message.blocks && message.delete_original !== true) return text(400, 'no_text');
+      issued.uses++;
+      this.responses.push({ id: responseMatch[1]!, body: message, at: Date.now() });
+      return text(200, 'ok');
     }
 
     const methodMatch = /^\/api\/([\w.]+)$/.exec(url.pathname);
