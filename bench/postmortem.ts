@@ -56,7 +56,11 @@ function timed(
   });
 }
 
-const median = (values: number[]) => percentile([...values].sort((a, b) => a - b), 50);
+const median = (values: number[]) =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
@@ -91,8 +95,6 @@ async function main(): Promise<number> {
       workflowExecutionTimeout: '10 minutes',
     });
     const recordSeconds = (Date.now() - t0) / 1000;
-    worker.shutdown();
-    await running;
 
     const env = { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace };
     const temporalArgs = ['workflow', 'show', '-w', workflowId, '-o', 'json', '--address', address, '-n', namespace];
@@ -100,7 +102,8 @@ async function main(): Promise<number> {
     // Warm the page cache and the server alike for both; not measured.
     await timed(cachedTemporalPath(), temporalArgs, env);
     const warm = await timed(process.execPath, firebreakArgs, env);
-    if (/running from the TypeScript sources/.test(warm.stderr)) throw new Error(`not the compiled CLI: ${warm.stderr}`);
+    if (/running from the TypeScript sources/.test(warm.stderr))
+      throw new Error(`not the compiled CLI: ${warm.stderr}`);
 
     const peer: number[] = [];
     const ours: number[] = [];
@@ -144,7 +147,11 @@ async function main(): Promise<number> {
       runs,
       recordSeconds,
       firebreakPostmortemMs: { median: Math.round(median(ours)), min: Math.round(Math.min(...ours)), bytes: ourBytes },
-      temporalWorkflowShowMs: { median: Math.round(median(peer)), min: Math.round(Math.min(...peer)), bytes: peerBytes },
+      temporalWorkflowShowMs: {
+        median: Math.round(median(peer)),
+        min: Math.round(Math.min(...peer)),
+        bytes: peerBytes,
+      },
       ratio: Math.round(ratio * 100) / 100,
       goalRatio: GOAL_RATIO,
       firebreakHelpMs: { median: Math.round(median(helpRuns)), max: Math.round(Math.max(...helpRuns)) },

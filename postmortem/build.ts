@@ -20,10 +20,10 @@ import {
   wouldBeChangesFrom,
 } from './derive';
 import { triggerText } from './describe';
-import { historyDigest } from './digest';
-import { incidentBuild, type HistoryEvent } from './history';
+import { HistoryDigest } from './digest';
+import { incidentBuild, type HistoryEvent, type IncidentBuild } from './history';
 import { POSTMORTEM_SCHEMA_VERSION, type Postmortem } from './model';
-import { pushTimeline, reduceHistory } from './reduce';
+import { historyReducer, pushTimeline, type HistoryFacts } from './reduce';
 import { redact, redactText } from './redact';
 
 export interface BuildOptions {
@@ -35,10 +35,48 @@ export interface BuildOptions {
 }
 
 export function buildPostmortem(events: HistoryEvent[], options: BuildOptions): Postmortem {
-  const facts = reduceHistory(events, options.payloadConverter);
+  const builder = new PostmortemBuilder(options.payloadConverter);
+  builder.add(events);
+  return builder.finish(options);
+}
+
+/**
+ * The postmortem built page by page: each page of the history is reduced and hashed as it arrives
+ * (while the next one is on its way), and nothing keeps the events themselves.
+ */
+export class PostmortemBuilder {
+  private readonly reducer: ReturnType<typeof historyReducer>;
+  private readonly digest = new HistoryDigest();
+  private length = 0;
+  private build: IncidentBuild | undefined;
+
+  constructor(payloadConverter?: PayloadConverter) {
+    this.reducer = historyReducer(payloadConverter);
+  }
+
+  add(events: Iterable<HistoryEvent>): void {
+    for (const event of events) {
+      this.reducer.apply(event);
+      this.digest.add(event);
+      this.build ??= incidentBuild([event]);
+      this.length++;
+    }
+  }
+
+  finish(options: BuildOptions): Postmortem {
+    const history = { length: this.length, digest: this.digest.value(), build: this.build };
+    return assemble(this.reducer.facts(), history, options);
+  }
+}
+
+function assemble(
+  facts: HistoryFacts,
+  history: { length: number; digest: string; build: IncidentBuild | undefined },
+  options: BuildOptions,
+): Postmortem {
   const { started, input, startedAt, activities, timeline, failures, found, executionStatus, closedAt } = facts;
   const record = found?.record;
-  const build = incidentBuild(events);
+  const { build } = history;
   const escalations = escalationsFrom(activities);
   for (const escalation of escalations) {
     pushTimeline(
@@ -90,8 +128,8 @@ export function buildPostmortem(events: HistoryEvent[], options: BuildOptions): 
       ...(options.runId ? { runId: options.runId } : {}),
       workflowType: started.workflowType?.name ?? '?',
       ...(started.taskQueue?.name ? { taskQueue: started.taskQueue.name } : {}),
-      historyLength: events.length,
-      historyDigest: historyDigest(events),
+      historyLength: history.length,
+      historyDigest: history.digest,
       executionStatus,
       recordSource: found?.source ?? 'none',
       ...(started.continuedExecutionRunId ? { continuedFromRunId: started.continuedExecutionRunId } : {}),

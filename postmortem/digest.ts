@@ -11,32 +11,49 @@ import type { HistoryEvent } from './history';
  * the same history hashes the same whether it came over gRPC or from `temporal workflow show -o json`.
  */
 export function historyDigest(events: HistoryEvent[]): string {
-  const hash = createHash('sha256');
-  const HistoryEventMessage = proto.temporal.api.history.v1.HistoryEvent;
-  for (const event of events) {
+  const digest = new HistoryDigest();
+  for (const event of events) digest.add(event);
+  return digest.value();
+}
+
+/** The same digest taken event by event, as pages of the history arrive. */
+export class HistoryDigest {
+  private readonly hash = createHash('sha256');
+
+  add(event: HistoryEvent): void {
+    const HistoryEventMessage = proto.temporal.api.history.v1.HistoryEvent;
     const plain = HistoryEventMessage.toObject(HistoryEventMessage.fromObject(event), {
       longs: String,
       enums: String,
       bytes: String,
     });
-    hash.update(canonicalJson(plain));
-    hash.update('\n');
+    this.hash.update(canonicalJson(plain));
+    this.hash.update('\n');
   }
-  return `sha256:${hash.digest('hex')}`;
+
+  value(): string {
+    return `sha256:${this.hash.digest('hex')}`;
+  }
 }
 
+/**
+ * Canonical JSON in one pass: keys sorted, object fields whose value is empty (null, [], or an object
+ * of empty fields, recursively) dropped; inside arrays every element stays.
+ */
 function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, inner]) => !isEmpty(inner))
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([key, inner]) => `${JSON.stringify(key)}:${canonicalJson(inner)}`).join(',')}}`;
+  return canonical(value).text;
 }
 
-function isEmpty(value: unknown): boolean {
-  if (value === undefined || value === null) return true;
-  if (Array.isArray(value)) return value.length === 0;
-  if (typeof value === 'object') return Object.values(value as Record<string, unknown>).every(isEmpty);
-  return false;
+function canonical(value: unknown): { text: string; empty: boolean } {
+  if (value === undefined || value === null) return { text: 'null', empty: true };
+  if (Array.isArray(value)) {
+    return { text: `[${value.map((item) => canonical(item).text).join(',')}]`, empty: value.length === 0 };
+  }
+  if (typeof value !== 'object') return { text: JSON.stringify(value), empty: false };
+  const fields: string[] = [];
+  for (const key of Object.keys(value).sort()) {
+    const inner = canonical((value as Record<string, unknown>)[key]);
+    if (!inner.empty) fields.push(`${JSON.stringify(key)}:${inner.text}`);
+  }
+  return { text: `{${fields.join(',')}}`, empty: fields.length === 0 };
 }

@@ -3,7 +3,7 @@
  * Used by `firebreak postmortem` and by the worker's archiver.
  */
 import type { Client } from '@temporalio/client';
-import { buildPostmortem } from './build';
+import { PostmortemBuilder } from './build';
 import type { HistoryEvent } from './history';
 import type { Postmortem } from './model';
 import { renderJson, renderMarkdown } from './render';
@@ -20,25 +20,52 @@ const MAX_PAGES = 200;
 
 export interface ExportedPostmortem {
   postmortem: Postmortem;
-  markdown: string;
-  json: string;
+  /** Rendered on first read: `firebreak postmortem` prints one format, the archiver both. */
+  readonly markdown: string;
+  readonly json: string;
 }
 
 /** Reads every event of one run (the latest when runId is absent), following page tokens. */
 export async function fetchHistoryEvents(client: Client, workflowId: string, runId?: string): Promise<HistoryEvent[]> {
   const events: HistoryEvent[] = [];
-  let nextPageToken: Uint8Array | undefined;
-  for (let page = 0; page < MAX_PAGES; page++) {
-    const response = await client.workflowService.getWorkflowExecutionHistory({
+  await forEachHistoryPage(client, workflowId, runId, (page) => {
+    for (const event of page) events.push(event);
+  });
+  return events;
+}
+
+/**
+ * Hands each page of one run's history to `onPage` in order, asking for the next page before
+ * handing over the current one, so reading a page overlaps with the server preparing the next.
+ */
+export async function forEachHistoryPage(
+  client: Client,
+  workflowId: string,
+  runId: string | undefined,
+  onPage: (events: HistoryEvent[]) => void,
+): Promise<void> {
+  const request = (nextPageToken?: Uint8Array) =>
+    client.workflowService.getWorkflowExecutionHistory({
       namespace: client.options.namespace,
       execution: { workflowId, ...(runId ? { runId } : {}) },
       maximumPageSize: PAGE_SIZE,
       nextPageToken,
     });
-    for (const event of response.history?.events ?? []) events.push(event);
-    if (!response.nextPageToken || response.nextPageToken.length === 0) return events;
-    nextPageToken = response.nextPageToken;
+  let pending = request();
+  try {
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const response = await pending;
+      const more = response.nextPageToken && response.nextPageToken.length > 0;
+      if (!more) return onPage(response.history?.events ?? []);
+      pending = request(response.nextPageToken!);
+      onPage(response.history?.events ?? []);
+    }
+  } catch (err) {
+    // A page already asked for is not wanted any more: its failure is not this one's.
+    pending.catch(() => undefined);
+    throw err;
   }
+  pending.catch(() => undefined);
   throw new Error(`history of ${workflowId} has more than ${MAX_PAGES * PAGE_SIZE} events`);
 }
 
@@ -48,7 +75,18 @@ export async function exportPostmortem(
   options: { generatedAt?: Date } = {},
 ): Promise<ExportedPostmortem> {
   const runId = execution.runId ?? (await client.workflow.getHandle(execution.workflowId).describe()).runId;
-  const events = await fetchHistoryEvents(client, execution.workflowId, runId);
-  const postmortem = buildPostmortem(events, { workflowId: execution.workflowId, runId, ...options });
-  return { postmortem, markdown: renderMarkdown(postmortem), json: renderJson(postmortem) };
+  const builder = new PostmortemBuilder();
+  await forEachHistoryPage(client, execution.workflowId, runId, (events) => builder.add(events));
+  const postmortem = builder.finish({ workflowId: execution.workflowId, runId, ...options });
+  let markdown: string | undefined;
+  let json: string | undefined;
+  return {
+    postmortem,
+    get markdown() {
+      return (markdown ??= renderMarkdown(postmortem));
+    },
+    get json() {
+      return (json ??= renderJson(postmortem));
+    },
+  };
 }

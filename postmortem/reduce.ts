@@ -59,12 +59,32 @@ export interface HistoryFacts {
 }
 
 export function reduceHistory(events: HistoryEvent[], converter?: PayloadConverter): HistoryFacts {
-  const first = events[0];
-  const started = first?.workflowExecutionStartedEventAttributes;
-  if (!first || !started) throw new Error('the history does not begin with WorkflowExecutionStarted');
-  const reducer = new HistoryReducer(started, tsToIso(first.eventTime), payloadDecoder(converter));
+  const reducer = historyReducer(converter);
   for (const event of events) reducer.apply(event);
   return reducer.facts();
+}
+
+/** The same reduction fed event by event, as pages of the history arrive. */
+export function historyReducer(converter?: PayloadConverter): {
+  apply(event: HistoryEvent): void;
+  facts(): HistoryFacts;
+} {
+  let reducer: HistoryReducer | undefined;
+  const notStarted = () => new Error('the history does not begin with WorkflowExecutionStarted');
+  return {
+    apply(event) {
+      if (!reducer) {
+        const started = event.workflowExecutionStartedEventAttributes;
+        if (!started) throw notStarted();
+        reducer = new HistoryReducer(started, tsToIso(event.eventTime), payloadDecoder(converter));
+      }
+      reducer.apply(event);
+    },
+    facts() {
+      if (!reducer) throw notStarted();
+      return reducer.facts();
+    },
+  };
 }
 
 /** Adds a line to the timeline, secrets redacted. */

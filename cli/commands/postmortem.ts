@@ -20,7 +20,8 @@ export const postmortem: Command = {
     const format = args.values.format ?? (ctx.json ? 'json' : 'md');
     if (format !== 'md' && format !== 'json')
       throw new UsageError(`--format must be md or json, got ${String(format)}`, this.usage);
-    const ref = await resolveIncident(ctx, id);
+    // A workflow id needs no look-up: the export's own describe says when there is no such incident.
+    const ref = id.startsWith('INC-') ? await resolveIncident(ctx, id) : { workflowId: id, runId: undefined };
     const runId = typeof args.values['run-id'] === 'string' ? args.values['run-id'] : ref.runId;
     const client = await ctx.client();
     const exported = await exportPostmortem(client, { workflowId: ref.workflowId, ...(runId ? { runId } : {}) }).catch(
