@@ -7,9 +7,7 @@ import os from 'node:os';
 import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import type { AccessAction } from '../common/access';
 import type { IncidentPolicy } from '../common/incident';
-import { incidentPolicy, loadFileConfig } from '../config/file';
 import { connectionIdentity } from '../client/identity';
-import { cliActorGroups, createQuickSlackClient, UserGroupResolver } from '../client/slack-groups';
 import { referencedGroups } from '../domain/access';
 import { refusedSignal, type RefusalNotice } from '../domain/messages';
 import { refusalLogWorkflowId, REFUSAL_LOG_WORKFLOW_TYPE } from '../domain/refusals';
@@ -92,6 +90,8 @@ export class CommandContext {
     // Slack user groups named in the permissions count for the person's CLI account too.
     const { access, approvers } = await this.policy();
     const groups = referencedGroups(access, approvers.groups);
+    // Loaded by the commands that act as someone, not by those that only read (postmortem, incidents).
+    const { cliActorGroups, createQuickSlackClient, UserGroupResolver } = await import('../client/slack-groups');
     const slack = createQuickSlackClient(this.env);
     if (groups.length && slack && access) {
       const memberOf = await cliActorGroups(new UserGroupResolver(slack), actor, access.people, groups);
@@ -102,7 +102,10 @@ export class CommandContext {
 
   /** The config file's policy (FIREBREAK_CONFIG), loaded once. */
   policy(): Promise<IncidentPolicy> {
-    this.loadedPolicy ??= loadFileConfig(this.env.FIREBREAK_CONFIG).then(incidentPolicy);
+    // The YAML parser and the file's schema load only when a command needs the policy.
+    this.loadedPolicy ??= import('../config/file').then(({ incidentPolicy, loadFileConfig }) =>
+      loadFileConfig(this.env.FIREBREAK_CONFIG).then(incidentPolicy),
+    );
     return this.loadedPolicy;
   }
 

@@ -28,6 +28,40 @@ import { PendingCommandJournal, type PendingCommand } from './pending';
  */
 export const RECOVERY_WINDOW_MS = 10 * 60_000;
 const RESPONSE_ATTEMPTS = 3;
+/**
+ * Starts in flight at once per ingress. A burst of commands queues its starts here rather than
+ * opening hundreds of Temporal calls at once on the event loop that must keep answering Slack.
+ */
+const START_CONCURRENCY = 16;
+const startSlots = new WeakMap<SlackIngressContext, Slots>();
+
+/** A counting semaphore: `run` waits for a free slot. */
+class Slots {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(size: number) {
+    this.free = size;
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    }
+  }
+}
+
+function slotsOf(ctx: SlackIngressContext): Slots {
+  let slots = startSlots.get(ctx);
+  if (!slots) startSlots.set(ctx, (slots = new Slots(START_CONCURRENCY)));
+  return slots;
+}
 
 export interface RunbookRequest {
   actor: Actor;
@@ -193,7 +227,9 @@ async function startAndReport(
   };
   let message: Record<string, unknown>;
   try {
-    const outcome = await ctx.bounded(() => startIncident(ctx.temporal, prepared, ctx.taskQueue));
+    const outcome = await slotsOf(ctx).run(() =>
+      ctx.bounded(() => startIncident(ctx.temporal, prepared, ctx.taskQueue)),
+    );
     // Already running may be this very command, started before a restart: the incident id says.
     const ours = outcome.started || (await startedAs(ctx, workflowId, incidentId)) === true;
     message = ours
