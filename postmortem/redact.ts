@@ -53,7 +53,8 @@ const INLINE_SECRETS: [RegExp, string][] = [
  * Text none of INLINE_SECRETS can match lacks all of these words and marks (each pattern needs at
  * least one): most timeline lines, so they skip the thirteen replacements.
  */
-const MAYBE_SECRET = /token|secret|passw|key|credential|auth|cookie|bearer|basic|hooks\.slack|xox|xapp-|gh[pousr]_|akia|:\/\//i;
+const MAYBE_SECRET =
+  /token|secret|passw|key|credential|auth|cookie|bearer|basic|hooks\.slack|xox|xapp-|gh[pousr]_|akia|:\/\//i;
 
 export function redactText(text: string): string {
   if (!MAYBE_SECRET.test(text)) return text;
