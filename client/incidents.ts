@@ -67,6 +67,8 @@ export async function deliverAlert(
   prepared: PreparedIncident,
   notification: AlertNotification,
   taskQueue = DEFAULT_TASK_QUEUE,
+  /** REJECT_DUPLICATE: fail (WorkflowExecutionAlreadyStartedError) rather than follow a closed run. */
+  reuse: 'ALLOW_DUPLICATE' | 'REJECT_DUPLICATE' = 'ALLOW_DUPLICATE',
 ): Promise<{ workflowId: string; runId: string }> {
   const handle = await client.workflow.signalWithStart(prepared.workflowType, {
     taskQueue,
@@ -75,7 +77,7 @@ export async function deliverAlert(
     typedSearchAttributes: prepared.searchAttributes,
     signal: alertSignal,
     signalArgs: [notification],
-    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    workflowIdReusePolicy: reuse,
   });
   return { workflowId: handle.workflowId, runId: handle.signaledRunId };
 }

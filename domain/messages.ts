@@ -79,6 +79,11 @@ export const decideUpdate = defineUpdate<GateState, [DecideRequest]>('decide');
 export const resolveSignal = defineSignal<[ResolveRequest]>('resolve');
 /** A later notification for the same alert group. */
 export const alertSignal = defineSignal<[AlertNotification]>('alert');
+/**
+ * Several notifications (or parts) of the group, in arrival order, coalesced by the ingress into
+ * one signal while an earlier one was in flight; folded exactly as that many `alert` signals.
+ */
+export const alertsSignal = defineSignal<[AlertNotification[]]>('alerts');
 /** Records a refused action on the incident's timeline (bounded); changes nothing else. */
 export const refusedSignal = defineSignal<[RefusalNotice]>('refused');
 /** The current incident record. */

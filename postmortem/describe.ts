@@ -64,6 +64,14 @@ export function signalSummary(name: string, payload: Record<string, unknown>, ac
   if (name === 'resolve') {
     return `Resolution requested by ${actorText(actor)}${typeof payload.note === 'string' ? `: ${payload.note}` : ''}`;
   }
+  if (name === 'alerts' && Array.isArray(payload)) {
+    // Notifications the ingress coalesced into one signal; the latest carries the group's state.
+    const batch: unknown[] = payload;
+    const latest = batch.at(-1);
+    const last =
+      latest && typeof latest === 'object' ? signalSummary('alert', latest as Record<string, unknown>, actor) : '';
+    return `${batch.length} alert notifications coalesced${last ? `; the latest: ${last}` : ''}`;
+  }
   if (name === 'alert') {
     const alerts = Array.isArray(payload.alerts) ? payload.alerts : [];
     const head = `Alert notification from ${String(payload.source ?? '?')} (${String(payload.status ?? '?')})`;

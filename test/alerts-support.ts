@@ -247,18 +247,27 @@ export async function eventually<T>(
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
 
-/** Every `alert` signal an incident's history holds (signal-with-start included), with its size in bytes. */
+/**
+ * Every notification an incident's history holds, in order: each `alert` signal (signal-with-start
+ * included) and each of the notifications an `alerts` signal coalesced, with the bytes of the
+ * signal that carried it.
+ */
 export async function signalEvents(
   handle: WorkflowHandle,
-): Promise<{ bytes: number; notification: AlertNotification }[]> {
+): Promise<{ bytes: number; notification: AlertNotification; coalesced: boolean }[]> {
   const history = await handle.fetchHistory();
-  const signals: { bytes: number; notification: AlertNotification }[] = [];
+  const signals: { bytes: number; notification: AlertNotification; coalesced: boolean }[] = [];
   for (const event of history.events ?? []) {
     const attributes = event.workflowExecutionSignaledEventAttributes;
-    if (attributes?.signalName !== 'alert') continue;
-    const data = attributes.input?.payloads?.[0]?.data;
+    const name = attributes?.signalName;
+    if (name !== 'alert' && name !== 'alerts') continue;
+    const data = attributes?.input?.payloads?.[0]?.data;
     if (!data) continue;
-    signals.push({ bytes: data.length, notification: JSON.parse(Buffer.from(data).toString('utf8')) });
+    const decoded: unknown = JSON.parse(Buffer.from(data).toString('utf8'));
+    const notifications = (name === 'alerts' ? decoded : [decoded]) as AlertNotification[];
+    for (const notification of notifications) {
+      signals.push({ bytes: data.length, notification, coalesced: name === 'alerts' });
+    }
   }
   return signals;
 }

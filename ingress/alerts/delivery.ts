@@ -12,11 +12,18 @@
  * folds in by fingerprint.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isGrpcDeadlineError, isGrpcServiceError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import {
+  isGrpcDeadlineError,
+  isGrpcServiceError,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  type Client,
+} from '@temporalio/client';
 import { deliverAlert, incidentHandle } from '../../client/incidents';
 import type { PreparedIncident } from '../../runbooks';
-import { alertSignal, type AlertNotification } from '../../domain/messages';
+import { alertSignal, alertsSignal, type AlertNotification } from '../../domain/messages';
 import type { PreviousRun } from '../../common/incident';
+import { COALESCED_BYTES, signalBytes, type SignalCoalescer } from './coalesce';
 import { takingUp, unclosedRun } from './continuity';
 
 const TEMPORAL_DEADLINE_MS = 5_000;
@@ -51,14 +58,33 @@ export class SignalDelivery {
 
   /**
    * Signals every part to the group's running incident; false (nothing sent) when there is none.
-   * An incident that closes between parts misses only resolutions it no longer needs.
+   * Through a coalescer, the parts may leave in one signal with other notifications of the group.
    */
-  async toRunningIncident(): Promise<boolean> {
-    for (const [index, signal] of this.signals.entries()) {
+  async toRunningIncident(coalescer?: SignalCoalescer): Promise<boolean> {
+    const send = (signals: AlertNotification[], bytes: number) => this.sendToRunning(signals, bytes);
+    if (!coalescer) return send(this.signals, signalBytes(this.signals));
+    return coalescer.deliver(this.workflowId, this.signals, send);
+  }
+
+  /**
+   * Several signals within COALESCED_BYTES go as one `alerts` signal, recorded all or nothing;
+   * otherwise one `alert` signal each, in order. An incident that closes between those parts
+   * misses only resolutions it no longer needs.
+   */
+  private async sendToRunning(signals: AlertNotification[], bytes: number): Promise<boolean> {
+    const handle = incidentHandle(this.client, this.workflowId);
+    try {
+      if (signals.length > 1 && bytes <= COALESCED_BYTES) {
+        await this.call(`signal of ${signals.length}`, () => handle.signal(alertsSignal, signals));
+        return true;
+      }
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+    for (const [index, signal] of signals.entries()) {
       try {
-        await this.call(`signal ${index + 1}`, () =>
-          incidentHandle(this.client, this.workflowId).signal(alertSignal, signal),
-        );
+        await this.call(`signal ${index + 1}`, () => handle.signal(alertSignal, signal));
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) return index > 0;
         throw err;
@@ -70,12 +96,25 @@ export class SignalDelivery {
   /**
    * Starts the incident with the first part (or joins it, if it started meanwhile) and adds the rest.
    * A group whose latest run died unclosed is taken up again (continuity.ts); that run is returned.
+   * A group that never ran needs no look at its past: the first start refuses to follow a closed
+   * run (REJECT_DUPLICATE), so one call opens a new group, and only a group with a past is described.
    */
   async startingIncident(prepared: PreparedIncident, taskQueue: string): Promise<PreviousRun | undefined> {
-    const previous = await this.call('describe', () => unclosedRun(this.client, this.workflowId));
-    const starting = previous ? takingUp(prepared, previous) : prepared;
-    for (const [index, signal] of this.signals.entries()) {
-      await this.call(`signal-with-start ${index + 1}`, () => deliverAlert(this.client, starting, signal, taskQueue));
+    const [first, ...rest] = this.signals;
+    let previous: PreviousRun | undefined;
+    let starting = prepared;
+    try {
+      await this.call('signal-with-start 1', () =>
+        deliverAlert(this.client, prepared, first!, taskQueue, 'REJECT_DUPLICATE'),
+      );
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      previous = await this.call('describe', () => unclosedRun(this.client, this.workflowId));
+      starting = previous ? takingUp(prepared, previous) : prepared;
+      await this.call('signal-with-start 1', () => deliverAlert(this.client, starting, first!, taskQueue));
+    }
+    for (const [index, signal] of rest.entries()) {
+      await this.call(`signal-with-start ${index + 2}`, () => deliverAlert(this.client, starting, signal, taskQueue));
     }
     return previous;
   }

@@ -27,6 +27,7 @@ import { checkCredentials, checkGrafanaSignature, precheckGrafanaSignature, sign
 import { webhookAuthConfig, webhooksUnauthenticated } from './auth';
 import { DEFAULT_ROUTES } from './default-routes';
 import { previousRunNote } from './continuity';
+import { KnownOpenGroups, SignalCoalescer } from './coalesce';
 import { isTemporalUnavailable, SignalDelivery } from './delivery';
 import { earliestStart, toNotification, type ReceivedNotification } from './normalise';
 import { parsePayload, type AlertSource } from './schemas';
@@ -72,6 +73,10 @@ export function alertRoutes(options: AlertRoutesOptions = {}) {
     const tables = routingTables(deps, options.owners, options.log ?? lineLog(app.log, 'alerts'), log);
     const count = (source: string, outcome: string) => deps.metrics.alertNotifications.inc({ outcome, source });
     const unverifiedBodies = new Set<FastifyRequest>();
+    const coalescer = new SignalCoalescer();
+    const knownOpen = new KnownOpenGroups();
+    /** Starts in flight, by group: a notification of a group being started waits, then joins as a signal. */
+    const starting = new Map<string, Promise<unknown>>();
 
     await app.register(async (scope) => {
       scope.removeAllContentTypeParsers();
@@ -162,9 +167,18 @@ export function alertRoutes(options: AlertRoutesOptions = {}) {
 
     async function deliver(notification: ReceivedNotification, workflowId: string, group: string): Promise<Answer> {
       const delivery = new SignalDelivery(deps.client, workflowId, notificationSignals(notification));
-      // Most notifications repeat a group whose incident is open: they need no routing at all.
-      if (await delivery.toRunningIncident()) return { outcome: 'signalled' };
-      if (!notification.alerts.some((alert) => alert.status === 'firing')) {
+      const toRunningIncident = async () => {
+        const delivered = await delivery.toRunningIncident(coalescer);
+        if (delivered) knownOpen.add(workflowId);
+        else knownOpen.forget(workflowId);
+        return delivered;
+      };
+      const firing = notification.alerts.some((alert) => alert.status === 'firing');
+      await starting.get(workflowId)?.catch(() => undefined);
+      // Most notifications repeat a group whose incident is open: they need no routing at all. A
+      // firing one for a group not known open goes straight to routing and signal-with-start.
+      if ((knownOpen.has(workflowId) || !firing) && (await toRunningIncident())) return { outcome: 'signalled' };
+      if (!firing) {
         const reason = 'no open incident for this group, and resolved alerts never start one';
         log(`${group}: ignored: ${reason}`);
         return { outcome: 'ignored', reason };
@@ -197,7 +211,12 @@ export function alertRoutes(options: AlertRoutesOptions = {}) {
             ...(slackChannel ? { slackChannel } : {}),
             ...(detectedAt ? { detectedAt } : {}),
           });
-          const previous = await delivery.startingIncident(prepared, deps.env.FIREBREAK_TASK_QUEUE);
+          const start = delivery.startingIncident(prepared, deps.env.FIREBREAK_TASK_QUEUE);
+          starting.set(workflowId, start);
+          const previous = await start.finally(() => {
+            if (starting.get(workflowId) === start) starting.delete(workflowId);
+          });
+          knownOpen.add(workflowId);
           if (!previous) return { outcome: 'accepted', runbook: decision.runbook, via: decision.via, ...notes };
           const takenUp = previousRunNote(previous);
           log(`${group}: ${takenUp}`);
@@ -215,7 +234,7 @@ export function alertRoutes(options: AlertRoutesOptions = {}) {
         reason = routed.kind === 'unusable' ? `${routed.via}: ${routed.reason}` : routed.reason;
       }
       // A concurrent request may have opened the group's incident meanwhile: it still hears of this one.
-      if (await delivery.toRunningIncident()) return { outcome: 'signalled', reason };
+      if (await toRunningIncident()) return { outcome: 'signalled', reason };
       if (routed.kind === 'unusable' && routed.transient) throw new ClusterUnreachable(reason);
       const outcome: Outcome = routed.kind === 'unmatched' ? 'ignored' : 'unroutable';
       log(`${group}: ${outcome === 'ignored' ? 'ignored' : 'not started'}: ${reason}`);

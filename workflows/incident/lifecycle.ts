@@ -22,6 +22,7 @@ import type { IncidentRecord } from '../../common/types';
 import {
   acknowledgeUpdate,
   alertSignal,
+  alertsSignal,
   cancelUpdate,
   decideUpdate,
   refusedSignal,
@@ -114,6 +115,7 @@ class IncidentLifecycle<P> {
     setHandler(resolveSignal, (request) => access.resolve(request));
     setHandler(refusedSignal, (notice) => access.refused(notice));
     setHandler(alertSignal, (notification) => receiveAlerts(state, notification));
+    setHandler(alertsSignal, (notifications) => notifications.forEach((n) => receiveAlerts(state, n)));
   }
 
   open(): Loops {
