@@ -1,35 +1,56 @@
 /**
- * Alert-webhook burst benchmark: N Alertmanager notifications (default 1,000) over G groups
- * (default 50), posted with bounded concurrency to the real ingress over HTTP, landing on a real
- * Temporal with the real workflows running on a worker with fake activities.
+ * Alert-webhook ingest benchmark: Alertmanager notifications posted with bounded concurrency to the
+ * real ingress over HTTP, landing on a real Temporal with the real workflows on a worker with fake
+ * activities — beside the floors, measured in the same run on the same server:
  *
- * Pass criteria: exactly G incidents, no 5xx (no non-2xx at all), and every fingerprint of every
- * group recorded in its incident. Reports notifications/s sustained and p50/p99/max latency.
+ *  1. floor: a bare signal-with-start loop (one call per notification, a workflow that only counts);
+ *  2. floor: a bare signal loop to those running workflows;
+ *  3. burst: N notifications (default 10,000) over G groups (default 100) through the ingress;
+ *  4. new incidents: M groups (default 200), one notification each, through the ingress, against
+ *     5. floor: M bare signal-with-starts of new workflow ids.
  *
- *   node --import tsx bench/alerts.ts [--notifications 1000] [--groups 50] [--concurrency 32] [--json]
+ * The burst passes when it is exact: exactly G incidents, every answer 2xx, every notification in
+ * its incident's history exactly once (an `alert` signal, or one of an `alerts` signal's coalesced
+ * notifications), and every fingerprint folded into the incident. Reported: notifications/s and
+ * latency per phase, Temporal server CPU ms per notification (from /proc when the server is
+ * local), signals per notification, and the ratios to the floors.
  *
- * Uses FIREBREAK_TEST_TEMPORAL_ADDRESS when set (`npm run bench -- --bed temporal bench/alerts.ts`),
- * else starts its own dev server in a temporary directory and stops it at the end. The figures
- * are also written to bench/results/alerts.json.
+ *   node --import tsx bench/alerts.ts [--notifications 10000] [--groups 100] [--concurrency 32]
+ *        [--floor-notifications 2000] [--new-groups 200] [--json]
+ *
+ * Uses FIREBREAK_TEST_TEMPORAL_ADDRESS when set (`npm run bench -- bench/alerts.ts`), else starts
+ * its own dev server in a temporary directory. The figures are written to bench/results/alerts.json.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import type { Client } from '@temporalio/client';
 import { alertWorkflowId } from '../common/ids';
 import { DEFAULT_POLICY } from '../common/incident';
-import { statusQuery } from '../domain/messages';
+import { statusQuery, type AlertNotification } from '../domain/messages';
+import { toNotification } from '../ingress/alerts/normalise';
+import { parsePayload } from '../ingress/alerts/schemas';
+import { notificationSignals } from '../ingress/alerts/signals';
 import {
   alertmanagerPayload,
   eventually,
   oomAlert,
   oomRoutesYaml,
   postJson,
+  signalEvents,
   startTestIngress,
   workflowsOnQueue,
 } from '../test/alerts-support';
 import { FakeWorld } from '../test/workflows/fakes';
 import { ensureTemporal } from '../test/bed/temporal';
-import { percentile, positiveIntArg } from './support';
+import { bareAlertSignal } from './workflows/bare';
+import {
+  percentile,
+  positiveIntArg,
+  processCpuMs,
+  runConcurrently,
+  temporalServerPid,
+  writeBenchResult,
+} from './support';
 
 const TOKEN = 'bench-token';
 const RECEIVER = 'firebreak\\.bench';
@@ -39,17 +60,64 @@ interface Options {
   notifications: number;
   groups: number;
   concurrency: number;
+  floorNotifications: number;
+  newGroups: number;
   json: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
   const number = (name: string, fallback: number) => positiveIntArg(argv, name, fallback);
   return {
-    notifications: number('notifications', 1000),
-    groups: number('groups', 50),
+    notifications: number('notifications', 10_000),
+    groups: number('groups', 100),
     concurrency: number('concurrency', 32),
+    floorNotifications: number('floor-notifications', 2_000),
+    newGroups: number('new-groups', 200),
     json: argv.includes('--json'),
   };
+}
+
+interface Phase {
+  count: number;
+  seconds: number;
+  perSecond: number;
+  latencyMs: { p50: number; p99: number; max: number };
+  temporalCpuMsPer: number;
+}
+
+/** Runs one phase and measures its rate, latency and the Temporal server's CPU per item. */
+async function phase(
+  pid: number | undefined,
+  count: number,
+  concurrency: number,
+  work: (i: number) => Promise<void>,
+): Promise<Phase> {
+  const cpu0 = await processCpuMs(pid);
+  const t0 = performance.now();
+  const latencies = await runConcurrently(count, concurrency, work);
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = (await processCpuMs(pid)) - cpu0;
+  const round = (n: number) => Number(n.toFixed(1));
+  return {
+    count,
+    seconds: Number(seconds.toFixed(2)),
+    perSecond: round(count / seconds),
+    latencyMs: {
+      p50: round(percentile(latencies, 50)),
+      p99: round(percentile(latencies, 99)),
+      max: round(percentile(latencies, 100)),
+    },
+    temporalCpuMsPer: Number((cpu / count).toFixed(2)),
+  };
+}
+
+async function terminateAll(client: Client, ids: Iterable<string>): Promise<void> {
+  for (const id of ids) {
+    await client.workflow
+      .getHandle(id)
+      .terminate('benchmark finished')
+      .catch(() => undefined);
+  }
 }
 
 async function main(): Promise<number> {
@@ -63,19 +131,25 @@ async function main(): Promise<number> {
     const { connectTestClient, runTestWorker, uniqueTaskQueue } = await import('../test/bed/worker');
     const { client, connection } = await connectTestClient();
     cleanups.push(() => connection.close());
+    const pid = await temporalServerPid(process.env.FIREBREAK_TEST_TEMPORAL_ADDRESS ?? '');
+    if (pid === undefined) log('the Temporal server is not a local process: no CPU figures');
     const taskQueue = uniqueTaskQueue('bench-alerts');
+    const bareQueue = uniqueTaskQueue('bench-bare');
     const world = new FakeWorld();
-    // Cleanups run in reverse: the worker stops first, then its incidents are terminated quietly.
+    // Cleanups run in reverse: the workers stop first, then their workflows are terminated quietly.
+    const bareIds = new Set<string>();
     cleanups.push(async () => {
-      for (const id of await workflowsOnQueue(client, taskQueue)) {
-        await client.workflow
-          .getHandle(id)
-          .terminate('benchmark finished')
-          .catch(() => undefined);
-      }
+      await terminateAll(client, await workflowsOnQueue(client, taskQueue));
+      await terminateAll(client, bareIds);
     });
     const worker = await runTestWorker({ activities: world.activities(), taskQueue });
     cleanups.push(() => worker.stop());
+    const bare = await runTestWorker({
+      activities: {},
+      taskQueue: bareQueue,
+      workflowsPath: fileURLToPath(new URL('./workflows/bare.ts', import.meta.url)),
+    });
+    cleanups.push(() => bare.stop());
     const sink = taskQueue;
     const ingress = await startTestIngress({
       client,
@@ -85,130 +159,191 @@ async function main(): Promise<number> {
       env: { FIREBREAK_WEBHOOK_TOKEN: TOKEN },
     });
     cleanups.push(() => ingress.close());
+    const url = `${ingress.url}/webhooks/alertmanager`;
 
     // Notification i goes to group i % G and carries two of the group's fingerprints, so by the
     // end every group has been told of all of them, across many notifications.
-    const groupKey = (g: number) => `{}:{alertname="ContainerOOMKilled", bench="${sink}", group="${g}"}`;
-    const bodies = Array.from({ length: options.notifications }, (_, i) => {
-      const g = i % options.groups;
-      const round = Math.floor(i / options.groups);
+    const groupKey = (run: string, g: number) =>
+      `{}:{alertname="ContainerOOMKilled", bench="${sink}", run="${run}", group="${g}"}`;
+    const body = (run: string, i: number, groups: number) => {
+      const g = i % groups;
+      const round = Math.floor(i / groups);
       const fingerprints = [round % FINGERPRINTS_PER_GROUP, (round * 3 + 1) % FINGERPRINTS_PER_GROUP];
       return JSON.stringify(
         alertmanagerPayload({
           receiver: RECEIVER,
-          groupKey: groupKey(g),
+          groupKey: groupKey(run, g),
           alerts: [...new Set(fingerprints)].map((f) =>
-            oomAlert(sink, `g${g}-f${f}`, { deployment: `checkout-${g}`, pod: `checkout-${g}-${f}` }),
+            oomAlert(sink, `${run}-g${g}-f${f}`, { deployment: `checkout-${run}-${g}`, pod: `checkout-${g}-${f}` }),
           ),
         }),
       );
-    });
-    const expected = new Map<string, Set<string>>();
-    for (const body of bodies) {
-      const payload = JSON.parse(body) as { groupKey: string; alerts: { fingerprint: string }[] };
-      const id = alertWorkflowId('alertmanager', 'firebreak.bench', payload.groupKey);
-      const set = expected.get(id) ?? new Set<string>();
-      for (const alert of payload.alerts) set.add(alert.fingerprint);
-      expected.set(id, set);
-    }
-
-    log(
-      `posting ${options.notifications} notifications over ${options.groups} groups, ${options.concurrency} at a time`,
-    );
-    const url = `${ingress.url}/webhooks/alertmanager`;
-    const latencies: number[] = [];
+    };
+    // What a bare loop sends: the very signal the ingress would, so payloads weigh the same.
+    const signalOf = (text: string): AlertNotification => {
+      const parsed = parsePayload('alertmanager', JSON.parse(text));
+      if (!parsed.ok) throw new Error(parsed.message);
+      return notificationSignals(toNotification('alertmanager', parsed.payload, new Date()))[0]!;
+    };
     const statuses = new Map<number, number>();
-    let next = 0;
-    const started = performance.now();
-    await Promise.all(
-      Array.from({ length: options.concurrency }, async () => {
-        for (let i = next++; i < bodies.length; i = next++) {
-          const t0 = performance.now();
-          let status: number;
-          try {
-            status = (await postJson(url, bodies[i]!, { authorization: `Bearer ${TOKEN}` })).status;
-          } catch {
-            status = 0;
-          }
-          latencies.push(performance.now() - t0);
-          statuses.set(status, (statuses.get(status) ?? 0) + 1);
-        }
-      }),
-    );
-    const elapsedMs = performance.now() - started;
+    const postCounted = async (text: string) => {
+      let status: number;
+      try {
+        status = (await postJson(url, text, { authorization: `Bearer ${TOKEN}` })).status;
+      } catch {
+        status = 0;
+      }
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    };
+    const bareSignalWithStart = (id: string, signal: AlertNotification) => {
+      bareIds.add(id);
+      return client.workflow
+        .signalWithStart('bareAlertWorkflow', {
+          taskQueue: bareQueue,
+          workflowId: id,
+          args: [],
+          signal: bareAlertSignal,
+          signalArgs: [signal],
+        })
+        .then(() => undefined);
+    };
 
-    // Signals are durable once answered; the worker folds them in shortly after.
-    const verifyStarted = performance.now();
-    const incidents = await eventually(
-      `${options.groups} incidents on the task queue`,
-      async () => {
-        const ids = await workflowsOnQueue(client, taskQueue);
-        return ids.length >= expected.size ? ids : undefined;
-      },
-      60_000,
-      500,
+    // 1, 2: the floors for the burst, over the same number of groups.
+    const floorRun = randomUUID().slice(0, 6);
+    const floorBodies = Array.from({ length: options.floorNotifications }, (_, i) =>
+      signalOf(body('floor', i, options.groups)),
     );
-    const missing: string[] = [];
-    for (const [id, fingerprints] of expected) {
+    log(`floor: ${options.floorNotifications} bare signal-with-starts over ${options.groups} workflows`);
+    const floorSws = await phase(pid, options.floorNotifications, options.concurrency, (i) =>
+      bareSignalWithStart(`bare-${floorRun}-${i % options.groups}`, floorBodies[i]!),
+    );
+    log(`floor: ${options.floorNotifications} bare signals to those workflows`);
+    const floorSignal = await phase(pid, options.floorNotifications, options.concurrency, (i) =>
+      client.workflow.getHandle(`bare-${floorRun}-${i % options.groups}`).signal(bareAlertSignal, floorBodies[i]!),
+    );
+
+    // 3: the burst through the ingress.
+    const run = randomUUID().slice(0, 6);
+    const bodies = Array.from({ length: options.notifications }, (_, i) => body(run, i, options.groups));
+    const expected = new Map<string, { fingerprints: Set<string>; notifications: number }>();
+    for (const text of bodies) {
+      const payload = JSON.parse(text) as { groupKey: string; alerts: { fingerprint: string }[] };
+      const id = alertWorkflowId('alertmanager', 'firebreak.bench', payload.groupKey);
+      const entry = expected.get(id) ?? { fingerprints: new Set<string>(), notifications: 0 };
+      for (const alert of payload.alerts) entry.fingerprints.add(alert.fingerprint);
+      entry.notifications += 1;
+      expected.set(id, entry);
+    }
+    log(
+      `burst: ${options.notifications} notifications over ${options.groups} groups, ${options.concurrency} at a time`,
+    );
+    const burst = await phase(pid, options.notifications, options.concurrency, (i) => postCounted(bodies[i]!));
+    const burstStatuses = Object.fromEntries(statuses);
+
+    // Exactness: every notification in its incident's history once; every fingerprint folded.
+    const verifyStarted = performance.now();
+    const incidents = (await workflowsOnQueue(client, taskQueue)).filter((id) => expected.has(id));
+    const wrongCounts: string[] = [];
+    const missingFingerprints: string[] = [];
+    let signalsRecorded = 0;
+    for (const [id, want] of expected) {
       const handle = client.workflow.getHandle(id);
       try {
+        const events = await signalEvents(handle);
+        signalsRecorded += new Set(events.map((e) => e.eventId)).size;
+        if (events.length !== want.notifications) {
+          wrongCounts.push(`${id}: ${events.length} of ${want.notifications}`);
+        }
         await eventually(
           `every fingerprint of ${id}`,
           async () => {
             const record = await handle.query(statusQuery);
             const seen = new Set(record.alerts.map((a) => a.fingerprint));
-            return [...fingerprints].every((f) => seen.has(f)) && seen.size === fingerprints.size ? true : undefined;
+            return [...want.fingerprints].every((f) => seen.has(f)) && seen.size === want.fingerprints.size
+              ? true
+              : undefined;
           },
           60_000,
           250,
         );
-      } catch {
-        missing.push(id);
+      } catch (err) {
+        missingFingerprints.push(`${id}: ${(err as Error).message}`);
       }
     }
-    const verifyMs = performance.now() - verifyStarted;
+    const verifySeconds = Number(((performance.now() - verifyStarted) / 1000).toFixed(2));
 
-    latencies.sort((a, b) => a - b);
-    const non2xx = [...statuses].filter(([status]) => status < 200 || status >= 300).reduce((n, [, c]) => n + c, 0);
-    const fiveXx = [...statuses].filter(([status]) => status >= 500 || status === 0).reduce((n, [, c]) => n + c, 0);
+    // 4, 5: new incidents, against bare signal-with-starts of new ids.
+    const newRun = randomUUID().slice(0, 6);
+    log(`new incidents: ${options.newGroups} bare signal-with-starts of new workflows`);
+    const newFloorBody = signalOf(body('floor', 0, 1));
+    const newFloor = await phase(pid, options.newGroups, options.concurrency, (i) =>
+      bareSignalWithStart(`bare-new-${newRun}-${i}`, newFloorBody),
+    );
+    log(`new incidents: ${options.newGroups} groups through the ingress, one notification each`);
+    statuses.clear();
+    const newBodies = Array.from({ length: options.newGroups }, (_, i) => body(newRun, i, options.newGroups));
+    const newIncidents = await phase(pid, options.newGroups, options.concurrency, (i) => postCounted(newBodies[i]!));
+    const newStatuses = Object.fromEntries(statuses);
+
+    const ratio = (a: number, b: number) => Number((a / b).toFixed(2));
+    const non2xx = (counts: Record<string, number>) =>
+      Object.entries(counts)
+        .filter(([status]) => Number(status) < 200 || Number(status) >= 300)
+        .reduce((n, [, c]) => n + c, 0);
     const result = {
       notifications: options.notifications,
       groups: options.groups,
       concurrency: options.concurrency,
-      elapsedSeconds: Number((elapsedMs / 1000).toFixed(2)),
-      notificationsPerSecond: Number((options.notifications / (elapsedMs / 1000)).toFixed(1)),
-      latencyMs: {
-        p50: Number(percentile(latencies, 50).toFixed(1)),
-        p99: Number(percentile(latencies, 99).toFixed(1)),
-        max: Number(percentile(latencies, 100).toFixed(1)),
+      floorSignalWithStart: floorSws,
+      floorSignal: floorSignal,
+      burst: {
+        ...burst,
+        statuses: burstStatuses,
+        incidents: incidents.length,
+        notificationsRecorded: options.notifications - wrongCounts.length,
+        groupsWithWrongCounts: wrongCounts.length,
+        groupsMissingFingerprints: missingFingerprints.length,
+        signalsPerNotification: ratio(signalsRecorded, options.notifications),
+        verifySeconds,
+        vsSignalWithStartFloor: ratio(burst.perSecond, floorSws.perSecond),
+        vsSignalFloor: ratio(burst.perSecond, floorSignal.perSecond),
       },
-      statuses: Object.fromEntries(statuses),
-      incidents: incidents.length,
-      fingerprintsExpected: [...expected.values()].reduce((n, s) => n + s.size, 0),
-      groupsMissingFingerprints: missing.length,
-      verifySeconds: Number((verifyMs / 1000).toFixed(2)),
+      newIncidents: {
+        ...newIncidents,
+        statuses: newStatuses,
+        floor: newFloor,
+        vsSignalWithStartFloor: ratio(newIncidents.perSecond, newFloor.perSecond),
+      },
     };
     const failures = [
       ...(incidents.length !== options.groups ? [`${incidents.length} incidents, expected ${options.groups}`] : []),
-      ...(fiveXx > 0 ? [`${fiveXx} 5xx or failed requests`] : []),
-      ...(non2xx > 0 ? [`${non2xx} non-2xx answers`] : []),
-      ...(missing.length > 0 ? [`${missing.length} groups missing fingerprints`] : []),
+      ...(non2xx(burstStatuses) > 0 ? [`${non2xx(burstStatuses)} non-2xx answers in the burst`] : []),
+      ...(non2xx(newStatuses) > 0 ? [`${non2xx(newStatuses)} non-2xx answers to new groups`] : []),
+      ...(wrongCounts.length > 0
+        ? [`notifications not recorded exactly once: ${wrongCounts.slice(0, 3).join('; ')}`]
+        : []),
+      ...(missingFingerprints.length > 0 ? [`${missingFingerprints.length} groups missing fingerprints`] : []),
     ];
-    const out = fileURLToPath(new URL('./results/alerts.json', import.meta.url));
-    await mkdir(path.dirname(out), { recursive: true });
-    const summary = { at: new Date().toISOString(), ...result, ok: failures.length === 0, failures };
-    await writeFile(out, `${JSON.stringify(summary, null, 2)}\n`);
+    const out = await writeBenchResult('alerts', { ...result, ok: failures.length === 0, failures });
     if (options.json) {
       console.log(JSON.stringify({ ...result, ok: failures.length === 0, failures }));
     } else {
+      const line = (name: string, p: Phase) =>
+        `${name}: ${p.count} in ${p.seconds} s = ${p.perSecond}/s; latency p50 ${p.latencyMs.p50} ms, p99 ` +
+        `${p.latencyMs.p99} ms; Temporal CPU ${p.temporalCpuMsPer} ms each`;
+      console.log(line('floor signal-with-start', floorSws));
+      console.log(line('floor signal', floorSignal));
       console.log(
-        `alert webhooks: ${result.notifications} notifications / ${result.groups} groups in ${result.elapsedSeconds} s ` +
-          `= ${result.notificationsPerSecond} notifications/s; latency p50 ${result.latencyMs.p50} ms, ` +
-          `p99 ${result.latencyMs.p99} ms, max ${result.latencyMs.max} ms; ${result.incidents} incidents; ` +
-          `${result.fingerprintsExpected} fingerprints, ${missing.length} groups missing some; ` +
-          `statuses ${JSON.stringify(result.statuses)}`,
+        `${line('burst through the ingress', burst)}; ${result.burst.incidents} incidents; ` +
+          `${result.burst.signalsPerNotification} signals per notification; ` +
+          `${result.burst.vsSignalWithStartFloor}× the signal-with-start floor, ${result.burst.vsSignalFloor}× the signal floor`,
+      );
+      console.log(line('floor new workflows (signal-with-start)', newFloor));
+      console.log(
+        `${line('new incidents through the ingress', newIncidents)}; ${result.newIncidents.vsSignalWithStartFloor}× the floor`,
       );
       console.log(failures.length === 0 ? 'PASS' : `FAIL: ${failures.join('; ')}`);
+      console.log(`written ${out}`);
     }
     return failures.length === 0 ? 0 : 1;
   } finally {

@@ -25,3 +25,51 @@ export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
+
+/**
+ * The pid of the Temporal dev server listening on `address` (its `--port`), found in /proc; undefined
+ * when it is not a local process (another machine, or not Linux).
+ */
+export async function temporalServerPid(address: string): Promise<number | undefined> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const port = address.split(':').at(-1);
+  const entries = await readdir('/proc').catch(() => [] as string[]);
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    const at = argv.indexOf('--port');
+    if (argv.includes('start-dev') && at >= 0 && argv[at + 1] === port) return Number(entry);
+  }
+  return undefined;
+}
+
+/** CPU time (user + system) a process has used so far, in ms; NaN when it cannot be read. */
+export async function processCpuMs(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return NaN;
+  const { readFile } = await import('node:fs/promises');
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // Fields after the command name (which may hold spaces) start at ") "; utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / 100;
+}
+
+/** Runs `work(i)` for i in [0, count) with at most `concurrency` at once; returns each call's latency in ms, sorted. */
+export async function runConcurrently(
+  count: number,
+  concurrency: number,
+  work: (i: number) => Promise<void>,
+): Promise<number[]> {
+  const latencies: number[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, count) }, async () => {
+      for (let i = next++; i < count; i = next++) {
+        const t0 = performance.now();
+        await work(i);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  return latencies.sort((a, b) => a - b);
+}

@@ -70,6 +70,11 @@ export const envSchema = z
     FIREBREAK_DATA_DIR: z.string().trim().min(1).default('./.firebreak'),
     FIREBREAK_TEMPORAL_PORT: port.max(64535, 'must leave room for the Web UI on port + 1000').default(7233),
     FIREBREAK_TEMPORAL_BIN: optionalText,
+    /**
+     * The embedded dev server's SQLite `synchronous` level (write-ahead log either way): `normal`
+     * loses nothing to a process crash; `full` also survives a power loss, at an fsync per commit.
+     */
+    FIREBREAK_TEMPORAL_SQLITE_SYNC: z.enum(['normal', 'full']).default('normal'),
     FIREBREAK_CONFIG: optionalText,
     FIREBREAK_ARCHIVE_DIR: optionalText,
     /** Where evidence (heap profiles, previous logs) is kept; `<FIREBREAK_DATA_DIR>/evidence` when unset. */

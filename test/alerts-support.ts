@@ -254,9 +254,9 @@ export async function eventually<T>(
  */
 export async function signalEvents(
   handle: WorkflowHandle,
-): Promise<{ bytes: number; notification: AlertNotification; coalesced: boolean }[]> {
+): Promise<{ eventId: number; bytes: number; notification: AlertNotification; coalesced: boolean }[]> {
   const history = await handle.fetchHistory();
-  const signals: { bytes: number; notification: AlertNotification; coalesced: boolean }[] = [];
+  const signals: { eventId: number; bytes: number; notification: AlertNotification; coalesced: boolean }[] = [];
   for (const event of history.events ?? []) {
     const attributes = event.workflowExecutionSignaledEventAttributes;
     const name = attributes?.signalName;
@@ -266,7 +266,7 @@ export async function signalEvents(
     const decoded: unknown = JSON.parse(Buffer.from(data).toString('utf8'));
     const notifications = (name === 'alerts' ? decoded : [decoded]) as AlertNotification[];
     for (const notification of notifications) {
-      signals.push({ bytes: data.length, notification, coalesced: name === 'alerts' });
+      signals.push({ eventId: Number(event.eventId), bytes: data.length, notification, coalesced: name === 'alerts' });
     }
   }
   return signals;

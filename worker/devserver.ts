@@ -26,6 +26,29 @@ export interface DevServerOptions {
   log?: (line: string) => void;
   /** Give up waiting for readiness after this long. */
   readyTimeoutMs?: number;
+  /** SQLite `synchronous` level; see sqlitePragmas(). */
+  sqliteSync?: SqliteSync;
+  /** Benchmarks only: exact pragmas instead of sqlitePragmas(sqliteSync), to compare settings. */
+  sqlitePragmaOverride?: Record<string, string>;
+}
+
+export type SqliteSync = 'normal' | 'full';
+
+/**
+ * The SQLite settings of the embedded server. The write-ahead log (WAL) turns each commit into one
+ * append to `temporal.sqlite-wal` instead of a rollback journal written, synced and deleted around
+ * every write; with `synchronous=normal` a commit is not fsynced (the WAL is synced at checkpoints).
+ * A killed or crashed process loses nothing: committed pages are in the operating system's cache
+ * and the next open replays the WAL. A power loss or kernel crash can lose the commits since the
+ * last checkpoint — never corrupt the file. `full` fsyncs the WAL on every commit and survives a
+ * power loss too, at about the cost the rollback journal had (docs/performance.md, Engine).
+ */
+export function sqlitePragmas(sync: SqliteSync = 'normal'): Record<string, string> {
+  return { journal_mode: 'wal', synchronous: sync };
+}
+
+function sqlitePragmaArgs(pragmas: Record<string, string>): string[] {
+  return Object.entries(pragmas).flatMap(([name, value]) => ['--sqlite-pragma', `${name}=${value}`]);
 }
 
 export interface DevServer {
@@ -61,6 +84,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       namespace,
       '--log-level',
       'warn',
+      ...sqlitePragmaArgs(options.sqlitePragmaOverride ?? sqlitePragmas(options.sqliteSync)),
       // Updates and visibility queries are what ingress and CLI rely on; make sure they are on.
       '--dynamic-config-value',
       'frontend.enableUpdateWorkflowExecution=true',

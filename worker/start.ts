@@ -73,6 +73,7 @@ export async function startFirebreak(
         port: env.FIREBREAK_TEMPORAL_PORT,
         namespace: env.TEMPORAL_NAMESPACE,
         log: lineLog(logger, 'devserver'),
+        sqliteSync: env.FIREBREAK_TEMPORAL_SQLITE_SYNC,
       });
       cleanups.push(() => devServer!.stop());
       address = devServer.address;

@@ -12,6 +12,8 @@ export async function startTemporal(opts: { workDir: string; log: (msg: string) 
     port,
     uiPort: await freePort(),
     log: opts.log,
+    // Benchmarks compare SQLite settings: FIREBREAK_TEST_SQLITE_PRAGMAS="journal_mode=delete,synchronous=full".
+    ...sqliteOverride(process.env.FIREBREAK_TEST_SQLITE_PRAGMAS),
   });
   return {
     env: {
@@ -42,4 +44,13 @@ export async function ensureTemporal(log: (msg: string) => void): Promise<{ stop
       await rm(workDir, { recursive: true, force: true });
     },
   };
+}
+
+function sqliteOverride(list: string | undefined): { sqlitePragmaOverride?: Record<string, string> } {
+  if (!list) return {};
+  const pairs = list.split(',').map((pair) => pair.trim().split('='));
+  if (pairs.some((pair) => pair.length !== 2 || !pair[0] || !pair[1])) {
+    throw new Error(`FIREBREAK_TEST_SQLITE_PRAGMAS must be name=value[,name=value...], got ${JSON.stringify(list)}`);
+  }
+  return { sqlitePragmaOverride: Object.fromEntries(pairs) };
 }
