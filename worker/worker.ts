@@ -55,5 +55,22 @@ export async function createFirebreakWorker(options: {
     sinks: createSinks(options.refusals),
     // Drain in-flight activities on shutdown instead of abandoning them mid-remediation.
     shutdownGraceTime: '20 seconds',
+    ...workerSizing(env),
   });
+}
+
+/**
+ * How much the worker holds and runs at once, explicit rather than the SDK's heap-derived guess.
+ * Open incidents mostly wait (for a gate, an acknowledgement, a timer): an incident out of the
+ * cache costs no memory and is replayed from its history when it next wakes, so the cache bounds
+ * the worker's memory whatever the number of open incidents (figures: docs/performance.md, Engine).
+ * Workflow tasks are short CPU bursts; activities mostly wait on the Kubernetes API and Slack, so a
+ * storm of incidents needs many activity slots and a few more workflow-task slots than cores.
+ */
+export function workerSizing(env: Pick<Env, 'FIREBREAK_WORKFLOW_CACHE_SIZE'>) {
+  return {
+    maxCachedWorkflows: env.FIREBREAK_WORKFLOW_CACHE_SIZE,
+    maxConcurrentWorkflowTaskExecutions: 16,
+    maxConcurrentActivityTaskExecutions: 200,
+  };
 }

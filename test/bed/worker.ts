@@ -88,7 +88,12 @@ export async function runTestWorker(
   } & Partial<
     Pick<
       WorkerOptions,
-      'maxConcurrentActivityTaskExecutions' | 'interceptors' | 'stickyQueueScheduleToStartTimeout' | 'sinks'
+      | 'maxConcurrentActivityTaskExecutions'
+      | 'maxConcurrentWorkflowTaskExecutions'
+      | 'maxCachedWorkflows'
+      | 'interceptors'
+      | 'stickyQueueScheduleToStartTimeout'
+      | 'sinks'
     >
   >,
 ): Promise<TestWorker> {
