@@ -4,16 +4,18 @@
  * it and later ones join it atomically; releasing is a signal; a holder is alive while its workflow runs.
  */
 import { Context } from '@temporalio/activity';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { isGrpcServiceError, WithStartWorkflowOperation, WorkflowNotFoundError } from '@temporalio/client';
 import type { Target } from '../common/types';
 import {
   claimHoldSignal,
+  claimHoldUpdate,
   HOLD_WORKFLOW_TYPE,
   holdQuery,
   holdWorkflowId,
   releaseHoldSignal,
   type HoldClaim,
   type HoldInput,
+  type HoldNotice,
 } from '../domain/hold';
 
 export interface HoldRequest extends HoldClaim {
@@ -36,6 +38,42 @@ export function createHoldActivities() {
         signal: claimHoldSignal,
         signalArgs: [{ workflowId: request.workflowId, incidentId: request.incidentId }],
       });
+    },
+
+    /**
+     * Claims the deployment and returns the hold's answer: granted, waiting behind the named
+     * holder, or null when the hold is passing between incidents (the answer then comes as a
+     * notice). One update-with-start: the first claim starts the hold, later ones join it, and
+     * the claimant need not wait for the notice to go on. Idempotent like claimHold; changes
+     * nothing outside Temporal.
+     */
+    async requestHold(request: HoldRequest): Promise<HoldNotice | null> {
+      const { client, info } = Context.current();
+      const input: HoldInput = { target: request.target };
+      const claim = { workflowId: request.workflowId, incidentId: request.incidentId };
+      try {
+        return await client.workflow.executeUpdateWithStart(claimHoldUpdate, {
+          args: [claim],
+          startWorkflowOperation: new WithStartWorkflowOperation(HOLD_WORKFLOW_TYPE, {
+            workflowId: holdWorkflowId(request.target),
+            taskQueue: info.taskQueue,
+            args: [input],
+            workflowIdConflictPolicy: 'USE_EXISTING',
+          }),
+        });
+      } catch (err) {
+        // A cluster without update-with-start (older servers, or turned off): claim by signal; the
+        // answer then comes as a notice.
+        if (!multiOperationUnavailable(err)) throw err;
+        await client.workflow.signalWithStart(HOLD_WORKFLOW_TYPE, {
+          workflowId: holdWorkflowId(request.target),
+          taskQueue: info.taskQueue,
+          args: [input],
+          signal: claimHoldSignal,
+          signalArgs: [claim],
+        });
+        return null;
+      }
     },
 
     /** Gives the deployment up (or leaves its queue). Idempotent; a hold already gone is fine. */
@@ -79,3 +117,12 @@ export function createHoldActivities() {
 }
 
 export type HoldActivities = ReturnType<typeof createHoldActivities>;
+
+/** UNIMPLEMENTED or PERMISSION_DENIED for the multi-operation call, anywhere in the cause chain. */
+function multiOperationUnavailable(err: unknown): boolean {
+  for (let cause: unknown = err, depth = 0; cause && depth < 5; depth++) {
+    if (isGrpcServiceError(cause) && (cause.code === 12 || cause.code === 7)) return true;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return false;
+}

@@ -4,7 +4,7 @@
  * incident at a time, queues the others and tells each side about the other. Names are part of
  * running workflows' histories: never rename, add new ones instead.
  */
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { formatTarget } from '../common/ids';
 import type { Target } from '../common/types';
 
@@ -55,6 +55,12 @@ export interface IncidentHold {
 export const MAX_HOLD_WAITERS = 50;
 
 export const claimHoldSignal = defineSignal<[HoldClaim]>('claimHold');
+/**
+ * A claim answered at once when the hold is at rest: granted, or waiting behind the named holder;
+ * null while the hold is passing between incidents (the answer then comes as a notice). The hold
+ * also sends every answer as a notice, as for a signalled claim; the claimant already knows it.
+ */
+export const claimHoldUpdate = defineUpdate<HoldNotice | null, [HoldClaim]>('claim');
 export const releaseHoldSignal = defineSignal<[{ workflowId: string }]>('releaseHold');
 export const holdNoticeSignal = defineSignal<[HoldNotice]>('holdNotice');
 export const holdQuery = defineQuery<HoldView>('hold');

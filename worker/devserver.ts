@@ -91,6 +91,9 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       '--dynamic-config-value',
       'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
       ...versioningDynamicConfig(),
+      // Update-with-start: an incident's claim on a deployment hold is answered in one call.
+      '--dynamic-config-value',
+      'frontend.enableExecuteMultiOperation=true',
     ],
     { stdio: ['ignore', logFile.fd, logFile.fd], detached: false },
   );

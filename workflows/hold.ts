@@ -17,6 +17,7 @@ import {
 import type { HoldActivities } from '../activities/hold';
 import {
   claimHoldSignal,
+  claimHoldUpdate,
   holdNoticeSignal,
   holdQuery,
   MAX_HOLD_WAITERS,
@@ -47,6 +48,21 @@ export async function deploymentHoldWorkflow(input: HoldInput): Promise<void> {
   const waiting: HoldClaim[] = [...(input.waiting ?? [])];
   const inbox: Event[] = [];
   setHandler(claimHoldSignal, (claim) => void inbox.push({ claim }));
+  // True while the loop handles events: the holder may be passing on, so a claim is not answered
+  // then (granting it could make two holders); at rest the answer is the one the loop would send.
+  let settling = false;
+  // Decided now so the claimant need not wait for a notice; the loop then handles the claim as if
+  // signalled (queue, notices, the holder's liveness).
+  setHandler(claimHoldUpdate, (claim): HoldNotice | null => {
+    inbox.push({ claim });
+    if (holder?.workflowId === claim.workflowId) return { kind: 'granted', target };
+    if (settling) return null;
+    if (!holder && waiting.length === 0) {
+      holder = claim;
+      return { kind: 'granted', target };
+    }
+    return holder ? { kind: 'waiting', target, holder } : null;
+  });
   setHandler(releaseHoldSignal, ({ workflowId }) => void inbox.push({ release: workflowId }));
   setHandler(holdQuery, () => ({ target, ...(holder ? { holder } : {}), waiting }));
 
@@ -70,7 +86,9 @@ export async function deploymentHoldWorkflow(input: HoldInput): Promise<void> {
   };
 
   for (;;) {
+    settling = false;
     const arrived = await condition(() => inbox.length > 0, waiting.length > 0 ? LIVENESS_CHECK_MS : undefined);
+    settling = true;
     let checkHolder = !arrived;
     for (const event of inbox.splice(0)) {
       if ('release' in event) {

@@ -12,7 +12,7 @@ import type { Target } from '../../common/types';
 import type { HoldNotice, IncidentHold } from '../../domain/hold';
 import { RunbookStopped, type Approvals } from './approvals';
 import { failureMessage } from './failures';
-import { DEPLOYMENT_HOLD } from './patches';
+import { DEPLOYMENT_HOLD, HOLD_ANSWERED_AT_ONCE } from './patches';
 import { holdCalls } from './proxies';
 import { actorName, now, type IncidentState } from './state';
 
@@ -47,7 +47,13 @@ export class DeploymentHolds {
         hold = { target, state: 'claimed', since: now() };
         this.holds.push(hold);
       }
-      await holdCalls.claimHold({ target, workflowId: workflowInfo().workflowId, incidentId: this.state.id });
+      const claim = { target, workflowId: workflowInfo().workflowId, incidentId: this.state.id };
+      if (patched(HOLD_ANSWERED_AT_ONCE)) {
+        const answer = await holdCalls.requestHold(claim);
+        if (answer) this.onNotice(answer);
+      } else {
+        await holdCalls.claimHold(claim);
+      }
       await this.waitFor(hold, name);
     }
   }

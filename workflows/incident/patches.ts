@@ -40,3 +40,9 @@ export const P0_SERVICE_DIAGNOSTICS = 'p0-service-diagnostics';
  * heap profile to /tmp in the pod that the limit change replaces.
  */
 export const EVIDENCE_LEAVES_POD = 'evidence-leaves-pod';
+
+/**
+ * Incidents claim the deployment hold with `requestHold` (an update the hold answers at once) and
+ * go on with the answer, instead of `claimHold` and waiting for the hold's notice signal.
+ */
+export const HOLD_ANSWERED_AT_ONCE = 'hold-answered-at-once';
