@@ -40,6 +40,7 @@ const KERNEL = new Set([
   'closeApprovalRequest',
   'postEscalation',
   'claimHold',
+  'requestHold',
   'releaseHold',
   'peekHold',
   'isIncidentRunning',

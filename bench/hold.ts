@@ -16,7 +16,7 @@ import { fastPolicy, history, startIncident, uniqueTarget } from '../test/workfl
 
 const EventType = proto.temporal.api.enums.v1.EventType;
 type Event = proto.temporal.api.history.v1.IHistoryEvent;
-const HOLD_ACTIVITIES = new Set(['claimHold', 'releaseHold']);
+const HOLD_ACTIVITIES = new Set(['claimHold', 'requestHold', 'releaseHold']);
 const KERNEL_ACTIVITIES = new Set(['publishIncidentCard', 'postTimelineEntry']);
 
 const millis = (event: Event | undefined): number => {
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
         events = await history(handle);
       }
       await handle.terminate('benchmark sample');
-      const claim = scheduled().find((e) => activityName(e) === 'claimHold');
+      const claim = scheduled().find((e) => HOLD_ACTIVITIES.has(activityName(e)));
       const started = events.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED);
       if (!claim || !firstStep()) throw new Error(`sample ${i}: no claim or no first step in the history`);
       added.push(millis(firstStep()) - millis(claim));
