@@ -246,11 +246,17 @@ async function main(): Promise<number> {
     const wrongCounts: string[] = [];
     const missingFingerprints: string[] = [];
     let signalsRecorded = 0;
+    const workflowTasks: number[] = [];
+    const activities: number[] = [];
     for (const [id, want] of expected) {
       const handle = client.workflow.getHandle(id);
       try {
         const events = await signalEvents(handle);
         signalsRecorded += new Set(events.map((e) => e.eventId)).size;
+        // What the burst cost each incident: workflow tasks and activities (the card, the thread, the runbook).
+        const historyEvents = (await handle.fetchHistory()).events ?? [];
+        workflowTasks.push(historyEvents.filter((e) => e.workflowTaskCompletedEventAttributes).length);
+        activities.push(historyEvents.filter((e) => e.activityTaskScheduledEventAttributes).length);
         if (events.length !== want.notifications) {
           wrongCounts.push(`${id}: ${events.length} of ${want.notifications}`);
         }
@@ -286,6 +292,7 @@ async function main(): Promise<number> {
     const newStatuses = Object.fromEntries(statuses);
 
     const ratio = (a: number, b: number) => Number((a / b).toFixed(2));
+    const sum = (values: number[]) => values.reduce((n, v) => n + v, 0);
     const non2xx = (counts: Record<string, number>) =>
       Object.entries(counts)
         .filter(([status]) => Number(status) < 200 || Number(status) >= 300)
@@ -304,6 +311,11 @@ async function main(): Promise<number> {
         groupsWithWrongCounts: wrongCounts.length,
         groupsMissingFingerprints: missingFingerprints.length,
         signalsPerNotification: ratio(signalsRecorded, options.notifications),
+        notificationsPerIncident: Math.round(options.notifications / options.groups),
+        perIncident: {
+          workflowTasks: { mean: ratio(sum(workflowTasks), workflowTasks.length), max: Math.max(...workflowTasks) },
+          activities: { mean: ratio(sum(activities), activities.length), max: Math.max(...activities) },
+        },
         verifySeconds,
         vsSignalWithStartFloor: ratio(burst.perSecond, floorSws.perSecond),
         vsSignalFloor: ratio(burst.perSecond, floorSignal.perSecond),
@@ -335,7 +347,9 @@ async function main(): Promise<number> {
       console.log(line('floor signal', floorSignal));
       console.log(
         `${line('burst through the ingress', burst)}; ${result.burst.incidents} incidents; ` +
-          `${result.burst.signalsPerNotification} signals per notification; ` +
+          `${result.burst.signalsPerNotification} signals per notification; per incident ` +
+          `(${result.burst.notificationsPerIncident} notifications) ${result.burst.perIncident.workflowTasks.mean} workflow ` +
+          `tasks and ${result.burst.perIncident.activities.mean} activities on average; ` +
           `${result.burst.vsSignalWithStartFloor}× the signal-with-start floor, ${result.burst.vsSignalFloor}× the signal floor`,
       );
       console.log(line('floor new workflows (signal-with-start)', newFloor));
