@@ -251,7 +251,12 @@ async function main(): Promise<number> {
     for (const [id, want] of expected) {
       const handle = client.workflow.getHandle(id);
       try {
-        const events = await signalEvents(handle);
+        // A signal that arrived during a workflow task shows in the history once that task completes.
+        let events = await signalEvents(handle);
+        for (let i = 0; i < 120 && events.length < want.notifications; i++) {
+          await new Promise((r) => setTimeout(r, 250));
+          events = await signalEvents(handle);
+        }
         signalsRecorded += new Set(events.map((e) => e.eventId)).size;
         // What the burst cost each incident: workflow tasks and activities (the card, the thread, the runbook).
         const historyEvents = (await handle.fetchHistory()).events ?? [];
