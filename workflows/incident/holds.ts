@@ -13,7 +13,7 @@ import type { HoldNotice, IncidentHold } from '../../domain/hold';
 import { RunbookStopped, type Approvals } from './approvals';
 import { failureMessage } from './failures';
 import { DEPLOYMENT_HOLD, HOLD_ANSWERED_AT_ONCE } from './patches';
-import { holdCalls } from './proxies';
+import { holdCalls, holdClaim } from './proxies';
 import { actorName, now, type IncidentState } from './state';
 
 export const FORCE_THROUGH_GATE = 'force-through';
@@ -49,7 +49,7 @@ export class DeploymentHolds {
       }
       const claim = { target, workflowId: workflowInfo().workflowId, incidentId: this.state.id };
       if (patched(HOLD_ANSWERED_AT_ONCE)) {
-        const answer = await holdCalls.requestHold(claim);
+        const answer = await holdClaim.requestHold(claim);
         if (answer) this.onNotice(answer);
       } else {
         await holdCalls.claimHold(claim);

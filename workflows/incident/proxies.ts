@@ -94,7 +94,15 @@ export const diagnostics = proxyActivities<DiagnosticsActivities>(QUICK);
 export const slack = proxyActivities<SlackActivities>(REMOTE_CALL);
 export const evidence = proxyActivities<EvidenceActivities>(EVIDENCE);
 /** Deployment holds: Temporal calls, idempotent, quick. */
-export const holdCalls = proxyActivities<Omit<HoldActivities, 'isIncidentRunning'>>(QUICK);
+export const holdCalls = proxyActivities<Omit<HoldActivities, 'isIncidentRunning' | 'requestHold'>>(QUICK);
+/**
+ * The answered claim waits for the hold's workflow task, which queues behind every incident's on a
+ * busy worker: a storm can take it past QUICK's deadline, and a retry would only queue again.
+ */
+export const holdClaim = proxyActivities<Pick<HoldActivities, 'requestHold'>>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 10 },
+});
 // A page sent is a page to resolve: its outcome is kept even when the incident is cancelled meanwhile.
 export const paging = settledEvenIfCancelled(proxyActivities<PagingActivities>(REMOTE_CALL));
 export const email = settledEvenIfCancelled(proxyActivities<EmailActivities>(REMOTE_CALL));
