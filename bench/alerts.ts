@@ -186,7 +186,7 @@ async function main(): Promise<number> {
       return notificationSignals(toNotification('alertmanager', parsed.payload, new Date()))[0]!;
     };
     const statuses = new Map<number, number>();
-    const postCounted = async (text: string) => {
+    const postCounted = async (text: string): Promise<number> => {
       let status: number;
       try {
         status = (await postJson(url, text, { authorization: `Bearer ${TOKEN}` })).status;
@@ -194,6 +194,7 @@ async function main(): Promise<number> {
         status = 0;
       }
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      return status;
     };
     const bareSignalWithStart = (id: string, signal: AlertNotification) => {
       bareIds.add(id);
@@ -237,7 +238,17 @@ async function main(): Promise<number> {
     log(
       `burst: ${options.notifications} notifications over ${options.groups} groups, ${options.concurrency} at a time`,
     );
-    const burst = await phase(pid, options.notifications, options.concurrency, (i) => postCounted(bodies[i]!));
+    // Only a 2xx promises the notification is recorded: those are the ones counted in the histories.
+    const answered2xx = new Array<boolean>(options.notifications).fill(false);
+    const burst = await phase(pid, options.notifications, options.concurrency, async (i) => {
+      const status = await postCounted(bodies[i]!);
+      answered2xx[i] = status >= 200 && status < 300;
+    });
+    for (const [i, text] of bodies.entries()) {
+      if (answered2xx[i]) continue;
+      const payload = JSON.parse(text) as { groupKey: string };
+      expected.get(alertWorkflowId('alertmanager', 'firebreak.bench', payload.groupKey))!.notifications -= 1;
+    }
     const burstStatuses = Object.fromEntries(statuses);
 
     // Exactness: every notification in its incident's history once; every fingerprint folded.
@@ -253,7 +264,7 @@ async function main(): Promise<number> {
       try {
         // A signal that arrived during a workflow task shows in the history once that task completes.
         let events = await signalEvents(handle);
-        for (let i = 0; i < 120 && events.length < want.notifications; i++) {
+        for (let i = 0; i < 40 && events.length < want.notifications; i++) {
           await new Promise((r) => setTimeout(r, 250));
           events = await signalEvents(handle);
         }
@@ -274,7 +285,7 @@ async function main(): Promise<number> {
               ? true
               : undefined;
           },
-          60_000,
+          10_000,
           250,
         );
       } catch (err) {
@@ -293,7 +304,9 @@ async function main(): Promise<number> {
     log(`new incidents: ${options.newGroups} groups through the ingress, one notification each`);
     statuses.clear();
     const newBodies = Array.from({ length: options.newGroups }, (_, i) => body(newRun, i, options.newGroups));
-    const newIncidents = await phase(pid, options.newGroups, options.concurrency, (i) => postCounted(newBodies[i]!));
+    const newIncidents = await phase(pid, options.newGroups, options.concurrency, async (i) => {
+      await postCounted(newBodies[i]!);
+    });
     const newStatuses = Object.fromEntries(statuses);
 
     const ratio = (a: number, b: number) => Number((a / b).toFixed(2));
