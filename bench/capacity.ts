@@ -9,7 +9,7 @@
  *    from its history (evicted), median of K samples each.
  * Run it with C ≥ N to measure memory per cached incident, and with C < N to see the bound.
  *
- *   node --import tsx bench/capacity.ts [--incidents 500] [--cache 1000] [--concurrency 32] [--samples 20]
+ *   node --import tsx bench/capacity.ts [--incidents 500] [--cache 500] [--concurrency 32] [--samples 20]
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -34,7 +34,7 @@ async function rssMiB(): Promise<number> {
 async function main(): Promise<void> {
   const argv = process.argv;
   const incidents = positiveIntArg(argv, 'incidents', 500);
-  const cache = positiveIntArg(argv, 'cache', 1_000);
+  const cache = positiveIntArg(argv, 'cache', 500);
   const concurrency = positiveIntArg(argv, 'concurrency', 32);
   const samples = positiveIntArg(argv, 'samples', 20);
   const temporal = await ensureTemporal((line) => console.error(line));

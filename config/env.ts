@@ -104,7 +104,7 @@ export const envSchema = z
     FIREBREAK_TEMPORAL_UI_URL: url,
     FIREBREAK_TASK_QUEUE: z.string().trim().min(1).default('firebreak'),
     /** Incidents the worker keeps in memory; the others replay from their history when they wake. */
-    FIREBREAK_WORKFLOW_CACHE_SIZE: z.coerce.number().int().min(0).max(1_000_000).default(1_000),
+    FIREBREAK_WORKFLOW_CACHE_SIZE: z.coerce.number().int().min(0).max(1_000_000).default(500),
     /** A prebuilt workflow bundle for production workers (see `npm run build:workflows`). */
     FIREBREAK_WORKFLOW_BUNDLE: optionalText,
     /**
