@@ -84,6 +84,12 @@ export const alertSignal = defineSignal<[AlertNotification]>('alert');
  * one signal while an earlier one was in flight; folded exactly as that many `alert` signals.
  */
 export const alertsSignal = defineSignal<[AlertNotification[]]>('alerts');
+/**
+ * Answered (true) by every build that folds `alerts`. An incident pinned to an older build has no
+ * such query: the ingress asks before its first coalesced signal to an incident, since such a
+ * build would record an `alerts` signal and never read it.
+ */
+export const foldsAlertBatchesQuery = defineQuery<boolean>('foldsAlertBatches');
 /** Records a refused action on the incident's timeline (bounded); changes nothing else. */
 export const refusedSignal = defineSignal<[RefusalNotice]>('refused');
 /** The current incident record. */

@@ -11,6 +11,8 @@ import { alertWorkflowId } from '../common/ids';
 import type { AlertNotification } from '../domain/messages';
 import { statusQuery } from '../domain/messages';
 import { COALESCED_NOTIFICATIONS, KnownOpenGroups, SignalCoalescer } from '../ingress/alerts/coalesce';
+import { SignalDelivery } from '../ingress/alerts/delivery';
+import { HOLD_WORKFLOW_TYPE } from '../domain/hold';
 import {
   alertmanagerPayload,
   eventually,
@@ -151,5 +153,54 @@ describe('a concurrent burst through the ingress', () => {
       return r.alerts.length === 7 ? r : undefined;
     });
     assert.equal(record.alerts.length, 7);
+  });
+
+  test('a running workflow whose build has no `alerts` handler gets one `alert` signal per notification', async () => {
+    // The deployment hold stands in for an incident pinned to a build older than `alerts`: a running
+    // workflow that answers no foldsAlertBatches query.
+    const workflowId = `coalesce-older-build-${randomUUID().slice(0, 8)}`;
+    const handle = await rig.client.workflow.start(HOLD_WORKFLOW_TYPE, {
+      taskQueue: rig.taskQueue,
+      workflowId,
+      args: [{ target: { namespace: 'shop', deployment: `older-${sink}` } }],
+    });
+    try {
+      const coalescer = new SignalCoalescer();
+      const delivered = await Promise.all(
+        Array.from({ length: 12 }, (_, n) =>
+          new SignalDelivery(rig.client, workflowId, [notification(n)]).toRunningIncident(coalescer),
+        ),
+      );
+      assert.deepEqual(
+        delivered,
+        delivered.map(() => true),
+      );
+      assert.ok(coalescer.stats.signals < coalescer.stats.notifications, 'notifications queued behind one another');
+      // A signal that arrives during a workflow task shows in the history once that task completes.
+      const events = await eventually('every notification in the history', async () => {
+        const found = await signalEvents(handle);
+        return found.length >= 12 ? found : undefined;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      assert.equal((await signalEvents(handle)).length, 12, 'each notification recorded exactly once');
+      assert.equal(events.filter((e) => e.coalesced).length, 0, 'no `alerts` signal to a build that cannot fold it');
+    } finally {
+      await handle.terminate('test finished').catch(() => undefined);
+    }
+  });
+
+  test('an incident of this build is asked once and then gets coalesced signals', async () => {
+    const folding = new SignalCoalescer().folding;
+    let asked = 0;
+    const ask = async () => {
+      asked += 1;
+      return true;
+    };
+    assert.equal(await folding.folds('wf', ask), true);
+    assert.equal(await folding.folds('wf', ask), true);
+    assert.equal(asked, 1, 'the answer is remembered');
+    folding.forget('wf');
+    assert.equal(await folding.folds('wf', async () => undefined), false, 'unanswered: one signal each, for now');
+    assert.equal(await folding.folds('wf', ask), true, 'an unanswered question is asked again');
   });
 });

@@ -44,6 +44,7 @@ interface Group {
 
 export class SignalCoalescer {
   private readonly groups = new Map<string, Group>();
+  readonly folding = new BatchFolding();
   /** Signals sent and the notifications they carried: the coalescing ratio, for /metrics and benchmarks. */
   readonly stats = { signals: 0, notifications: 0 };
 
@@ -133,5 +134,33 @@ export class KnownOpenGroups {
 
   forget(workflowId: string): void {
     this.ids.delete(workflowId);
+  }
+}
+
+/**
+ * Which running incidents fold an `alerts` signal. Builds older than the signal have no handler for
+ * it: pinned to such a build, an incident would record the signal and never read it. So each
+ * incident is asked once (the foldsAlertBatches query, answered only by builds that fold) before its
+ * first coalesced signal, and the answer is remembered for a bounded number of incidents; an
+ * unanswered question is asked again next time, and meanwhile the notifications go one per signal.
+ */
+export class BatchFolding {
+  private readonly answers = new Map<string, boolean>();
+
+  constructor(private readonly limit = MAX_COALESCED_GROUPS) {}
+
+  async folds(workflowId: string, ask: () => Promise<boolean | undefined>): Promise<boolean> {
+    const known = this.answers.get(workflowId);
+    if (known !== undefined) return known;
+    const answer = await ask();
+    if (answer === undefined) return false;
+    this.answers.set(workflowId, answer);
+    if (this.answers.size > this.limit) this.answers.delete(this.answers.keys().next().value!);
+    return answer;
+  }
+
+  /** The group has no running incident: its next one may run another build. */
+  forget(workflowId: string): void {
+    this.answers.delete(workflowId);
   }
 }

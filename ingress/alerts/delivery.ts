@@ -15,15 +15,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   isGrpcDeadlineError,
   isGrpcServiceError,
+  QueryNotRegisteredError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   type Client,
 } from '@temporalio/client';
 import { deliverAlert, incidentHandle } from '../../client/incidents';
 import type { PreparedIncident } from '../../runbooks';
-import { alertSignal, alertsSignal, type AlertNotification } from '../../domain/messages';
+import { alertSignal, alertsSignal, foldsAlertBatchesQuery, type AlertNotification } from '../../domain/messages';
 import type { PreviousRun } from '../../common/incident';
-import { COALESCED_BYTES, signalBytes, type SignalCoalescer } from './coalesce';
+import { COALESCED_BYTES, signalBytes, type BatchFolding, type SignalCoalescer } from './coalesce';
 import { takingUp, unclosedRun } from './continuity';
 
 const TEMPORAL_DEADLINE_MS = 5_000;
@@ -61,20 +62,29 @@ export class SignalDelivery {
    * Through a coalescer, the parts may leave in one signal with other notifications of the group.
    */
   async toRunningIncident(coalescer?: SignalCoalescer): Promise<boolean> {
-    const send = (signals: AlertNotification[], bytes: number) => this.sendToRunning(signals, bytes);
-    if (!coalescer) return send(this.signals, signalBytes(this.signals));
+    if (!coalescer) return this.sendToRunning(this.signals, signalBytes(this.signals));
+    const send = async (signals: AlertNotification[], bytes: number) => {
+      const delivered = await this.sendToRunning(signals, bytes, coalescer.folding);
+      if (!delivered) coalescer.folding.forget(this.workflowId);
+      return delivered;
+    };
     return coalescer.deliver(this.workflowId, this.signals, send);
   }
 
   /**
-   * Several signals within COALESCED_BYTES go as one `alerts` signal, recorded all or nothing;
-   * otherwise one `alert` signal each, in order. An incident that closes between those parts
-   * misses only resolutions it no longer needs.
+   * Several signals within COALESCED_BYTES go as one `alerts` signal, recorded all or nothing, to
+   * an incident whose build folds it (`folding`); otherwise one `alert` signal each, in order. An
+   * incident that closes between those parts misses only resolutions it no longer needs.
    */
-  private async sendToRunning(signals: AlertNotification[], bytes: number): Promise<boolean> {
+  private async sendToRunning(signals: AlertNotification[], bytes: number, folding?: BatchFolding): Promise<boolean> {
     const handle = incidentHandle(this.client, this.workflowId);
     try {
-      if (signals.length > 1 && bytes <= COALESCED_BYTES) {
+      if (
+        folding &&
+        signals.length > 1 &&
+        bytes <= COALESCED_BYTES &&
+        (await folding.folds(this.workflowId, () => this.askFolds()))
+      ) {
         await this.call(`signal of ${signals.length}`, () => handle.signal(alertsSignal, signals));
         return true;
       }
@@ -117,6 +127,19 @@ export class SignalDelivery {
       await this.call(`signal-with-start ${index + 2}`, () => deliverAlert(this.client, starting, signal, taskQueue));
     }
     return previous;
+  }
+
+  /** True or false as the incident's build answers; undefined when it could not be asked now. */
+  private async askFolds(): Promise<boolean | undefined> {
+    try {
+      return await this.call('query foldsAlertBatches', () =>
+        incidentHandle(this.client, this.workflowId).query(foldsAlertBatchesQuery),
+      );
+    } catch (err) {
+      if (err instanceof QueryNotRegisteredError) return false;
+      if (err instanceof WorkflowNotFoundError) throw err;
+      return undefined;
+    }
   }
 
   private call<T>(what: string, fn: () => Promise<T>): Promise<T> {

@@ -23,6 +23,7 @@ import {
   acknowledgeUpdate,
   alertSignal,
   alertsSignal,
+  foldsAlertBatchesQuery,
   cancelUpdate,
   decideUpdate,
   refusedSignal,
@@ -116,6 +117,7 @@ class IncidentLifecycle<P> {
     setHandler(refusedSignal, (notice) => access.refused(notice));
     setHandler(alertSignal, (notification) => receiveAlerts(state, notification));
     setHandler(alertsSignal, (notifications) => notifications.forEach((n) => receiveAlerts(state, n)));
+    setHandler(foldsAlertBatchesQuery, () => true);
   }
 
   open(): Loops {
