@@ -1,0 +1,96 @@
+/**
+ * The chaos sweep on the real engine (test/chaos/sweep.ts). By default the CI subset: per runbook a
+ * clean run and a few kill points of different kinds. `npm run chaos` sets FIREBREAK_CHAOS=full and
+ * kills at every boundary of the clean run; FIREBREAK_CHAOS_RUNBOOKS=<id,...> narrows the runbooks.
+ * Each runbook's figures (boundaries, kills, duplicates, minutes) are printed as a diagnostic and,
+ * with FIREBREAK_CHAOS_REPORT=<file>, appended to that file as JSON lines.
+ */
+import assert from 'node:assert/strict';
+import { appendFile } from 'node:fs/promises';
+import { after, before, describe, test } from 'node:test';
+import { BOB, SKIP_WITHOUT_E2E_BED, World } from '../e2e/harness';
+import { SCENARIOS } from './scenarios';
+import { ciSubset, compare, duplicates, lostThreadPosts, repeatedThreadPosts, runScenario, type Boundary } from './sweep';
+
+const FULL = process.env.FIREBREAK_CHAOS === 'full';
+const ONLY = process.env.FIREBREAK_CHAOS_RUNBOOKS?.split(',').map((s) => s.trim());
+/** Boundaries a clean run must have but a kill at them is known to be a no-op (none yet). */
+const scenarios = SCENARIOS.filter((s) => !ONLY || ONLY.includes(s.runbook));
+
+describe('chaos sweep: the worker SIGKILLed at history boundaries', { skip: SKIP_WITHOUT_E2E_BED }, () => {
+  let world: World;
+
+  before(async () => {
+    world = await World.create({
+      name: 'chaos',
+      approvers: { users: [BOB.id, 'cli:carol'] },
+      policy: { restoreAfter: '600s', verifyWindow: '2s' },
+    });
+  });
+
+  after(async () => {
+    await world?.close();
+  });
+
+  for (const scenario of scenarios) {
+    test(`${scenario.runbook} (${scenario.trigger}): every kill point survives, nothing doubled`, async (t) => {
+      const t0 = Date.now();
+      const clean = await runScenario(world, scenario);
+      const boundaries = clean.observation.boundaries;
+      assert.ok(boundaries.length > 0, 'the clean run has boundaries');
+      assert.equal(clean.observation.postmortem.status, 'resolved', 'the clean run ends resolved');
+      const targets: Boundary[] = FULL ? boundaries : ciSubset(boundaries);
+      t.diagnostic(`clean run ${(clean.ms / 1000).toFixed(1)} s, ${boundaries.length} boundaries, sweeping ${targets.length}`);
+
+      const failures: string[] = [];
+      const doubled: string[] = [];
+      const repeatedPosts: string[] = [];
+      let killed = 0;
+      let missed = 0;
+      for (const boundary of targets) {
+        let run;
+        try {
+          run = await runScenario(world, scenario, boundary);
+        } catch (err) {
+          failures.push(`kill at ${boundary.key}: the incident did not finish: ${(err as Error).message}`);
+          continue;
+        }
+        if (run.killed) killed += 1;
+        else missed += 1;
+        const diffs = [
+          ...compare(clean.observation, run.observation),
+          ...lostThreadPosts(clean.observation, run.observation),
+        ];
+        doubled.push(...duplicates(clean.observation, run.observation).map((d) => `${boundary.key}: ${d}`));
+        const repeated = repeatedThreadPosts(clean.observation, run.observation);
+        repeatedPosts.push(...repeated.map((d) => `${boundary.key}: ${d}`));
+        t.diagnostic(
+          `${boundary.key}: ${run.killed ? 'killed' : 'not reached'} in ${(run.ms / 1000).toFixed(1)} s, ` +
+            `${diffs.length === 0 ? 'same as clean' : `DIFFERS\n${diffs.join('\n')}`}` +
+            `${repeated.length > 0 ? `\nthread posts repeated: ${repeated.join('; ')}` : ''}`,
+        );
+        if (diffs.length > 0) failures.push(`kill at ${boundary.key}:\n${diffs.join('\n')}`);
+      }
+      const summary = {
+        runbook: scenario.runbook,
+        trigger: scenario.trigger,
+        boundaries: boundaries.length,
+        swept: targets.length,
+        killed,
+        missed,
+        survived: killed - failures.length,
+        duplicates: doubled.length,
+        repeatedThreadPosts: repeatedPosts.length,
+        minutes: Number(((Date.now() - t0) / 60_000).toFixed(1)),
+        full: FULL,
+      };
+      t.diagnostic(JSON.stringify(summary));
+      if (process.env.FIREBREAK_CHAOS_REPORT) {
+        await appendFile(process.env.FIREBREAK_CHAOS_REPORT, `${JSON.stringify({ ...summary, failures, doubled, repeatedPosts })}\n`);
+      }
+      assert.deepEqual(doubled, [], `doubled effects:\n${doubled.join('\n')}`);
+      assert.deepEqual(failures, [], failures.join('\n\n'));
+      assert.ok(killed > 0, 'at least one kill landed');
+    });
+  }
+});

@@ -1,0 +1,522 @@
+/**
+ * The chaos sweep (issue 21): for a runbook and a trigger, record a clean run and the list of its
+ * boundaries from the workflow history (each activity's scheduled, started and completed events,
+ * each timer, each update and signal); then, for a boundary k, run the same incident again on the
+ * real engine (`firebreak start` as a child process), SIGKILL the engine the moment boundary k
+ * shows (the history is long-polled; an activity's start is seen in the execution's pending
+ * activities, because Temporal writes ActivityTaskStarted only when the attempt ends), start it
+ * again, let a scripted on-call engineer finish the incident through the CLI, and compare what the
+ * world holds with the clean run: the Deployment and its ReplicaSets, how often each mutation was
+ * applied, the Slack cards and thread posts, the PagerDuty events, the postmortem's mitigations
+ * and decisions.
+ *
+ * Boundaries are derived from histories, never listed per runbook, so a kernel change that adds or
+ * moves activities changes the sweep without an edit here.
+ */
+import { randomBytes } from 'node:crypto';
+import type { V1Deployment } from '@kubernetes/client-node';
+import type { temporal } from '@temporalio/proto';
+import type { IncidentRecord } from '../../common/types';
+import { CLUSTER_CHANGES } from '../../postmortem/activity-names';
+import type { Postmortem } from '../../postmortem/model';
+import { eventually, SLACK_CHANNEL, sleep, type World } from '../e2e/harness';
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+/** One point of an incident's history at which the engine can be killed. */
+export interface Boundary {
+  /** Stable across runs of the same incident: `<kind>:<name>#<occurrence>`. */
+  key: string;
+  kind: 'scheduled' | 'started' | 'completed' | 'timer-started' | 'timer-fired' | 'update' | 'signal';
+}
+
+/** What one run of a scenario needs: a cluster set up in its own namespace, and a trigger. */
+export interface Scenario {
+  /** Runbook id, for the report. */
+  runbook: string;
+  /** How the incident starts (`slack`, `cli`, `alert`), for the report. */
+  trigger: string;
+  /** Creates the target in `namespace`; the service endpoint's health is the scenario's to set. */
+  setUp(world: World, namespace: string): Promise<void>;
+  /** Starts the incident; returns its workflow id. */
+  start(world: World, namespace: string): Promise<string>;
+}
+
+/** What a run leaves behind, normalised so two runs of the same incident compare equal. */
+export interface Observation {
+  boundaries: Boundary[];
+  cluster: unknown;
+  /** Completed cluster-changing activities, by name, from the postmortem. */
+  mutations: Record<string, number>;
+  slack: { cards: number; threadPosts: Record<string, number> };
+  pages: Record<string, number>;
+  postmortem: { status: string; mitigations: unknown[]; decisions: unknown[] };
+}
+
+export interface RunResult {
+  workflowId: string;
+  observation: Observation;
+  /** The boundary the engine was killed at, when it was reached. */
+  killed?: string;
+  ms: number;
+}
+
+// ---- boundaries from a history ---------------------------------------------------------------------
+
+/**
+ * Turns history events into boundary keys, in order. Stateful so the chaos watcher can feed it the
+ * events as they arrive and the clean run can feed it a whole history: both number occurrences
+ * the same way.
+ */
+export class BoundaryReader {
+  private readonly counts = new Map<string, number>();
+  /** Scheduled event id → `<activity type>#<occurrence>`. */
+  readonly activities = new Map<string, string>();
+  /** Activity id (as pending activities report it) → `<activity type>#<occurrence>`. */
+  readonly activityIds = new Map<string, string>();
+  private readonly updates = new Map<string, string>();
+
+  private next(base: string): string {
+    const n = (this.counts.get(base) ?? 0) + 1;
+    this.counts.set(base, n);
+    return `${base}#${n}`;
+  }
+
+  read(event: HistoryEvent): Boundary[] {
+    const id = String(event.eventId ?? '');
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    if (scheduled) {
+      const name = this.next(`activity:${scheduled.activityType?.name ?? '?'}`).slice('activity:'.length);
+      this.activities.set(id, name);
+      if (scheduled.activityId) this.activityIds.set(scheduled.activityId, name);
+      return [{ key: `scheduled:${name}`, kind: 'scheduled' }];
+    }
+    const started = event.activityTaskStartedEventAttributes;
+    if (started) return [{ key: `started:${this.activities.get(String(started.scheduledEventId))}`, kind: 'started' }];
+    const completed = event.activityTaskCompletedEventAttributes;
+    if (completed) {
+      return [{ key: `completed:${this.activities.get(String(completed.scheduledEventId))}`, kind: 'completed' }];
+    }
+    if (event.timerStartedEventAttributes) {
+      const seconds = Number(event.timerStartedEventAttributes.startToFireTimeout?.seconds ?? 0);
+      return [{ key: `timer-started:${this.next(`${seconds}s`)}`, kind: 'timer-started' }];
+    }
+    if (event.timerFiredEventAttributes) return [{ key: `timer-fired:${this.next('timer')}`, kind: 'timer-fired' }];
+    const accepted = event.workflowExecutionUpdateAcceptedEventAttributes;
+    if (accepted) {
+      const name = accepted.acceptedRequest?.input?.name ?? '?';
+      const key = this.next(`update:${name}`);
+      if (accepted.protocolInstanceId) this.updates.set(accepted.protocolInstanceId, key);
+      return [{ key, kind: 'update' }];
+    }
+    const completedUpdate = event.workflowExecutionUpdateCompletedEventAttributes;
+    if (completedUpdate) {
+      const accepted = this.updates.get(completedUpdate.meta?.updateId ?? '');
+      return [{ key: `${accepted ?? 'update:?'}:completed`, kind: 'update' }];
+    }
+    const signal = event.workflowExecutionSignaledEventAttributes;
+    if (signal) return [{ key: this.next(`signal:${signal.signalName ?? '?'}`), kind: 'signal' }];
+    return [];
+  }
+}
+
+export async function historyEvents(world: World, workflowId: string): Promise<HistoryEvent[]> {
+  const history = await world.client.workflow.getHandle(workflowId).fetchHistory();
+  return history.events ?? [];
+}
+
+export function boundariesOf(events: HistoryEvent[]): Boundary[] {
+  const reader = new BoundaryReader();
+  return events.flatMap((event) => reader.read(event));
+}
+
+// ---- killing the engine at a boundary ------------------------------------------------------------
+
+const CLOSED = [
+  'workflowExecutionCompletedEventAttributes',
+  'workflowExecutionFailedEventAttributes',
+  'workflowExecutionTerminatedEventAttributes',
+  'workflowExecutionCanceledEventAttributes',
+  'workflowExecutionContinuedAsNewEventAttributes',
+] as const;
+
+/**
+ * Watches an incident's history (long poll: the server answers as soon as events are appended) and
+ * resolves with the boundary once `target` appears, or undefined when the incident closes first or
+ * `stop()` is called. Started boundaries are seen in the pending activities (polled), because the
+ * history holds an activity's started event only once the attempt is over.
+ */
+export function watchFor(
+  world: World,
+  workflowId: string,
+  target: Boundary,
+): { reached: Promise<string | undefined>; stop: () => void } {
+  let stopped = false;
+  const reader = new BoundaryReader();
+  const service = world.client.workflowService;
+  const namespace = world.client.options.namespace;
+  let abort = new AbortController();
+  const stop = () => {
+    stopped = true;
+    abort.abort();
+  };
+
+  const fromHistory = async (): Promise<string | undefined> => {
+    let nextPageToken: Uint8Array | undefined;
+    while (!stopped) {
+      let page;
+      abort = new AbortController();
+      try {
+        page = await world.client.withAbortSignal(abort.signal, () =>
+          service.getWorkflowExecutionHistory({
+            namespace,
+            execution: { workflowId },
+            waitNewEvent: true,
+            maximumPageSize: 1000,
+            ...(nextPageToken ? { nextPageToken } : {}),
+          }),
+        );
+      } catch (err) {
+        if (stopped) return undefined;
+        // Not started yet, or a transient error: look again shortly.
+        if (/not found/i.test(String(err))) {
+          await sleep(50);
+          continue;
+        }
+        await sleep(200);
+        continue;
+      }
+      for (const event of page.history?.events ?? []) {
+        for (const boundary of reader.read(event)) if (boundary.key === target.key) return boundary.key;
+        if (CLOSED.some((attr) => event[attr])) return undefined;
+      }
+      if (page.nextPageToken && page.nextPageToken.length > 0) nextPageToken = page.nextPageToken;
+    }
+    return undefined;
+  };
+
+  const fromPendingActivities = async (): Promise<string | undefined> => {
+    const wanted = target.key.slice('started:'.length);
+    const handle = world.client.workflow.getHandle(workflowId);
+    while (!stopped) {
+      try {
+        const description = await handle.describe();
+        for (const pending of description.raw.pendingActivities ?? []) {
+          // PENDING_ACTIVITY_STATE_STARTED
+          if (pending.state !== 2 || !pending.activityId) continue;
+          if (reader.activityIds.get(pending.activityId) === wanted) return target.key;
+        }
+        if (description.status.name !== 'RUNNING') return undefined;
+      } catch {
+        // not started yet
+      }
+      await sleep(25);
+    }
+    return undefined;
+  };
+
+  const reached =
+    target.kind === 'started'
+      ? Promise.race([fromPendingActivities(), fromHistory().then(() => new Promise<undefined>(() => undefined))])
+      : fromHistory();
+  return {
+    reached: reached.finally(stop),
+    stop,
+  };
+}
+
+// ---- the on-call engineer ------------------------------------------------------------------------
+
+const ONCALL = 'carol';
+
+/**
+ * Drives an incident to its end the same way every run, through the CLI: acknowledges it, approves
+ * each pending gate (with its first choice), resolves it once mitigated, and approves the
+ * restoration. Failed commands (the engine may be dead for a moment) are tried again.
+ */
+export async function finishIncident(world: World, workflowId: string, timeoutMs = 240_000): Promise<IncidentRecord> {
+  const deadline = Date.now() + timeoutMs;
+  const done = new Set<string>();
+  let lastRecord: IncidentRecord | undefined;
+  // Slack commands are acknowledged before the workflow starts: wait for it to exist.
+  await eventually(`${workflowId} started`, () => world.client.workflow.getHandle(workflowId).describe(), 30_000, 100);
+  const closed = world.client.workflow
+    .getHandle(workflowId)
+    .result()
+    .then(
+      (record: IncidentRecord) => record,
+      () => undefined,
+    );
+  const state = { closed: false };
+  void closed.then(() => (state.closed = true));
+  while (!state.closed) {
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${workflowId} did not finish in ${timeoutMs} ms (status ${lastRecord?.status}, step ${lastRecord?.currentStep})\n` +
+          world.logs(40),
+      );
+    }
+    const record = await world.record(workflowId).catch(() => undefined);
+    if (record) lastRecord = record;
+    const act = async (what: string, args: string[]) => {
+      if (done.has(what)) return;
+      const result = await world.cli(args, ONCALL, 30_000);
+      if (result.code === 0 || /already|not pending|no pending|is (resolved|closed)/i.test(result.stderr)) {
+        done.add(what);
+      }
+    };
+    if (record) {
+      if (!record.acknowledgedAt && record.status === 'open') await act('ack', ['ack', workflowId]);
+      for (const gate of record.gates.filter((g) => g.status === 'pending')) {
+        const choice = gate.choices?.[0];
+        await act(`gate:${gate.name}:${gate.requestedAt}`, [
+          'approve',
+          workflowId,
+          '--gate',
+          gate.name,
+          ...(choice ? ['--choice', choice] : []),
+        ]);
+      }
+      if (record.status === 'mitigated') await act('resolve', ['resolve', workflowId]);
+    }
+    await Promise.race([closed, sleep(300)]);
+  }
+  const result = await closed;
+  if (!result) throw new Error(`${workflowId} closed without a result`);
+  return result;
+}
+
+// ---- what a run leaves behind ----------------------------------------------------------------------
+
+const TIME = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g;
+
+/** Kubernetes' name-suffix alphabet (no vowels, so ordinary words do not match). */
+const SAFE = '[bcdfghjklmnpqrstvwxz2456789]';
+const POD_NAME = new RegExp(`-${SAFE}{6,10}-${SAFE}{5}\\b`, 'g');
+const REPLICASET_NAME = new RegExp(`-${SAFE}{8,10}\\b`, 'g');
+
+/** Names, times and generated suffixes replaced, so runs in different namespaces compare. */
+function normalise(value: unknown, replacements: [string, string][]): unknown {
+  let text = JSON.stringify(value);
+  for (const [from, to] of replacements) text = text.split(from).join(to);
+  text = text.replace(TIME, '<time>').replace(POD_NAME, '-<rs>-<pod>').replace(REPLICASET_NAME, '-<rs>');
+  return JSON.parse(text) as unknown;
+}
+
+function deploymentShape(deployment: V1Deployment): unknown {
+  const metadata = deployment.metadata ?? {};
+  return {
+    // generation counts spec changes: a doubled restart or env patch shows here.
+    generation: metadata.generation,
+    annotations: metadata.annotations ?? {},
+    labels: metadata.labels ?? {},
+    spec: deployment.spec,
+  };
+}
+
+/** Where the shared stand-ins' records stood before a run, so a run counts only its own traffic. */
+export interface Marks {
+  pages: number;
+}
+
+export function marks(world: World): Marks {
+  return { pages: world.pagerduty.events.length };
+}
+
+/**
+ * The incident's cards (top-level messages naming it) and its thread, once the thread has stopped
+ * growing: the kernel's courier may still be posting the last entries when the workflow closes.
+ */
+async function settledThread(world: World, incidentId: string) {
+  const read = () => {
+    const cards = world.slack.messages.filter(
+      (m) => m.channel === SLACK_CHANNEL && !m.thread_ts && JSON.stringify(m.versions).includes(incidentId),
+    );
+    const refs = new Set(cards.map((c) => c.ts));
+    return { cards, thread: world.slack.messages.filter((m) => m.thread_ts && refs.has(m.thread_ts)) };
+  };
+  let last = -1;
+  for (let i = 0; i < 40; i += 1) {
+    const now = read();
+    if (now.thread.length === last) return now;
+    last = now.thread.length;
+    await sleep(1_000);
+  }
+  return read();
+}
+
+export async function observe(
+  world: World,
+  namespace: string,
+  workflowId: string,
+  record: IncidentRecord,
+  since: Marks,
+): Promise<Observation> {
+  const replacements: [string, string][] = [
+    [workflowId, '<workflow>'],
+    [record.id, '<incident>'],
+    [namespace, '<ns>'],
+  ];
+  const deployments = await world.cluster.kubectlJson<{ items: V1Deployment[] }>(['-n', namespace, 'get', 'deploy']);
+  const replicaSets = await world.cluster.kubectlJson<{
+    items: { metadata?: { annotations?: Record<string, string>; name?: string }; spec?: { template?: unknown } }[];
+  }>(['-n', namespace, 'get', 'replicasets']);
+  const cluster = normalise(
+    {
+      deployments: deployments.items.map(deploymentShape),
+      replicaSets: replicaSets.items
+        .map((rs) => ({
+          revision: rs.metadata?.annotations?.['deployment.kubernetes.io/revision'],
+          template: rs.spec?.template,
+        }))
+        .sort((a, b) => Number(a.revision) - Number(b.revision)),
+    },
+    replacements,
+  );
+  // The pod-template-hash label is derived from the template, restartedAt included: not comparable.
+  const stripHash = (value: unknown): unknown =>
+    JSON.parse(JSON.stringify(value).replace(/"pod-template-hash":"[^"]*"/g, '"pod-template-hash":"<hash>"'));
+
+  const postmortem: Postmortem = await world.postmortem(workflowId);
+  const mutations: Record<string, number> = {};
+  for (const activity of postmortem.activities) {
+    if (!CLUSTER_CHANGES.has(activity.name) || activity.outcome !== 'completed') continue;
+    mutations[activity.name] = (mutations[activity.name] ?? 0) + 1;
+  }
+
+  const { cards, thread } = await settledThread(world, record.id);
+  const threadPosts: Record<string, number> = {};
+  for (const message of thread) {
+    const text = String(normalise(message.versions[0]?.text ?? message.text ?? '', replacements)).replace(
+      /\d+(\.\d+)? ?(ms|s)\b/g,
+      '<n>$2',
+    );
+    threadPosts[text] = (threadPosts[text] ?? 0) + 1;
+  }
+  const pages: Record<string, number> = {};
+  for (const event of world.pagerduty.events.slice(since.pages)) {
+    const action = String((event.body as { event_action?: unknown } | undefined)?.event_action ?? '?');
+    pages[action] = (pages[action] ?? 0) + 1;
+  }
+
+  return {
+    boundaries: boundariesOf(await historyEvents(world, workflowId)),
+    cluster: stripHash(cluster),
+    mutations,
+    slack: { cards: cards.length, threadPosts },
+    pages,
+    postmortem: {
+      status: postmortem.summary.status,
+      mitigations: postmortem.mitigations.map((m) =>
+        normalise({ key: m.key, target: m.target, change: m.change, restored: m.restored }, replacements),
+      ),
+      decisions: postmortem.decisions.map((d) =>
+        normalise({ kind: d.kind, gate: d.gate, actor: d.actor?.id, choice: d.choice, outcome: d.outcome }, replacements),
+      ),
+    },
+  };
+}
+
+// ---- one run ---------------------------------------------------------------------------------------
+
+/**
+ * One incident of `scenario` in a fresh namespace; with `killAt`, the engine is SIGKILLed when that
+ * boundary shows and started again at once.
+ */
+export async function runScenario(world: World, scenario: Scenario, killAt?: Boundary): Promise<RunResult> {
+  const t0 = Date.now();
+  const namespace = await world.extraNamespace(`chaos-${randomBytes(2).toString('hex')}`);
+  try {
+    await scenario.setUp(world, namespace);
+    const since = marks(world);
+    const workflowId = await scenario.start(world, namespace);
+    let killed: string | undefined;
+    let restarted: Promise<void> = Promise.resolve();
+    const watch = killAt ? watchFor(world, workflowId, killAt) : undefined;
+    if (watch) {
+      restarted = watch.reached.then(async (key) => {
+        if (!key) return;
+        await world.engine.kill('SIGKILL');
+        killed = key;
+        await world.engine.start();
+      });
+    }
+    let record: IncidentRecord;
+    try {
+      record = await finishIncident(world, workflowId);
+    } finally {
+      watch?.stop();
+      await restarted;
+    }
+    const observation = await observe(world, namespace, workflowId, record, since);
+    return { workflowId, observation, ...(killed ? { killed } : {}), ms: Date.now() - t0 };
+  } finally {
+    await world.cluster.deleteNamespace(namespace);
+  }
+}
+
+/** The fields where a chaos run differs from the clean one, each with both values; empty = same. */
+export function compare(clean: Observation, chaos: Observation): string[] {
+  const diffs: string[] = [];
+  // Thread posts are compared by lostThreadPosts / repeatedThreadPosts; cards by count here.
+  const fields: (keyof Observation)[] = ['cluster', 'mutations', 'pages', 'postmortem'];
+  if (clean.slack.cards !== chaos.slack.cards) diffs.push(`cards: ${clean.slack.cards} → ${chaos.slack.cards}`);
+  for (const field of fields) {
+    const a = JSON.stringify(clean[field], null, 1);
+    const b = JSON.stringify(chaos[field], null, 1);
+    if (a === b) continue;
+    const left = a.split('\n');
+    const right = b.split('\n');
+    const lines: string[] = [];
+    for (let i = 0; i < Math.max(left.length, right.length); i += 1) {
+      if (left[i] !== right[i]) lines.push(`  line ${i + 1}: clean ${left[i] ?? '∅'} | chaos ${right[i] ?? '∅'}`);
+      if (lines.length >= 12) break;
+    }
+    diffs.push(`${field} differs:\n${lines.join('\n')}`);
+  }
+  return diffs;
+}
+
+function excess(what: string, a: Record<string, number>, b: Record<string, number>): string[] {
+  return Object.entries(b)
+    .filter(([key, n]) => n > (a[key] ?? 0))
+    .map(([key, n]) => `${what} ${JSON.stringify(key.slice(0, 120))}: ${a[key] ?? 0} → ${n}`);
+}
+
+/** Effects a chaos run doubled that the clean one had once: mutations, cards, pages. */
+export function duplicates(clean: Observation, chaos: Observation): string[] {
+  const found = [...excess('mutation', clean.mutations, chaos.mutations), ...excess('page', clean.pages, chaos.pages)];
+  if (chaos.slack.cards > clean.slack.cards) found.push(`cards: ${clean.slack.cards} → ${chaos.slack.cards}`);
+  return found;
+}
+
+/**
+ * Thread posts a chaos run repeated. Counted apart: a timeline reply is posted at least once by
+ * design (Slack's chat.postMessage has no idempotency key; activities/slack.ts says so), so a kill
+ * after Slack took the post and before the activity completed repeats it. A missing post is a loss
+ * and shows in compare().
+ */
+export function repeatedThreadPosts(clean: Observation, chaos: Observation): string[] {
+  return excess('thread post', clean.slack.threadPosts, chaos.slack.threadPosts);
+}
+
+/** Thread posts of the clean run that a chaos run lacks: lost timeline entries. */
+export function lostThreadPosts(clean: Observation, chaos: Observation): string[] {
+  return excess('lost thread post', chaos.slack.threadPosts, clean.slack.threadPosts);
+}
+
+/**
+ * The CI subset: two boundaries per runbook — the start of its first cluster change (the riskiest
+ * point: the change may be applied and its completion lost) and one more that rotates with the day,
+ * so successive CI runs walk the whole list.
+ */
+export function ciSubset(boundaries: Boundary[], day = Math.floor(Date.now() / 86_400_000)): Boundary[] {
+  const mutating = (b: Boundary) => [...CLUSTER_CHANGES].some((name) => b.key.includes(`:${name}#`));
+  const picks = [
+    boundaries.find((b) => b.kind === 'started' && mutating(b)),
+    boundaries[day % Math.max(1, boundaries.length)],
+  ];
+  const chosen = new Map<string, Boundary>();
+  for (const pick of picks) if (pick) chosen.set(pick.key, pick);
+  return [...chosen.values()];
+}
