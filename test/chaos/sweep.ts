@@ -411,8 +411,9 @@ export async function observe(
       /\d+(\.\d+)? ?(ms|s)\b/g,
       '<n>$2',
     );
-    // Words sorted: a post listing targets applied in parallel names them in either order.
-    const key = text
+    // A post is known by its first line, words sorted: diagnostics' bodies (pods, events) vary from
+    // run to run, and a post listing targets changed in parallel names them in either order.
+    const key = (text.split('\n')[0] ?? '')
       .split(/[\s,]+/)
       .sort()
       .join(' ');
