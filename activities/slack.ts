@@ -5,7 +5,7 @@
  * is domain/slack/ (blocks.ts, buttons.ts, mrkdwn.ts), shared with the ingress.
  *
  * The client is built with `retryConfig: { retries: 0 }` and `rejectRateLimitedCalls: true`: each
- * activity attempt is one API call, a 429 becomes a retryable RATE_LIMITED failure whose
+ * activity attempt is one API call (a retried first card post, two or three: see publishIncidentCard), a 429 becomes a retryable RATE_LIMITED failure whose
  * `nextRetryDelay` is Slack's Retry-After, and Temporal owns the backoff.
  */
 import { Context } from '@temporalio/activity';
@@ -125,6 +125,20 @@ export function toActivityFailure(err: unknown, what: string): Error {
 }
 
 /** The workflow the activity runs for: button values name it so clicks reach the right incident. */
+/** Message metadata event type of incident cards (Slack message metadata). */
+const CARD_EVENT_TYPE = 'firebreak_incident_card';
+/** Recent channel messages searched for an earlier attempt's card: a retry comes within minutes. */
+const CARD_SEARCH_MESSAGES = 200;
+
+/** The current activity attempt (1 outside an activity: the rendering tests). */
+function activityAttempt(): number {
+  try {
+    return Context.current().info.attempt;
+  } catch {
+    return 1;
+  }
+}
+
 function currentWorkflowId(fallback: string): string {
   try {
     return Context.current().info.workflowExecution?.workflowId ?? fallback;
@@ -154,9 +168,16 @@ export function createSlackActivities(deps: SlackActivityDeps) {
       blocks: SlackBlock[];
       thread_ts?: string;
       reply_broadcast?: boolean;
+      metadata?: { event_type: string; event_payload: Record<string, string> };
     },
   ): Promise<SlackMessageRef> {
-    const common = { channel: message.channel, text: message.text, blocks: message.blocks, unfurl_links: false };
+    const common = {
+      channel: message.channel,
+      text: message.text,
+      blocks: message.blocks,
+      unfurl_links: false,
+      ...(message.metadata ? { metadata: message.metadata } : {}),
+    };
     const result = await call(what, () =>
       message.thread_ts
         ? client!.chat.postMessage({
@@ -170,12 +191,39 @@ export function createSlackActivities(deps: SlackActivityDeps) {
     return { channel: result.channel, ts: result.ts };
   }
 
+  /**
+   * The card an earlier attempt posted for this incident, by the message metadata every card
+   * carries, among the channel's recent messages (one page). Undefined when there is none or the
+   * channel cannot be read (no channels:history scope): then a second card is the lesser harm.
+   */
+  async function findPostedCard(channel: string, incidentId: string): Promise<SlackMessageRef | undefined> {
+    try {
+      const history = await client!.conversations.history({
+        channel,
+        limit: CARD_SEARCH_MESSAGES,
+        include_all_metadata: true,
+      });
+      const card = history.messages?.find(
+        (m) =>
+          m.metadata?.event_type === CARD_EVENT_TYPE &&
+          (m.metadata.event_payload as { incident_id?: unknown } | undefined)?.incident_id === incidentId,
+      );
+      return card?.ts ? { channel, ts: card.ts } : undefined;
+    } catch (err) {
+      log(
+        `[slack] could not look for an earlier card of ${incidentId} (${slackErrorCode(err) ?? String(err)}); posting`,
+      );
+      return undefined;
+    }
+  }
+
   return {
     /**
      * Posts the incident card, or updates it in place (chat.update) when `ref` is given; a card
      * deleted in Slack is posted again. Changes: one Slack message per incident. Idempotency key:
-     * `ref` — updates are idempotent; a first post retried after a lost answer can post twice
-     * (Slack has no idempotency key), which the kernel bounds by keeping the ref it gets back.
+     * `ref` — updates are idempotent. Slack has no idempotency key for a post, so every card carries
+     * message metadata naming its incident, and a retried first post (the worker may have died after
+     * Slack took the first) looks for it in the channel's recent history and updates it instead.
      * Timeout profile REMOTE_CALL. Returns undefined when Slack is not configured (logged).
      */
     async publishIncidentCard(input: {
@@ -202,7 +250,23 @@ export function createSlackActivities(deps: SlackActivityDeps) {
           log(`[slack] card of ${incident.id} was deleted; posting it again`);
         }
       }
-      return postMessage(`chat.postMessage of card ${incident.id}`, { channel, text, blocks });
+      // A retried first post may follow one Slack took before the worker died: find that card.
+      if (!input.ref && activityAttempt() > 1) {
+        const posted = await findPostedCard(channel, incident.id);
+        if (posted) {
+          await call(`chat.update of card ${incident.id}`, () =>
+            client.chat.update({ channel: posted.channel, ts: posted.ts, text, blocks }),
+          );
+          log(`[slack] card of ${incident.id} was posted by an earlier attempt; updated it instead of posting again`);
+          return posted;
+        }
+      }
+      return postMessage(`chat.postMessage of card ${incident.id}`, {
+        channel,
+        text,
+        blocks,
+        metadata: { event_type: CARD_EVENT_TYPE, event_payload: { incident_id: incident.id } },
+      });
     },
 
     /**

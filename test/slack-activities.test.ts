@@ -8,6 +8,7 @@ import { createHmac } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { WebClient } from '@slack/web-api';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { createSlackActivities, type SlackMessageRef } from '../activities/slack';
 import { ErrorType } from '../common/errors';
 import type { GateState, IncidentRecord } from '../common/types';
@@ -119,6 +120,32 @@ describe('incident card', () => {
     assert.equal(posted.versions.length, 2, 'chat.update changed it in place');
     assert.match(posted.text ?? '', /acknowledged/);
     assert.equal(stand.channelMessages(CHANNEL).filter((m) => m.ts === ref.ts).length, 1);
+  });
+
+  test('a retried first post finds the card an earlier attempt posted and updates it, not a second card', async () => {
+    const channel = 'C0RETRIED';
+    const logs: string[] = [];
+    const slack = createSlackActivities({ client: web, defaultChannel: channel, log: (line) => logs.push(line) });
+    const incident = record();
+    // Attempt 1 reached Slack, then the worker died before Temporal heard of it.
+    const first = await slack.publishIncidentCard({ incident });
+    assert.ok(first);
+    // Without channels:history in that channel (the bot not invited), a second card is the lesser harm.
+    const uninvited: SlackMessageRef | undefined = await new MockActivityEnvironment({ attempt: 2 }).run(
+      slack.publishIncidentCard,
+      { incident },
+    );
+    assert.ok(uninvited && uninvited.ts !== first.ts);
+    assert.match(logs.join('\n'), /could not look for an earlier card .*not_in_channel/);
+    stand.botChannels.add(channel);
+    const other = await slack.publishIncidentCard({ incident: record({ id: 'INC-OTHER' }) });
+    const retried = await new MockActivityEnvironment({ attempt: 2 }).run(slack.publishIncidentCard, {
+      incident: record({ status: 'acknowledged' }),
+    });
+    assert.deepEqual(retried, uninvited, 'the newest card of this incident, found by its metadata');
+    assert.notDeepEqual(retried, other, "another incident's card is not taken");
+    assert.equal(stand.channelMessages(channel).length, 3, 'no card posted by the retry');
+    assert.match(stand.message(channel, uninvited.ts)?.text ?? '', /acknowledged/, 'updated in place');
   });
 
   test('a card deleted in Slack is posted again instead of failing forever', async () => {

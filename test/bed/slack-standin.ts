@@ -58,6 +58,8 @@ export interface StoredMessage {
   /** Every version of the message, oldest first (chat.update appends). */
   versions: Array<{ text?: string; blocks?: unknown[] }>;
   reply_broadcast?: boolean;
+  /** Message metadata (event_type, event_payload) as posted; returned only to include_all_metadata. */
+  metadata?: { event_type: string; event_payload: Record<string, unknown> };
 }
 
 export interface EphemeralMessage {
@@ -533,6 +535,11 @@ export class SlackStandIn {
           versions: [{ text, blocks: Array.isArray(blocks) ? blocks : undefined }],
           ...(params.reply_broadcast === true || params.reply_broadcast === 'true' ? { reply_broadcast: true } : {}),
         };
+        if (params.metadata !== undefined) {
+          const metadata = parseMetadata(params.metadata);
+          if (!metadata) return fail('invalid_metadata_format');
+          stored.metadata = metadata;
+        }
         this.messages.push(stored);
         return {
           ok: true,
@@ -548,6 +555,34 @@ export class SlackStandIn {
             ...(threadTs ? { thread_ts: threadTs } : {}),
             ...(Array.isArray(blocks) ? { blocks } : {}),
           },
+        };
+      }
+      case 'conversations.history': {
+        // Newest first, `limit` per page (default 100, at most 999), a cursor for the next; a bot
+        // reads only channels it was invited to (botChannels), whatever chat:write.public allows.
+        if (!channel || !/^[CG][A-Z0-9]{2,}$/.test(channel)) return fail('channel_not_found');
+        if (!this.botChannels.has(channel)) return fail('not_in_channel');
+        const limit = Math.min(Math.max(Number(params.limit ?? 100) || 100, 1), 999);
+        const start = typeof params.cursor === 'string' && params.cursor ? Number(params.cursor) : 0;
+        if (!Number.isInteger(start) || start < 0) return fail('invalid_cursor');
+        const withMetadata = params.include_all_metadata === true || params.include_all_metadata === 'true';
+        const newestFirst = this.channelMessages(channel).reverse();
+        const page = newestFirst.slice(start, start + limit);
+        const more = start + limit < newestFirst.length;
+        return {
+          ok: true,
+          messages: page.map((m) => ({
+            type: 'message',
+            subtype: 'bot_message',
+            user: this.botUserId,
+            bot_id: this.botId,
+            ts: m.ts,
+            text: m.text ?? '',
+            ...(m.blocks ? { blocks: m.blocks } : {}),
+            ...(withMetadata && m.metadata ? { metadata: m.metadata } : {}),
+          })),
+          has_more: more,
+          response_metadata: { next_cursor: more ? String(start + limit) : '' },
         };
       }
       case 'chat.update': {
@@ -753,4 +788,20 @@ function validBlocks(blocks: unknown[]): boolean {
     }
     return true;
   });
+}
+
+/** chat.postMessage's `metadata`: a JSON object (or its string form) with event_type and event_payload. */
+function parseMetadata(value: unknown): StoredMessage['metadata'] | undefined {
+  let parsed: unknown = value;
+  if (typeof value === 'string') {
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      return undefined;
+    }
+  }
+  if (!parsed || typeof parsed !== 'object') return undefined;
+  const { event_type: eventType, event_payload: payload } = parsed as Record<string, unknown>;
+  if (typeof eventType !== 'string' || !payload || typeof payload !== 'object') return undefined;
+  return { event_type: eventType, event_payload: payload as Record<string, unknown> };
 }

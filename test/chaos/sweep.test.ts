@@ -38,18 +38,14 @@ function spread(boundaries: Boundary[]): Boundary[] {
 }
 
 /**
- * Kill points where the sweep found a defect not fixed yet, kept as regression cases: the CI subset
- * always runs them; a run showing exactly the known symptom is reported, not failed, and one that
- * no longer shows it says the entry can go (then the point becomes an ordinary boundary).
+ * Kill points where the sweep found a defect, kept as regression cases: the CI subset always runs
+ * them (where the runbook's history has them), as ordinary kill points that fail on any difference.
+ * p0-response: killed while the first card post was in flight (the hold claim is scheduled beside
+ * it), the retried post put a second card in the channel; fixed by the card's message metadata and
+ * a look at the channel's history before a retried first post (activities/slack.ts).
  */
-const KNOWN_DEFECTS: Record<string, { boundary: string; symptom: string; why: string }[]> = {
-  'p0-response': [
-    {
-      boundary: 'scheduled:claimHold#1',
-      symptom: 'cards: 1 → 2',
-      why: 'the first incident card is posted again when the engine dies after Slack took it (docs/reliability.md)',
-    },
-  ],
+const REGRESSION_POINTS: Record<string, string[]> = {
+  'p0-response': ['scheduled:requestHold#1'],
 };
 
 const scenarios = SCENARIOS.filter((s) => !ONLY || ONLY.includes(s.runbook));
@@ -76,8 +72,7 @@ describe('chaos sweep: the worker SIGKILLed at history boundaries', { skip: SKIP
       const boundaries = clean.observation.boundaries;
       assert.ok(boundaries.length > 0, 'the clean run has boundaries');
       assert.equal(clean.observation.postmortem.status, 'resolved', 'the clean run ends resolved');
-      const known = KNOWN_DEFECTS[scenario.runbook] ?? [];
-      const regressions = known.flatMap((k) => boundaries.filter((b) => b.key === k.boundary));
+      const regressions = boundaries.filter((b) => REGRESSION_POINTS[scenario.runbook]?.includes(b.key));
       const chosen = FULL ? spread(boundaries) : [...ciSubset(boundaries), ...regressions];
       const targets: Boundary[] = [...new Map(chosen.map((b) => [b.key, b])).values()].slice(FROM, FROM + LIMIT);
       t.diagnostic(
@@ -87,7 +82,6 @@ describe('chaos sweep: the worker SIGKILLed at history boundaries', { skip: SKIP
       const failures: string[] = [];
       const doubled: string[] = [];
       const repeatedPosts: string[] = [];
-      const knownDefects: string[] = [];
       let killed = 0;
       let missed = 0;
       for (const boundary of targets) {
@@ -114,16 +108,7 @@ describe('chaos sweep: the worker SIGKILLed at history boundaries', { skip: SKIP
             `${diffs.length === 0 ? 'same as clean' : `DIFFERS\n${diffs.join('\n')}`}` +
             `${repeated.length > 0 ? `\nthread posts repeated: ${repeated.join('; ')}` : ''}`,
         );
-        const defect = known.find((k) => k.boundary === boundary.key);
-        const dups = duplicates(clean.observation, run.observation);
-        if (defect && diffs.length > 0 && [...diffs, ...dups].every((d) => d === defect.symptom)) {
-          knownDefects.push(`${boundary.key}: ${defect.symptom} (known: ${defect.why})`);
-          doubled.splice(doubled.length - dups.length, dups.length);
-        } else {
-          if (defect && run.killed)
-            t.diagnostic(`${boundary.key}: the known defect no longer shows — drop it from KNOWN_DEFECTS`);
-          if (diffs.length > 0) failures.push(`kill at ${boundary.key}:\n${diffs.join('\n')}`);
-        }
+        if (diffs.length > 0) failures.push(`kill at ${boundary.key}:\n${diffs.join('\n')}`);
         if (REPORT) {
           const point = { runbook: scenario.runbook, boundary: boundary.key, killed: Boolean(run.killed), ms: run.ms };
           await appendFile(REPORT, `${JSON.stringify({ ...point, diffs, repeated })}\n`);
@@ -136,16 +121,15 @@ describe('chaos sweep: the worker SIGKILLed at history boundaries', { skip: SKIP
         swept: targets.length,
         killed,
         missed,
-        survived: killed - failures.length - knownDefects.length,
+        survived: killed - failures.length,
         duplicates: doubled.length,
         repeatedThreadPosts: repeatedPosts.length,
-        knownDefects: knownDefects.length,
         minutes: Number(((Date.now() - t0) / 60_000).toFixed(1)),
         full: FULL,
       };
       t.diagnostic(JSON.stringify(summary));
       if (REPORT) {
-        await appendFile(REPORT, `${JSON.stringify({ ...summary, failures, doubled, repeatedPosts, knownDefects })}\n`);
+        await appendFile(REPORT, `${JSON.stringify({ ...summary, failures, doubled, repeatedPosts })}\n`);
       }
       assert.deepEqual(doubled, [], `doubled effects:\n${doubled.join('\n')}`);
       assert.deepEqual(failures, [], failures.join('\n\n'));

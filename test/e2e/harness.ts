@@ -573,6 +573,8 @@ export class World {
   private async setUp(): Promise<void> {
     this.workDir = await mkdtemp(path.join(tmpdir(), `firebreak-e2e-${this.options.name}-`));
     await Promise.all([this.slack.start(), this.pagerduty.start(), this.service.start()]);
+    // The bot is invited to the incident channel, so it may read its history (a retried card post looks there).
+    this.slack.botChannels.add(SLACK_CHANNEL);
     this.namespace = await this.cluster.createNamespace(`e2e-${this.options.name}`);
     this.namespaces.push(this.namespace);
 
