@@ -24,6 +24,8 @@ import { fileURLToPath } from 'node:url';
 import type { BedComponent, BedStarter } from './bed/component';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** The longest test (a runbook's chaos subset on a loaded machine) takes about 5 minutes. */
+const TEST_TIMEOUT_MS = 15 * 60_000;
 
 interface BedEntry {
   name: string;
@@ -210,6 +212,8 @@ async function main(): Promise<number> {
         '--test-reporter=tap',
         `--test-reporter-destination=${tapPath}`,
         '--test-concurrency=2',
+        // Every test stops by itself: one that hangs fails, named, instead of holding the run.
+        `--test-timeout=${TEST_TIMEOUT_MS}`,
         ...testFiles,
       ],
       env,
