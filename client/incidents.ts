@@ -29,10 +29,15 @@ export interface StartOutcome {
  * Starts a human-triggered incident. The workflow id is the business key, so a second trigger
  * for the same target while one is open lands on the open incident instead of a second one.
  */
+/** The memo key that names the request which started an incident (see startIncident). */
+export const STARTED_BY_MEMO = 'startedBy';
+
 export async function startIncident(
   client: Client,
   prepared: PreparedIncident,
   taskQueue = DEFAULT_TASK_QUEUE,
+  /** Names the request that starts it (memo `startedBy`), so a retried start can tell it was its own. */
+  startedBy?: string,
 ): Promise<StartOutcome> {
   try {
     const handle = await client.workflow.start(prepared.workflowType, {
@@ -40,6 +45,7 @@ export async function startIncident(
       workflowId: prepared.workflowId,
       args: [prepared.input],
       typedSearchAttributes: prepared.searchAttributes,
+      ...(startedBy ? { memo: { [STARTED_BY_MEMO]: startedBy } } : {}),
       workflowIdConflictPolicy: 'FAIL',
       // A closed incident's id may be reused for the next incident on the same target.
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',

@@ -127,9 +127,13 @@ export class EvidenceStore {
     const handle = await open(partial, 'w', 0o600);
     const stop = new AbortController();
     const sink = new CappedFileSink(handle, this.maxBytes, () => stop.abort());
-    // A source may still write after the cap stopped it; that late write must not crash the worker.
+    // A source may still write after the cap stopped it (an exec's socket delivers what was in
+    // flight): that late write neither crashes the worker nor fails the capture.
     let failure: unknown;
-    sink.on('error', (err) => (failure ??= err));
+    sink.on('error', (err: NodeJS.ErrnoException) => {
+      if (stop.signal.aborted && err.code === 'ERR_STREAM_WRITE_AFTER_END') return;
+      failure ??= err;
+    });
     try {
       await fill(sink, stop.signal);
       if (!sink.writableEnded) sink.end();

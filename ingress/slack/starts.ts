@@ -9,10 +9,9 @@
  */
 import { ApplicationFailure, NamespaceNotFoundError } from '@temporalio/common';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { startIncident } from '../../client/incidents';
+import { STARTED_BY_MEMO, startIncident } from '../../client/incidents';
 import { ErrorType } from '../../common/errors';
 import { formatTarget } from '../../common/ids';
-import { incidentIdKey } from '../../common/search-attributes';
 import type { Actor } from '../../common/types';
 import { mayStart } from '../../domain/access';
 import { escapeMrkdwn } from '../../domain/slack/mrkdwn';
@@ -228,10 +227,10 @@ async function startAndReport(
   let message: Record<string, unknown>;
   try {
     const outcome = await slotsOf(ctx).run(() =>
-      ctx.bounded(() => startIncident(ctx.temporal, prepared, ctx.taskQueue)),
+      ctx.bounded(() => startIncident(ctx.temporal, prepared, ctx.taskQueue, entry.id)),
     );
-    // Already running may be this very command, started before a restart: the incident id says.
-    const ours = outcome.started || (await startedAs(ctx, workflowId, incidentId)) === true;
+    // Already running may be this very command, started before a restart: the memo says.
+    const ours = outcome.started || (await startedAs(ctx, workflowId, entry.id)) === true;
     message = ours
       ? { response_type: 'in_channel', replace_original: false, text: startedText() }
       : {
@@ -242,7 +241,7 @@ async function startAndReport(
   } catch (err) {
     ctx.log(`starting ${workflowId} failed`, { error: (err as Error).message });
     // A start whose answer was lost (deadline, broken connection) may still have happened.
-    const ours = await startedAs(ctx, workflowId, incidentId);
+    const ours = await startedAs(ctx, workflowId, entry.id);
     message =
       ours === true
         ? { response_type: 'in_channel', replace_original: false, text: startedText() }
@@ -258,15 +257,19 @@ async function startAndReport(
   await report(ctx, entry, message);
 }
 
-/** Whether the running execution of `workflowId` is incident `incidentId`; undefined when Temporal cannot say. */
+/**
+ * Whether the running execution of `workflowId` was started by pending command `commandId` (its
+ * memo; two commands in the same second make the same incident id, so that id cannot tell);
+ * undefined when Temporal cannot say.
+ */
 async function startedAs(
   ctx: SlackIngressContext,
   workflowId: string,
-  incidentId: string,
+  commandId: string,
 ): Promise<boolean | undefined> {
   try {
     const description = await ctx.bounded(() => ctx.temporal.workflow.getHandle(workflowId).describe());
-    return description.typedSearchAttributes.get(incidentIdKey) === incidentId;
+    return description.memo?.[STARTED_BY_MEMO] === commandId;
   } catch (err) {
     return err instanceof WorkflowNotFoundError || err instanceof NamespaceNotFoundError ? false : undefined;
   }

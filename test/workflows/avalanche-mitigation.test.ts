@@ -199,6 +199,7 @@ describe('avalanche-mitigation', { concurrency: true }, () => {
     });
     assert.deepEqual(patches, [
       'deployment-hold',
+      'hold-answered-at-once',
       'runbook-reads-settings',
       'avalanche-verification-window',
       'restore-reads-settings',
