@@ -4,11 +4,12 @@
  * rewritten, and the close-time watermark it keeps beside the files only saves re-listing — losing
  * it costs one longer scan, never a missing postmortem.
  */
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { runbookKey } from '../common/search-attributes';
 import { exportPostmortem } from '../postmortem';
+import { writeFileAtomically } from './files';
 
 export interface ArchiverOptions {
   client: Client;
@@ -66,8 +67,8 @@ export function startArchiver(options: ArchiverOptions): Archiver {
       }
       try {
         const exported = await exportPostmortem(client, { workflowId: execution.workflowId, runId: execution.runId });
-        await writeAtomically(`${base}.json`, exported.json);
-        await writeAtomically(`${base}.md`, exported.markdown);
+        await writeFileAtomically(`${base}.json`, exported.json);
+        await writeFileAtomically(`${base}.md`, exported.markdown);
         written.push(`${base}.md`, `${base}.json`);
         newest = Math.max(newest, execution.closeTime?.getTime() ?? 0);
         log(`Archived the postmortem of ${execution.workflowId} (${execution.runId}) to ${base}.md`);
@@ -122,12 +123,6 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
-async function writeAtomically(file: string, body: string): Promise<void> {
-  const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, body);
-  await rename(temporary, file);
-}
-
 async function readWatermark(dir: string): Promise<number | undefined> {
   try {
     const state = JSON.parse(await readFile(path.join(dir, STATE_FILE), 'utf8')) as { closedBefore?: string };
@@ -139,7 +134,7 @@ async function readWatermark(dir: string): Promise<number | undefined> {
 }
 
 async function writeWatermark(dir: string, ms: number): Promise<void> {
-  await writeAtomically(
+  await writeFileAtomically(
     path.join(dir, STATE_FILE),
     `${JSON.stringify({ closedBefore: new Date(ms).toISOString() })}\n`,
   );

@@ -6,13 +6,14 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger as TemporalLogger } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { temporalLogger, type Logger } from '../config/logger';
 import { firebreakCacheDir } from '../scripts/temporal-bin';
+import { writeFileAtomically } from './files';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const WORKFLOWS_ENTRY = path.join(ROOT, 'workflows', 'index.ts');
@@ -48,9 +49,7 @@ export async function loadWorkflowBundle(prebuiltPath: string | undefined, logge
   const bundleLogger = logger.child({ component: 'bundle' });
   bundleLogger.info('Bundling workflows (cached for the next start)...');
   const code = await buildWorkflowBundle(temporalLogger(bundleLogger));
-  await mkdir(path.dirname(cacheFile), { recursive: true });
-  await writeFile(`${cacheFile}.tmp`, code);
-  await rename(`${cacheFile}.tmp`, cacheFile);
+  await writeFileAtomically(cacheFile, code);
   return { code };
 }
 

@@ -6,13 +6,14 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { isGrpcServiceError, type Client, type Connection } from '@temporalio/client';
 import type { WorkerDeploymentVersion } from '@temporalio/common';
 import { runbookKey } from '../common/search-attributes';
 import type { Env } from '../config/env';
 import { firebreakCacheDir } from '../scripts/temporal-bin';
+import { writeFileAtomically } from './files';
 
 /** A build: the workflow bundle's code and its content hash, which is the build id. */
 export interface WorkflowBuild {
@@ -43,19 +44,17 @@ export function keptBuildsDir(env: Env): string {
 const cachedBuildFile = (buildId: string) => path.join(firebreakCacheDir(), 'bundles', `build-${buildId}.js`);
 const BUILD_FILE = /^([0-9a-f]{20})\.js$/;
 
-async function writeAtomically(file: string, code: string): Promise<void> {
-  if (existsSync(file)) return;
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(`${file}.tmp`, code);
-  await rename(`${file}.tmp`, file);
+/** Content-addressed: a file already there holds the same code. */
+async function writeOnce(file: string, code: string): Promise<void> {
+  if (!existsSync(file)) await writeFileAtomically(file, code);
 }
 
 /** Keeps a build's bundle, content-addressed: the same code is written once. */
 export async function keepBuild(env: Env, build: WorkflowBuild): Promise<string> {
   const file = path.join(keptBuildsDir(env), `${build.buildId}.js`);
-  await writeAtomically(file, build.code);
+  await writeOnce(file, build.code);
   // The cache copy is a convenience (`firebreak replay --bundle`); the data dir's is the one relied on.
-  await writeAtomically(cachedBuildFile(build.buildId), build.code).catch(() => undefined);
+  await writeOnce(cachedBuildFile(build.buildId), build.code).catch(() => undefined);
   return file;
 }
 
