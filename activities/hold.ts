@@ -52,15 +52,17 @@ export function createHoldActivities() {
       const input: HoldInput = { target: request.target };
       const claim = { workflowId: request.workflowId, incidentId: request.incidentId };
       try {
-        return await client.workflow.executeUpdateWithStart(claimHoldUpdate, {
-          args: [claim],
-          startWorkflowOperation: new WithStartWorkflowOperation(HOLD_WORKFLOW_TYPE, {
-            workflowId: holdWorkflowId(request.target),
-            taskQueue: info.taskQueue,
-            args: [input],
-            workflowIdConflictPolicy: 'USE_EXISTING',
+        return await untilAttemptEnds(() =>
+          client.workflow.executeUpdateWithStart(claimHoldUpdate, {
+            args: [claim],
+            startWorkflowOperation: new WithStartWorkflowOperation(HOLD_WORKFLOW_TYPE, {
+              workflowId: holdWorkflowId(request.target),
+              taskQueue: info.taskQueue,
+              args: [input],
+              workflowIdConflictPolicy: 'USE_EXISTING',
+            }),
           }),
-        });
+        );
       } catch (err) {
         // A cluster without update-with-start (older servers, or turned off): claim by signal; the
         // answer then comes as a notice.
@@ -96,7 +98,7 @@ export function createHoldActivities() {
       try {
         const described = await handle.describe();
         if (described.status.name !== 'RUNNING') return undefined;
-        return (await handle.query(holdQuery)).holder;
+        return (await untilAttemptEnds(() => handle.query(holdQuery))).holder;
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) return undefined;
         throw err;
@@ -117,6 +119,23 @@ export function createHoldActivities() {
 }
 
 export type HoldActivities = ReturnType<typeof createHoldActivities>;
+
+/**
+ * A call answered by a workflow task (an update, a query) ends with the activity attempt that made
+ * it. The hold's workflow task is served by the same workers as the incidents: a worker shutting
+ * down polls no more workflow tasks, so an unanswered claim would wait forever and the worker,
+ * waiting for this activity, would never finish shutting down. The worker's own client does not
+ * abort calls on the activity's cancellation signal, so the call is bounded by the attempt's
+ * start-to-close as a deadline, and given up as soon as the activity is cancelled (worker shutdown,
+ * local timeout); the workflow retries the claim, which is idempotent.
+ */
+async function untilAttemptEnds<T>(call: () => Promise<T>): Promise<T> {
+  const context = Context.current();
+  const work = context.client.withDeadline(Date.now() + context.info.startToCloseTimeoutMs, call);
+  // Given up on cancellation, the call still settles (by its deadline at the latest): not unhandled.
+  work.catch(() => undefined);
+  return Promise.race([work, context.cancelled]);
+}
 
 /** UNIMPLEMENTED or PERMISSION_DENIED for the multi-operation call, anywhere in the cause chain. */
 function multiOperationUnavailable(err: unknown): boolean {

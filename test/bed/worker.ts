@@ -16,6 +16,7 @@ import {
 } from '@temporalio/worker';
 
 import { createSinks } from '../../worker/sinks';
+import { describeTaskQueue, settledWithin } from './diagnose';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 
@@ -67,9 +68,21 @@ export function uniqueTaskQueue(prefix: string): string {
 export interface TestWorker {
   worker: Worker;
   taskQueue: string;
-  /** Shuts the worker down and waits for it to finish. */
+  /**
+   * Shuts the worker down and waits for it to finish, within STOP_DEADLINE_MS: a worker still
+   * draining then is stuck on an activity that ignores its cancellation, and the stop fails naming
+   * what is in flight (the worker's counts and the task queue's open workflows) instead of hanging.
+   */
   stop(): Promise<void>;
 }
+
+/**
+ * Test workers cancel in-flight activities the moment they shut down (shutdownGraceTime 0), and a
+ * workflow task takes milliseconds, so a stop that takes this long never ends by itself.
+ */
+const STOP_DEADLINE_MS = 20_000;
+/** After the report, the worker gives up on its stuck tasks so the test file's process can exit. */
+const FORCE_AFTER_MS = STOP_DEADLINE_MS + 10_000;
 
 /**
  * Starts a worker with the given activities on its own task queue. Pass `workflowsPath` for
@@ -112,16 +125,34 @@ export async function runTestWorker(
     ...(workflowsPath ? { workflowsPath } : { workflowBundle: await bundleWorkflowsOnce() }),
     // The production sinks, counting into nothing unless a test passes its own.
     sinks: createSinks(),
+    shutdownForceTime: FORCE_AFTER_MS,
     ...rest,
   });
   const running = worker.run();
+  // A worker that fails while running is reported by stop(), not as an unhandled rejection.
+  running.catch(() => undefined);
   return {
     worker,
     taskQueue,
     stop: async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running;
+      if (await settledWithin(running, STOP_DEADLINE_MS)) {
+        await running;
+        await connection.close();
+        return;
+      }
+      const status = worker.getStatus();
+      const inFlight = await describeTaskQueue(
+        new Client({ connection, namespace: namespace ?? testNamespace() }),
+        taskQueue,
+      );
+      await running.catch(() => undefined);
       await connection.close();
+      throw new Error(
+        `the test worker on ${taskQueue} did not stop within ${STOP_DEADLINE_MS / 1000} s ` +
+          `(${status.numInFlightActivities} activities and ${status.numInFlightWorkflowActivations} workflow activations ` +
+          `in flight; an activity that ignores cancellation keeps a worker from draining). Open workflows:\n${inFlight}`,
+      );
     },
   };
 }

@@ -6,8 +6,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type Client, type Connection } from '@temporalio/client';
-import { holdQuery, holdWorkflowId } from '../../domain/hold';
+import { HOLD_WORKFLOW_TYPE, holdQuery, holdWorkflowId, type HoldInput } from '../../domain/hold';
 import { decideUpdate, resolveSignal } from '../../domain/messages';
+import proto from '@temporalio/proto';
+import { describeWorkflow } from '../bed/diagnose';
 import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from '../bed/worker';
 import { FakeWorld } from './fakes';
 import { BOB, byIncident, fastPolicy, gatePending, startIncident, uniqueTarget, waitForRecord } from './harness';
@@ -85,7 +87,55 @@ describe('deployment hold', () => {
     await holder.result();
     await waitForHoldClosed(target);
   });
+
+  test('a worker shut down while a hold claim waits on a hold nobody serves still stops', async () => {
+    // The claim is an update the hold's workflow task answers; a worker shutting down polls no more
+    // workflow tasks (here: nobody serves the hold's task queue at all). The claim must end with the
+    // worker's cancellation, or the worker waits for it forever and the test file never exits.
+    const target = uniqueTarget('orders');
+    const input: HoldInput = { target };
+    const stray = await client.workflow.start(HOLD_WORKFLOW_TYPE, {
+      workflowId: holdWorkflowId(target),
+      taskQueue: uniqueTaskQueue('hold-nobody-serves'),
+      args: [input],
+    });
+    const stopping = await runTestWorker({ activities: world.activities(), taskQueue: uniqueTaskQueue('hold-stop') });
+    const incident = await startIncident(client, stopping.taskQueue, {
+      runbook: 'emergency-rollback',
+      targets: [target],
+      params: { revision: 1 },
+      policy,
+    });
+    try {
+      await waitForPendingActivity(incident.workflowId, 'requestHold');
+      // Bounded (test/bed/worker.ts): rejects naming the stuck activity instead of hanging.
+      await stopping.stop();
+      const described = await incident.describe();
+      const claim = described.raw.pendingActivities?.find((a) => a.activityType?.name === 'requestHold');
+      assert.ok(claim, 'the claim is still the incident’s pending activity, to be retried by the next worker');
+    } finally {
+      await stopping.stop().catch(() => undefined);
+      await incident.terminate('test done');
+      await stray.terminate('test done');
+    }
+  });
 });
+
+/** Waits until the workflow's pending activities include a started `name`. */
+async function waitForPendingActivity(workflowId: string, name: string): Promise<void> {
+  const deadline = Date.now() + 45_000;
+  while (Date.now() < deadline) {
+    const described = await client.workflow.getHandle(workflowId).describe();
+    const started = described.raw.pendingActivities?.some(
+      (a) =>
+        a.activityType?.name === name &&
+        a.state === proto.temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED,
+    );
+    if (started) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.fail(`${workflowId} never started ${name}: ${await describeWorkflow(client.workflow.getHandle(workflowId))}`);
+}
 
 async function waitForHoldClosed(target: { namespace: string; deployment: string }): Promise<void> {
   const deadline = Date.now() + 15_000;
