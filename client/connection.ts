@@ -4,7 +4,7 @@
  * uses the same settings (worker/temporal.ts); this file never loads the worker.
  */
 import { readFile } from 'node:fs/promises';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type ClientInterceptors } from '@temporalio/client';
 import { ConfigError, type Env } from '../config/env';
 
 export interface ConnectionSettings {
@@ -52,7 +52,15 @@ async function readConfigFiles<K extends string>(files: Record<K, string>): Prom
   return read;
 }
 
-export async function connectClient(env: Env, address: string): Promise<{ client: Client; connection: Connection }> {
+/** `interceptors`: `firebreak start`'s tracing ones (worker/tracing.ts), so a start carries its trace to the workflow. */
+export async function connectClient(
+  env: Env,
+  address: string,
+  interceptors?: ClientInterceptors,
+): Promise<{ client: Client; connection: Connection }> {
   const connection = await Connection.connect({ ...(await connectionSettings(env, address)), connectTimeout: 5_000 });
-  return { client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE }), connection };
+  return {
+    client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, ...(interceptors ? { interceptors } : {}) }),
+    connection,
+  };
 }

@@ -155,6 +155,25 @@ export const envSchema = z
     PAGERDUTY_ROUTING_KEY: optionalText,
     PAGERDUTY_EVENTS_URL: url,
     PROMETHEUS_URL: url,
+    /**
+     * Base URL of an OTLP/HTTP receiver (an OpenTelemetry Collector's `:4318`): when set, the engine's
+     * own traces are exported there (`<endpoint>/v1/traces`, protobuf); unset, nothing is traced.
+     */
+    OTEL_EXPORTER_OTLP_ENDPOINT: url,
+    /** Only OTLP over HTTP with protobuf bodies is spoken; anything else is refused rather than ignored. */
+    OTEL_EXPORTER_OTLP_PROTOCOL: z
+      .enum(['http/protobuf'], { error: 'must be http/protobuf (the only OTLP transport Firebreak exports over)' })
+      .optional(),
+    /** The traces' `service.name`. */
+    OTEL_SERVICE_NAME: z.string().trim().min(1).default('firebreak'),
+    /**
+     * `host:port` where the Temporal runtime serves the worker's own metrics (task slots, poll
+     * latencies, sticky cache, schedule-to-start...) in Prometheus text format; unset, they are not served.
+     */
+    FIREBREAK_WORKER_METRICS_ADDRESS: optionalText.refine(
+      (value) => value === undefined || /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(value),
+      'must be host:port, e.g. 127.0.0.1:9464',
+    ),
     /** SMTP relay for email escalation tiers. */
     FIREBREAK_SMTP_HOST: optionalText,
     FIREBREAK_SMTP_PORT: port.default(587),

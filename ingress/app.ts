@@ -8,12 +8,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Tracer } from '@opentelemetry/api';
 import type { Client } from '@temporalio/client';
 import type { Env } from '../config/env';
 import type { FileConfig } from '../config/file';
 import type { IncidentPolicy } from '../common/incident';
 import { createLogger, type Logger } from '../config/logger';
 import { IngressMetrics } from './metrics';
+import { traceRequests } from './tracing';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -37,6 +39,8 @@ export interface AppDeps {
   /** Health of the parts the ingress depends on; called by GET /healthz. */
   health: () => Promise<HealthReport>;
   metrics?: IngressMetrics;
+  /** Set when traces are exported (config/telemetry.ts): each request is a span, the root of what it starts. */
+  tracer?: Tracer;
   /**
    * The process's logger (config/logger.ts); a new one at FIREBREAK_LOG_LEVEL by default. A 5xx is
    * logged with its request id; every request is logged only at level debug.
@@ -123,6 +127,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           : error.message;
     return reply.status(status).send({ error: message });
   });
+
+  if (deps.tracer) traceRequests(app, deps.tracer);
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';

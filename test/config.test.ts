@@ -66,6 +66,29 @@ test('every bad variable is named with the reason; secrets are not echoed', () =
   assert.match(slack.message, /SLACK_SIGNING_SECRET: is required with SLACK_BOT_TOKEN/);
 });
 
+test('the engine telemetry: off unless OTEL_EXPORTER_OTLP_ENDPOINT is set, and a bad value is named', () => {
+  const off = parseEnv({});
+  assert.equal(off.OTEL_EXPORTER_OTLP_ENDPOINT, undefined);
+  assert.equal(off.OTEL_SERVICE_NAME, 'firebreak');
+  assert.equal(off.FIREBREAK_WORKER_METRICS_ADDRESS, undefined);
+  const on = parseEnv({
+    OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector:4318',
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+    FIREBREAK_WORKER_METRICS_ADDRESS: '0.0.0.0:9464',
+  });
+  assert.equal(on.OTEL_EXPORTER_OTLP_ENDPOINT, 'http://otel-collector:4318');
+  assert.equal(on.FIREBREAK_WORKER_METRICS_ADDRESS, '0.0.0.0:9464');
+  const endpoint = configError(() => parseEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'otel-collector:4317' }));
+  assert.match(
+    endpoint.message,
+    /OTEL_EXPORTER_OTLP_ENDPOINT: must be an? .*http\(s\) URL \(got "otel-collector:4317"\)/,
+  );
+  const grpc = configError(() => parseEnv({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }));
+  assert.match(grpc.message, /OTEL_EXPORTER_OTLP_PROTOCOL: must be http\/protobuf/);
+  const metrics = configError(() => parseEnv({ FIREBREAK_WORKER_METRICS_ADDRESS: '9464' }));
+  assert.match(metrics.message, /FIREBREAK_WORKER_METRICS_ADDRESS: must be host:port/);
+});
+
 test('durations are parsed the way operators write them', () => {
   assert.equal(parseDuration('15m'), 900_000);
   assert.equal(parseDuration('1.5h'), 5_400_000);

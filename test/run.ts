@@ -174,12 +174,9 @@ async function main(): Promise<number> {
     // One bundle of the real workflows for every test file, instead of one webpack run per file.
     const bundlePath = path.join(workRoot, 'workflow-bundle.js');
     const t0 = Date.now();
-    const { bundleWorkflowCode, DefaultLogger } = await import('@temporalio/worker');
-    const bundle = await bundleWorkflowCode({
-      workflowsPath: path.join(ROOT, 'workflows/index.ts'),
-      logger: new DefaultLogger('WARN'),
-    });
-    await writeFile(bundlePath, bundle.code);
+    // The production build (worker/bundle.ts): the same workflows and workflow interceptors.
+    const { buildWorkflowBundle } = await import('../worker/bundle');
+    await writeFile(bundlePath, await buildWorkflowBundle());
     env.FIREBREAK_TEST_WORKFLOW_BUNDLE = bundlePath;
     log(`workflow bundle built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 

@@ -118,6 +118,16 @@ test('a bad environment value names the variable and exits 2', async () => {
   assert.deepEqual(await processesUsing(dataDir), [], 'nothing was started');
 });
 
+test('a bad OTLP endpoint names the variable and exits 2, before anything starts', async () => {
+  const started = startCli({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318', FIREBREAK_DATA_DIR: dataDir });
+  assert.equal(await started.exited, 2);
+  assert.match(
+    started.output(),
+    /OTEL_EXPORTER_OTLP_ENDPOINT: must be an (absolute )?http\(s\) URL \(got "collector:4318"\)/,
+  );
+  assert.deepEqual(await processesUsing(dataDir), [], 'nothing was started');
+});
+
 test('a bad config file names the offending key and exits 2', async () => {
   const { writeFile } = await import('node:fs/promises');
   const file = path.join(dataDir, 'bad.yaml');

@@ -11,6 +11,8 @@ import type { Counter } from 'prom-client';
 import type { Env } from '../config/env';
 import { lineLog, type Logger } from '../config/logger';
 import { createActivities } from './activities';
+import type { Tracing } from '../config/telemetry';
+import type { IngressMetrics } from '../ingress/metrics';
 import { createFirebreakWorker, currentBuild } from './worker';
 import {
   deploymentVersion,
@@ -39,6 +41,8 @@ export interface BuildFleetOptions {
   connection: Connection;
   slackChannel?: string;
   refusals?: Counter<'action' | 'channel'>;
+  tracing?: Tracing;
+  incidentMetrics?: IngressMetrics;
 }
 
 export interface BuildsReport {
@@ -179,6 +183,8 @@ async function startWorker(
     logger: options.logger,
     activities,
     refusals: options.refusals,
+    tracing: options.tracing,
+    incidentMetrics: options.incidentMetrics,
     build,
   });
   const run = worker.run();

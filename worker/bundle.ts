@@ -14,16 +14,27 @@ import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { temporalLogger, type Logger } from '../config/logger';
 import { firebreakCacheDir } from '../scripts/temporal-bin';
 import { writeFileAtomically } from './files';
+import { WORKFLOW_TRACING_MODULE } from './tracing';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const WORKFLOWS_ENTRY = path.join(ROOT, 'workflows', 'index.ts');
 /** Everything the workflow bundle can import (lint keeps workflow code to these: eslint.config.mjs). */
 const BUNDLED_DIRS = ['workflows', 'domain', 'common'];
+/**
+ * The workflow interceptors every bundle carries: OpenTelemetry's (worker/tracing.ts), so a trace
+ * runs through the workflow to its activities whenever the worker exports traces. Part of the
+ * build: a prebuilt bundle ignores the worker's own interceptor modules.
+ */
+export const WORKFLOW_INTERCEPTOR_MODULES = [WORKFLOW_TRACING_MODULE];
+/** The packages whose code goes into the bundle besides the sources; their versions key the cache. */
+const BUNDLED_PACKAGES = ['@temporalio/worker', '@temporalio/interceptors-opentelemetry'];
 
 async function sourcesHash(): Promise<string> {
   const hash = createHash('sha256');
-  const sdk = JSON.parse(await readFile(path.join(ROOT, 'node_modules/@temporalio/worker/package.json'), 'utf8'));
-  hash.update(`sdk ${sdk.version}\n`);
+  for (const name of BUNDLED_PACKAGES) {
+    const { version } = JSON.parse(await readFile(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8'));
+    hash.update(name === '@temporalio/worker' ? `sdk ${version}\n` : `${name} ${version}\n`);
+  }
   for (const dir of BUNDLED_DIRS) {
     const entries = await readdir(path.join(ROOT, dir), { recursive: true, withFileTypes: true });
     const files = entries
@@ -37,7 +48,11 @@ async function sourcesHash(): Promise<string> {
 
 /** The bundler's records (webpack's warnings and errors, the bundle's size) go to `logger`. */
 export async function buildWorkflowBundle(logger: TemporalLogger = new DefaultLogger('WARN')): Promise<string> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_ENTRY, logger });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_ENTRY,
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+    logger,
+  });
   return code;
 }
 

@@ -6,6 +6,7 @@
  */
 import proto from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
+import { createSinks } from './sinks';
 
 type History = proto.temporal.api.history.v1.IHistory;
 type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
@@ -69,7 +70,8 @@ async function replayErrors(bundle: { code: string }, inputs: ReplayInput[]): Pr
   const byId = new Map<string, Error | undefined>();
   // Replay workers need unique workflow ids within one run; the index keeps duplicates apart.
   const keyed = inputs.map((input, index) => ({ workflowId: `${index}:${input.workflowId}`, history: input.history }));
-  for await (const result of Worker.runReplayHistories({ workflowBundle: bundle }, keyed)) {
+  // The bundle's sinks (tracing, incident metrics) are there, feeding nothing.
+  for await (const result of Worker.runReplayHistories({ workflowBundle: bundle, sinks: createSinks() }, keyed)) {
     byId.set(result.workflowId, result.error);
   }
   return keyed.map((input) => byId.get(input.workflowId));

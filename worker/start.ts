@@ -3,6 +3,7 @@
  * TEMPORAL_ADDRESS points at a cluster), the worker, and the ingress HTTP server. Shutdown runs in
  * order: ingress stops taking requests, the worker drains, then the dev server stops.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ConfigError, parseEnv, type Env } from '../config/env';
@@ -18,6 +19,17 @@ import { startArchiver } from './archiver';
 import { connectClient } from '../client/connection';
 import { connectWorker } from './temporal';
 import { BuildFleet } from './builds';
+import { startTracing } from '../config/telemetry';
+import { tracingClientInterceptors } from './tracing';
+
+/** package.json's version: the traces' service.version. */
+function firebreakVersion(): string {
+  try {
+    return String(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version);
+  } catch {
+    return 'unknown';
+  }
+}
 
 export interface RunningFirebreak {
   env: Env;
@@ -52,6 +64,12 @@ export async function startFirebreak(
     logger.warn({ tiers: reach.tiers }, `Nobody will be paged: ${reach.reason}. Run \`firebreak doctor\`.`);
 
   const cleanups: (() => Promise<void>)[] = [];
+  // First started, last stopped: the spans of the shutdown itself are flushed too.
+  const tracing = await startTracing(env, firebreakVersion());
+  if (tracing) {
+    cleanups.push(() => tracing.shutdown());
+    logger.info({ url: tracing.url }, `Traces are exported over OTLP to ${tracing.url}`);
+  }
   const cleanup = async () => {
     for (const step of cleanups.reverse()) {
       try {
@@ -80,7 +98,7 @@ export async function startFirebreak(
       logger.info({ address, ui: devServer.uiUrl }, `Temporal ready at ${address}; Web UI ${devServer.uiUrl}`);
     }
 
-    const { client, connection } = await connectClient(env, address);
+    const { client, connection } = await connectClient(env, address, tracingClientInterceptors(tracing));
     cleanups.push(() => connection.close());
     if (!devServer) {
       try {
@@ -104,8 +122,11 @@ export async function startFirebreak(
       connection,
       slackChannel,
       refusals: metrics.accessRefusals,
+      tracing,
+      incidentMetrics: metrics,
     });
     const workerRun = fleet.done;
+    metrics.countOpenIncidents((query) => client.workflow.count(query).then((r) => r.count), env.FIREBREAK_TASK_QUEUE);
     cleanups.push(() => fleet.stop());
 
     if (env.FIREBREAK_ARCHIVE_DIR) {
@@ -154,6 +175,7 @@ export async function startFirebreak(
       routes: ROUTE_MODULES,
       logger,
       metrics,
+      tracer: tracing?.tracer,
     });
     await app.listen({ host: env.FIREBREAK_HOST, port: env.FIREBREAK_PORT });
     // Ingress stops first on shutdown: no new incidents while the worker drains.

@@ -7,7 +7,10 @@ import type { Env } from '../config/env';
 import { lineLog, type Logger } from '../config/logger';
 import { createActivities } from './activities';
 import { loadWorkflowBundle } from './bundle';
+import type { Tracing } from '../config/telemetry';
+import type { IngressMetrics } from '../ingress/metrics';
 import { createSinks } from './sinks';
+import { tracingInterceptors } from './tracing';
 import { buildOf, deploymentVersion, type WorkflowBuild } from './versioning';
 
 /**
@@ -39,6 +42,10 @@ export async function createFirebreakWorker(options: {
   refusals?: Counter<'action' | 'channel'>;
   /** The build to run (an older one kept for its open incidents); today's build by default. */
   build?: WorkflowBuild;
+  /** The process's trace exporter (OTEL_EXPORTER_OTLP_ENDPOINT); no activity spans without it. */
+  tracing?: Tracing;
+  /** The /metrics the incidents' events are counted into (the ingress's, in `firebreak start`). */
+  incidentMetrics?: IngressMetrics;
 }): Promise<Worker> {
   const { env, logger } = options;
   const build = options.build ?? (await currentBuild(env, logger));
@@ -52,7 +59,8 @@ export async function createFirebreakWorker(options: {
     activities:
       options.activities ??
       createActivities(env, { slackChannel: options.slackChannel, log: lineLog(logger, 'activities') }),
-    sinks: createSinks(options.refusals),
+    sinks: createSinks(options.refusals, options.tracing, options.incidentMetrics),
+    interceptors: tracingInterceptors(options.tracing),
     // Drain in-flight activities on shutdown instead of abandoning them mid-remediation.
     shutdownGraceTime: '20 seconds',
     ...workerSizing(env),

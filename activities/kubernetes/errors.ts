@@ -2,10 +2,11 @@
  * Kubernetes API failures onto the error catalogue: not found → TARGET_NOT_FOUND, RBAC refusal →
  * FORBIDDEN (naming the verb and resource the role lacks), rejected input → INVALID_INPUT, all
  * non-retryable; conflicts, throttling, 5xx and network failures stay plain errors that Temporal
- * retries. Every request goes through `call`, which also heartbeats.
+ * retries. Every request goes through `call`, which also heartbeats and is one trace span.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiException } from '@kubernetes/client-node';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType } from '../../common/errors';
@@ -108,15 +109,38 @@ export async function retryOnConflict<T>(step: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * The process's tracer provider's (config/telemetry.ts registers one when traces are exported); the
+ * API's no-op tracer otherwise, whose spans cost next to nothing.
+ */
+const tracer = trace.getTracer('firebreak');
+
 export async function call<T>(access: Access, fn: () => Promise<T>): Promise<T> {
   // Every request is progress: under LONG_REMEDIATION's heartbeat timeout, an attempt lost with its
   // worker is retried in seconds (the markers make the retry safe) instead of at start-to-close.
   activityContext()?.heartbeat();
-  try {
-    return await fn();
-  } catch (err) {
-    throw toActivityError(err, access);
-  }
+  // One client span per API request, a child of the activity's span (Temporal's interceptor).
+  const attributes = {
+    'k8s.verb': access.verb,
+    'k8s.resource': access.resource,
+    ...(access.namespace ? { 'k8s.namespace.name': access.namespace } : {}),
+    ...(access.name ? { 'k8s.object.name': access.name } : {}),
+  };
+  return tracer.startActiveSpan(
+    `kubernetes ${access.verb} ${access.resource}`,
+    { kind: SpanKind.CLIENT, attributes },
+    async (span) => {
+      try {
+        return await fn();
+      } catch (err) {
+        const failure = toActivityError(err, access);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
+        throw failure;
+      } finally {
+        span.end();
+      }
+    },
+  );
 }
 
 /** The activity context when running under Temporal; undefined when called directly (tests, scripts). */

@@ -15,6 +15,7 @@ import {
   type WorkerOptions,
 } from '@temporalio/worker';
 
+import { WORKFLOW_INTERCEPTOR_MODULES } from '../../worker/bundle';
 import { createSinks } from '../../worker/sinks';
 import { describeTaskQueue, settledWithin } from './diagnose';
 
@@ -56,7 +57,11 @@ export function bundleWorkflowsOnce(): Promise<{ code: string }> {
       const { readFile } = await import('node:fs/promises');
       return { code: await readFile(prebuilt, 'utf8') };
     }
-    return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+    return bundleWorkflowCode({
+      workflowsPath: WORKFLOWS_PATH,
+      workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+      logger: new DefaultLogger('WARN'),
+    });
   })();
   return bundlePromise;
 }

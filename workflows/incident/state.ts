@@ -13,6 +13,7 @@ import type { AcknowledgeRequest, ResolveRequest } from '../../domain/messages';
 import { alertsAllResolved, isClosed } from '../../domain/record';
 import { REHEARSAL_LABEL } from '../../domain/rehearsal';
 import { SlackCourier } from './courier';
+import { IncidentMetrics } from './metrics';
 
 /** Carried across continue-as-new: the incident so far; the runbook's steps are already done. */
 export interface ResumeState {
@@ -29,12 +30,15 @@ export class IncidentState<P> {
   /** Set once by a human's resolve signal; carried across continue-as-new. */
   resolution?: ResolveRequest;
   readonly slack: SlackCourier;
+  /** What /metrics learns from the timeline (workflows/incident/metrics.ts). */
+  private readonly metrics: IncidentMetrics;
 
   constructor(input: ResumableInput<P>) {
     this.input = input;
     this.record = input.resume ? input.resume.record : openRecord(input);
     this.resolution = input.resume?.resolution;
     this.slack = new SlackCourier(this.record, input.slackChannel);
+    this.metrics = new IncidentMetrics(this.record, this.rehearsal);
   }
 
   get params(): P {
@@ -63,6 +67,7 @@ export class IncidentState<P> {
     const text = this.rehearsal ? `${REHEARSAL_LABEL}: ${message}` : message;
     const entry: TimelineEntry = { at: now(), kind, message: text, ...(data ? { data } : {}) };
     this.record.timeline.push(entry);
+    this.metrics.saw(entry);
     log.info(text, { incidentId: this.id, kind });
     if (options.post !== false) this.slack.post({ kind: 'entry', entry });
   }
