@@ -148,8 +148,12 @@ export class IngressMetrics {
    * count per runbook and severity (a fixed set), cached for a while so a scrape every few seconds
    * costs the cluster a few cheap calls a minute, whatever the number of incidents.
    */
-  countOpenIncidents(count: (query: string) => Promise<number>, taskQueue: string): void {
-    this.openIncidents = new OpenIncidentCounter(count, taskQueue);
+  countOpenIncidents(
+    count: (query: string) => Promise<number>,
+    taskQueue: string,
+    ttlMs: number = OPEN_INCIDENTS_TTL_MS,
+  ): void {
+    this.openIncidents = new OpenIncidentCounter(count, taskQueue, ttlMs);
   }
 
   /** The Prometheus text exposition of everything above. */
@@ -173,11 +177,12 @@ class OpenIncidentCounter {
   constructor(
     private readonly count: (query: string) => Promise<number>,
     private readonly taskQueue: string,
+    private readonly ttlMs: number,
   ) {}
 
-  /** The figures at most OPEN_INCIDENTS_TTL_MS old; the previous ones while a refresh fails or hangs. */
+  /** The figures at most `ttlMs` old; the previous ones while a refresh fails or hangs. */
   async counts() {
-    if (!this.last || Date.now() - this.last.at >= OPEN_INCIDENTS_TTL_MS) {
+    if (!this.last || Date.now() - this.last.at >= this.ttlMs) {
       this.inFlight ??= this.refresh().finally(() => (this.inFlight = undefined));
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, OPEN_INCIDENTS_TIMEOUT_MS)));
