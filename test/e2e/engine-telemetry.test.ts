@@ -39,7 +39,7 @@ describe('the engine traces an alert-started incident end to end', { skip: SKIP 
     await world?.close();
   });
 
-  test('webhook → workflow → activities → Kubernetes calls under one trace id, as the collector received it', async () => {
+  test('webhook → workflow → activities → Kubernetes calls under one trace id, as the collector received it', async (t) => {
     const ns = world.namespace;
     await world.cluster.deploy(ns, 'api', { replicas: 1 });
     world.service.healthy = true;
@@ -105,6 +105,10 @@ describe('the engine traces an alert-started incident end to end', { skip: SKIP 
       assert.match(parentOf(call)?.name ?? '', /^RunActivity:/, `${call.name}'s parent`);
       assert.equal(call.attributes['k8s.namespace.name'], ns);
     }
+    t.diagnostic(`chain: ${shown}`);
+    t.diagnostic(
+      `trace ${root.traceId}: ${trace.length} spans, ${activities.length} activities run, ${kubeCalls.length} Kubernetes calls`,
+    );
     assert.equal(root.attributes['http.route'], '/webhooks/alertmanager');
     assert.equal(root.attributes['http.response.status_code'], 200);
     // The resolving notification is a request of its own: its own trace, not this one.
