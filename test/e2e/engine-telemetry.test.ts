@@ -3,11 +3,14 @@
  * start` with OTEL_EXPORTER_OTLP_ENDPOINT at the collector's healthy pipeline, one incident started
  * by an Alertmanager webhook, and the collector's file holding ONE trace from the ingress request
  * through the workflow start, the workflow run, each activity (scheduled and run) down to the
- * Kubernetes API calls the restart made — each span the child of the one before.
+ * Kubernetes API calls the restart made — each span the child of the one before. The same engine's
+ * /metrics counts the incident open, then closed, and the Temporal runtime serves the worker's own
+ * metrics on FIREBREAK_WORKER_METRICS_ADDRESS.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { readExportedSpans, type ExportedSpan } from '../bed/otelcol';
+import { freePort } from '../bed/ports';
 import { eventually, SKIP_WITHOUT_E2E_BED, World } from './harness';
 
 const collector = process.env.FIREBREAK_TEST_OTELCOL_OTLP_HTTP
@@ -18,8 +21,11 @@ const SKIP = SKIP_WITHOUT_E2E_BED || (collector ? false : 'needs the otelcol bed
 describe('the engine traces an alert-started incident end to end', { skip: SKIP }, () => {
   let world: World;
   const serviceName = `firebreak-e2e-${process.pid}`;
+  let workerMetricsUrl: string;
 
   before(async () => {
+    const workerMetricsAddress = `127.0.0.1:${await freePort()}`;
+    workerMetricsUrl = `http://${workerMetricsAddress}/metrics`;
     world = await World.create({
       name: 'otel',
       routes: [
@@ -31,7 +37,11 @@ describe('the engine traces an alert-started incident end to end', { skip: SKIP 
           params: { healthUrl: { annotation: 'health_url' } },
         },
       ],
-      env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector!.endpoint, OTEL_SERVICE_NAME: serviceName },
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector!.endpoint,
+        OTEL_SERVICE_NAME: serviceName,
+        FIREBREAK_WORKER_METRICS_ADDRESS: workerMetricsAddress,
+      },
     });
   });
 
@@ -52,8 +62,26 @@ describe('the engine traces an alert-started incident end to end', { skip: SKIP 
     assert.equal(accepted.outcome, 'accepted', JSON.stringify(accepted));
     const workflowId = accepted.workflowId;
     await world.waitFor(workflowId, 'the restart done and recovered', (r) => r.status === 'mitigated', 90_000);
+    // The engine's /metrics, as Prometheus scrapes it: the open incident, counted in visibility.
+    const open = /^firebreak_incidents_open\{runbook="p0-response",severity="P0"\} (\d+)$/m;
+    assert.equal(open.exec(await world.metrics())?.[1], '1', 'one open p0-response P0 incident');
     await world.postAlerts(groupKey, [{ ...alert, status: 'resolved' }]);
     assert.equal((await world.result(workflowId)).status, 'resolved');
+    const closed =
+      /^firebreak_incident_close_seconds_count\{runbook="p0-response",severity="P0",status="resolved"\} (\d+)$/m;
+    await eventually('the close counted on /metrics', async () => closed.exec(await world.metrics())?.[1] === '1');
+    // Counted again once the cached figure is older than its 15 s.
+    await eventually(
+      'no open incident on /metrics',
+      async () => open.exec(await world.metrics())?.[1] === '0',
+      40_000,
+      1_000,
+    );
+    // The Temporal runtime's own exporter: the worker's slots and task latencies, in seconds.
+    const workerMetrics = await (await fetch(workerMetricsUrl, { signal: AbortSignal.timeout(5_000) })).text();
+    assert.match(workerMetrics, /^temporal_worker_task_slots_available\{/m);
+    assert.match(workerMetrics, /^temporal_activity_execution_latency_seconds_count\{/m);
+    assert.match(workerMetrics, /task_queue="[^"]*e2e-otel-/);
 
     const ours = async () =>
       (await readExportedSpans(collector!.file)).filter((s) => s.resource['service.name'] === serviceName);
