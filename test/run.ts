@@ -24,8 +24,12 @@ import { fileURLToPath } from 'node:url';
 import type { BedComponent, BedStarter } from './bed/component';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-/** The longest test (a runbook's chaos subset on a loaded machine) takes about 5 minutes. */
-const TEST_TIMEOUT_MS = 15 * 60_000;
+/**
+ * The longest test file (the chaos CI subset on a loaded machine) takes about 6 minutes. The node
+ * test runner applies the timeout to each file's process as a whole: FIREBREAK_TEST_TIMEOUT_MINUTES
+ * raises it for runs that are long by design (`npm run chaos`, the full sweep).
+ */
+const TEST_TIMEOUT_MS = Number(process.env.FIREBREAK_TEST_TIMEOUT_MINUTES ?? 15) * 60_000;
 
 interface BedEntry {
   name: string;

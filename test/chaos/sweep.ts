@@ -14,6 +14,7 @@
  * moves activities changes the sweep without an edit here.
  */
 import { randomBytes } from 'node:crypto';
+import { WorkflowFailedError } from '@temporalio/client';
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { temporal } from '@temporalio/proto';
 import type { IncidentRecord } from '../../common/types';
@@ -30,6 +31,30 @@ export interface Boundary {
   kind: 'scheduled' | 'started' | 'completed' | 'timer-started' | 'timer-fired' | 'update' | 'signal';
 }
 
+/**
+ * What is killed at a boundary (FIREBREAK_CHAOS_KILL): the engine (`worker`: `firebreak start`,
+ * worker and ingress), the embedded Temporal dev server `firebreak start` spawned (`server`: a
+ * replacement is started on the same port and SQLite file while the engine keeps running), or both
+ * together (`both`: the engine is started again and brings its embedded server back).
+ */
+export type KillTarget = 'worker' | 'server' | 'both';
+
+export const KILL_TARGETS: readonly KillTarget[] = ['worker', 'server', 'both'];
+
+/** SIGKILLs `target` and brings it back; server kills need a world with `embeddedTemporal`. */
+export async function killAndRestart(world: World, target: KillTarget): Promise<void> {
+  if (target === 'worker') {
+    await world.engine.kill('SIGKILL');
+    await world.engine.start();
+  } else if (target === 'server') {
+    if ((await world.killTemporalServer()) === 0) throw new Error('no embedded Temporal server to kill');
+    await world.restartTemporalServer();
+  } else {
+    await Promise.all([world.engine.kill('SIGKILL'), world.killTemporalServer()]);
+    await world.engine.start();
+  }
+}
+
 /** What one run of a scenario needs: a cluster set up in its own namespace, and a trigger. */
 export interface Scenario {
   /** Runbook id, for the report. */
@@ -40,6 +65,8 @@ export interface Scenario {
   setUp(world: World, namespace: string): Promise<void>;
   /** Starts the incident; returns its workflow id. */
   start(world: World, namespace: string): Promise<string>;
+  /** Routes the engine's config needs for this trigger (alert scenarios). */
+  routes?: Record<string, unknown>[];
 }
 
 /** What a run leaves behind, normalised so two runs of the same incident compare equal. */
@@ -240,13 +267,17 @@ export async function finishIncident(world: World, workflowId: string, timeoutMs
   let lastRecord: IncidentRecord | undefined;
   // Slack commands are acknowledged before the workflow starts: wait for it to exist.
   await eventually(`${workflowId} started`, () => world.client.workflow.getHandle(workflowId).describe(), 30_000, 100);
-  const closed = world.client.workflow
-    .getHandle(workflowId)
-    .result()
-    .then(
-      (record: IncidentRecord) => record,
-      () => undefined,
-    );
+  // The result, asked again while Temporal is down (a server kill): only the workflow's own end counts.
+  const closed = (async (): Promise<IncidentRecord | undefined> => {
+    for (;;) {
+      try {
+        return (await world.client.workflow.getHandle(workflowId).result()) as IncidentRecord;
+      } catch (err) {
+        if (err instanceof WorkflowFailedError || Date.now() > deadline) return undefined;
+        await sleep(500);
+      }
+    }
+  })();
   const state = { closed: false };
   void closed.then(() => (state.closed = true));
   while (!state.closed) {
@@ -323,15 +354,72 @@ function sortKeys(value: unknown): unknown {
   return value;
 }
 
-function deploymentShape(deployment: V1Deployment): unknown {
+/**
+ * The controller's revision counter: it numbers ReplicaSets, not spec changes. Two template changes
+ * close together can be rolled into one ReplicaSet (the controller saw only the second), so a chaos
+ * run that made the same changes at other moments may end one revision apart. Left out; the spec,
+ * `metadata.generation` (one per spec change: a doubled patch shows there) and the current
+ * ReplicaSet's template are compared instead.
+ */
+const REVISION = 'deployment.kubernetes.io/revision';
+
+function deploymentShape(deployment: V1Deployment, replicaSets: ReplicaSetJson[]): unknown {
   const metadata = deployment.metadata ?? {};
+  const annotations = { ...(metadata.annotations ?? {}) };
+  const revision = annotations[REVISION];
+  delete annotations[REVISION];
+  const owned = replicaSets.filter((rs) =>
+    rs.metadata?.ownerReferences?.some((o) => o.kind === 'Deployment' && o.name === metadata.name),
+  );
+  const current = owned.find((rs) => rs.metadata?.annotations?.[REVISION] === revision);
   return {
     // generation counts spec changes: a doubled restart or env patch shows here.
     generation: metadata.generation,
-    annotations: metadata.annotations ?? {},
+    annotations,
     labels: metadata.labels ?? {},
     spec: deployment.spec,
+    // The template the controller rolled out last (not how many ReplicaSets it took to get there).
+    currentReplicaSet: current ? { template: current.spec?.template } : 'none',
   };
+}
+
+interface ReplicaSetJson {
+  metadata?: {
+    annotations?: Record<string, string>;
+    name?: string;
+    ownerReferences?: { kind?: string; name?: string }[];
+  };
+  spec?: { template?: unknown };
+}
+
+/**
+ * The namespace's Deployments once the controller has observed each one's spec
+ * (`status.observedGeneration` = `metadata.generation`), so the current ReplicaSet is the one for
+ * that spec, and its ReplicaSets read after that.
+ */
+async function observedDeployments(
+  world: World,
+  namespace: string,
+): Promise<{ deployments: V1Deployment[]; replicaSets: ReplicaSetJson[] }> {
+  const read = () => world.cluster.kubectlJson<{ items: V1Deployment[] }>(['-n', namespace, 'get', 'deploy']);
+  const observed = await eventually(
+    `the deployment controller has observed every spec in ${namespace}`,
+    async () => {
+      const { items } = await read();
+      return items.every((d) => (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0))
+        ? items
+        : undefined;
+    },
+    60_000,
+    250,
+  );
+  const replicaSets = await world.cluster.kubectlJson<{ items: ReplicaSetJson[] }>([
+    '-n',
+    namespace,
+    'get',
+    'replicasets',
+  ]);
+  return { deployments: observed, replicaSets: replicaSets.items };
 }
 
 /** Where the shared stand-ins' records stood before a run, so a run counts only its own traffic. */
@@ -377,20 +465,9 @@ export async function observe(
     [record.id, '<incident>'],
     [namespace, '<ns>'],
   ];
-  const deployments = await world.cluster.kubectlJson<{ items: V1Deployment[] }>(['-n', namespace, 'get', 'deploy']);
-  const replicaSets = await world.cluster.kubectlJson<{
-    items: { metadata?: { annotations?: Record<string, string>; name?: string }; spec?: { template?: unknown } }[];
-  }>(['-n', namespace, 'get', 'replicasets']);
+  const { deployments, replicaSets } = await observedDeployments(world, namespace);
   const cluster = normalise(
-    {
-      deployments: deployments.items.map(deploymentShape),
-      replicaSets: replicaSets.items
-        .map((rs) => ({
-          revision: rs.metadata?.annotations?.['deployment.kubernetes.io/revision'],
-          template: rs.spec?.template,
-        }))
-        .sort((a, b) => Number(a.revision) - Number(b.revision)),
-    },
+    { deployments: deployments.map((deployment) => deploymentShape(deployment, replicaSets)) },
     replacements,
   );
   // The pod-template-hash label is derived from the template, restartedAt included: not comparable.
@@ -450,10 +527,15 @@ export async function observe(
 // ---- one run ---------------------------------------------------------------------------------------
 
 /**
- * One incident of `scenario` in a fresh namespace; with `killAt`, the engine is SIGKILLed when that
- * boundary shows and started again at once.
+ * One incident of `scenario` in a fresh namespace; with `killAt`, the engine (or its Temporal
+ * server, or both: `target`) is SIGKILLed when that boundary shows and started again at once.
  */
-export async function runScenario(world: World, scenario: Scenario, killAt?: Boundary): Promise<RunResult> {
+export async function runScenario(
+  world: World,
+  scenario: Scenario,
+  killAt?: Boundary,
+  target: KillTarget = 'worker',
+): Promise<RunResult> {
   const t0 = Date.now();
   const namespace = await world.extraNamespace(`chaos-${randomBytes(2).toString('hex')}`);
   try {
@@ -466,9 +548,8 @@ export async function runScenario(world: World, scenario: Scenario, killAt?: Bou
     if (watch) {
       restarted = watch.reached.then(async (key) => {
         if (!key) return;
-        await world.engine.kill('SIGKILL');
+        await killAndRestart(world, target);
         killed = key;
-        await world.engine.start();
       });
     }
     let record: IncidentRecord;

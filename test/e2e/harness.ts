@@ -12,7 +12,8 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer as createNetServer } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -43,7 +44,8 @@ import {
   SlackStandIn,
   type StoredMessage,
 } from '../bed/slack-standin';
-import { freePort } from '../bed/ports';
+import { freePort, freePortsBetween } from '../bed/ports';
+import { startDevServer, type DevServer } from '../../worker/devserver';
 import { DEFAULT_SERVICE_ACCOUNT, ingressServiceAccountFor } from '../../runbooks/rbac';
 import { applyGeneratedRbac, deploymentManifest, serviceAccountToken, type DeploymentShape } from '../kube/fixtures';
 import { closeServer, listenOnLoopback } from '../bed/process';
@@ -211,13 +213,15 @@ export class FirebreakProcess {
   constructor(
     readonly env: Record<string, string>,
     readonly url: string,
+    /** How long start() waits for /healthz by default (longer when it starts its own Temporal). */
+    readonly startTimeoutMs = 60_000,
   ) {}
 
   get pid(): number | undefined {
     return this.child?.pid;
   }
 
-  async start(timeoutMs = 60_000): Promise<void> {
+  async start(timeoutMs = this.startTimeoutMs): Promise<void> {
     if (this.child) throw new Error('firebreak is already running');
     this.starts += 1;
     const child = spawn(process.execPath, [FIREBREAK_BIN, 'start'], {
@@ -507,6 +511,26 @@ export function alertmanagerPayload(groupKey: string, alerts: AlertSpec[], statu
 
 // ---- the world ------------------------------------------------------------------------------------
 
+/** Whether a process exists and is not a zombie waiting to be reaped. */
+async function alive(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  return stat !== '' && !/^\d+ \(.*\) [ZX] /s.test(stat);
+}
+
+/** A free loopback port whose port + 1000 (the dev server's Web UI) is free too. */
+async function freePortWithUi(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const [port] = await freePortsBetween(1, 20_000, 30_000);
+    const ui = await new Promise<boolean>((resolve) => {
+      const server = createNetServer();
+      server.once('error', () => resolve(false));
+      server.listen(port! + 1000, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (ui) return port!;
+  }
+  throw new Error('no free port pair (port, port + 1000) on loopback');
+}
+
 export interface WorldOptions {
   /** Prefix of the namespace and task queue. */
   name: string;
@@ -524,6 +548,11 @@ export interface WorldOptions {
   adminKubeconfig?: boolean;
   /** Run against this Temporal instead of the bed's (the dev-server chaos test). */
   temporalAddress?: string;
+  /**
+   * No TEMPORAL_ADDRESS: `firebreak start` runs its embedded Temporal dev server (on a port of its
+   * own, its SQLite file in the engine's data dir), which the chaos sweep kills and restarts.
+   */
+  embeddedTemporal?: boolean;
 }
 
 /**
@@ -542,6 +571,10 @@ export class World {
   namespace!: string;
   workDir!: string;
   private connection?: Connection;
+  /** The embedded Temporal's port, with `embeddedTemporal`. */
+  private embeddedPort?: number;
+  /** A dev server the harness started in place of a killed embedded one (same port, same SQLite file). */
+  private replacementServer?: DevServer;
   private unregisterSink?: () => Promise<void>;
   private readonly namespaces: string[] = [];
 
@@ -567,6 +600,7 @@ export class World {
   }
 
   get temporalAddress(): string {
+    if (this.embeddedPort) return `127.0.0.1:${this.embeddedPort}`;
     return this.options.temporalAddress ?? this.bed.temporalAddress;
   }
 
@@ -619,9 +653,12 @@ export class World {
     );
 
     const port = await freePort();
+    if (this.options.embeddedTemporal) this.embeddedPort = await freePortWithUi();
     this.engine = new FirebreakProcess(
       {
-        TEMPORAL_ADDRESS: this.temporalAddress,
+        ...(this.embeddedPort
+          ? { FIREBREAK_TEMPORAL_PORT: String(this.embeddedPort) }
+          : { TEMPORAL_ADDRESS: this.temporalAddress }),
         TEMPORAL_NAMESPACE: this.bed.namespace,
         FIREBREAK_HOST: '127.0.0.1',
         FIREBREAK_PORT: String(port),
@@ -642,6 +679,8 @@ export class World {
         ...this.options.env,
       },
       `http://127.0.0.1:${port}`,
+      // The embedded dev server starts first (and replays its SQLite file after a kill).
+      this.embeddedPort ? 180_000 : 60_000,
     );
     await this.engine.start();
     this.connection = await Connection.connect({ address: this.temporalAddress });
@@ -661,10 +700,60 @@ export class World {
   async close(): Promise<void> {
     await this.unregisterSink?.().catch(() => undefined);
     await this.engine?.kill().catch(() => undefined);
+    // A SIGKILLed engine leaves its embedded server running; the replacement is the harness's own.
+    if (this.embeddedPort) await this.killTemporalServer().catch(() => undefined);
     await this.connection?.close().catch(() => undefined);
     await Promise.all([this.slack.stop(), this.pagerduty.stop(), this.service.stop()]);
     for (const ns of this.namespaces) await this.cluster.deleteNamespace(ns);
     if (this.workDir && !process.env.FIREBREAK_TEST_KEEP) await rm(this.workDir, { recursive: true, force: true });
+  }
+
+  // ---- the embedded Temporal server (embeddedTemporal) -----------------------------------------
+
+  /** The running `temporal server start-dev` processes on this world's embedded port. */
+  async temporalServerPids(): Promise<number[]> {
+    if (!this.embeddedPort) throw new Error('this world runs no embedded Temporal server');
+    const wanted = ['start-dev', '--port', String(this.embeddedPort)];
+    const pids: number[] = [];
+    for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+      if (!/^\d+$/.test(entry)) continue;
+      const args = await readFile(`/proc/${entry}/cmdline`, 'utf8')
+        .then((text) => text.split('\0'))
+        .catch(() => [] as string[]);
+      const at = args.indexOf('--port');
+      if (args.includes(wanted[0]!) && at >= 0 && args[at + 1] === wanted[2] && (await alive(Number(entry)))) {
+        pids.push(Number(entry));
+      }
+    }
+    return pids;
+  }
+
+  /** SIGKILLs the embedded Temporal server (the engine's child, or the harness's replacement) and waits until it is gone. */
+  async killTemporalServer(): Promise<number> {
+    const pids = await this.temporalServerPids();
+    for (const pid of pids) process.kill(pid, 'SIGKILL');
+    await eventually(
+      'the Temporal server gone',
+      async () => !(await Promise.all(pids.map(alive))).some(Boolean),
+      10_000,
+      50,
+    );
+    this.replacementServer = undefined;
+    return pids.length;
+  }
+
+  /**
+   * Starts a Temporal dev server in place of the killed embedded one: same port, same SQLite file,
+   * while the engine keeps running (it reconnects by itself).
+   */
+  async restartTemporalServer(): Promise<void> {
+    if (!this.embeddedPort) throw new Error('this world runs no embedded Temporal server');
+    this.replacementServer = await startDevServer({
+      dataDir: path.join(this.engine.env.FIREBREAK_DATA_DIR!, 'temporal'),
+      port: this.embeddedPort,
+      namespace: this.bed.namespace,
+      log: () => undefined,
+    });
   }
 
   /** The engine's log, for assertion messages. */

@@ -3,13 +3,14 @@
  * order. The rest of the kernel only queues items and marks the card changed, so remediation never
  * waits on Slack and a slow or failing Slack never reorders the thread.
  */
-import { condition, log } from '@temporalio/workflow';
+import { condition, log, patched } from '@temporalio/workflow';
 import type { EvidenceRef } from '../../activities/evidence';
 import type { SlackMessageRef } from '../../activities/slack';
 import type { IncidentRecord, TimelineEntry } from '../../common/types';
 import { fitEntry, fitRecord } from '../../domain/payload';
 import { evidence, slack } from './proxies';
 import { failureMessage } from './failures';
+import { APPROVAL_REQUEST_ALWAYS_POSTED } from './patches';
 
 export type SlackItem =
   | { kind: 'entry'; entry: TimelineEntry }
@@ -126,7 +127,9 @@ export class SlackCourier {
       const gate = this.record.gates.find((g) => g.name === item.gate);
       if (!gate) return;
       if (item.kind === 'approval') {
-        if (gate.status !== 'pending') return;
+        // A gate decided before the courier got here (a CLI decision while the engine restarted) still
+        // gets its request in the thread, showing the outcome, so the timeline loses no entry.
+        if (gate.status !== 'pending' && !patched(APPROVAL_REQUEST_ALWAYS_POSTED)) return;
         const request = await slack.postApprovalRequest({ incidentId, ref, gate });
         if (request) this.approvalMessages.set(gate.name, request);
       } else if (this.approvalMessages.has(gate.name)) {

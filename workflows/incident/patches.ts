@@ -46,3 +46,10 @@ export const EVIDENCE_LEAVES_POD = 'evidence-leaves-pod';
  * go on with the answer, instead of `claimHold` and waiting for the hold's notice signal.
  */
 export const HOLD_ANSWERED_AT_ONCE = 'hold-answered-at-once';
+
+/**
+ * The courier posts a gate's approval request even when the gate was decided before the courier
+ * reached it (the request then shows the outcome, without buttons), instead of skipping it: a
+ * decision taken while the engine restarted left the thread without its "Approval needed" post.
+ */
+export const APPROVAL_REQUEST_ALWAYS_POSTED = 'approval-request-always-posted';
