@@ -6,7 +6,9 @@
  *
  *   FIREBREAK_CHAOS_RUNBOOKS=<id,...>        only these runbooks
  *   FIREBREAK_CHAOS_TRIGGERS=slack,alert     only these triggers (CI subset: slack)
- *   FIREBREAK_CHAOS_KILL=worker|server|both  what is SIGKILLed at a boundary (default worker)
+ *   FIREBREAK_CHAOS_KILL=worker|server|both  what is SIGKILLed at a boundary (default worker); a list
+ *                                            runs each, side by side: `worker,server@slack:6,both:3:1`
+ *                                            = target[@trigger][:limit per scenario[:engines per scenario]]
  *   FIREBREAK_CHAOS_KINDS=started,...        only boundaries of these kinds
  *   FIREBREAK_CHAOS_FROM / _LIMIT            a slice of each scenario's kill points (spread order)
  *   FIREBREAK_CHAOS_LANES=<n>                engines per scenario sharing its kill points (default 1)
@@ -41,12 +43,31 @@ const list = (name: string) =>
 const ONLY = list('FIREBREAK_CHAOS_RUNBOOKS');
 const TRIGGERS = list('FIREBREAK_CHAOS_TRIGGERS') ?? (FULL ? undefined : ['slack']);
 const KINDS = list('FIREBREAK_CHAOS_KINDS');
-const KILL = (process.env.FIREBREAK_CHAOS_KILL ?? 'worker') as KillTarget;
 const REPORT = process.env.FIREBREAK_CHAOS_REPORT;
 /** A slice of each scenario's kill points (FIREBREAK_CHAOS_FROM, FIREBREAK_CHAOS_LIMIT), to split a long sweep. */
 const FROM = Number(process.env.FIREBREAK_CHAOS_FROM ?? 0);
 const LIMIT = Number(process.env.FIREBREAK_CHAOS_LIMIT ?? Infinity);
 const LANES = Math.max(1, Number(process.env.FIREBREAK_CHAOS_LANES ?? 1));
+
+/** One kill target of FIREBREAK_CHAOS_KILL, with its own slice and engine count. */
+interface KillPlan {
+  target: KillTarget;
+  /** Only scenarios of this trigger (`worker@alert:8`). */
+  trigger?: string;
+  limit: number;
+  lanes: number;
+}
+
+const KILLS: KillPlan[] = (list('FIREBREAK_CHAOS_KILL') ?? ['worker']).map((spec) => {
+  const [what, limit, lanes] = spec.split(':');
+  const [target, trigger] = (what ?? '').split('@');
+  return {
+    target: target as KillTarget,
+    ...(trigger ? { trigger } : {}),
+    limit: limit && limit !== 'all' ? Number(limit) : LIMIT,
+    lanes: lanes ? Math.max(1, Number(lanes)) : LANES,
+  };
+});
 
 /**
  * The boundaries in an order that covers the whole incident early (golden-ratio stride), so a
@@ -91,128 +112,147 @@ const scenarios = SCENARIOS.filter(
   (s) => (!ONLY || ONLY.includes(s.runbook)) && (!TRIGGERS || TRIGGERS.includes(s.trigger)),
 );
 
-function worldFor(scenario: Scenario, index: number, lane: number): Promise<World> {
+function worldFor(scenario: Scenario, kill: KillTarget, index: number, lane: number): Promise<World> {
   return World.create({
-    name: `chaos${index}l${lane}`,
+    name: `chaos-${kill[0]}${index}l${lane}`,
     approvers: { users: [BOB.id, 'cli:carol'] },
     policy: { restoreAfter: '600s', verifyWindow: '2s' },
     ...(scenario.routes ? { routes: scenario.routes } : {}),
     // Server kills need the Temporal server `firebreak start` runs itself.
-    ...(KILL === 'worker' ? {} : { embeddedTemporal: true }),
+    ...(kill === 'worker' ? {} : { embeddedTemporal: true }),
   });
 }
 
-/** The kill points of one scenario: every boundary (full), or the CI subset and regression points. */
-function killPoints(runbook: string, boundaries: Boundary[]): Boundary[] {
+/**
+ * The kill points of one scenario: every boundary (full: regression points first, then spread),
+ * or the CI subset and regression points; narrowed by kind and sliced.
+ */
+function killPoints(runbook: string, boundaries: Boundary[], limit: number): Boundary[] {
   const regressions = boundaries.filter((b) => REGRESSION_POINTS[runbook]?.includes(b.key));
-  const chosen = FULL ? spread(boundaries) : [...ciSubset(boundaries, OPEN_FINDINGS[runbook]), ...regressions];
+  const chosen = FULL
+    ? [...regressions, ...spread(boundaries)]
+    : [...ciSubset(boundaries, OPEN_FINDINGS[runbook]), ...regressions];
   const unique = [...new Map(chosen.map((b) => [b.key, b])).values()];
-  return unique.filter((b) => !KINDS || KINDS.includes(b.kind)).slice(FROM, FROM + LIMIT);
+  return unique.filter((b) => !KINDS || KINDS.includes(b.kind)).slice(FROM, FROM + limit);
 }
 
+const victim = (kill: KillTarget) =>
+  kill === 'worker' ? 'the engine' : kill === 'server' ? 'the Temporal server' : 'the engine and the Temporal server';
+
 describe(
-  `chaos sweep: the ${KILL === 'worker' ? 'engine' : KILL === 'server' ? 'Temporal server' : 'engine and Temporal server'} SIGKILLed at history boundaries`,
+  'chaos sweep: the engine or its Temporal server SIGKILLed at history boundaries',
   // Every scenario on its own engine(s), side by side: a kill run is mostly waiting.
   { skip: SKIP_WITHOUT_E2E_BED, concurrency: true },
   () => {
-    test('the kill switch names a target', () => {
-      assert.ok(KILL_TARGETS.includes(KILL), `FIREBREAK_CHAOS_KILL=${KILL}: choose ${KILL_TARGETS.join(', ')}`);
+    test('the kill switch names known targets', () => {
+      for (const { target, limit, lanes } of KILLS) {
+        assert.ok(KILL_TARGETS.includes(target), `FIREBREAK_CHAOS_KILL: ${target}? choose ${KILL_TARGETS.join(', ')}`);
+        assert.ok(limit >= 0 && lanes >= 1, `FIREBREAK_CHAOS_KILL: ${target}:${limit}:${lanes}`);
+      }
     });
 
-    scenarios.forEach((scenario, index) => {
-      test(`${scenario.runbook} (${scenario.trigger}): every kill point survives, nothing doubled`, async (t) => {
-        const t0 = Date.now();
-        const worlds: World[] = [];
-        try {
-          const created = await Promise.allSettled(
-            Array.from({ length: LANES }, (_, lane) => worldFor(scenario, index, lane)),
-          );
-          for (const result of created) if (result.status === 'fulfilled') worlds.push(result.value);
-          const refused = created.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-          if (refused) throw refused.reason;
-
-          const clean = await runScenario(worlds[0]!, scenario);
-          const boundaries = clean.observation.boundaries;
-          assert.ok(boundaries.length > 0, 'the clean run has boundaries');
-          assert.equal(clean.observation.postmortem.status, 'resolved', 'the clean run ends resolved');
-          const targets = killPoints(scenario.runbook, boundaries);
-          t.diagnostic(
-            `clean run ${(clean.ms / 1000).toFixed(1)} s, ${boundaries.length} boundaries, ` +
-              `sweeping ${targets.length} with ${KILL} kills on ${LANES} engine(s)`,
-          );
-
-          const failures: string[] = [];
-          const doubled: string[] = [];
-          const repeatedPosts: string[] = [];
-          let killed = 0;
-          let missed = 0;
-          const sweepLane = async (world: World, lane: number) => {
-            for (const boundary of targets.filter((_, i) => i % LANES === lane)) {
-              let run;
-              try {
-                run = await runScenario(world, scenario, boundary, KILL);
-              } catch (err) {
-                const failure = `kill at ${boundary.key}: the incident did not finish: ${(err as Error).message}`;
-                failures.push(failure);
-                t.diagnostic(failure.slice(0, 2000));
-                if (REPORT) await appendFile(REPORT, `${JSON.stringify({ ...label(scenario), failure })}\n`);
-                continue;
-              }
-              if (run.killed) killed += 1;
-              else missed += 1;
-              const diffs = [
-                ...compare(clean.observation, run.observation),
-                ...lostThreadPosts(clean.observation, run.observation),
-              ];
-              doubled.push(...duplicates(clean.observation, run.observation).map((d) => `${boundary.key}: ${d}`));
-              const repeated = repeatedThreadPosts(clean.observation, run.observation);
-              repeatedPosts.push(...repeated.map((d) => `${boundary.key}: ${d}`));
-              t.diagnostic(
-                `${boundary.key}: ${run.killed ? `${KILL} killed` : 'not reached'} in ${(run.ms / 1000).toFixed(1)} s, ` +
-                  `${diffs.length === 0 ? 'same as clean' : `DIFFERS\n${diffs.join('\n')}`}` +
-                  `${repeated.length > 0 ? `\nthread posts repeated: ${repeated.join('; ')}` : ''}`,
-              );
-              if (diffs.length > 0) failures.push(`kill at ${boundary.key}:\n${diffs.join('\n')}`);
-              if (REPORT) {
-                const point = { ...label(scenario), boundary: boundary.key, killed: Boolean(run.killed), ms: run.ms };
-                await appendFile(REPORT, `${JSON.stringify({ ...point, diffs, repeated })}\n`);
-              }
-            }
-          };
-          await Promise.all(worlds.map((world, lane) => sweepLane(world, lane)));
-
-          const summary = {
-            ...label(scenario),
-            boundaries: boundaries.length,
-            swept: targets.length,
-            killed,
-            missed,
-            survived: killed - failures.length,
-            failures: failures.length,
-            duplicates: doubled.length,
-            repeatedThreadPosts: repeatedPosts.length,
-            lanes: LANES,
-            minutes: Number(((Date.now() - t0) / 60_000).toFixed(1)),
-            full: FULL,
-          };
-          t.diagnostic(JSON.stringify(summary));
-          if (REPORT) {
-            await appendFile(
-              REPORT,
-              `${JSON.stringify({ ...summary, summary: true, failureList: failures, doubled, repeatedPosts })}\n`,
+    for (const { target: kill, trigger, limit, lanes } of KILLS.filter((k) => KILL_TARGETS.includes(k.target))) {
+      scenarios.forEach((scenario, index) => {
+        if (trigger && scenario.trigger !== trigger) return;
+        test(`${scenario.runbook} (${scenario.trigger}), ${victim(kill)} killed: every kill point survives, nothing doubled`, async (t) => {
+          const t0 = Date.now();
+          const worlds: World[] = [];
+          try {
+            const created = await Promise.allSettled(
+              Array.from({ length: lanes }, (_, lane) => worldFor(scenario, kill, index, lane)),
             );
+            for (const result of created) if (result.status === 'fulfilled') worlds.push(result.value);
+            const refused = created.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+            if (refused) throw refused.reason;
+
+            const clean = await runScenario(worlds[0]!, scenario);
+            const boundaries = clean.observation.boundaries;
+            assert.ok(boundaries.length > 0, 'the clean run has boundaries');
+            assert.equal(clean.observation.postmortem.status, 'resolved', 'the clean run ends resolved');
+            const targets = killPoints(scenario.runbook, boundaries, limit);
+            t.diagnostic(
+              `clean run ${(clean.ms / 1000).toFixed(1)} s, ${boundaries.length} boundaries, ` +
+                `sweeping ${targets.length} with ${kill} kills on ${lanes} engine(s)`,
+            );
+
+            const failures: string[] = [];
+            const doubled: string[] = [];
+            const repeatedPosts: string[] = [];
+            let killed = 0;
+            let missed = 0;
+            const sweepLane = async (world: World, lane: number) => {
+              for (const boundary of targets.filter((_, i) => i % lanes === lane)) {
+                let run;
+                try {
+                  run = await runScenario(world, scenario, boundary, kill);
+                } catch (err) {
+                  const failure = `kill at ${boundary.key}: the incident did not finish: ${(err as Error).message}`;
+                  failures.push(failure);
+                  t.diagnostic(failure.slice(0, 2000));
+                  if (REPORT) await appendFile(REPORT, `${JSON.stringify({ ...label(scenario, kill), failure })}\n`);
+                  continue;
+                }
+                if (run.killed) killed += 1;
+                else missed += 1;
+                const diffs = [
+                  ...compare(clean.observation, run.observation),
+                  ...lostThreadPosts(clean.observation, run.observation),
+                ];
+                doubled.push(...duplicates(clean.observation, run.observation).map((d) => `${boundary.key}: ${d}`));
+                const repeated = repeatedThreadPosts(clean.observation, run.observation);
+                repeatedPosts.push(...repeated.map((d) => `${boundary.key}: ${d}`));
+                t.diagnostic(
+                  `${boundary.key}: ${run.killed ? `${kill} killed` : 'not reached'} in ${(run.ms / 1000).toFixed(1)} s, ` +
+                    `${diffs.length === 0 ? 'same as clean' : `DIFFERS\n${diffs.join('\n')}`}` +
+                    `${repeated.length > 0 ? `\nthread posts repeated: ${repeated.join('; ')}` : ''}`,
+                );
+                if (diffs.length > 0) failures.push(`kill at ${boundary.key}:\n${diffs.join('\n')}`);
+                if (REPORT) {
+                  const point = {
+                    ...label(scenario, kill),
+                    boundary: boundary.key,
+                    killed: Boolean(run.killed),
+                    ms: run.ms,
+                  };
+                  await appendFile(REPORT, `${JSON.stringify({ ...point, diffs, repeated })}\n`);
+                }
+              }
+            };
+            await Promise.all(worlds.map((world, lane) => sweepLane(world, lane)));
+
+            const summary = {
+              ...label(scenario, kill),
+              boundaries: boundaries.length,
+              swept: targets.length,
+              killed,
+              missed,
+              survived: killed - failures.length,
+              failures: failures.length,
+              duplicates: doubled.length,
+              repeatedThreadPosts: repeatedPosts.length,
+              lanes: lanes,
+              minutes: Number(((Date.now() - t0) / 60_000).toFixed(1)),
+              full: FULL,
+            };
+            t.diagnostic(JSON.stringify(summary));
+            if (REPORT) {
+              await appendFile(
+                REPORT,
+                `${JSON.stringify({ ...summary, summary: true, failureList: failures, doubled, repeatedPosts })}\n`,
+              );
+            }
+            assert.deepEqual(doubled, [], `doubled effects:\n${doubled.join('\n')}`);
+            assert.deepEqual(failures, [], failures.join('\n\n'));
+            if (targets.length > 0) assert.ok(killed > 0, 'at least one kill landed');
+          } finally {
+            await Promise.all(worlds.map((world) => world.close()));
           }
-          assert.deepEqual(doubled, [], `doubled effects:\n${doubled.join('\n')}`);
-          assert.deepEqual(failures, [], failures.join('\n\n'));
-          if (targets.length > 0) assert.ok(killed > 0, 'at least one kill landed');
-        } finally {
-          await Promise.all(worlds.map((world) => world.close()));
-        }
+        });
       });
-    });
+    }
   },
 );
 
-function label(scenario: Scenario) {
-  return { runbook: scenario.runbook, trigger: scenario.trigger, kill: KILL };
+function label(scenario: Scenario, kill: KillTarget) {
+  return { runbook: scenario.runbook, trigger: scenario.trigger, kill };
 }
