@@ -261,7 +261,7 @@ const ONCALL = 'carol';
  * each pending gate (with its first choice), resolves it once mitigated, and approves the
  * restoration. Failed commands (the engine may be dead for a moment) are tried again.
  */
-export async function finishIncident(world: World, workflowId: string, timeoutMs = 240_000): Promise<IncidentRecord> {
+export async function finishIncident(world: World, workflowId: string, timeoutMs = 420_000): Promise<IncidentRecord> {
   const deadline = Date.now() + timeoutMs;
   const done = new Set<string>();
   let lastRecord: IncidentRecord | undefined;

@@ -680,7 +680,7 @@ export class World {
       },
       `http://127.0.0.1:${port}`,
       // The embedded dev server starts first (and replays its SQLite file after a kill).
-      this.embeddedPort ? 180_000 : 60_000,
+      this.embeddedPort ? 240_000 : 120_000,
     );
     await this.engine.start();
     this.connection = await Connection.connect({ address: this.temporalAddress });
