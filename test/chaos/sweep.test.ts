@@ -198,7 +198,8 @@ describe(
                   ...compare(clean.observation, run.observation),
                   ...lostThreadPosts(clean.observation, run.observation),
                 ];
-                doubled.push(...duplicates(clean.observation, run.observation).map((d) => `${boundary.key}: ${d}`));
+                const twice = duplicates(clean.observation, run.observation);
+                doubled.push(...twice.map((d) => `${boundary.key}: ${d}`));
                 const repeated = repeatedThreadPosts(clean.observation, run.observation);
                 repeatedPosts.push(...repeated.map((d) => `${boundary.key}: ${d}`));
                 t.diagnostic(
@@ -214,7 +215,7 @@ describe(
                     killed: Boolean(run.killed),
                     ms: run.ms,
                   };
-                  await appendFile(REPORT, `${JSON.stringify({ ...point, diffs, repeated })}\n`);
+                  await appendFile(REPORT, `${JSON.stringify({ ...point, diffs, doubled: twice, repeated })}\n`);
                 }
               }
             };
