@@ -112,7 +112,16 @@ const scenarios = SCENARIOS.filter(
   (s) => (!ONLY || ONLY.includes(s.runbook)) && (!TRIGGERS || TRIGGERS.includes(s.trigger)),
 );
 
+/** Engines start one at a time: a dozen `firebreak start`s at once on a small machine time out. */
+let starting: Promise<unknown> = Promise.resolve();
+
 function worldFor(scenario: Scenario, kill: KillTarget, index: number, lane: number): Promise<World> {
+  const created = starting.then(() => createWorld(scenario, kill, index, lane));
+  starting = created.catch(() => undefined);
+  return created;
+}
+
+function createWorld(scenario: Scenario, kill: KillTarget, index: number, lane: number): Promise<World> {
   return World.create({
     name: `chaos-${kill[0]}${index}l${lane}`,
     approvers: { users: [BOB.id, 'cli:carol'] },
