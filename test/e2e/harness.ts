@@ -748,12 +748,27 @@ export class World {
    */
   async restartTemporalServer(): Promise<void> {
     if (!this.embeddedPort) throw new Error('this world runs no embedded Temporal server');
-    this.replacementServer = await startDevServer({
-      dataDir: path.join(this.engine.env.FIREBREAK_DATA_DIR!, 'temporal'),
-      port: this.embeddedPort,
-      namespace: this.bed.namespace,
-      log: () => undefined,
-    });
+    const dataDir = path.join(this.engine.env.FIREBREAK_DATA_DIR!, 'temporal');
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        this.replacementServer = await startDevServer({
+          dataDir,
+          port: this.embeddedPort,
+          namespace: this.bed.namespace,
+          log: () => undefined,
+        });
+        return;
+      } catch (err) {
+        // The killed server's port or database may take a moment to be let go of.
+        if (attempt >= 5) {
+          const log = await readFile(path.join(dataDir, 'temporal-server.log'), 'utf8').catch(() => '');
+          throw new Error(`${(err as Error).message}; last log lines:\n${log.split('\n').slice(-15).join('\n')}`, {
+            cause: err,
+          });
+        }
+        await sleep(1_000 * attempt);
+      }
+    }
   }
 
   /** The engine's log, for assertion messages. */
