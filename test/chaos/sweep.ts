@@ -308,7 +308,10 @@ export async function finishIncident(world: World, workflowId: string, timeoutMs
           ...(choice ? ['--choice', choice] : []),
         ]);
       }
-      if (record.status === 'mitigated') await act('resolve', ['resolve', workflowId]);
+      // Not while a gate waits: resolving withdraws it, and an approval lost to a dead engine must
+      // be given again first (as in the clean run), or the run differs by the engineer's script.
+      const waiting = record.gates.some((g) => g.status === 'pending');
+      if (record.status === 'mitigated' && !waiting) await act('resolve', ['resolve', workflowId]);
     }
     await Promise.race([closed, sleep(300)]);
   }
