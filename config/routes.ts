@@ -80,7 +80,8 @@ export const routeRuleSchema = z.strictObject({
   match: z
     .record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'must be a Prometheus label name'), matcher)
     .refine((m) => Object.keys(m).length > 0, 'needs at least one label matcher'),
-  runbook: z.enum(RUNBOOK_IDS),
+  /** A built-in runbook, or a runbook file's id (unknown ids are refused when an alert is routed). */
+  runbook: z.union([z.enum(RUNBOOK_IDS), z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be a runbook id')]),
   namespace: valueSourceSchema.default({ label: 'namespace' }),
   deployment: valueSourceSchema.default({ label: 'deployment' }),
   /**
