@@ -8,21 +8,13 @@
 import { z } from 'zod';
 import type { PinnedDefinition } from '../../common/incident';
 import { SEVERITIES } from '../../common/types';
+import { DURATION_PATTERN, durationMs, STEP_KIND_NAMES, type StepKind } from '../../domain/runbook-steps';
 
-/** `30s`, `5m`, `1h`, `1h30m`: what a deadline, a wait or a window is written as. */
-export const DURATION_PATTERN = /^(\d+h)?(\d+m)?(\d+s)?$/;
 const duration = z
   .string()
   .regex(DURATION_PATTERN, 'a duration such as 30s, 5m, 1h or 1h30m')
   .refine((text) => text !== '' && durationMs(text) > 0, 'a duration longer than zero')
   .describe('A duration: 30s, 5m, 1h, 1h30m');
-
-export function durationMs(text: string): number {
-  const match = DURATION_PATTERN.exec(text);
-  if (!match) return 0;
-  const [, h, m, s] = match;
-  return ((parseInt(h ?? '0') * 60 + parseInt(m ?? '0')) * 60 + parseInt(s ?? '0')) * 1000;
-}
 
 const kebab = z.string().regex(/^[a-z][a-z0-9-]*$/, 'kebab-case: lower-case letters, digits and dashes');
 /** Step ids are CEL identifiers, so `steps.<id>.outcome` reads naturally. */
@@ -195,41 +187,10 @@ export const STEP_KINDS = {
     .describe('Stop here: mitigated (recovered), failed (escalates and pages), or done'),
 } as const;
 
-export type StepKind = keyof typeof STEP_KINDS;
-export const STEP_KIND_NAMES = Object.keys(STEP_KINDS) as StepKind[];
-export const DIAGNOSTIC_KINDS: readonly StepKind[] = [
-  'health',
-  'pods',
-  'events',
-  'previousLogs',
-  'promql',
-  'memoryTrend',
-  'report',
-];
-export const CHANGE_KINDS: readonly StepKind[] = ['restart', 'undo', 'scale', 'setEnv', 'setResources'];
-
-/** The named outcomes each step kind can produce (validate checks comparisons against these). */
-export const STEP_OUTCOMES: Record<StepKind, readonly string[]> = {
-  health: ['healthy', 'unhealthy', 'unreachable', 'failed'],
-  pods: ['ok', 'crashing', 'none', 'failed'],
-  events: ['ok', 'warnings', 'failed'],
-  previousLogs: ['found', 'none', 'failed'],
-  promql: ['above', 'below', 'ok', 'no-data', 'failed'],
-  memoryTrend: ['leak', 'steady', 'no-data', 'failed'],
-  report: ['passed', 'warnings', 'failures'],
-  restart: ['applied'],
-  undo: ['applied'],
-  scale: ['applied', 'already-applied'],
-  setEnv: ['applied', 'already-applied'],
-  setResources: ['applied', 'already-applied'],
-  waitForRollout: ['complete', 'stalled'],
-  gate: ['approved', 'rejected', 'timed_out', 'withdrawn'],
-  notify: ['sent'],
-  page: ['sent'],
-  wait: ['done', 'met', 'timed-out'],
-  forEach: ['done'],
-  end: [],
-};
+// The kinds, their outcomes and result fields are the interpreter's too: domain/runbook-steps.ts.
+export * from '../../domain/runbook-steps';
+const _kindsMatch: Record<StepKind, true> = Object.fromEntries(Object.keys(STEP_KINDS).map((k) => [k, true])) as Record<keyof typeof STEP_KINDS, true>;
+void _kindsMatch;
 
 interface StepCommon {
   id: string;
@@ -316,48 +277,6 @@ export function runbookJsonSchema(): Record<string, unknown> {
   };
 }
 
-/** The result fields each kind adds beside `outcome` (all present from the start, zero until the step runs). */
-export const STEP_FIELDS: Record<StepKind, Record<string, 'bool' | 'int' | 'double' | 'string'>> = {
-  health: { healthy: 'bool', status: 'int', verdict: 'string' },
-  pods: { count: 'int', restarts: 'int', crashed: 'int' },
-  events: { count: 'int', warnings: 'int' },
-  previousLogs: { count: 'int' },
-  promql: { value: 'double', series: 'int' },
-  memoryTrend: { bytesPerSecond: 'double' },
-  report: { passed: 'int', warnings: 'int', failures: 'int', total: 'int' },
-  restart: {},
-  undo: {},
-  scale: { replicas: 'int', previousReplicas: 'int' },
-  setEnv: {},
-  setResources: {},
-  waitForRollout: { complete: 'bool', message: 'string' },
-  gate: { choice: 'string', decidedBy: 'string' },
-  notify: {},
-  page: {},
-  wait: {},
-  forEach: { count: 'int' },
-  end: {},
-};
-
-/** Every step's outcome before it runs, and when its `when` was false. */
-export const PENDING = 'pending';
-export const SKIPPED = 'skipped';
-
-/** The CEL variables every expression sees (besides `steps`, `params` and loop variables). */
-export const INCIDENT_FIELDS = { id: 'string', severity: 'string', title: 'string', rehearsal: 'bool' } as const;
-
-/** The kind of a step: its one key that names a kind. */
-export function stepKind(step: StepDefinition): StepKind {
-  return STEP_KIND_NAMES.find((kind) => kind in step)!;
-}
-
-/** `${…}` spans of a template: CEL expressions whose values are inserted as text. */
-export function templateExpressions(text: string): { expression: string; offset: number }[] {
-  const found: { expression: string; offset: number }[] = [];
-  for (const match of text.matchAll(/\$\{([^}]*)\}/g)) found.push({ expression: match[1]!, offset: match.index + 2 });
-  return found;
-}
-
 /** A validated file as the catalog keeps it: where it came from and the sha256 of its bytes. */
 export interface FileRunbookSource {
   file: string;
@@ -368,14 +287,3 @@ export interface FileRunbookSource {
 /** What an incident started from a runbook file carries in its start input: pinned for its whole life. */
 export type PinnedFileRunbook = PinnedDefinition<FileRunbook>;
 
-/** The gate name of a gate step: its own name, else its id with _ as -. */
-export function gateName(step: { id: string; gate: { name?: string } }): string {
-  return step.gate.name ?? step.id.replace(/_/g, '-').toLowerCase();
-}
-
-export function walkSteps(steps: StepDefinition[], visit: (step: StepDefinition) => void): void {
-  for (const step of steps) {
-    visit(step);
-    if ('forEach' in step) walkSteps(step.forEach.steps, visit);
-  }
-}
