@@ -49,7 +49,6 @@ export function durationMs(text: string): number {
   return ((parseInt(h ?? '0') * 60 + parseInt(m ?? '0')) * 60 + parseInt(s ?? '0')) * 1000;
 }
 
-
 /** The named outcomes each step kind can produce (validate checks comparisons against these). */
 export const STEP_OUTCOMES: Record<StepKind, readonly string[]> = {
   health: ['healthy', 'unhealthy', 'unreachable', 'failed'],

@@ -189,7 +189,10 @@ export const STEP_KINDS = {
 
 // The kinds, their outcomes and result fields are the interpreter's too: domain/runbook-steps.ts.
 export * from '../../domain/runbook-steps';
-const _kindsMatch: Record<StepKind, true> = Object.fromEntries(Object.keys(STEP_KINDS).map((k) => [k, true])) as Record<keyof typeof STEP_KINDS, true>;
+const _kindsMatch: Record<StepKind, true> = Object.fromEntries(Object.keys(STEP_KINDS).map((k) => [k, true])) as Record<
+  keyof typeof STEP_KINDS,
+  true
+>;
 void _kindsMatch;
 
 interface StepCommon {
@@ -286,4 +289,3 @@ export interface FileRunbookSource {
 
 /** What an incident started from a runbook file carries in its start input: pinned for its whole life. */
 export type PinnedFileRunbook = PinnedDefinition<FileRunbook>;
-

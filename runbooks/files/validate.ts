@@ -106,7 +106,9 @@ class FileValidator {
       }
       const keys = Object.keys(step);
       const kinds = keys.filter((key) => (STEP_KIND_NAMES as readonly string[]).includes(key));
-      const unknown = keys.filter((key) => !(STEP_KIND_NAMES as readonly string[]).includes(key) && !(key in STEP_COMMON.shape));
+      const unknown = keys.filter(
+        (key) => !(STEP_KIND_NAMES as readonly string[]).includes(key) && !(key in STEP_COMMON.shape),
+      );
       if (kinds.length !== 1) {
         const name = (step as { id?: unknown }).id;
         const which = typeof name === 'string' ? `step ${name}` : 'a step';
