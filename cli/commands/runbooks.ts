@@ -58,6 +58,7 @@ async function list(ctx: CommandContext, args: ParsedArgs): Promise<number> {
   void args;
   const { issues } = await loadConfiguredRunbooks(ctx.env, await loadFileConfig(ctx.env.FIREBREAK_CONFIG));
   const entries = allRunbooks().map((runbook) => describe(runbook));
+  for (const issue of issues) ctx.err(`skipped: ${formatIssue(issue)}`);
   if (ctx.json) {
     ctx.printJson(entries);
     return 0;
@@ -83,7 +84,6 @@ async function list(ctx: CommandContext, args: ParsedArgs): Promise<number> {
     );
     ctx.out();
   }
-  for (const issue of issues) ctx.err(`skipped: ${formatIssue(issue)}`);
   return 0;
 }
 

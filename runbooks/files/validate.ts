@@ -332,7 +332,7 @@ class Semantics {
       for (const next of successors[node]!) {
         if (state[next] === 1) {
           const cycle = [...stack.slice(stack.indexOf(next)), next].map((i) => list[i]!.id);
-          this.report.issue([...path, node, 'next'], `cycle: ${cycle.join(' → ')}`);
+          this.report.issue([...path, node, 'next'], `cycle: ${cycle.join(' → ')}`, true);
           return true;
         }
         if (state[next] === 0 && visit(next)) return true;
