@@ -63,8 +63,10 @@ export function checkCel(source: string, scope: Record<string, CelT>): CelT {
   return new Checker(positions).check(parsed.expr, scope);
 }
 
+/** Type denotations: `type(x) == int`. */
+const TYPE_NAMES = new Set(['bool', 'int', 'uint', 'double', 'string', 'bytes', 'list', 'map', 'type', 'null_type']);
 const NUMERIC = new Set(['int', 'uint', 'double']);
-const ORDERED = new Set(['int', 'uint', 'double', 'string', 'bytes', 'duration', 'timestamp']);
+const ORDERED = new Set(['bool', 'int', 'uint', 'double', 'string', 'bytes', 'duration', 'timestamp']);
 
 class Checker {
   constructor(private readonly positions: Record<string, number>) {}
@@ -88,6 +90,7 @@ class Checker {
       }
       case 'identExpr': {
         const found = scope[kind.value.name];
+        if (!found && TYPE_NAMES.has(kind.value.name)) return { k: 'type' };
         if (!found) {
           const known = Object.keys(scope).filter((name) => !name.startsWith('@'));
           this.fail(expr, `undeclared reference to '${kind.value.name}' (known: ${known.join(', ')})`);
@@ -268,6 +271,7 @@ class Checker {
       case 'type':
         return { k: 'type' };
       case 'has':
+      case '@not_strictly_false':
         return T.bool;
       default:
         return this.fail(expr, `undeclared reference to function '${fn}'`);

@@ -77,7 +77,13 @@ class FileValidator {
       });
     }
     if (this.issues.length > 0) return { issues: this.issues };
-    const data: unknown = this.doc.toJS({ maxAliasCount: 50 });
+    let data: unknown;
+    try {
+      data = this.doc.toJS({ maxAliasCount: 50 });
+    } catch (err) {
+      this.issue([], `YAML: ${(err as Error).message.split('\n')[0]}`);
+      return { issues: this.issues };
+    }
     const header = RUNBOOK_HEADER.safeParse(data);
     if (!header.success) {
       this.zodIssues(header.error, []);
