@@ -15,7 +15,7 @@
  * ```
  */
 import { z } from 'zod';
-import { RUNBOOK_IDS, SEVERITIES } from '../common/types';
+import { RUNBOOK_IDS, SEVERITIES, type RunbookName } from '../common/types';
 
 /**
  * A label matcher as text, Alertmanager's four operators in one string:
@@ -80,8 +80,7 @@ export const routeRuleSchema = z.strictObject({
   match: z
     .record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'must be a Prometheus label name'), matcher)
     .refine((m) => Object.keys(m).length > 0, 'needs at least one label matcher'),
-  /** A built-in runbook, or a runbook file's id (unknown ids are refused when an alert is routed). */
-  runbook: z.union([z.enum(RUNBOOK_IDS), z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be a runbook id')]),
+  runbook: z.enum(RUNBOOK_IDS),
   namespace: valueSourceSchema.default({ label: 'namespace' }),
   deployment: valueSourceSchema.default({ label: 'deployment' }),
   /**
@@ -95,4 +94,5 @@ export const routeRuleSchema = z.strictObject({
   params: z.record(z.string(), valueSourceSchema).default({}),
 });
 
-export type RouteRule = z.infer<typeof routeRuleSchema>;
+/** A configured rule names a built-in runbook; a catalog hint (ingress/alerts/routing.ts) may name a runbook file. */
+export type RouteRule = Omit<z.infer<typeof routeRuleSchema>, 'runbook'> & { runbook: RunbookName };
