@@ -3,11 +3,11 @@
  * (Temporal refuses a duplicate start; alerts use signal-with-start) instead of a second incident.
  * Pure code: no Node crypto, so the hash is FNV-1a 64-bit written out by hand.
  */
-import type { RunbookId, Target } from './types';
+import type { RunbookName, Target } from './types';
 
 export const TASK_QUEUE = 'firebreak';
 
-export function incidentWorkflowId(runbook: RunbookId, target: Target): string {
+export function incidentWorkflowId(runbook: RunbookName, target: Target): string {
   return `incident:${runbook}:${target.namespace}/${target.deployment}`;
 }
 
@@ -15,7 +15,7 @@ export function incidentWorkflowId(runbook: RunbookId, target: Target): string {
  * A rehearsal's own key: never the real incident's, so a real incident on the same target starts
  * while a rehearsal is open (and the other way round).
  */
-export function rehearsalWorkflowId(runbook: RunbookId, target: Target): string {
+export function rehearsalWorkflowId(runbook: RunbookName, target: Target): string {
   return `rehearsal:${runbook}:${target.namespace}/${target.deployment}`;
 }
 

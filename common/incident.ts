@@ -4,7 +4,7 @@
  * and a config change never alters an incident already running.
  */
 import type { AccessPolicy } from './access';
-import type { Actor, RunbookId, Severity, Target, Trigger } from './types';
+import type { Actor, RunbookName, Severity, Target, Trigger } from './types';
 
 export interface EscalationTier {
   /** Display name: "on-call", "PagerDuty", "incident commander". */
@@ -109,7 +109,7 @@ export const DEFAULT_POLICY: IncidentPolicy = {
 /** Every runbook workflow takes this; `params` is the runbook's own zod-validated input. */
 export interface IncidentInput<P = Record<string, unknown>> {
   incidentId: string;
-  runbook: RunbookId;
+  runbook: RunbookName;
   title: string;
   target: Target;
   /** All deployments the incident covers; `target` is the first. */
@@ -134,6 +134,19 @@ export interface IncidentInput<P = Record<string, unknown>> {
    * mitigation ledger, no page, no deployment hold (workflows/incident/rehearsal.ts).
    */
   rehearsal?: RehearsalOptions;
+  /** Present for a runbook file (runbooks/files): its parsed definition and sha256, pinned at start. */
+  definition?: PinnedDefinition;
+}
+
+/**
+ * A runbook file's parsed definition as its incident started with it (runbooks/files/schema.ts
+ * FileRunbook), with the sha256 of the file: editing the file never changes a running incident.
+ */
+export interface PinnedDefinition<D = { id: string; steps: unknown[] }> {
+  hash: string;
+  /** The file's name, without its directory. */
+  file: string;
+  definition: D;
 }
 
 export interface RehearsalOptions {

@@ -11,6 +11,8 @@ export type Severity = (typeof SEVERITIES)[number];
 
 export const RUNBOOK_IDS = ['p0-response', 'emergency-rollback', 'avalanche-mitigation', 'oom-triage'] as const;
 export type RunbookId = (typeof RUNBOOK_IDS)[number];
+/** A built-in runbook's id (RunbookId) or a runbook file's id (runbooks/files). */
+export type RunbookName = string;
 
 /** A Deployment in a namespace: what every runbook acts on. */
 export interface Target {
@@ -131,7 +133,7 @@ export interface AlertSummary {
 /** The incident record: what `statusQuery` returns and what the workflow returns. */
 export interface IncidentRecord {
   id: string;
-  runbook: RunbookId;
+  runbook: RunbookName;
   title: string;
   target: Target;
   /** Extra deployments an incident covers (avalanche mitigation). */

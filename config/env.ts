@@ -76,6 +76,8 @@ export const envSchema = z
      */
     FIREBREAK_TEMPORAL_SQLITE_SYNC: z.enum(['normal', 'full']).default('normal'),
     FIREBREAK_CONFIG: optionalText,
+    /** A directory of runbook files (docs/runbooks.md); must exist when set. */
+    FIREBREAK_RUNBOOKS_DIR: optionalText,
     FIREBREAK_ARCHIVE_DIR: optionalText,
     /** Where evidence (heap profiles, previous logs) is kept; `<FIREBREAK_DATA_DIR>/evidence` when unset. */
     FIREBREAK_EVIDENCE_DIR: optionalText,

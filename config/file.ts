@@ -92,6 +92,8 @@ export const fileConfigSchema = z
     people: peopleSchema.default({}),
     /** Who may do what; absent = everyone may do everything (warned about at start-up). */
     permissions: permissionsSchema.optional(),
+    /** Runbook files (docs/runbooks.md); FIREBREAK_RUNBOOKS_DIR wins. A relative dir is the config file's. */
+    runbooks: z.strictObject({ dir: z.string().min(1).optional() }).optional(),
   })
   .superRefine((config, ctx) => checkSubjects(config.people, config.permissions, ctx));
 

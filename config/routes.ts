@@ -15,7 +15,7 @@
  * ```
  */
 import { z } from 'zod';
-import { RUNBOOK_IDS, SEVERITIES } from '../common/types';
+import { RUNBOOK_IDS, SEVERITIES, type RunbookName } from '../common/types';
 
 /**
  * A label matcher as text, Alertmanager's four operators in one string:
@@ -94,4 +94,5 @@ export const routeRuleSchema = z.strictObject({
   params: z.record(z.string(), valueSourceSchema).default({}),
 });
 
-export type RouteRule = z.infer<typeof routeRuleSchema>;
+/** A configured rule names a built-in runbook; a catalog hint (ingress/alerts/routing.ts) may name a runbook file. */
+export type RouteRule = Omit<z.infer<typeof routeRuleSchema>, 'runbook'> & { runbook: RunbookName };

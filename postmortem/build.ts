@@ -139,6 +139,7 @@ function assemble(
       ...(input?.incidentId ? { incidentId: input.incidentId } : {}),
       ...(input?.title ? { title: input.title } : {}),
       ...(input?.runbook ? { runbook: input.runbook } : {}),
+      ...(input?.definition ? { runbookFile: { file: input.definition.file, sha256: input.definition.hash } } : {}),
       ...(input?.target ? { target: input.target } : {}),
       targets: input?.targets ?? (input?.target ? [input.target] : []),
       ...(input?.severity ? { severity: input.severity } : {}),

@@ -65,6 +65,8 @@ export interface PostmortemSummary {
   incidentId?: string;
   title?: string;
   runbook?: string;
+  /** A runbook file's incident: the file and the sha256 of the definition it ran (pinned at start). */
+  runbookFile?: { file: string; sha256: string };
   target?: Target;
   targets: Target[];
   severity?: Severity;

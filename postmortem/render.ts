@@ -49,6 +49,9 @@ export function renderMarkdown(pm: Postmortem): string {
       [
         ['Incident', code(s.incidentId ?? '—')],
         ['Runbook', s.runbook ?? pm.source.workflowType],
+        ...(s.runbookFile
+          ? [['Runbook file', `${code(s.runbookFile.file)}, sha256 ${code(s.runbookFile.sha256)}`]]
+          : []),
         ['Target', s.targets.length ? s.targets.map((target) => code(formatTarget(target))).join(', ') : '—'],
         ['Severity', s.severity ?? '—'],
         ['Triggered by', s.triggeredBy],

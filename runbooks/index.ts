@@ -16,6 +16,8 @@ import { avalancheMitigation } from './avalanche-mitigation';
 import { emergencyRollback } from './emergency-rollback';
 import { oomTriage } from './oom-triage';
 import { p0Response } from './p0-response';
+import { fileRunbookEntry, isFileRunbook, type FileRunbookDefinition } from './files/catalog';
+import type { FileRunbookSource } from './files/schema';
 import type { RunbookDefinition } from './types';
 
 export type { RunbookDefinition, AlertHints } from './types';
@@ -63,18 +65,45 @@ export function validateCatalog(entries: RunbookDefinition[]): RunbookDefinition
   return entries;
 }
 
+/** The runbook files loaded at start-up (runbooks/files), beside the built-in ones. */
+let FILE_RUNBOOKS: readonly FileRunbookDefinition[] = [];
+
+/**
+ * Replaces the file runbooks (start-up, `firebreak run`, tests). Each file was validated on its own
+ * and names already taken were dropped by the loader; a clash with a built-in name is refused here too.
+ */
+export function registerFileRunbooks(sources: readonly FileRunbookSource[]): FileRunbookDefinition[] {
+  const builtIn = new Set(RUNBOOKS.flatMap((entry) => [entry.id, entry.slashName]));
+  FILE_RUNBOOKS = sources
+    .map(fileRunbookEntry)
+    .filter((entry) => ![entry.id, ...entry.aliases].some((name) => builtIn.has(name)));
+  ALERTNAME_HINTS = compileHints();
+  return [...FILE_RUNBOOKS];
+}
+
+/** Built-in runbooks first, then the runbook files. */
+export function allRunbooks(): readonly RunbookDefinition[] {
+  return FILE_RUNBOOKS.length === 0 ? RUNBOOKS : [...RUNBOOKS, ...FILE_RUNBOOKS];
+}
+
 export function findRunbook(name: string): RunbookDefinition | undefined {
-  return RUNBOOKS.find((entry) => entry.id === name || entry.slashName === name);
+  return allRunbooks().find(
+    (entry) => entry.id === name || entry.slashName === name || (isFileRunbook(entry) && entry.aliases.includes(name)),
+  );
 }
 
 /** Alert-name hints compiled once: they are matched for every alert of every webhook call. */
-const ALERTNAME_HINTS = new Map(
-  RUNBOOKS.map((entry) => [entry.id, entry.alertHints.alertnames.map((pattern) => new RegExp(pattern))]),
-);
+let ALERTNAME_HINTS = compileHints();
+
+function compileHints(): Map<string, RegExp[]> {
+  return new Map(
+    allRunbooks().map((entry) => [entry.id, entry.alertHints.alertnames.map((pattern) => new RegExp(pattern))]),
+  );
+}
 
 /** The runbooks whose hints match an alert's labels, best first (label matches count extra). */
 export function runbooksForAlert(labels: Record<string, string>): RunbookDefinition[] {
-  const scored = RUNBOOKS.map((entry) => {
+  const scored = allRunbooks().map((entry) => {
     const byName = (ALERTNAME_HINTS.get(entry.id) ?? []).some((pattern) => pattern.test(labels.alertname ?? ''));
     const required = Object.entries(entry.alertHints.labels ?? {});
     const byLabels = required.every(([name, value]) => labels[name] === value);
@@ -117,10 +146,20 @@ export interface PreparedIncident {
  */
 export function prepareIncident(request: PrepareIncidentRequest): PreparedIncident {
   const runbook = findRunbook(request.runbook);
-  if (!runbook) invalid(`unknown runbook ${request.runbook}; one of ${RUNBOOKS.map((r) => r.id).join(', ')}`);
+  if (!runbook)
+    invalid(
+      `unknown runbook ${request.runbook}; one of ${allRunbooks()
+        .map((r) => r.id)
+        .join(', ')}`,
+    );
   const [target, ...rest] = request.targets;
   if (!target) invalid(`${runbook.id} needs a target deployment`);
-  if (rest.length > 0 && !runbook.multiTarget)
+  if (isFileRunbook(runbook)) {
+    const { min = 1, max = 1 } = runbook.source.definition.targets ?? {};
+    if (request.targets.length < min) invalid(`${runbook.id} needs at least ${min} target deployments`);
+    if (request.targets.length > max)
+      invalid(`${runbook.id} acts on at most ${max} deployments, got ${request.targets.length}`);
+  } else if (rest.length > 0 && !runbook.multiTarget)
     invalid(`${runbook.id} acts on one deployment, got ${request.targets.length}`);
   const parsed = runbook.params.safeParse(request.params ?? {});
   if (!parsed.success) invalid(`invalid parameters for ${runbook.id}: ${z.prettifyError(parsed.error)}`);
@@ -149,6 +188,16 @@ export function prepareIncident(request: PrepareIncidentRequest): PreparedIncide
     ...(request.slackChannel ? { slackChannel: request.slackChannel } : {}),
     ...(request.detectedAt ? { detectedAt: request.detectedAt } : {}),
     ...(rehearsal ? { rehearsal } : {}),
+    // A runbook file travels with its incident: editing the file never changes a running incident.
+    ...(isFileRunbook(runbook)
+      ? {
+          definition: {
+            hash: runbook.source.hash,
+            file: runbook.source.file.split('/').pop() ?? runbook.source.file,
+            definition: runbook.source.definition,
+          },
+        }
+      : {}),
   };
   const searchAttributes: SearchAttributePair[] = [
     { key: runbookKey, value: runbook.id },

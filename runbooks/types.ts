@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { forbiddenHealthCheckHost } from '../common/network';
-import type { RunbookId, Severity } from '../common/types';
+import type { RunbookName, Severity } from '../common/types';
 import type { GateDefinition } from '../domain/gates';
 
 export interface AlertHints {
@@ -15,12 +15,12 @@ export interface AlertHints {
 }
 
 export interface RunbookDefinition<Schema extends z.ZodType = z.ZodType> {
-  id: RunbookId;
+  id: RunbookName;
   title: string;
   summary: string;
   defaultSeverity: Severity;
   /** The Slack slash-command sub-command and CLI alias: `/firebreak p0 shop/checkout`. */
-  slashName: 'p0' | 'rollback' | 'avalanche' | 'oom';
+  slashName: string;
   /** The workflow function's name; part of running incidents, never renamed. */
   workflowType: string;
   /** True when the runbook acts on several deployments at once. */

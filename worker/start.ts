@@ -14,6 +14,8 @@ import { escalationReach } from '../config/reach';
 import { buildApp, type HealthReport } from '../ingress/app';
 import { IngressMetrics } from '../ingress/metrics';
 import { ROUTE_MODULES } from '../ingress/routes';
+import { loadConfiguredRunbooks } from '../client/runbook-files';
+import { formatIssue } from '../runbooks/files/validate';
 import { prepareNamespace, startDevServer, type DevServer } from './devserver';
 import { startArchiver } from './archiver';
 import { connectClient } from '../client/connection';
@@ -53,6 +55,16 @@ export async function startFirebreak(
   const logger = givenLogger ?? createLogger({ level: env.FIREBREAK_LOG_LEVEL });
   const config = await loadFileConfig(env.FIREBREAK_CONFIG);
   const policy = incidentPolicy(config);
+  // Runbook files: a bad file is reported and skipped; a missing directory is a ConfigError (exit 2).
+  const runbookFiles = await loadConfiguredRunbooks(env, config);
+  for (const issue of runbookFiles.issues)
+    logger.warn({ runbookFile: issue.file }, `Runbook file skipped: ${formatIssue(issue)}`);
+  if (runbookFiles.loaded.length > 0) {
+    logger.info(
+      { runbooks: runbookFiles.loaded.map((entry) => entry.definition.id) },
+      `${runbookFiles.loaded.length} runbook files loaded`,
+    );
+  }
   const openAccess = openAccessWarning(
     config.permissions,
     config.approvers.users.length + config.approvers.groups.length,

@@ -8,3 +8,4 @@ export { avalancheMitigationWorkflow } from './avalanche-mitigation';
 export { oomTriageWorkflow } from './oom-triage';
 export { deploymentHoldWorkflow } from './hold';
 export { accessRefusalsWorkflow } from './refusals';
+export { declarativeRunbookWorkflow } from './declarative';

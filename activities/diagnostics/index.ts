@@ -58,6 +58,12 @@ export function createDiagnosticsActivities(deps: DiagnosticsDeps) {
      * `noData` says when nothing at all was found. Changes nothing; idempotent. Timeout profile QUICK.
      */
     checkServiceRecovery: createRecoveryCheck(prometheus),
+
+    /**
+     * One instant PromQL query, as asked (runbook files' `promql` step): the series and their
+     * values; an empty result is an answer. Changes nothing; idempotent. Timeout profile QUICK.
+     */
+    queryPrometheus: prometheus.queryPrometheus,
   };
 }
 

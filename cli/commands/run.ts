@@ -10,7 +10,9 @@ import { incidentPolicy, loadFileConfig } from '../../config/file';
 import { mayStart } from '../../domain/access';
 import { REHEARSAL_BANNER, wouldChangeText } from '../../domain/rehearsal';
 import { statusQuery } from '../../domain/messages';
-import { findRunbook, prepareIncident, RUNBOOKS } from '../../runbooks';
+import { allRunbooks, findRunbook, prepareIncident } from '../../runbooks';
+import { loadConfiguredRunbooks } from '../../client/runbook-files';
+import { formatIssue } from '../../runbooks/files/validate';
 import { JSON_FLAG, durationFlag, parseParams, parseSeverity, parseTargets, strings } from '../args';
 import { CommandFailed, UsageError, explain, type Command, type CommandContext } from '../context';
 import { approvalHint, quote, timelineLine } from '../format';
@@ -44,10 +46,16 @@ export const run: Command = {
   async run(ctx, args) {
     const [name, ...extra] = args.positionals;
     if (!name || extra.length > 0) throw new UsageError('run takes exactly one runbook', this.usage);
+    const config = await loadFileConfig(ctx.env.FIREBREAK_CONFIG);
+    // Runbook files too (FIREBREAK_RUNBOOKS_DIR): a bad file is said and skipped, as at start-up.
+    const files = await loadConfiguredRunbooks(ctx.env, config);
+    for (const issue of files.issues) ctx.err(`skipped runbook file: ${formatIssue(issue)}`);
     const runbook = findRunbook(name);
     if (!runbook) {
       throw new UsageError(
-        `unknown runbook ${name}; one of ${RUNBOOKS.map((r) => `${r.id} (${r.slashName})`).join(', ')}`,
+        `unknown runbook ${name}; one of ${allRunbooks()
+          .map((r) => `${r.id} (${r.slashName})`)
+          .join(', ')}`,
         this.usage,
       );
     }
@@ -62,7 +70,6 @@ export const run: Command = {
       throw new UsageError('--yes only goes with --dry-run: a real run always asks its gates', this.usage);
     }
 
-    const config = await loadFileConfig(ctx.env.FIREBREAK_CONFIG);
     const actor = await ctx.actor();
     const policy = incidentPolicy(config);
     const namespaces = [...new Set(targets.map((target) => target.namespace))];

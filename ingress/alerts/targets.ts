@@ -8,7 +8,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseTarget } from '../../common/ids';
-import type { RunbookId, Severity, Target } from '../../common/types';
+import type { RunbookName, Severity, Target } from '../../common/types';
 import type { RouteRule } from '../../config/routes';
 import { findRunbook } from '../../runbooks';
 import type { AlertInstance } from '../../domain/messages';
@@ -23,7 +23,7 @@ const MAX_REASONS_SHOWN = 3;
 
 export interface RouteDecision {
   via: string;
-  runbook: RunbookId;
+  runbook: RunbookName;
   targets: Target[];
   severity?: Severity;
   params: Record<string, string>;

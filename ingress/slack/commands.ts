@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { escapeMrkdwn } from '../../domain/slack/mrkdwn';
 import { parseTarget } from '../../common/ids';
 import { SEVERITIES, type Severity, type Target } from '../../common/types';
-import { RUNBOOKS, findRunbook, type RunbookDefinition } from '../../runbooks';
+import { allRunbooks, findRunbook, type RunbookDefinition } from '../../runbooks';
 
 export type RunbookCommand =
   | { kind: 'catalog' }
@@ -173,7 +173,7 @@ export function usageText(runbook: RunbookDefinition | undefined, problem: strin
 }
 
 export function catalogText(): string {
-  const lines = RUNBOOKS.map(
+  const lines = allRunbooks().map(
     (runbook) =>
       `• *${escapeMrkdwn(runbook.title)}* (${runbook.defaultSeverity}) — \`${escapeMrkdwn(runbookSyntax(runbook))}\`\n   ${escapeMrkdwn(runbook.summary)}`,
   );

@@ -37,6 +37,8 @@ export interface Scenario {
   hold: Set<ActivityName>;
   /** Prometheus not configured: diagnostics throw NOT_CONFIGURED, as the real ones do. */
   prometheus: boolean;
+  /** queryPrometheus answers: each query's series values (absent = no data). */
+  promql?: Record<string, number[]>;
 }
 
 const CONTAINER = 'app';
@@ -413,6 +415,19 @@ function fakeActivities(world: FakeWorld): FirebreakActivities {
         problems: [],
       }));
       return { recovered: true, services, noData: false };
+    },
+    async queryPrometheus(input) {
+      await world.enter('queryPrometheus', input);
+      if (!world.scenario.prometheus)
+        throw ApplicationFailure.nonRetryable('PROMETHEUS_URL is not set', ErrorType.NOT_CONFIGURED);
+      const values = world.scenario.promql?.[input.query] ?? [];
+      const series = values.map((value, index) => ({
+        metric: { series: String(index) },
+        timestamp: 1_700_000_000,
+        value,
+        text: String(value),
+      }));
+      return { query: input.query, resultType: 'vector' as const, series, empty: series.length === 0, warnings: [] };
     },
     async findAvalancheRootCauseHints(input) {
       await world.enter('findAvalancheRootCauseHints', input);

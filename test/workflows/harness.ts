@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { DEFAULT_POLICY, type IncidentPolicy } from '../../common/incident';
-import type { Actor, IncidentRecord, RunbookId, Severity, Target } from '../../common/types';
+import type { Actor, IncidentRecord, RunbookName, Severity, Target } from '../../common/types';
 import { prepareIncident } from '../../runbooks';
 import { statusQuery } from '../../domain/messages';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
@@ -45,7 +45,7 @@ export function uniqueTarget(deployment: string): Target {
 }
 
 export interface StartOptions {
-  runbook: RunbookId;
+  runbook: RunbookName;
   targets?: Target[];
   params?: Record<string, unknown>;
   severity?: Severity;

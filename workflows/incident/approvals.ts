@@ -21,6 +21,8 @@ export interface GateSpec {
   prompt: string;
   fourEyes: boolean;
   choices?: string[];
+  /** Approvals from different people the gate needs at least (the access rule's quorum may ask more). */
+  quorum?: number;
   /** Defaults to the policy's gateDeadlineMs. */
   deadlineMs?: number;
   /** Page the next tier when still undecided after this long; null = never. Defaults to policy. */
@@ -74,7 +76,7 @@ export class Approvals {
       deadline: new Date(openedAt + deadlineMs).toISOString(),
       fourEyes: spec.fourEyes,
       ...(spec.choices?.length ? { choices: spec.choices } : {}),
-      ...this.approvalRule(spec.name),
+      ...this.approvalRule(spec.name, spec.quorum),
     };
     record.gates.push(gate);
     slack.cardChanged();
@@ -144,13 +146,12 @@ export class Approvals {
    * Who decides this gate and how many people it takes, fixed when the gate opens (from the policy
    * the incident started with), so a restart or continue-as-new keeps the same rule.
    */
-  private approvalRule(name: string): Pick<GateState, 'approvers' | 'quorum' | 'approvals'> {
+  private approvalRule(name: string, atLeast = 1): Pick<GateState, 'approvers' | 'quorum' | 'approvals'> {
     const { record, policy } = this.state;
     const namespaces = [...new Set(record.targets.map((target) => target.namespace))];
     const rule = gateRule(policy.access, name, { runbook: record.runbook, namespaces });
-    if (!rule) return {};
-    const quorum = rule.quorum ?? 1;
-    return { approvers: rule.who, ...(quorum > 1 ? { quorum, approvals: [] } : {}) };
+    const quorum = Math.max(rule?.quorum ?? 1, atLeast);
+    return { ...(rule ? { approvers: rule.who } : {}), ...(quorum > 1 ? { quorum, approvals: [] } : {}) };
   }
 
   /** decideUpdate's validator: throws before anything reaches history. */

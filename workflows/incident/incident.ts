@@ -41,6 +41,8 @@ export interface Incident<P> {
   mitigated(message: string): void;
   /** The runbook did what it could and the service is still not right: say so, page, wait for humans. */
   remediationFailed(message: string, type?: ErrorType): Promise<void>;
+  /** Pages the next escalation tier now, with this reason (runbook files' `page` step). */
+  page(reason: string): Promise<void>;
   /** Opens a gate and waits for a decision; a timeout escalates and never approves. */
   askApproval(spec: GateSpec): Promise<GateState>;
   /** A gate the runbook cannot go on without: rejection or timeout ends the runbook. */
@@ -115,6 +117,10 @@ export class RunbookIncident<P> implements Incident<P> {
 
   remediationFailed(message: string, type?: ErrorType): Promise<void> {
     return this.escalation.remediationFailed(message, type);
+  }
+
+  page(reason: string): Promise<void> {
+    return this.escalation.escalate(reason);
   }
 
   askApproval(spec: GateSpec): Promise<GateState> {

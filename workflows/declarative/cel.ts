@@ -1,0 +1,57 @@
+/**
+ * CEL inside the workflow sandbox (@bufbuild/cel: pure TypeScript, deterministic, no I/O). Values
+ * go in as CEL sees them (integers as bigint, so `steps.pods.restarts > 3` compares int with int)
+ * and come back as plain JSON values. Plans are cached per expression text: planning is pure.
+ */
+import { celEnv, isCelError, isCelList, isCelMap, isCelUint, parse, plan, type CelValue } from '@bufbuild/cel';
+
+const env = celEnv();
+const plans = new Map<string, ReturnType<typeof plan>>();
+
+export class CelEvaluationError extends Error {}
+
+export type Bindings = Record<string, unknown>;
+
+/** Evaluates an expression; throws CelEvaluationError with CEL's message when it fails. */
+export function evaluate(source: string, bindings: Bindings): unknown {
+  let planned = plans.get(source);
+  if (!planned) {
+    try {
+      planned = plan(env, parse(source));
+    } catch (err) {
+      throw new CelEvaluationError(`${source}: ${(err as Error).message}`);
+    }
+    plans.set(source, planned);
+  }
+  const result = planned(bindings as never);
+  if (isCelError(result)) throw new CelEvaluationError(`${source}: ${result.message}`);
+  return toJson(result);
+}
+
+export function evaluateBool(source: string, bindings: Bindings): boolean {
+  const value = evaluate(source, bindings);
+  if (typeof value !== 'boolean') throw new CelEvaluationError(`${source}: is ${typeof value}, not bool`);
+  return value;
+}
+
+/** `${…}` replaced by the values of their expressions (objects as JSON). */
+export function renderTemplate(text: string, bindings: Bindings): string {
+  return text.replace(/\$\{([^}]*)\}/g, (_, source: string) => {
+    const value = evaluate(source, bindings);
+    return typeof value === 'string' ? value : JSON.stringify(value);
+  });
+}
+
+function toJson(value: CelValue): unknown {
+  if (typeof value === 'bigint') return Number(value);
+  if (isCelUint(value)) return Number(value.value);
+  if (isCelList(value)) return [...value].map(toJson);
+  if (isCelMap(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of value) out[String(isCelUint(key) ? key.value : key)] = toJson(item);
+    return out;
+  }
+  if (value instanceof Uint8Array) return [...value];
+  if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) return value;
+  return String(value);
+}

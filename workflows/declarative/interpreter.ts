@@ -1,0 +1,602 @@
+/**
+ * The interpreter of runbook files: walks the pinned definition's steps on the same incident
+ * kernel as the built-in runbooks (runIncident: holds, escalation, response plan, cancel,
+ * rehearsal, restoration of mitigations, postmortem). Each step calls the existing activity
+ * library through the kernel's proxies; its outcome and result fields are what later `when`,
+ * `next` and `${…}` expressions read. Deterministic: the definition comes from the start input,
+ * never from a file, and CEL is evaluated in the sandbox.
+ */
+import { ApplicationFailure, sleep } from '@temporalio/workflow';
+import type { PodSummary } from '../../activities/kubernetes';
+import { ErrorType } from '../../common/errors';
+import { formatTarget } from '../../common/ids';
+import type { Target } from '../../common/types';
+import { envChanges, replicaChanges, resourceChanges } from '../../domain/mitigations';
+import {
+  DIAGNOSTIC_KINDS,
+  INCIDENT_FIELDS,
+  PENDING,
+  SKIPPED,
+  STEP_FIELDS,
+  durationMs,
+  gateName,
+  stepKind,
+  walkSteps,
+  type StepKind,
+} from '../../domain/runbook-steps';
+import type { ForEachStep, PinnedFileRunbook, StepDefinition } from '../../runbooks/files/schema';
+import type { Incident } from '../incident';
+import { failureMessage } from '../incident/failures';
+import { diagnostics, kubeRead } from '../incident/proxies';
+import { evaluate, evaluateBool, renderTemplate, type Bindings } from './cel';
+
+type Params = Record<string, unknown>;
+
+interface StepResult {
+  outcome: string;
+  fields?: Record<string, unknown>;
+}
+
+/** How a step list ended: ran to its end, or an `end` step stopped the runbook. */
+type Flow = 'continue' | 'stopped';
+
+const PREVIOUS_LOG_CHARS = 4_000;
+const DEFAULT_WAIT_EVERY_MS = 30_000;
+
+export class RunbookInterpreter {
+  private readonly state = new Map<string, { outcome: string; fields: Record<string, unknown> }>();
+  private readonly kinds = new Map<string, StepKind>();
+  /** Outcomes of the diagnostic steps so far, for the `report` step. */
+  private readonly findings: { step: string; kind: StepKind; outcome: string; verdict: string }[] = [];
+
+  constructor(
+    private readonly incident: Incident<Params>,
+    private readonly pinned: PinnedFileRunbook,
+  ) {
+    walkSteps(pinned.definition.steps, (step) => {
+      const kind = stepKind(step);
+      this.kinds.set(step.id, kind);
+      this.state.set(step.id, { outcome: PENDING, fields: zeroFields(kind) });
+    });
+  }
+
+  async run(): Promise<void> {
+    const { hash, file, definition } = this.pinned;
+    this.incident.note('step', `Runbook file ${file} (${definition.id}), sha256 ${hash}`, {
+      runbookFile: file,
+      definitionHash: hash,
+    });
+    await this.runList(definition.steps, {});
+  }
+
+  private async runList(steps: StepDefinition[], loop: Bindings): Promise<Flow> {
+    let index = 0;
+    while (index < steps.length) {
+      const step = steps[index]!;
+      const kind = this.kinds.get(step.id)!;
+      if (step.when !== undefined && !this.bool(step.when, loop, step)) {
+        this.set(step.id, { outcome: SKIPPED });
+      } else {
+        if (kind === 'end' && 'end' in step) {
+          await this.end(step.end, loop);
+          return 'stopped';
+        }
+        const result = await this.execute(step, kind, loop);
+        if (result === 'stopped') return 'stopped';
+        this.set(step.id, result);
+      }
+      index = this.next(step, steps, index, loop);
+    }
+    return 'continue';
+  }
+
+  private next(step: StepDefinition, steps: StepDefinition[], index: number, loop: Bindings): number {
+    if (step.next === undefined) return index + 1;
+    const goTo = (id: string) => steps.findIndex((candidate) => candidate.id === id);
+    if (typeof step.next === 'string') return goTo(step.next);
+    for (const branch of step.next) {
+      if (branch.if === undefined || this.bool(branch.if, loop, step)) return goTo(branch.goto);
+    }
+    return index + 1;
+  }
+
+  private async execute(step: StepDefinition, kind: StepKind, loop: Bindings): Promise<StepResult | 'stopped'> {
+    const incident = this.incident;
+    const title = step.title ?? describeStep(step, kind);
+    if (kind === 'notify') {
+      // The message is the step: one timeline entry, posted to the thread.
+      incident.step(step.id, this.text((step as { notify: string }).notify, loop));
+      return { outcome: 'sent' };
+    }
+    incident.step(step.id, title);
+    switch (kind) {
+      case 'forEach':
+        return this.forEach(step as ForEachStep, loop);
+      case 'page': {
+        await incident.page(this.text((step as { page: string }).page, loop));
+        return { outcome: 'sent' };
+      }
+      case 'gate':
+        return this.gate(step as Extract<StepDefinition, { gate: unknown }>, loop);
+      case 'wait':
+        return this.wait(step as Extract<StepDefinition, { wait: unknown }>, loop);
+      default: {
+        if (DIAGNOSTIC_KINDS.includes(kind)) return this.diagnose(step, kind, loop);
+        return this.change(step, kind, loop);
+      }
+    }
+  }
+
+  // ---- diagnostics ------------------------------------------------------------------------------
+
+  private async diagnose(step: StepDefinition, kind: StepKind, loop: Bindings): Promise<StepResult> {
+    const result = await this.probe(step, kind, loop);
+    if (kind !== 'report') {
+      const verdict = typeof result.fields?.verdict === 'string' ? result.fields.verdict : result.outcome;
+      this.findings.push({ step: step.id, kind, outcome: result.outcome, verdict });
+    }
+    return result;
+  }
+
+  private async probe(step: StepDefinition, kind: StepKind, loop: Bindings): Promise<StepResult> {
+    const incident = this.incident;
+    const tryIt = <T>(what: string, call: () => Promise<T>) => incident.tryDiagnostic(what, call);
+    if ('health' in step) {
+      const url = step.health.url ? this.text(step.health.url, loop) : stringParam(incident.params.healthUrl);
+      if (!url) {
+        incident.note('diagnostic', `${step.id}: no health URL (params.healthUrl) to probe`);
+        return { outcome: 'failed' };
+      }
+      const expectStatus = step.health.expectStatus ?? numberParam(incident.params.expectStatus);
+      const health = await tryIt('health check', () =>
+        diagnostics.checkHealth({ url, ...(expectStatus ? { expectStatus } : {}) }),
+      );
+      if (!health) return { outcome: 'failed' };
+      incident.note('diagnostic', `Health: ${health.verdict}`, { health, step: step.id });
+      const outcome = health.healthy ? 'healthy' : health.status === undefined ? 'unreachable' : 'unhealthy';
+      return { outcome, fields: { healthy: health.healthy, status: health.status ?? 0, verdict: health.verdict } };
+    }
+    if ('pods' in step) {
+      const target = this.target(step.pods.on, loop);
+      const pods = await tryIt('listing pods', () => kubeRead.listDeploymentPods(target));
+      if (!pods) return { outcome: 'failed' };
+      const lines = pods.map((pod) => {
+        const last = pod.containers.find((c) => c.lastTermination)?.lastTermination;
+        const reason = last ? `, last termination ${last.reason ?? '?'} (exit ${last.exitCode ?? '?'})` : '';
+        return `${pod.name}: ${pod.phase}, ${pod.restarts} restarts${reason}`;
+      });
+      incident.note('diagnostic', `Pods of ${target.deployment}:\n${lines.join('\n') || 'none'}`, { pods });
+      const crashed = crashedContainers(pods).length;
+      const restarts = pods.reduce((sum, pod) => sum + pod.restarts, 0);
+      const outcome = pods.length === 0 ? 'none' : crashed > 0 ? 'crashing' : 'ok';
+      return { outcome, fields: { count: pods.length, restarts, crashed } };
+    }
+    if ('events' in step) {
+      const namespace = step.events.namespace ? this.text(step.events.namespace, loop) : incident.target.namespace;
+      this.allowedNamespace(namespace);
+      const events = await tryIt('listing events', () =>
+        kubeRead.listRecentEvents({ namespace, limit: step.events.limit ?? 20 }),
+      );
+      if (!events) return { outcome: 'failed' };
+      const lines = events.map((e) => `${e.lastTimestamp} ${e.type} ${e.reason} ${e.object}: ${e.message}`);
+      incident.note('diagnostic', `Last ${events.length} events in ${namespace}:\n${lines.join('\n')}`, { events });
+      const warnings = events.filter((e) => e.type === 'Warning').length;
+      return { outcome: warnings > 0 ? 'warnings' : 'ok', fields: { count: events.length, warnings } };
+    }
+    if ('previousLogs' in step) {
+      const target = this.target(step.previousLogs.on, loop);
+      const pods = await tryIt('listing pods', () => kubeRead.listDeploymentPods(target));
+      if (!pods) return { outcome: 'failed' };
+      const crashed = crashedContainers(pods).slice(0, step.previousLogs.max ?? 3);
+      let count = 0;
+      for (const { pod, container } of crashed) {
+        const log = await tryIt(`previous logs of ${pod}/${container}`, () =>
+          kubeRead.readPodLogs({
+            namespace: target.namespace,
+            pod,
+            container,
+            previous: true,
+            tailLines: step.previousLogs.lines ?? 50,
+          }),
+        );
+        if (log === undefined) continue;
+        count += 1;
+        const tail = log.length > PREVIOUS_LOG_CHARS ? `…${log.slice(-PREVIOUS_LOG_CHARS)}` : log;
+        incident.note('diagnostic', `Previous logs of ${pod}/${container}:\n${tail || '(empty)'}`);
+      }
+      return { outcome: count > 0 ? 'found' : 'none', fields: { count } };
+    }
+    if ('promql' in step) {
+      const query = this.text(step.promql.query, loop);
+      const answer = await tryIt(`query ${query}`, () => diagnostics.queryPrometheus({ query }));
+      if (!answer) return { outcome: 'failed' };
+      const values = answer.series.map((s) => s.value).filter((v): v is number => v !== null);
+      if (values.length === 0) {
+        incident.note('diagnostic', `${step.promql.label ?? query}: no data`, { query });
+        return { outcome: 'no-data', fields: { value: 0, series: 0, verdict: 'no data' } };
+      }
+      const { above, below } = step.promql;
+      const max = Math.max(...values);
+      const min = Math.min(...values);
+      const outcome =
+        above !== undefined && max > above ? 'above' : below !== undefined && min < below ? 'below' : 'ok';
+      const value = outcome === 'below' ? min : max;
+      const limit = outcome === 'above' ? ` (above ${above})` : outcome === 'below' ? ` (below ${below})` : '';
+      const verdict = `${step.promql.label ?? query} = ${value}${limit}`;
+      incident.note('diagnostic', verdict, { query, series: answer.series.length, value });
+      return { outcome, fields: { value, series: values.length, verdict } };
+    }
+    if ('memoryTrend' in step) {
+      const target = incident.target;
+      const trend = await tryIt('memory trend', () =>
+        diagnostics.analyzeMemoryTrend({
+          ...(step.memoryTrend.query
+            ? { query: this.text(step.memoryTrend.query, loop) }
+            : { selector: `namespace="${target.namespace}",pod=~"${target.deployment}-.*"` }),
+          windowSeconds: durationMs(step.memoryTrend.window ?? '30m') / 1000,
+          ...(step.memoryTrend.thresholdBytesPerSecond
+            ? { thresholdBytesPerSecond: step.memoryTrend.thresholdBytesPerSecond }
+            : {}),
+        }),
+      );
+      if (!trend) return { outcome: 'failed' };
+      incident.note('diagnostic', `Memory trend: ${trend.verdict}`, { leak: trend.leak });
+      const outcome = trend.noData ? 'no-data' : trend.leak ? 'leak' : 'steady';
+      return { outcome, fields: { bytesPerSecond: trend.slopeBytesPerSecond, verdict: trend.verdict } };
+    }
+    if ('report' in step) return this.report(step.report.title);
+    throw ApplicationFailure.nonRetryable(`step ${step.id}: unknown diagnostic ${kind}`, ErrorType.INVALID_INPUT);
+  }
+
+  /** 001's DiagnosticReport: "N/M passed, W warnings, F failures" over the diagnostics so far. */
+  private report(title = 'Diagnostic report'): StepResult {
+    let passed = 0;
+    let warnings = 0;
+    let failures = 0;
+    const lines = this.findings.map((finding) => {
+      const verdict = judge(finding.kind, finding.outcome);
+      if (verdict === 'pass') passed += 1;
+      else if (verdict === 'warn') warnings += 1;
+      else failures += 1;
+      return `${verdict === 'pass' ? 'PASS' : verdict === 'warn' ? 'WARN' : 'FAIL'} ${finding.step}: ${finding.verdict}`;
+    });
+    const total = this.findings.length;
+    const summary = `${title}: ${passed}/${total} passed, ${warnings} warnings, ${failures} failures`;
+    this.incident.note('diagnostic', `${summary}\n${lines.join('\n')}`, { passed, warnings, failures, total });
+    const outcome = failures > 0 ? 'failures' : warnings > 0 ? 'warnings' : 'passed';
+    return { outcome, fields: { passed, warnings, failures, total } };
+  }
+
+  // ---- changes ----------------------------------------------------------------------------------
+
+  private async change(step: StepDefinition, kind: StepKind, loop: Bindings): Promise<StepResult> {
+    const incident = this.incident;
+    const spec = (step as unknown as Record<string, { on?: string; mode?: string }>)[kind]!;
+    const target = this.target(spec.on, loop);
+    const marker = { ...target, incidentId: incident.id };
+    const mitigation = spec.mode === 'mitigation';
+    const what = `${formatTarget(target)}${mitigation ? ' (temporary: restored when the incident ends)' : ''}`;
+    if ('restart' in step) {
+      const restart = await incident.changes.rolloutRestart(marker);
+      incident.note('step', `Rollout restart of ${what} requested at ${restart.restartedAt}`, { ...restart });
+      return { outcome: 'applied' };
+    }
+    if ('undo' in step) {
+      const undo = await incident.changes.rolloutUndo({
+        ...marker,
+        ...(step.undo.toRevision !== undefined ? { toRevision: step.undo.toRevision } : {}),
+      });
+      incident.note('step', `Rollout undo of ${what}: revision ${undo.fromRevision} → ${undo.toRevision}`, { ...undo });
+      return { outcome: 'applied' };
+    }
+    if ('scale' in step) {
+      let replicas: number;
+      if (step.scale.add !== undefined) {
+        const settings = await kubeRead.readDeploymentSettings(target);
+        replicas = Math.max(0, settings.replicas + step.scale.add);
+      } else if (typeof step.scale.replicas === 'string') {
+        replicas = Number(evaluate(step.scale.replicas, this.bindings(loop)));
+      } else {
+        replicas = step.scale.replicas!;
+      }
+      if (!Number.isInteger(replicas) || replicas < 0) {
+        throw ApplicationFailure.nonRetryable(`step ${step.id}: ${replicas} replicas`, ErrorType.INVALID_INPUT);
+      }
+      const scaled = await incident.changes.scaleDeployment({ ...marker, replicas });
+      if (mitigation) incident.recordMitigations(target, replicaChanges(scaled));
+      incident.note('step', `Scaled ${what}: ${scaled.previousReplicas} → ${scaled.replicas} replicas`, { ...scaled });
+      return {
+        outcome: scaled.alreadyApplied ? 'already-applied' : 'applied',
+        fields: { replicas: scaled.replicas, previousReplicas: scaled.previousReplicas },
+      };
+    }
+    if ('setEnv' in step) {
+      const env: Record<string, string | null> = {};
+      for (const [name, value] of Object.entries(step.setEnv.env))
+        env[name] = value === null ? null : this.text(value, loop);
+      const changed = await incident.changes.setDeploymentEnv({
+        ...marker,
+        env,
+        ...(step.setEnv.container ? { container: step.setEnv.container } : {}),
+      });
+      if (mitigation) incident.recordMitigations(target, envChanges(changed));
+      const names = Object.entries(env).map(([name, value]) => `${name}=${value ?? '(unset)'}`);
+      incident.note('step', `Set ${names.join(' ')} on ${what}`, { ...changed });
+      return { outcome: changed.alreadyApplied ? 'already-applied' : 'applied' };
+    }
+    if ('setResources' in step) {
+      const changed = await incident.changes.setContainerResources({
+        ...marker,
+        ...(step.setResources.container ? { container: step.setResources.container } : {}),
+        ...(step.setResources.limits ? { limits: step.setResources.limits } : {}),
+        ...(step.setResources.requests ? { requests: step.setResources.requests } : {}),
+      });
+      if (mitigation) incident.recordMitigations(target, resourceChanges(changed));
+      incident.note('step', `Set resources of ${what}`, { ...changed });
+      return { outcome: changed.alreadyApplied ? 'already-applied' : 'applied' };
+    }
+    if ('waitForRollout' in step) {
+      if (incident.skipsInRehearsal(`the rollout wait of ${formatTarget(target)}`)) {
+        return { outcome: 'complete', fields: { complete: true, message: 'skipped in a rehearsal' } };
+      }
+      const rollout = await incident.waitForRollout(target);
+      incident.note('diagnostic', `Rollout of ${formatTarget(target)}: ${rollout.message}`, {
+        complete: rollout.complete,
+      });
+      return {
+        outcome: rollout.complete ? 'complete' : 'stalled',
+        fields: { complete: rollout.complete, message: rollout.message },
+      };
+    }
+    throw ApplicationFailure.nonRetryable(`step ${step.id}: unknown kind ${kind}`, ErrorType.INVALID_INPUT);
+  }
+
+  /**
+   * The deployment a step acts on: `on` (a deployment name in the target's namespace, or a
+   * `{namespace, deployment}`), else the loop item when it is a target, else the incident's target.
+   * Only the incident's own targets: those are the deployments it holds (one remediation each).
+   */
+  private target(on: string | undefined, loop: Bindings): Target {
+    let value: unknown;
+    if (on !== undefined) value = evaluate(on, this.bindings(loop));
+    else value = Object.values(loop).find(isTarget) ?? this.incident.target;
+    const target: Target | undefined =
+      typeof value === 'string'
+        ? { namespace: this.incident.target.namespace, deployment: value }
+        : isTarget(value)
+          ? { namespace: value.namespace, deployment: value.deployment }
+          : undefined;
+    const known =
+      target &&
+      this.incident.record.targets.some((t) => t.namespace === target.namespace && t.deployment === target.deployment);
+    if (!target || !known) {
+      throw ApplicationFailure.nonRetryable(
+        `${JSON.stringify(value)} is not a target of this incident (${this.incident.record.targets.map(formatTarget).join(', ')})`,
+        ErrorType.INVALID_INPUT,
+      );
+    }
+    return target;
+  }
+
+  private allowedNamespace(namespace: string): void {
+    if (!this.incident.record.targets.some((t) => t.namespace === namespace)) {
+      throw ApplicationFailure.nonRetryable(
+        `namespace ${namespace} is not one of this incident's`,
+        ErrorType.INVALID_INPUT,
+      );
+    }
+  }
+
+  // ---- people, time, loops ----------------------------------------------------------------------
+
+  private async gate(step: Extract<StepDefinition, { gate: unknown }>, loop: Bindings): Promise<StepResult> {
+    const { gate } = step;
+    const spec = {
+      name: gateName(step),
+      prompt: this.text(gate.prompt, loop),
+      fourEyes: gate.fourEyes ?? false,
+      ...(gate.choices ? { choices: gate.choices } : {}),
+      ...(gate.quorum ? { quorum: gate.quorum } : {}),
+      ...(gate.deadline ? { deadlineMs: durationMs(gate.deadline) } : {}),
+    };
+    const state =
+      gate.required === false
+        ? await this.incident.askApproval(spec)
+        : await this.incident.requireApproval(spec, `Gate ${spec.name} was not approved`);
+    const withdrawn = state.comment?.startsWith('withdrawn') ?? false;
+    return {
+      outcome: withdrawn ? 'withdrawn' : state.status,
+      fields: { choice: state.choice ?? '', decidedBy: state.decidedBy?.name ?? state.decidedBy?.id ?? '' },
+    };
+  }
+
+  private async wait(step: Extract<StepDefinition, { wait: unknown }>, loop: Bindings): Promise<StepResult> {
+    const wait = step.wait;
+    if (typeof wait === 'string' || 'duration' in wait) {
+      const ms = durationMs(typeof wait === 'string' ? wait : wait.duration);
+      if (this.incident.skipsInRehearsal(`waiting ${ms / 1000} s`)) return { outcome: 'done' };
+      await sleep(ms);
+      return { outcome: 'done' };
+    }
+    const deadline = Date.now() + durationMs(wait.timeout);
+    const every = wait.every ? durationMs(wait.every) : DEFAULT_WAIT_EVERY_MS;
+    for (;;) {
+      if (wait.probe) {
+        const probe = this.find(wait.probe);
+        if (probe) this.set(probe.id, await this.diagnose(probe, this.kinds.get(probe.id)!, loop));
+      }
+      if (this.bool(wait.until, loop, step)) return { outcome: 'met' };
+      if (Date.now() + every > deadline || this.incident.skipsInRehearsal('waiting for a condition')) {
+        return { outcome: 'timed-out' };
+      }
+      await sleep(every);
+    }
+  }
+
+  private async forEach(step: ForEachStep, loop: Bindings): Promise<StepResult | 'stopped'> {
+    const { over, as = 'item', steps } = step.forEach;
+    const items: unknown[] =
+      over === 'targets' ? this.incident.record.targets : toList(evaluate(over, this.bindings(loop)), over);
+    let count = 0;
+    for (const item of items) {
+      // Each pass starts with the nested steps pending again.
+      walkSteps(steps, (inner) =>
+        this.state.set(inner.id, { outcome: PENDING, fields: zeroFields(this.kinds.get(inner.id)!) }),
+      );
+      if ((await this.runList(steps, { ...loop, [as]: item })) === 'stopped') return 'stopped';
+      count += 1;
+    }
+    return { outcome: 'done', fields: { count } };
+  }
+
+  private async end(end: { status: 'mitigated' | 'failed' | 'done'; message?: string }, loop: Bindings): Promise<void> {
+    const message = end.message
+      ? this.text(end.message, loop)
+      : `Runbook ${this.pinned.definition.id} ended: ${end.status}`;
+    if (end.status === 'mitigated') this.incident.mitigated(message);
+    else if (end.status === 'failed') await this.incident.remediationFailed(message);
+    else this.incident.note('step', message);
+  }
+
+  // ---- CEL --------------------------------------------------------------------------------------
+
+  private bindings(loop: Bindings): Bindings {
+    const steps: Record<string, unknown> = {};
+    for (const [id, { outcome, fields }] of this.state) {
+      const kind = this.kinds.get(id)!;
+      const typed: Record<string, unknown> = { outcome };
+      for (const [name, type] of Object.entries(STEP_FIELDS[kind])) typed[name] = celValue(type, fields[name]);
+      steps[id] = typed;
+    }
+    const params: Record<string, unknown> = {};
+    for (const [name, spec] of Object.entries(this.pinned.definition.params ?? {})) {
+      const value = this.incident.params[name];
+      params[name] =
+        spec.type === 'integer'
+          ? BigInt(Math.trunc(Number(value ?? 0)))
+          : spec.type === 'number'
+            ? Number(value ?? 0)
+            : spec.type === 'boolean'
+              ? value === true
+              : spec.type === 'list'
+                ? ((value as string[] | undefined) ?? [])
+                : String(value ?? '');
+    }
+    const record = this.incident.record;
+    const incident: Record<keyof typeof INCIDENT_FIELDS, unknown> = {
+      id: this.incident.id,
+      severity: record.severity,
+      title: record.title,
+      rehearsal: this.incident.rehearsal,
+    };
+    return { steps, params, incident, target: this.incident.target, targets: record.targets, ...loop };
+  }
+
+  private bool(source: string, loop: Bindings, step: StepDefinition): boolean {
+    try {
+      return evaluateBool(source, this.bindings(loop));
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable(`step ${step.id}: ${failureMessage(err)}`, ErrorType.INVALID_INPUT);
+    }
+  }
+
+  private text(template: string, loop: Bindings): string {
+    return renderTemplate(template, this.bindings(loop));
+  }
+
+  private set(id: string, result: StepResult): void {
+    const fields = { ...zeroFields(this.kinds.get(id)!), ...(result.fields ?? {}) };
+    this.state.set(id, { outcome: result.outcome, fields });
+  }
+
+  private find(id: string): StepDefinition | undefined {
+    let found: StepDefinition | undefined;
+    walkSteps(this.pinned.definition.steps, (step) => {
+      if (step.id === id) found ??= step;
+    });
+    return found;
+  }
+}
+
+/** PASS/WARN/FAIL of a diagnostic outcome: bad findings fail, questions not answered warn. */
+function judge(kind: StepKind, outcome: string): 'pass' | 'warn' | 'fail' {
+  if (outcome === 'failed' || outcome === 'no-data') return 'warn';
+  const bad: Partial<Record<StepKind, string[]>> = {
+    health: ['unhealthy', 'unreachable'],
+    pods: ['crashing', 'none'],
+    events: ['warnings'],
+    previousLogs: ['found'],
+    promql: ['above', 'below'],
+    memoryTrend: ['leak'],
+  };
+  return bad[kind]?.includes(outcome) ? 'fail' : 'pass';
+}
+
+function zeroFields(kind: StepKind): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  for (const [name, type] of Object.entries(STEP_FIELDS[kind])) {
+    fields[name] = type === 'bool' ? false : type === 'string' ? '' : 0;
+  }
+  return fields;
+}
+
+function celValue(type: 'bool' | 'int' | 'double' | 'string', value: unknown): unknown {
+  if (type === 'int') return BigInt(Math.trunc(Number(value ?? 0)));
+  if (type === 'double') return Number(value ?? 0);
+  if (type === 'bool') return value === true;
+  return String(value ?? '');
+}
+
+function isTarget(value: unknown): value is Target {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Target).namespace === 'string' &&
+    typeof (value as Target).deployment === 'string'
+  );
+}
+
+function toList(value: unknown, source: string): unknown[] {
+  if (!Array.isArray(value)) {
+    throw ApplicationFailure.nonRetryable(`forEach.over ${source} is not a list`, ErrorType.INVALID_INPUT);
+  }
+  return value;
+}
+
+function stringParam(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function numberParam(value: unknown): number | undefined {
+  return typeof value === 'number' ? value : undefined;
+}
+
+function crashedContainers(pods: PodSummary[]): { pod: string; container: string }[] {
+  return pods.flatMap((pod) =>
+    pod.containers.filter((c) => c.lastTermination).map((c) => ({ pod: pod.name, container: c.name })),
+  );
+}
+
+function describeStep(step: StepDefinition, kind: StepKind): string {
+  const words: Partial<Record<StepKind, string>> = {
+    health: 'Health check',
+    pods: 'Pods',
+    events: 'Recent events',
+    previousLogs: 'Logs of crashed containers',
+    promql: 'PromQL query',
+    memoryTrend: 'Memory trend',
+    report: 'Diagnostic report',
+    restart: 'Rollout restart',
+    undo: 'Rollout undo',
+    scale: 'Scale',
+    setEnv: 'Set environment',
+    setResources: 'Set resources',
+    waitForRollout: 'Waiting for the rollout',
+    gate: 'Approval gate',
+    notify: 'Notify',
+    page: 'Page',
+    wait: 'Wait',
+    forEach: 'For each',
+  };
+  return `${words[kind] ?? kind} (${step.id})`;
+}
