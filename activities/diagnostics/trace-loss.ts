@@ -600,11 +600,11 @@ export function judgeCollectorDrops(
       ? finding(
           'collectorDrops',
           queueSetting,
-          queues.length ? 'ok' : 'unknown',
+          'ok',
           'no sending queue series',
           null,
           recommendedQueue,
-          'no exporter reports a sending queue with a capacity',
+          'no exporter in scope has a sending queue: none can fill',
         )
       : full.length > 0
         ? finding(
