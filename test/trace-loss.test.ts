@@ -201,6 +201,57 @@ describe('trace-loss judges (no bed)', () => {
     assert.match(report.verdict, /^no data/);
   });
 
+  test('collector: losses name their components, largest first, at most ten', () => {
+    const vector = (label: string, values: number[]): InstantQueryResult => ({
+      query: '',
+      resultType: 'vector',
+      series: values.map((value, i) => ({ metric: { [label]: `c${i}` }, timestamp: 0, value, text: String(value) })),
+      empty: values.length === 0,
+      warnings: [],
+    });
+    const report = judgeCollectorDrops(
+      {
+        accepted: vector('receiver', [1000]),
+        counters: {
+          otelcol_receiver_refused_spans: vector('receiver', [0]),
+          otelcol_processor_dropped_spans: vector('processor', [3.4]),
+          otelcol_exporter_send_failed_spans: vector(
+            'exporter',
+            Array.from({ length: 30 }, (_, i) => i + 10),
+          ),
+          otelcol_exporter_enqueue_failed_spans: vector('exporter', [0]),
+        },
+        queueSize: vector('exporter', [700, 900]),
+        queueCapacity: vector('exporter', [1000, 1000]),
+      },
+      { from: 0, to: 300, queueFullRatio: 0.8 },
+    );
+    const s = statuses(report.findings);
+    assert.equal(s.otelcol_receiver_refused_spans, 'ok');
+    assert.equal(s.otelcol_processor_dropped_spans, 'finding');
+    assert.equal(s.otelcol_exporter_send_failed_spans, 'finding');
+    assert.equal(s['otelcol_exporter_queue_size/otelcol_exporter_queue_capacity'], 'finding');
+    assert.equal(
+      byName(report.findings)['otelcol_exporter_queue_size/otelcol_exporter_queue_capacity']!.observed,
+      '900/1000 (c1)',
+    );
+    assert.equal(report.found, 3);
+    assert.equal(report.lostSpans, 3 + (30 * (10 + 39)) / 2);
+    assert.equal(report.components.length, 10);
+    assert.deepEqual(report.components[0], {
+      kind: 'exporter',
+      name: 'c1',
+      metric: 'otelcol_exporter_queue_size',
+      value: 900,
+    });
+    assert.deepEqual(report.components[1], {
+      kind: 'exporter',
+      name: 'c29',
+      metric: 'otelcol_exporter_send_failed_spans',
+      value: 39,
+    });
+  });
+
   test('collector queries scope every counter to the pipeline and take either metric name', () => {
     const q = collectorDropQueries({ selector: 'job="otelcol"', receivers: ['otlp/a'], exporters: ['otlp/b'] }, 120);
     assert.match(q.counters.otelcol_receiver_refused_spans, /__name__=~"otelcol_receiver_refused_spans\(_total\)\?"/);
