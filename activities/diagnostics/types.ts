@@ -234,7 +234,10 @@ export interface CollectorDropsReport {
   found: number;
   /** Spans the receivers accepted in the window (context for the losses). */
   acceptedSpans: number;
-  /** Spans refused, dropped or failed to send in the window, all counters together. */
+  /**
+   * The four counters together over the window: an upper bound, since a span whose enqueue failed
+   * and was refused back to its sender counts in both.
+   */
   lostSpans: number;
   /** The components behind the losses and the fullest queues, largest first, at most 10. */
   components: CollectorComponentFigure[];
