@@ -102,6 +102,26 @@ export const STEP_KINDS = {
       thresholdBytesPerSecond: z.number().positive().optional(),
     })
     .describe('Least-squares memory slope (the leak verdict). Outcomes: leak, steady, no-data, failed'),
+  traceSettings: z
+    .strictObject({
+      on,
+      container: z.string().optional(),
+      minSamplerRatio: z.number().min(0).max(1).optional().describe('Root-span sampling below this is a finding (0.5)'),
+    })
+    .describe(
+      "Seed 004's trace-loss checks 1-4 on the deployment's pod template: sampler, propagators, batch exporter, preStop and grace period. Outcomes: ok, findings, failed",
+    ),
+  collectorDrops: z
+    .strictObject({
+      selector: template.optional().describe('Label matchers of the collector series, e.g. job="otelcol"'),
+      receivers: z.array(z.string().min(1)).optional(),
+      processors: z.array(z.string().min(1)).optional(),
+      exporters: z.array(z.string().min(1)).optional(),
+      window: duration.optional().describe('Look-back, 5m by default'),
+    })
+    .describe(
+      "Seed 004's check 5: the collector's refused, dropped, send-failed and enqueue-failed spans and its sending queues. Outcomes: ok, findings, no-data, failed",
+    ),
   report: z
     .strictObject({ title: z.string().optional() })
     .describe(
