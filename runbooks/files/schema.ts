@@ -68,6 +68,9 @@ const mode = z
 
 const permanentOnly = z.literal('permanent').optional().describe('A restart or undo cannot be restored');
 
+/** Collector component names: a list, or a CEL list expression such as params.receivers; empty = all. */
+const componentNames = z.union([z.array(z.string().min(1)), cel]).optional();
+
 /** Each step kind: its key and the schema of its value. */
 export const STEP_KINDS = {
   // diagnostics
@@ -114,9 +117,9 @@ export const STEP_KINDS = {
   collectorDrops: z
     .strictObject({
       selector: template.optional().describe('Label matchers of the collector series, e.g. job="otelcol"'),
-      receivers: z.array(z.string().min(1)).optional(),
-      processors: z.array(z.string().min(1)).optional(),
-      exporters: z.array(z.string().min(1)).optional(),
+      receivers: componentNames.describe('Receiver names (otlp/front), or CEL (list); all by default'),
+      processors: componentNames,
+      exporters: componentNames,
       window: duration.optional().describe('Look-back, 5m by default'),
     })
     .describe(

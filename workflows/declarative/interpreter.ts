@@ -278,9 +278,9 @@ export class RunbookInterpreter {
       const drops = await tryIt('collector drop counters', () =>
         diagnostics.checkCollectorDrops({
           ...(spec.selector ? { selector: this.text(spec.selector, loop) } : {}),
-          ...(spec.receivers ? { receivers: spec.receivers } : {}),
-          ...(spec.processors ? { processors: spec.processors } : {}),
-          ...(spec.exporters ? { exporters: spec.exporters } : {}),
+          receivers: this.names(spec.receivers, loop),
+          processors: this.names(spec.processors, loop),
+          exporters: this.names(spec.exporters, loop),
           ...(spec.window ? { windowSeconds: durationMs(spec.window) / 1000 } : {}),
         }),
       );
@@ -431,6 +431,13 @@ export class RunbookInterpreter {
       );
     }
     return target;
+  }
+
+  /** Collector component names: as listed, or a CEL list expression's strings. */
+  private names(names: string[] | string | undefined, loop: Bindings): string[] {
+    if (names === undefined) return [];
+    const list = typeof names === 'string' ? toList(evaluate(names, this.bindings(loop)), names) : names;
+    return list.map(String);
   }
 
   private allowedNamespace(namespace: string): void {
