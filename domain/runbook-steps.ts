@@ -12,6 +12,8 @@ export const STEP_KIND_NAMES = [
   'previousLogs',
   'promql',
   'memoryTrend',
+  'traceSettings',
+  'collectorDrops',
   'report',
   'restart',
   'undo',
@@ -36,6 +38,8 @@ export const DIAGNOSTIC_KINDS: readonly StepKind[] = [
   'previousLogs',
   'promql',
   'memoryTrend',
+  'traceSettings',
+  'collectorDrops',
   'report',
 ];
 export const CHANGE_KINDS: readonly StepKind[] = ['restart', 'undo', 'scale', 'setEnv', 'setResources'];
@@ -57,6 +61,8 @@ export const STEP_OUTCOMES: Record<StepKind, readonly string[]> = {
   previousLogs: ['found', 'none', 'failed'],
   promql: ['above', 'below', 'ok', 'no-data', 'failed'],
   memoryTrend: ['leak', 'steady', 'no-data', 'failed'],
+  traceSettings: ['ok', 'findings', 'failed'],
+  collectorDrops: ['ok', 'findings', 'no-data', 'failed'],
   report: ['passed', 'warnings', 'failures'],
   restart: ['applied'],
   undo: ['applied'],
@@ -80,6 +86,15 @@ export const STEP_FIELDS: Record<StepKind, Record<string, 'bool' | 'int' | 'doub
   previousLogs: { count: 'int' },
   promql: { value: 'double', series: 'int' },
   memoryTrend: { bytesPerSecond: 'double' },
+  /** The bsp* fields: the value a temporary setEnv would set for that variable, '' when it is fine. */
+  traceSettings: {
+    found: 'int',
+    verdict: 'string',
+    bspMaxQueueSize: 'string',
+    bspScheduleDelay: 'string',
+    bspExportTimeout: 'string',
+  },
+  collectorDrops: { found: 'int', lostSpans: 'int', acceptedSpans: 'int', verdict: 'string' },
   report: { passed: 'int', warnings: 'int', failures: 'int', total: 'int' },
   restart: {},
   undo: {},

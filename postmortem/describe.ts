@@ -28,6 +28,7 @@ const SUMMARY_FIELDS: Partial<Record<ActivityName, string[]>> = {
   capturePreviousLogs: ['pod', 'container', 'tailLines'],
   analyzeMemoryTrend: ['selector', 'windowSeconds'],
   findAvalancheRootCauseHints: ['services'],
+  checkCollectorDrops: ['selector', 'receivers', 'exporters', 'windowSeconds'],
   postApprovalRequest: [],
 };
 

@@ -90,6 +90,8 @@ function randomStep(rng: Rng, id: string, depth: number): Record<string, unknown
     previousLogs: () => ({ lines: 50 }),
     promql: () => ({ query: 'up', above: rng.int(10) }),
     memoryTrend: () => ({ window: '10m' }),
+    traceSettings: () => ({ minSamplerRatio: rng.pick([0.5, 2, -1]) }),
+    collectorDrops: () => ({ selector: 'job="otelcol"', receivers: rng.pick([['otlp'], 'params.x', 'steps']) }),
     report: () => ({}),
     restart: () => ({}),
     undo: () => ({}),

@@ -54,7 +54,7 @@ export function createActivities(
       defaultChannel: options.slackChannel,
       log: options.log,
     }),
-    ...createDiagnosticsActivities({ prometheusUrl: env.PROMETHEUS_URL }),
+    ...createDiagnosticsActivities({ prometheusUrl: env.PROMETHEUS_URL, kubeConfig }),
     ...createPagingActivities({ routingKey: env.PAGERDUTY_ROUTING_KEY, eventsUrl: env.PAGERDUTY_EVENTS_URL }),
     ...createEmailActivities({
       ...(env.FIREBREAK_SMTP_HOST ? { smtp: smtpOptions(env) } : {}),

@@ -9,24 +9,30 @@
  * unreachable → transient; a query Prometheus rejects or missing configuration → permanent).
  *
  * Files: health.ts (HTTP checks), prometheus.ts (the Prometheus API client), analysis.ts (pure
- * statistics and thresholds), memory.ts, avalanche.ts and recovery.ts (the verdicts built on them).
+ * statistics and thresholds), memory.ts, avalanche.ts and recovery.ts (the verdicts built on them),
+ * trace-loss.ts (seed 004 chapter 1's five checks: the pod template's SDK settings and the
+ * collector's own drop counters).
  */
 import { createAvalancheHints } from './avalanche';
 import { createHealthCheck } from './health';
 import { createMemoryTrend } from './memory';
 import { createPrometheusClient, type DiagnosticsDeps } from './prometheus';
 import { createRecoveryCheck } from './recovery';
+import { createTraceLossChecks } from './trace-loss';
+import { createKubeApi } from '../kubernetes/api';
 
 export * from './types';
 export type { RecoveryCheck, RecoveryCheckInput, ServiceRecovery } from './recovery';
 export type { DiagnosticsDeps } from './prometheus';
 export { LEAK_THRESHOLD_BYTES_PER_SECOND, OTLP_METRICS, detectJump, formatBytes, leastSquares } from './analysis';
 export { createPrometheusClient, promString } from './prometheus';
+export { TRACE_LOSS_DEFAULTS, collectorDropQueries, judgeCollectorDrops, judgeTraceSettings } from './trace-loss';
 
 export function createDiagnosticsActivities(deps: DiagnosticsDeps) {
   const prometheus = createPrometheusClient(deps);
   const checkHealth = createHealthCheck(deps.fetch ?? fetch);
   const analyzeMemoryTrend = createMemoryTrend(prometheus);
+  const traceLoss = createTraceLossChecks(prometheus, deps.kubeConfig ? createKubeApi(deps.kubeConfig) : undefined);
   return {
     /**
      * GETs an HTTP endpoint and gives a verdict: healthy (2xx or `expectStatus`), unhealthy (other
@@ -64,6 +70,27 @@ export function createDiagnosticsActivities(deps: DiagnosticsDeps) {
      * values; an empty result is an answer. Changes nothing; idempotent. Timeout profile QUICK.
      */
     queryPrometheus: prometheus.queryPrometheus,
+
+    /**
+     * Seed 004 chapter 1, checks 1–4, on a Deployment's pod template: the sampler
+     * (OTEL_TRACES_SAMPLER/_ARG below `minSamplerRatio`, 0.5), propagation (OTEL_PROPAGATORS
+     * without tracecontext), the batch span processor (OTEL_BSP_MAX_QUEUE_SIZE < 4096, schedule
+     * delay > 1 s, export timeout > 5 s, OTEL_TRACES_EXPORTER=none) and graceful shutdown (a
+     * preStop hook; a grace period covering it plus one export). One finding per setting (ok,
+     * finding, or unknown when set from a reference), and `mitigationEnv`: the exporter variables a
+     * temporary setDeploymentEnv would set. Reads the Deployment only; idempotent. Timeout profile QUICK.
+     */
+    checkTraceExportSettings: traceLoss.checkTraceExportSettings,
+
+    /**
+     * Seed 004 chapter 1, check 5: the collector's own counters over the window —
+     * otelcol_receiver_refused_spans, otelcol_processor_dropped_spans,
+     * otelcol_exporter_send_failed_spans, otelcol_exporter_enqueue_failed_spans — and each sending
+     * queue's size against its capacity, scoped by a selector and the pipeline's component names.
+     * No series at all → `noData`, every finding unknown. Changes nothing; idempotent for a fixed
+     * `end`. Timeout profile QUICK.
+     */
+    checkCollectorDrops: traceLoss.checkCollectorDrops,
   };
 }
 

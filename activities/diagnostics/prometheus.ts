@@ -3,6 +3,7 @@
  * the catalogue (unreachable or 5xx → transient; a query it rejects → INVALID_INPUT; no
  * PROMETHEUS_URL or not the Prometheus API → NOT_CONFIGURED), plus PromQL quoting.
  */
+import type { KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType } from '../../common/errors';
 import { describeFetchError } from './health';
@@ -14,6 +15,8 @@ export interface DiagnosticsDeps {
   fetch?: typeof fetch;
   /** Per-request timeout for Prometheus calls; the query itself is given one second less. */
   prometheusTimeoutMs?: number;
+  /** For the checks that read a Deployment's pod template (checkTraceExportSettings); NOT_CONFIGURED without. */
+  kubeConfig?: KubeConfig;
 }
 
 const DEFAULT_PROMETHEUS_TIMEOUT_MS = 15_000;

@@ -151,3 +151,97 @@ export interface AvalancheHints {
   hints: string[];
   verdict: string;
 }
+
+/** The five checks of seed 004 chapter 1 for a service whose traces go missing. */
+export const TRACE_LOSS_CHECKS = ['sampler', 'propagation', 'batchExporter', 'shutdown', 'collectorDrops'] as const;
+export type TraceLossCheck = (typeof TRACE_LOSS_CHECKS)[number];
+
+/**
+ * One setting or counter judged. `unknown` when it cannot be judged from here (a variable set
+ * from a Secret/ConfigMap reference, a remote sampler, a collector Prometheus has no series of).
+ */
+export interface TraceLossFinding {
+  check: TraceLossCheck;
+  /** The env variable, pod-spec field or collector metric judged, e.g. `OTEL_BSP_MAX_QUEUE_SIZE`. */
+  setting: string;
+  status: 'ok' | 'finding' | 'unknown';
+  /** What is there, as text (`unset (SDK default 2048)`); at most 120 characters. */
+  observed: string;
+  /** The figure behind `observed` when there is one (a ratio, a count, milliseconds, seconds). */
+  value: number | null;
+  recommended: string;
+  message: string;
+}
+
+export interface TraceSettingsInput {
+  namespace: string;
+  deployment: string;
+  /** The container running the instrumented process; kubectl's default container otherwise. */
+  container?: string;
+  /** Root-span sampling below this ratio is a finding; seed 004 suggests 0.5 in production. */
+  minSamplerRatio?: number;
+  /** OTEL_BSP_MAX_QUEUE_SIZE below this is a finding (seed 004: 4096). */
+  minQueueSize?: number;
+  /** OTEL_BSP_SCHEDULE_DELAY above this is a finding (seed 004: 1 s). */
+  maxScheduleDelayMs?: number;
+  /** OTEL_BSP_EXPORT_TIMEOUT above this is a finding (seed 004: 5 s). */
+  maxExportTimeoutMs?: number;
+}
+
+export interface TraceSettingsReport {
+  namespace: string;
+  deployment: string;
+  container: string;
+  /** Checks sampler, propagation, batchExporter and shutdown, one entry per setting, in that order. */
+  findings: TraceLossFinding[];
+  /** How many entries have status `finding`. */
+  found: number;
+  /**
+   * The batch exporter variables a temporary mitigation would set (setDeploymentEnv), only those
+   * found wanting, at the recommended values; empty when the exporter settings are fine.
+   */
+  mitigationEnv: Record<string, string>;
+  verdict: string;
+}
+
+export interface CollectorDropsInput {
+  /** Label matchers every collector series must carry, e.g. `job="otelcol"` or `namespace="observability"`. */
+  selector?: string;
+  /** Receiver, exporter and processor names (`otlp/dropping`) the service's spans pass; all by default. */
+  receivers?: string[];
+  exporters?: string[];
+  processors?: string[];
+  /** Look-back; 300 s (5m) by default, at most a day. */
+  windowSeconds?: number;
+  end?: PromTime;
+  /** A sending queue at or above this share of its capacity is a finding; 0.8 by default. */
+  queueFullRatio?: number;
+}
+
+export interface CollectorComponentFigure {
+  /** `receiver`, `exporter` or `processor`. */
+  kind: string;
+  name: string;
+  metric: string;
+  value: number;
+}
+
+export interface CollectorDropsReport {
+  from: string;
+  to: string;
+  /** One entry per counter and one for the sending queues (check `collectorDrops`). */
+  findings: TraceLossFinding[];
+  found: number;
+  /** Spans the receivers accepted in the window (context for the losses). */
+  acceptedSpans: number;
+  /**
+   * The four counters together over the window: an upper bound, since a span whose enqueue failed
+   * and was refused back to its sender counts in both.
+   */
+  lostSpans: number;
+  /** The components behind the losses and the fullest queues, largest first, at most 10. */
+  components: CollectorComponentFigure[];
+  /** No collector series matched at all: nothing says spans are lost, nothing says they are not. */
+  noData: boolean;
+  verdict: string;
+}

@@ -68,6 +68,9 @@ const mode = z
 
 const permanentOnly = z.literal('permanent').optional().describe('A restart or undo cannot be restored');
 
+/** Collector component names: a list, or a CEL list expression such as params.receivers; empty = all. */
+const componentNames = z.union([z.array(z.string().min(1)), cel]).optional();
+
 /** Each step kind: its key and the schema of its value. */
 export const STEP_KINDS = {
   // diagnostics
@@ -102,6 +105,26 @@ export const STEP_KINDS = {
       thresholdBytesPerSecond: z.number().positive().optional(),
     })
     .describe('Least-squares memory slope (the leak verdict). Outcomes: leak, steady, no-data, failed'),
+  traceSettings: z
+    .strictObject({
+      on,
+      container: z.string().optional(),
+      minSamplerRatio: z.number().min(0).max(1).optional().describe('Root-span sampling below this is a finding (0.5)'),
+    })
+    .describe(
+      "Seed 004's trace-loss checks 1-4 on the deployment's pod template: sampler, propagators, batch exporter, preStop and grace period. Outcomes: ok, findings, failed",
+    ),
+  collectorDrops: z
+    .strictObject({
+      selector: template.optional().describe('Label matchers of the collector series, e.g. job="otelcol"'),
+      receivers: componentNames.describe('Receiver names (otlp/front), or CEL (list); all by default'),
+      processors: componentNames,
+      exporters: componentNames,
+      window: duration.optional().describe('Look-back, 5m by default'),
+    })
+    .describe(
+      "Seed 004's check 5: the collector's refused, dropped, send-failed and enqueue-failed spans and its sending queues. Outcomes: ok, findings, no-data, failed",
+    ),
   report: z
     .strictObject({ title: z.string().optional() })
     .describe(

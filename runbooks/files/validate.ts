@@ -429,6 +429,13 @@ class Semantics {
     if ('events' in step) templ(step.events.namespace, [...path, 'events', 'namespace']);
     if ('promql' in step) templ(step.promql.query, [...path, 'promql', 'query']);
     if ('memoryTrend' in step) templ(step.memoryTrend.query, [...path, 'memoryTrend', 'query']);
+    if ('collectorDrops' in step) {
+      templ(step.collectorDrops.selector, [...path, 'collectorDrops', 'selector']);
+      for (const kind of ['receivers', 'processors', 'exporters'] as const) {
+        const names = step.collectorDrops[kind];
+        if (typeof names === 'string') expect(names, [...path, 'collectorDrops', kind], 'list');
+      }
+    }
     if ('gate' in step) templ(step.gate.prompt, [...path, 'gate', 'prompt']);
     if ('notify' in step) templ(step.notify, [...path, 'notify']);
     if ('page' in step) templ(step.page, [...path, 'page']);

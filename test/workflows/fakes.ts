@@ -11,6 +11,7 @@ import type { OomKill, PodSummary, RevisionInfo } from '../../activities/kuberne
 import { ErrorType } from '../../common/errors';
 import { CLUSTER_CHANGES } from '../../postmortem/activity-names';
 import { createHoldActivities } from '../../activities/hold';
+import { judgeCollectorDrops, judgeTraceSettings } from '../../activities/diagnostics';
 
 export interface Call {
   name: ActivityName;
@@ -39,6 +40,8 @@ export interface Scenario {
   prometheus: boolean;
   /** queryPrometheus answers: each query's series values (absent = no data). */
   promql?: Record<string, number[]>;
+  /** Spans the collector failed to send in checkCollectorDrops' window (0: a healthy collector). */
+  collectorSendFailedSpans: number;
 }
 
 const CONTAINER = 'app';
@@ -91,6 +94,7 @@ export class FakeWorld {
       heapProfileExitCode: 0,
       hold: new Set(),
       prometheus: true,
+      collectorSendFailedSpans: 0,
       ...scenario,
     };
   }
@@ -444,6 +448,53 @@ function fakeActivities(world: FakeWorld): FirebreakActivities {
         hints: [`${first} degraded first`],
         verdict: `${first} degraded first, 2 min before the others`,
       };
+    },
+    async checkTraceExportSettings(input) {
+      await world.enter('checkTraceExportSettings', input);
+      const container = input.container ?? CONTAINER;
+      const env = world.deployment(input.namespace, input.deployment).env[container] ?? {};
+      // The real judge over the model's env: a fake setDeploymentEnv mitigation shows in the next check.
+      return judgeTraceSettings(
+        {
+          spec: {
+            selector: {},
+            template: {
+              spec: {
+                containers: [{ name: container, env: Object.entries(env).map(([name, value]) => ({ name, value })) }],
+              },
+            },
+          },
+        },
+        input,
+      );
+    },
+    async checkCollectorDrops(input) {
+      await world.enter('checkCollectorDrops', input);
+      if (!world.scenario.prometheus)
+        throw ApplicationFailure.nonRetryable('PROMETHEUS_URL is not set', ErrorType.NOT_CONFIGURED);
+      const vector = (query: string, values: Array<[Record<string, string>, number]>) => ({
+        query,
+        resultType: 'vector' as const,
+        series: values.map(([metric, value]) => ({ metric, timestamp: 1767225600, value, text: String(value) })),
+        empty: values.length === 0,
+        warnings: [],
+      });
+      const failed = world.scenario.collectorSendFailedSpans;
+      const exporter = { exporter: 'otlp' };
+      return judgeCollectorDrops(
+        {
+          accepted: vector('accepted', [[{ receiver: 'otlp' }, 1000]]),
+          counters: {
+            otelcol_receiver_refused_spans: vector('refused', [[{ receiver: 'otlp' }, 0]]),
+            otelcol_processor_dropped_spans: vector('dropped', []),
+            otelcol_exporter_send_failed_spans: vector('send_failed', [[exporter, failed]]),
+            otelcol_exporter_enqueue_failed_spans: vector('enqueue_failed', [[exporter, 0]]),
+          },
+          queueSize: vector('queue', [[exporter, failed > 0 ? 1000 : 10]]),
+          queueCapacity: vector('capacity', [[exporter, 1000]]),
+        },
+        { from: 1767225300, to: 1767225600, queueFullRatio: input.queueFullRatio ?? 0.8 },
+      );
     },
 
     // ---- Paging

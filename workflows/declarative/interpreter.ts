@@ -7,6 +7,7 @@
  * never from a file, and CEL is evaluated in the sandbox.
  */
 import { ApplicationFailure, sleep } from '@temporalio/workflow';
+import type { TraceLossFinding } from '../../activities/diagnostics/types';
 import type { PodSummary } from '../../activities/kubernetes';
 import { ErrorType } from '../../common/errors';
 import { formatTarget } from '../../common/ids';
@@ -244,6 +245,60 @@ export class RunbookInterpreter {
       const outcome = trend.noData ? 'no-data' : trend.leak ? 'leak' : 'steady';
       return { outcome, fields: { bytesPerSecond: trend.slopeBytesPerSecond, verdict: trend.verdict } };
     }
+    if ('traceSettings' in step) {
+      const target = this.target(step.traceSettings.on, loop);
+      const { container, minSamplerRatio } = step.traceSettings;
+      const settings = await tryIt('trace export settings', () =>
+        diagnostics.checkTraceExportSettings({
+          ...target,
+          ...(container ? { container } : {}),
+          ...(minSamplerRatio !== undefined ? { minSamplerRatio } : {}),
+        }),
+      );
+      if (!settings) return { outcome: 'failed' };
+      // Each finding is reported, with what was seen and what seed 004 recommends.
+      incident.note('diagnostic', `Trace settings: ${settings.verdict}\n${findingLines(settings.findings)}`, {
+        findings: settings.found,
+        mitigationEnv: settings.mitigationEnv,
+      });
+      const env = settings.mitigationEnv;
+      return {
+        outcome: settings.found > 0 ? 'findings' : 'ok',
+        fields: {
+          found: settings.found,
+          verdict: settings.verdict,
+          bspMaxQueueSize: env.OTEL_BSP_MAX_QUEUE_SIZE ?? '',
+          bspScheduleDelay: env.OTEL_BSP_SCHEDULE_DELAY ?? '',
+          bspExportTimeout: env.OTEL_BSP_EXPORT_TIMEOUT ?? '',
+        },
+      };
+    }
+    if ('collectorDrops' in step) {
+      const spec = step.collectorDrops;
+      const drops = await tryIt('collector drop counters', () =>
+        diagnostics.checkCollectorDrops({
+          ...(spec.selector ? { selector: this.text(spec.selector, loop) } : {}),
+          receivers: this.names(spec.receivers, loop),
+          processors: this.names(spec.processors, loop),
+          exporters: this.names(spec.exporters, loop),
+          ...(spec.window ? { windowSeconds: durationMs(spec.window) / 1000 } : {}),
+        }),
+      );
+      if (!drops) return { outcome: 'failed' };
+      incident.note('diagnostic', `Collector: ${drops.verdict}\n${findingLines(drops.findings)}`, {
+        findings: drops.found,
+        lostSpans: drops.lostSpans,
+      });
+      return {
+        outcome: drops.noData ? 'no-data' : drops.found > 0 ? 'findings' : 'ok',
+        fields: {
+          found: drops.found,
+          lostSpans: drops.lostSpans,
+          acceptedSpans: drops.acceptedSpans,
+          verdict: drops.verdict,
+        },
+      };
+    }
     if ('report' in step) return this.report(step.report.title);
     throw ApplicationFailure.nonRetryable(`step ${step.id}: unknown diagnostic ${kind}`, ErrorType.INVALID_INPUT);
   }
@@ -376,6 +431,13 @@ export class RunbookInterpreter {
       );
     }
     return target;
+  }
+
+  /** Collector component names: as listed, or a CEL list expression's strings. */
+  private names(names: string[] | string | undefined, loop: Bindings): string[] {
+    if (names === undefined) return [];
+    const list = typeof names === 'string' ? toList(evaluate(names, this.bindings(loop)), names) : names;
+    return list.map(String);
   }
 
   private allowedNamespace(namespace: string): void {
@@ -528,8 +590,21 @@ function judge(kind: StepKind, outcome: string): 'pass' | 'warn' | 'fail' {
     previousLogs: ['found'],
     promql: ['above', 'below'],
     memoryTrend: ['leak'],
+    traceSettings: ['findings'],
+    collectorDrops: ['findings'],
   };
   return bad[kind]?.includes(outcome) ? 'fail' : 'pass';
+}
+
+/** One line per trace-loss setting judged: FINDING/ok/unknown, what is there, what is recommended. */
+function findingLines(findings: TraceLossFinding[]): string {
+  return findings
+    .map((f) =>
+      f.status === 'ok'
+        ? `ok ${f.setting}: ${f.observed}`
+        : `${f.status === 'finding' ? 'FINDING' : 'UNKNOWN'} ${f.check} ${f.setting}: ${f.observed} (recommended ${f.recommended}) — ${f.message}`,
+    )
+    .join('\n');
 }
 
 function zeroFields(kind: StepKind): Record<string, unknown> {
@@ -585,6 +660,8 @@ function describeStep(step: StepDefinition, kind: StepKind): string {
     previousLogs: 'Logs of crashed containers',
     promql: 'PromQL query',
     memoryTrend: 'Memory trend',
+    traceSettings: 'Trace export settings',
+    collectorDrops: 'Collector drop counters',
     report: 'Diagnostic report',
     restart: 'Rollout restart',
     undo: 'Rollout undo',
