@@ -27,10 +27,13 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 /**
- * The pid of the Temporal dev server listening on `address` (its `--port`), found in /proc; undefined
- * when it is not a local process (another machine, or not Linux).
+ * The pid of the Temporal server at `address`: the bed's (FIREBREAK_TEST_TEMPORAL_PID, the dev
+ * server or the cluster on PostgreSQL), else a dev server listening there (its `--port`), found in
+ * /proc; undefined when it is not a local process (another machine, or not Linux).
  */
 export async function temporalServerPid(address: string): Promise<number | undefined> {
+  const bedPid = process.env.FIREBREAK_TEST_TEMPORAL_PID;
+  if (bedPid && address === process.env.FIREBREAK_TEST_TEMPORAL_ADDRESS) return Number(bedPid);
   const { readdir, readFile } = await import('node:fs/promises');
   const port = address.split(':').at(-1);
   const entries = await readdir('/proc').catch(() => [] as string[]);

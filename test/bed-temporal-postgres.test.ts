@@ -42,7 +42,7 @@ describe('Temporal on PostgreSQL', { skip: bed ? false : 'needs the temporal-pos
     assert.doesNotMatch(stdout, /error|warning/);
   });
 
-  test('prepareNamespace registers the search attributes; a workflow using them completes', async (t) => {
+  test('prepareNamespace registers the search attributes, usable at once; a workflow using them completes', async () => {
     const connection = await Connection.connect({ address: bed!.address });
     const worker = await runTestWorker({ address: bed!.address, workflowsPath: SMOKE_WORKFLOWS, activities: { echo } });
     try {
@@ -54,30 +54,14 @@ describe('Temporal on PostgreSQL', { skip: bed ? false : 'needs the temporal-pos
 
       const client = new Client({ connection, namespace: 'default' });
       const workflowId = `pg-smoke-${randomUUID()}`;
-      // A real cluster's caches learn new search attributes eventually, not at once: measure it.
-      const t0 = Date.now();
-      let handle;
-      let firstRefusal = '';
-      for (;;) {
-        try {
-          handle = await client.workflow.start('smokeWorkflow', {
-            taskQueue: worker.taskQueue,
-            workflowId,
-            args: ['on postgres'],
-            typedSearchAttributes: [{ key: runbookKey, value: 'bed-smoke' }],
-          });
-          break;
-        } catch (err) {
-          if (Date.now() - t0 > 30_000) throw err;
-          const cause = (err as Error).cause as Error | undefined;
-          firstRefusal ||= `${(err as Error).message}${cause ? `: ${cause.message}` : ''}`;
-          await new Promise((resolve) => setTimeout(resolve, 500));
-        }
-      }
-      t.diagnostic(
-        `start with Firebreak search attributes accepted ${Date.now() - t0} ms after prepareNamespace` +
-          (firstRefusal ? `; refused before with: ${firstRefusal}` : ''),
-      );
+      // A real cluster's caches learn new search attributes a second or two late; prepareNamespace
+      // returns only once the frontend accepts them, so the first start that uses them is not refused.
+      const handle = await client.workflow.start('smokeWorkflow', {
+        taskQueue: worker.taskQueue,
+        workflowId,
+        args: ['on postgres'],
+        typedSearchAttributes: [{ key: runbookKey, value: 'bed-smoke' }],
+      });
       assert.equal(await handle.result(), 'workflow saw: ON POSTGRES');
 
       // Visibility lives in PostgreSQL too: the run is found by a Firebreak search attribute.

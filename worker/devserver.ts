@@ -185,6 +185,7 @@ export async function prepareNamespace(
       });
       log(`Registered search attributes: ${missing.map((key) => key.name).join(', ')}`);
     }
+    await searchAttributesUsable(connection, namespace, log);
     const described = await connection.workflowService.describeNamespace({ namespace });
     const currentSeconds = Number(described.config?.workflowExecutionRetentionTtl?.seconds ?? 0);
     const wantedSeconds = retentionDays * 24 * 3600;
@@ -197,6 +198,37 @@ export async function prepareNamespace(
     }
   } finally {
     if (typeof address === 'string') await connection.close();
+  }
+}
+
+/**
+ * Waits until the frontend accepts a query naming every Firebreak search attribute. A real
+ * cluster (PostgreSQL, Elasticsearch) learns attributes added a moment ago — by this start or by
+ * another replica's — through its namespace cache, a second or two later; until then a start that
+ * sets them is refused ("no mapping defined for search attribute"), so the first webhook would
+ * fail. The dev server answers at once.
+ */
+async function searchAttributesUsable(
+  connection: Connection,
+  namespace: string,
+  log: (line: string) => void,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const query = FIREBREAK_SEARCH_ATTRIBUTES.map((key) => `${key.name} = ''`).join(' AND ');
+  const started = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await connection.workflowService.countWorkflowExecutions({ namespace, query });
+      if (attempt > 1) log(`Search attributes usable after ${Date.now() - started} ms`);
+      return;
+    } catch (err) {
+      if (Date.now() - started > timeoutMs) {
+        throw new Error(`the search attributes are registered but not usable in ${namespace} after ${timeoutMs} ms`, {
+          cause: err,
+        });
+      }
+      await sleep(250);
+    }
   }
 }
 

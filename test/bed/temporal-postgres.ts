@@ -10,6 +10,7 @@
  *   FIREBREAK_TEST_TEMPORAL_PG_ADDRESS      frontend host:port
  *   FIREBREAK_TEST_TEMPORAL_PG_NAMESPACE    the registered namespace (default)
  *   FIREBREAK_TEST_TEMPORAL_PG_METRICS_URL  the server's Prometheus endpoint (also scraped by the bed's Prometheus)
+ *   FIREBREAK_TEST_TEMPORAL_PG_PID          the server's process (a benchmark reads its CPU time)
  *   FIREBREAK_TEST_POSTGRES_URL             postgresql://user:password@host:port, a superuser
  *   FIREBREAK_TEST_TEMPORAL_SERVER_DIR      the build (bin/, schema/), for a test's own server
  *   FIREBREAK_TEST_TEMPORAL_PG_LOGS         the server's and PostgreSQL's logs
@@ -246,6 +247,7 @@ export async function startTemporalPostgres(opts: BedOptions): Promise<BedCompon
         FIREBREAK_TEST_TEMPORAL_PG_ADDRESS: config.address,
         FIREBREAK_TEST_TEMPORAL_PG_NAMESPACE: 'default',
         FIREBREAK_TEST_TEMPORAL_PG_METRICS_URL: config.metricsUrl,
+        FIREBREAK_TEST_TEMPORAL_PG_PID: String(running.process.pid),
         FIREBREAK_TEST_POSTGRES_URL: postgresUrl(pg),
         FIREBREAK_TEST_TEMPORAL_SERVER_DIR: serverDir,
         FIREBREAK_TEST_TEMPORAL_PG_LOGS: opts.workDir,

@@ -2,7 +2,7 @@
  * Test-bed component: one real Temporal dev server (the same binary and set-up `firebreak start`
  * uses) for the whole test run.
  */
-import { startDevServer } from '../../worker/devserver';
+import { prepareNamespace, startDevServer } from '../../worker/devserver';
 import { freePort } from './ports';
 
 export async function startTemporal(opts: { workDir: string; log: (msg: string) => void }) {
@@ -20,6 +20,8 @@ export async function startTemporal(opts: { workDir: string; log: (msg: string) 
       FIREBREAK_TEST_TEMPORAL_ADDRESS: server.address,
       FIREBREAK_TEST_TEMPORAL_NAMESPACE: server.namespace,
       FIREBREAK_TEST_TEMPORAL_UI: server.uiUrl,
+      FIREBREAK_TEST_TEMPORAL_PID: String(server.process.pid),
+      FIREBREAK_TEST_TEMPORAL_KIND: 'dev',
     },
     stop: () => server.stop(),
   };
@@ -29,9 +31,15 @@ export async function startTemporal(opts: { workDir: string; log: (msg: string) 
  * For scripts that run inside `npm test`/`npm run bench` or alone (benchmarks, fixture
  * recording): uses the bed's server when FIREBREAK_TEST_TEMPORAL_ADDRESS is set, otherwise starts
  * one in a temporary directory and points the environment at it. `stop()` undoes what it started.
+ * The bed's server is prepared the way `firebreak start` prepares an external cluster
+ * (prepareNamespace: idempotent), since on the cluster on PostgreSQL nothing else may have yet.
  */
 export async function ensureTemporal(log: (msg: string) => void): Promise<{ stop(): Promise<void> }> {
-  if (process.env.FIREBREAK_TEST_TEMPORAL_ADDRESS) return { stop: async () => undefined };
+  const address = process.env.FIREBREAK_TEST_TEMPORAL_ADDRESS;
+  if (address) {
+    await prepareNamespace(address, process.env.FIREBREAK_TEST_TEMPORAL_NAMESPACE ?? 'default', log);
+    return { stop: async () => undefined };
+  }
   const { mkdtemp, rm } = await import('node:fs/promises');
   const { tmpdir } = await import('node:os');
   const path = await import('node:path');

@@ -1,45 +1,51 @@
 /**
- * Chaos on the server side: the Temporal dev server SIGKILLed while an incident waits at its
- * approval gate, and started again on the same SQLite file and port. The incident started from
- * the CLI must survive with its history, take the approval given after the restart, restart the
- * deployment exactly once and export a complete postmortem.
+ * Chaos on the server side: the Temporal server SIGKILLed while an incident waits at its approval
+ * gate, and started again on the same database and address. The server is of the bed's kind
+ * (test/bed/own-temporal.ts): the dev server on its SQLite file, or — with `npm test -- --temporal
+ * postgres` — the server built from its Go module on PostgreSQL, whose search attributes only the
+ * engine's own start-up registers. The incident started from the CLI must survive with its
+ * history, take the approval given after the restart, restart the deployment exactly once and
+ * export a complete postmortem.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { incidentWorkflowId } from '../../common/ids';
-import { startDevServer, type DevServer } from '../../worker/devserver';
-import { freePort } from '../bed/ports';
+import { FIREBREAK_SEARCH_ATTRIBUTES } from '../../common/search-attributes';
+import { bedTemporalKind, customSearchAttributes, startOwnTemporal, type OwnTemporal } from '../bed/own-temporal';
 import { clusterChanges, eventually, restartedAt, SKIP_WITHOUT_E2E_BED, World } from './harness';
 
-describe('Temporal dev server killed mid-incident', { skip: SKIP_WITHOUT_E2E_BED }, () => {
+const KIND = bedTemporalKind() === 'postgres' ? 'on PostgreSQL' : 'dev server';
+
+describe(`Temporal server (${KIND}) killed mid-incident`, { skip: SKIP_WITHOUT_E2E_BED }, () => {
   let world: World;
-  let server: DevServer;
-  let dataDir: string;
-  let port: number;
-  let uiPort: number;
-  const quiet = () => undefined;
+  let server: OwnTemporal;
+  let attributesBefore: string[];
 
   before(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'firebreak-e2e-server-'));
-    [port, uiPort] = [await freePort(), await freePort()];
-    server = await startDevServer({ dataDir, port, uiPort, log: quiet });
+    server = await startOwnTemporal();
+    attributesBefore = await customSearchAttributes(server.address);
     world = await World.create({ name: 'server', temporalAddress: server.address });
   });
 
   after(async () => {
     await world?.close();
     await server?.stop();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
   test('CLI run → gate pending → server SIGKILL + restart on the same database → CLI approve → restart once', async (t) => {
     const t0 = Date.now();
     const mark = (what: string) => t.diagnostic(`${what} at +${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const ns = world.namespace;
+    const firebreakAttributes = FIREBREAK_SEARCH_ATTRIBUTES.map((key) => key.name);
+    if (server.kind === 'postgres') {
+      // A new external cluster: nobody registered Firebreak's search attributes but `firebreak start`.
+      assert.deepEqual(
+        attributesBefore.filter((name) => firebreakAttributes.includes(name)),
+        [],
+      );
+    }
+    const attributes = await customSearchAttributes(server.address);
+    for (const name of firebreakAttributes) assert.ok(attributes.includes(name), `${name} registered`);
     await world.cluster.deploy(ns, 'svc', { replicas: 1 });
     const started = await world.cliOk(['run', 'p0', '--target', `${ns}/svc`, '--severity', 'P1', '--no-wait'], 'carol');
     const workflowId = incidentWorkflowId('p0-response', { namespace: ns, deployment: 'svc' });
@@ -51,15 +57,14 @@ describe('Temporal dev server killed mid-incident', { skip: SKIP_WITHOUT_E2E_BED
     const timelineBefore = before.timeline.length;
 
     mark('gate pending');
-    server.process.kill('SIGKILL');
-    await once(server.process, 'exit');
+    await server.kill();
     await assert.rejects(
       world.client.withDeadline(Date.now() + 2_000, () => world.record(workflowId)),
       'the server is really gone',
     );
     mark('server gone');
-    server = await startDevServer({ dataDir, port, uiPort, log: quiet });
-    mark('server restarted');
+    await server.restart();
+    mark(`${server.describe} restarted`);
 
     // Nothing lost: the same incident, its timeline and its pending gate, from the same database.
     const after = await world.waitFor(workflowId, 'the incident back after the restart', (r) =>
