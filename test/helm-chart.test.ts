@@ -206,20 +206,21 @@ describe('the Helm chart', () => {
       }
       assert.ok(token, "the ingress's token Secret was filled");
       // The worker's account may patch Deployments in the target namespace and nothing cluster-wide.
-      const can = async (verb: string, resource: string, ns: string) =>
+      const can = async (verb: string, resource: string, ns: string, subresource?: string) =>
         (
           await kubectl([
             'auth',
             'can-i',
             verb,
             resource,
+            ...(subresource ? [`--subresource=${subresource}`] : []),
             '-n',
             ns,
             `--as=system:serviceaccount:${namespace}:${release}`,
           ])
         ).stdout.trim();
       assert.equal(await can('patch', 'deployments.apps', target), 'yes');
-      assert.equal(await can('create', 'pods/exec', target), 'yes');
+      assert.equal(await can('create', 'pods', target, 'exec'), 'yes');
       assert.equal(await can('patch', 'deployments.apps', namespace), 'no');
       const rollout = await kubectl(['-n', namespace, 'rollout', 'status', `deployment/${release}`, '--timeout=60s']);
       assert.equal(rollout.code, 0, rollout.stderr);

@@ -97,13 +97,18 @@ test('the embedded server SIGKILLed under an alert burst is restarted on the sam
 
   // /healthz watched all along: it must say what is happening while the server is away.
   const states = new Set<string>();
+  const samples: string[] = [];
   let watching = true;
   let healthyAgainAt: number | undefined;
   let killedAt: number | undefined;
   const watcher = (async () => {
     while (watching) {
+      const asked = Date.now();
       const answer = await health(url);
       if (answer.body?.temporal.state) states.add(`${answer.status}:${answer.body.temporal.state}`);
+      if (killedAt && samples.length < 40) {
+        samples.push(`${asked - killedAt}+${Date.now() - asked}ms:${answer.status}:${answer.body?.temporal.state}`);
+      }
       if (killedAt && !healthyAgainAt && answer.status === 200) healthyAgainAt = Date.now();
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
@@ -152,6 +157,14 @@ test('the embedded server SIGKILLed under an alert burst is restarted on the sam
   t.diagnostic(figures);
   console.log(`[start-supervision] ${figures}`);
 
+  t.diagnostic(`healthz samples after the kill: ${samples.join(' ')}`);
+  t.diagnostic(
+    started
+      .output()
+      .split('\n')
+      .filter((line) => /devserver-supervisor/.test(line))
+      .join('\n'),
+  );
   assert.ok(webhookRecovery <= 15, `webhooks answered 2xx again within 15 s (${webhookRecovery} s)`);
   assert.ok(healthRecovery <= 15, `/healthz 200 again within 15 s (${healthRecovery} s)`);
   assert.ok(states.has('503:restarting'), `/healthz said restarting while the server was away: ${[...states]}`);
@@ -230,6 +243,7 @@ test('a worker whose cluster is gone for good exits 1 after FIREBREAK_TEMPORAL_L
   const killedAt = Date.now();
   const code = await exitWithin(started, 45_000);
   t.diagnostic(`exited ${code} ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the cluster went away`);
+  t.diagnostic(started.output().split('\n').slice(-6).join('\n'));
   assert.equal(code, 1, started.output());
   assert.match(started.output(), /the worker could not reach Temporal at 127\.0\.0\.1:\d+ for \d+ s/);
 });

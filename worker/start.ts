@@ -55,7 +55,7 @@ const DEV_SERVER_RESTART_WINDOW_MS = 10 * 60_000;
 const FAILED_STOP_MS = 15_000;
 
 /** How often the worker's connection is checked for FIREBREAK_TEMPORAL_LOST_SECONDS. */
-const CONNECTION_CHECK_INTERVAL_MS = 2_500;
+const CONNECTION_CHECK_INTERVAL_MS = 1_000;
 
 /**
  * Checks a connection every few seconds; `lost` rejects once it has failed every check for
@@ -71,21 +71,27 @@ function watchConnection(options: {
   let reject!: (err: Error) => void;
   const lost = new Promise<never>((_resolve, rejectLost) => (reject = rejectLost));
   lost.catch(() => undefined);
-  let checking = false;
+  const failing = (since: number) => {
+    failingSince ??= since;
+    const down = Date.now() - failingSince;
+    if (down >= options.lostAfterMs) reject(new Error(options.describe(Math.round(down / 1000))));
+  };
+  // The worker's native connection retries a call against a dead server for many seconds and ignores
+  // an abort signal: a check still pending after the timeout counts as failing from when it began.
+  let pendingSince: number | undefined;
   const timer = setInterval(() => {
-    if (checking) return;
-    checking = true;
+    if (pendingSince !== undefined) {
+      if (Date.now() - pendingSince >= HEALTH_CHECK_TIMEOUT_MS) failing(pendingSince);
+      return;
+    }
+    const began = (pendingSince = Date.now());
     options
       .check()
       .then(
         () => (failingSince = undefined),
-        () => {
-          failingSince ??= Date.now();
-          const down = Date.now() - failingSince;
-          if (down >= options.lostAfterMs) reject(new Error(options.describe(Math.round(down / 1000))));
-        },
+        () => failing(began),
       )
-      .finally(() => (checking = false));
+      .finally(() => (pendingSince = undefined));
   }, CONNECTION_CHECK_INTERVAL_MS);
   timer.unref();
   return { lost, stop: () => clearInterval(timer) };
@@ -220,12 +226,19 @@ export async function startFirebreak(
 
     const health = async (): Promise<HealthReport> => {
       let temporalError: string | undefined;
-      try {
-        await connection.withAbortSignal(AbortSignal.timeout(HEALTH_CHECK_TIMEOUT_MS), () =>
-          connection.healthService.check({}),
-        );
-      } catch (err) {
-        temporalError = (err as Error).message;
+      // While the embedded server is being started again the engine is down, whatever a retried
+      // check would say once the server is back: say so at once.
+      const supervision = devServer?.health();
+      if (supervision && supervision.state !== 'running') {
+        temporalError = `the embedded Temporal server is ${supervision.state} (restart ${supervision.restarts})`;
+      } else {
+        try {
+          await connection.withAbortSignal(AbortSignal.timeout(HEALTH_CHECK_TIMEOUT_MS), () =>
+            connection.healthService.check({}),
+          );
+        } catch (err) {
+          temporalError = (err as Error).message;
+        }
       }
       const workerState = fleet.state();
       const ok = !temporalError && workerState === 'RUNNING';
@@ -241,7 +254,7 @@ export async function startFirebreak(
           namespace: env.TEMPORAL_NAMESPACE,
           error: temporalError,
           // The embedded server's supervision: `restarting` while it is being started again.
-          ...(devServer ? devServer.health() : {}),
+          ...supervision,
         },
         worker: { ok: workerState === 'RUNNING', state: workerState, taskQueue: env.FIREBREAK_TASK_QUEUE },
         builds: fleet.report(),
