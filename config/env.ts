@@ -75,6 +75,26 @@ export const envSchema = z
      * loses nothing to a process crash; `full` also survives a power loss, at an fsync per commit.
      */
     FIREBREAK_TEMPORAL_SQLITE_SYNC: z.enum(['normal', 'full']).default('normal'),
+    /**
+     * Restarts of the embedded dev server `firebreak start` makes within 10 minutes when it stops on
+     * its own (killed, crashed); one more and `firebreak start` exits 1 for its own supervisor to restart it.
+     */
+    FIREBREAK_TEMPORAL_MAX_RESTARTS: z.coerce
+      .number({ error: 'must be a number of restarts' })
+      .int('must be a whole number')
+      .min(0, 'must be between 0 and 100')
+      .max(100, 'must be between 0 and 100')
+      .default(5),
+    /**
+     * How long Temporal may stay unreachable from the worker before `firebreak start` gives up and
+     * exits 1 (a cluster gone for good; an outer supervisor restarts the process and it reconnects).
+     */
+    FIREBREAK_TEMPORAL_LOST_SECONDS: z.coerce
+      .number({ error: 'must be a number of seconds' })
+      .int('must be a whole number of seconds')
+      .min(5, 'must be between 5 and 86400')
+      .max(86_400, 'must be between 5 and 86400')
+      .default(120),
     FIREBREAK_CONFIG: optionalText,
     /** A directory of runbook files (docs/runbooks.md); must exist when set. */
     FIREBREAK_RUNBOOKS_DIR: optionalText,

@@ -26,7 +26,16 @@ declare module 'fastify' {
 
 export interface HealthReport {
   ok: boolean;
-  temporal: { ok: boolean; address: string; namespace: string; error?: string };
+  temporal: {
+    ok: boolean;
+    address: string;
+    namespace: string;
+    error?: string;
+    /** The embedded dev server's supervision (`firebreak start` without TEMPORAL_ADDRESS). */
+    state?: string;
+    restarts?: number;
+    lastExit?: string;
+  };
   worker: { ok: boolean; state: string; taskQueue: string };
   [extra: string]: unknown;
 }

@@ -251,3 +251,140 @@ function indexedValueType(type: string): proto.temporal.api.enums.v1.IndexedValu
       return IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE;
   }
 }
+
+/** Where the supervised dev server is: serving, being started again, or given up on. */
+export type DevServerState = 'running' | 'restarting' | 'failed' | 'stopped';
+
+export interface DevServerHealth {
+  state: DevServerState;
+  /** Restarts since `firebreak start` began (each attempt counts, a failed one too). */
+  restarts: number;
+  /** Why the server last stopped on its own (exit code or signal), if it ever did. */
+  lastExit?: string;
+}
+
+export interface SupervisionOptions {
+  /** Restarts allowed within `windowMs`; one more and the supervisor gives up. */
+  maxRestarts: number;
+  windowMs: number;
+  /** First backoff delay; it doubles with each restart in the window, up to `maxDelayMs`. */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** How the supervisor reports: a restart and giving up are errors, a server back is info. */
+  report: { info(line: string): void; error(line: string): void };
+}
+
+export interface SupervisedDevServer {
+  address: string;
+  uiUrl: string;
+  namespace: string;
+  /** The server process running now (a new one after each restart). */
+  readonly process: ChildProcess;
+  health(): DevServerHealth;
+  /**
+   * Rejects once the server stopped more often than the bound allows (or would not start again
+   * within it): the caller exits non-zero so its own supervisor (systemd, Kubernetes, compose)
+   * restarts the whole process. Never resolves.
+   */
+  givenUp: Promise<never>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The embedded dev server under supervision: a server that exits on its own (killed, crashed) is
+ * started again on the same SQLite file and the same ports, after a backoff that doubles with each
+ * restart in the window; past `maxRestarts` within `windowMs` the supervisor gives up. The SQLite
+ * file survives a kill (write-ahead log, see sqlitePragmas), so the restarted server has every
+ * incident the killed one had committed; clients and workers reconnect to the same address.
+ */
+export async function superviseDevServer(
+  options: DevServerOptions,
+  supervision: SupervisionOptions,
+): Promise<SupervisedDevServer> {
+  const baseDelayMs = supervision.baseDelayMs ?? 250;
+  const maxDelayMs = supervision.maxDelayMs ?? 8_000;
+  let current = await startDevServer(options);
+  let state: DevServerState = 'running';
+  let restarts = 0;
+  let lastExit: string | undefined;
+  const recent: number[] = [];
+  let restarting: Promise<void> | undefined;
+  // A function, not an inline comparison: stop() changes the state while a restart awaits.
+  const stopped = () => state === 'stopped';
+  let giveUp!: (err: Error) => void;
+  const givenUp = new Promise<never>((_resolve, reject) => (giveUp = reject));
+  // The caller may only look at it later; a rejection nobody awaited yet is not a crash.
+  givenUp.catch(() => undefined);
+
+  const restart = async (exit: string): Promise<void> => {
+    const downAt = Date.now();
+    state = 'restarting';
+    lastExit = exit;
+    supervision.report.error(
+      `The embedded Temporal server stopped on its own (${exit}); starting it again on the same database`,
+    );
+    for (;;) {
+      const now = Date.now();
+      while (recent.length > 0 && recent[0]! <= now - supervision.windowMs) recent.shift();
+      if (recent.length >= supervision.maxRestarts) {
+        state = 'failed';
+        giveUp(
+          new Error(
+            `the embedded Temporal server stopped ${recent.length + 1} times within ` +
+              `${Math.round(supervision.windowMs / 1000)} s (bound: ${supervision.maxRestarts} restarts; ` +
+              `last: ${exit}); see ${path.join(options.dataDir, 'temporal-server.log')}`,
+          ),
+        );
+        return;
+      }
+      const delay = Math.min(baseDelayMs * 2 ** recent.length, maxDelayMs);
+      recent.push(now);
+      restarts += 1;
+      await sleep(delay);
+      if (stopped()) return;
+      try {
+        current = await startDevServer(options);
+      } catch (err) {
+        exit = (err as Error).message;
+        supervision.report.error(`Restart ${restarts} of the embedded Temporal server failed: ${exit}`);
+        continue;
+      }
+      if (stopped()) {
+        await current.stop();
+        return;
+      }
+      state = 'running';
+      watch(current);
+      supervision.report.info(
+        `The embedded Temporal server is back at ${current.address} after ${Date.now() - downAt} ms (restart ${restarts})`,
+      );
+      return;
+    }
+  };
+
+  const watch = (server: DevServer) => {
+    server.process.once('exit', (code, signal) => {
+      if (stopped() || server !== current) return;
+      restarting = restart(signal ? `killed by ${signal}` : `exit code ${code}`).finally(
+        () => (restarting = undefined),
+      );
+    });
+  };
+  watch(current);
+
+  return {
+    address: current.address,
+    uiUrl: current.uiUrl,
+    namespace: current.namespace,
+    get process() {
+      return current.process;
+    },
+    health: () => ({ state, restarts, ...(lastExit ? { lastExit } : {}) }),
+    givenUp,
+    async stop() {
+      state = 'stopped';
+      await restarting;
+      await current.stop();
+    },
+  };
+}

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { ConfigError, parseEnv, type Env } from '../config/env';
 import { openAccessWarning } from '../config/access';
@@ -16,7 +17,7 @@ import { IngressMetrics } from '../ingress/metrics';
 import { ROUTE_MODULES } from '../ingress/routes';
 import { loadConfiguredRunbooks } from '../client/runbook-files';
 import { formatIssue } from '../runbooks/files/validate';
-import { prepareNamespace, startDevServer, type DevServer } from './devserver';
+import { prepareNamespace, superviseDevServer, type SupervisedDevServer } from './devserver';
 import { startArchiver } from './archiver';
 import { connectClient } from '../client/connection';
 import { connectWorker } from './temporal';
@@ -46,6 +47,55 @@ export interface RunningFirebreak {
 
 /** Bounds GET /healthz's call to Temporal: a hung cluster reads as down, not as a hung probe. */
 const HEALTH_CHECK_TIMEOUT_MS = 2_000;
+
+/** FIREBREAK_TEMPORAL_MAX_RESTARTS counts the embedded server's restarts within this window. */
+const DEV_SERVER_RESTART_WINDOW_MS = 10 * 60_000;
+
+/** How long a shutdown after a failure may take before the process exits anyway. */
+const FAILED_STOP_MS = 15_000;
+
+/** How often the worker's connection is checked for FIREBREAK_TEMPORAL_LOST_SECONDS. */
+const CONNECTION_CHECK_INTERVAL_MS = 1_000;
+
+/**
+ * Checks a connection every few seconds; `lost` rejects once it has failed every check for
+ * `lostAfterMs` in a row. Transient outages (a server restart, a network blip) pass unnoticed:
+ * the SDK's connections reconnect by themselves.
+ */
+function watchConnection(options: {
+  check: () => Promise<unknown>;
+  lostAfterMs: number;
+  describe: (seconds: number) => string;
+}): { lost: Promise<never>; stop(): void } {
+  let failingSince: number | undefined;
+  let reject!: (err: Error) => void;
+  const lost = new Promise<never>((_resolve, rejectLost) => (reject = rejectLost));
+  lost.catch(() => undefined);
+  const failing = (since: number) => {
+    failingSince ??= since;
+    const down = Date.now() - failingSince;
+    if (down >= options.lostAfterMs) reject(new Error(options.describe(Math.round(down / 1000))));
+  };
+  // The worker's native connection retries a call against a dead server for many seconds and ignores
+  // an abort signal: a check still pending after the timeout counts as failing from when it began.
+  let pendingSince: number | undefined;
+  const timer = setInterval(() => {
+    if (pendingSince !== undefined) {
+      if (Date.now() - pendingSince >= HEALTH_CHECK_TIMEOUT_MS) failing(pendingSince);
+      return;
+    }
+    const began = (pendingSince = Date.now());
+    options
+      .check()
+      .then(
+        () => (failingSince = undefined),
+        () => failing(began),
+      )
+      .finally(() => (pendingSince = undefined));
+  }, CONNECTION_CHECK_INTERVAL_MS);
+  timer.unref();
+  return { lost, stop: () => clearInterval(timer) };
+}
 
 export async function startFirebreak(
   source: NodeJS.ProcessEnv = process.env,
@@ -94,17 +144,28 @@ export async function startFirebreak(
   };
 
   try {
-    let devServer: DevServer | undefined;
+    let devServer: SupervisedDevServer | undefined;
     let address = env.TEMPORAL_ADDRESS;
     if (!address) {
       logger.info(`Starting the embedded Temporal dev server on 127.0.0.1:${env.FIREBREAK_TEMPORAL_PORT}...`);
-      devServer = await startDevServer({
-        dataDir: path.resolve(env.FIREBREAK_DATA_DIR, 'temporal'),
-        port: env.FIREBREAK_TEMPORAL_PORT,
-        namespace: env.TEMPORAL_NAMESPACE,
-        log: lineLog(logger, 'devserver'),
-        sqliteSync: env.FIREBREAK_TEMPORAL_SQLITE_SYNC,
-      });
+      const supervisorLog = logger.child({ component: 'devserver-supervisor' });
+      devServer = await superviseDevServer(
+        {
+          dataDir: path.resolve(env.FIREBREAK_DATA_DIR, 'temporal'),
+          port: env.FIREBREAK_TEMPORAL_PORT,
+          namespace: env.TEMPORAL_NAMESPACE,
+          log: lineLog(logger, 'devserver'),
+          sqliteSync: env.FIREBREAK_TEMPORAL_SQLITE_SYNC,
+        },
+        {
+          maxRestarts: env.FIREBREAK_TEMPORAL_MAX_RESTARTS,
+          windowMs: DEV_SERVER_RESTART_WINDOW_MS,
+          report: {
+            info: (line) => supervisorLog.info({ temporal: devServer?.health() }, line),
+            error: (line) => supervisorLog.error({ temporal: devServer?.health() }, line),
+          },
+        },
+      );
       cleanups.push(() => devServer!.stop());
       address = devServer.address;
       logger.info({ address, ui: devServer.uiUrl }, `Temporal ready at ${address}; Web UI ${devServer.uiUrl}`);
@@ -123,6 +184,16 @@ export async function startFirebreak(
 
     const workerConnection = await connectWorker(env, address, logger);
     cleanups.push(() => workerConnection.close());
+    const watchdog = watchConnection({
+      check: () =>
+        workerConnection.withAbortSignal(AbortSignal.timeout(HEALTH_CHECK_TIMEOUT_MS), () =>
+          workerConnection.healthService.check({}),
+        ),
+      lostAfterMs: env.FIREBREAK_TEMPORAL_LOST_SECONDS * 1000,
+      describe: (seconds) =>
+        `the worker could not reach Temporal at ${address} for ${seconds} s (FIREBREAK_TEMPORAL_LOST_SECONDS)`,
+    });
+    cleanups.push(async () => watchdog.stop());
     // One registry for the process: refusals the worker's workflows count show on the ingress's /metrics.
     const metrics = new IngressMetrics();
     // Today's build and every older build that still has open incidents, each with its own worker.
@@ -155,12 +226,19 @@ export async function startFirebreak(
 
     const health = async (): Promise<HealthReport> => {
       let temporalError: string | undefined;
-      try {
-        await connection.withAbortSignal(AbortSignal.timeout(HEALTH_CHECK_TIMEOUT_MS), () =>
-          connection.healthService.check({}),
-        );
-      } catch (err) {
-        temporalError = (err as Error).message;
+      // While the embedded server is being started again the engine is down, whatever a retried
+      // check would say once the server is back: say so at once.
+      const supervision = devServer?.health();
+      if (supervision && supervision.state !== 'running') {
+        temporalError = `the embedded Temporal server is ${supervision.state} (restart ${supervision.restarts})`;
+      } else {
+        try {
+          await connection.withAbortSignal(AbortSignal.timeout(HEALTH_CHECK_TIMEOUT_MS), () =>
+            connection.healthService.check({}),
+          );
+        } catch (err) {
+          temporalError = (err as Error).message;
+        }
       }
       const workerState = fleet.state();
       const ok = !temporalError && workerState === 'RUNNING';
@@ -170,7 +248,14 @@ export async function startFirebreak(
         status: !ok ? 'down' : reach.ok ? 'ok' : 'degraded',
         ...(reach.ok ? {} : { reason: reach.reason }),
         escalation: { ok: reach.ok, tiers: reach.tiers },
-        temporal: { ok: !temporalError, address, namespace: env.TEMPORAL_NAMESPACE, error: temporalError },
+        temporal: {
+          ok: !temporalError,
+          address,
+          namespace: env.TEMPORAL_NAMESPACE,
+          error: temporalError,
+          // The embedded server's supervision: `restarting` while it is being started again.
+          ...supervision,
+        },
         worker: { ok: workerState === 'RUNNING', state: workerState, taskQueue: env.FIREBREAK_TASK_QUEUE },
         builds: fleet.report(),
         slack: { configured: Boolean(env.SLACK_BOT_TOKEN) },
@@ -200,11 +285,20 @@ export async function startFirebreak(
 
     let stopping: Promise<void> | undefined;
     const stop = () => (stopping ??= cleanup());
-    const done = workerRun.then(
+    // The engine ends when the worker does, or when what it needs is gone past its bound: the dev
+    // server restarted too often, or Temporal unreachable too long. Either exits non-zero.
+    const failures: Promise<never>[] = [watchdog.lost, ...(devServer ? [devServer.givenUp] : [])];
+    const done = Promise.race([workerRun, ...failures]).then(
       () => stop(),
       async (err) => {
-        logger.error({ err }, 'The worker stopped with an error');
-        await stop();
+        logger.error({ err }, `Firebreak is stopping: ${(err as Error)?.message ?? String(err)}`);
+        // What is gone may hold the shutdown (a worker draining against no server): bounded, so the
+        // process still exits non-zero for its supervisor.
+        const finished = await Promise.race([stop().then(() => true), sleep(FAILED_STOP_MS).then(() => false)]);
+        if (!finished) {
+          logger.warn(`Shutdown did not finish within ${FAILED_STOP_MS / 1000} s; exiting anyway`);
+          devServer?.process.kill('SIGKILL');
+        }
         throw err;
       },
     );

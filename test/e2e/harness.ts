@@ -553,6 +553,11 @@ export interface WorldOptions {
    * own, its SQLite file in the engine's data dir), which the chaos sweep kills and restarts.
    */
   embeddedTemporal?: boolean;
+  /**
+   * `firebreak start` processes on the same task queue and cluster (ingress + worker each, each its
+   * own port and data dir); `engine` is the first. One by default.
+   */
+  replicas?: number;
 }
 
 /**
@@ -567,6 +572,8 @@ export class World {
   readonly taskQueue: string;
   readonly cluster: Cluster;
   engine!: FirebreakProcess;
+  /** Every replica, `engine` first (WorldOptions.replicas). */
+  engines: FirebreakProcess[] = [];
   client!: Client;
   namespace!: string;
   workDir!: string;
@@ -652,9 +659,26 @@ export class World {
       }),
     );
 
-    const port = await freePort();
     if (this.options.embeddedTemporal) this.embeddedPort = await freePortWithUi();
-    this.engine = new FirebreakProcess(
+    for (let replica = 0; replica < (this.options.replicas ?? 1); replica++) {
+      const port = await freePort();
+      this.engines.push(this.engineProcess(port, replica, configPath, kubeconfig, ingressKubeconfig));
+    }
+    this.engine = this.engines[0]!;
+    // One after the other: each start sets the current build, and two at once would race the bundle cache.
+    for (const engine of this.engines) await engine.start();
+    this.connection = await Connection.connect({ address: this.temporalAddress });
+    this.client = new Client({ connection: this.connection, namespace: this.bed.namespace });
+  }
+
+  private engineProcess(
+    port: number,
+    replica: number,
+    configPath: string,
+    kubeconfig: string,
+    ingressKubeconfig: string,
+  ): FirebreakProcess {
+    return new FirebreakProcess(
       {
         ...(this.embeddedPort
           ? { FIREBREAK_TEMPORAL_PORT: String(this.embeddedPort) }
@@ -662,7 +686,8 @@ export class World {
         TEMPORAL_NAMESPACE: this.bed.namespace,
         FIREBREAK_HOST: '127.0.0.1',
         FIREBREAK_PORT: String(port),
-        FIREBREAK_DATA_DIR: path.join(this.workDir, 'data'),
+        // A data dir per replica, as each pod has its own (kept builds, evidence).
+        FIREBREAK_DATA_DIR: path.join(this.workDir, replica === 0 ? 'data' : `data-${replica}`),
         FIREBREAK_ARCHIVE_DIR: path.join(this.workDir, 'archive'),
         FIREBREAK_CONFIG: configPath,
         FIREBREAK_TASK_QUEUE: this.taskQueue,
@@ -682,9 +707,6 @@ export class World {
       // The embedded dev server starts first (and replays its SQLite file after a kill).
       this.embeddedPort ? 240_000 : 120_000,
     );
-    await this.engine.start();
-    this.connection = await Connection.connect({ address: this.temporalAddress });
-    this.client = new Client({ connection: this.connection, namespace: this.bed.namespace });
   }
 
   /** Another namespace removed with the world. */
@@ -699,7 +721,7 @@ export class World {
 
   async close(): Promise<void> {
     await this.unregisterSink?.().catch(() => undefined);
-    await this.engine?.kill().catch(() => undefined);
+    for (const engine of this.engines) await engine.kill().catch(() => undefined);
     // A SIGKILLed engine leaves its embedded server running; the replacement is the harness's own.
     if (this.embeddedPort) await this.killTemporalServer().catch(() => undefined);
     await this.connection?.close().catch(() => undefined);
@@ -782,7 +804,7 @@ export class World {
    * `/firebreak <text>` typed by `user`, signed as Slack signs it. Refuses (throws) an answer that
    * is a usage message: every test command is meant to be accepted.
    */
-  async slashCommand(text: string, user = ALICE): Promise<{ status: number; body: string }> {
+  async slashCommand(text: string, user = ALICE, via = this.engine): Promise<{ status: number; body: string }> {
     const body = slashCommandBody({
       command: '/firebreak',
       text,
@@ -791,7 +813,7 @@ export class World {
       channelId: SLACK_CHANNEL,
       responseUrl: this.slack.responseUrl(),
     });
-    const answer = await fetch(`${this.engine.url}/slack/commands`, {
+    const answer = await fetch(`${via.url}/slack/commands`, {
       method: 'POST',
       headers: signSlackRequest(this.signingSecret, body),
       body,
@@ -858,6 +880,7 @@ export class World {
   async click(
     button: { message: StoredMessage; blockId?: string; element: Record<string, unknown> },
     user = BOB,
+    via = this.engine,
   ): Promise<{ status: number; body: string }> {
     const now = Date.now() / 1000;
     const payload = {
@@ -901,7 +924,7 @@ export class World {
       ],
     };
     const body = blockActionsBody(payload);
-    const answer = await fetch(`${this.engine.url}/slack/interactions`, {
+    const answer = await fetch(`${via.url}/slack/interactions`, {
       method: 'POST',
       headers: signSlackRequest(this.signingSecret, body),
       body,
@@ -920,8 +943,8 @@ export class World {
   // ---- alerts ---------------------------------------------------------------------------------
 
   /** POSTs an Alertmanager v4 notification to the ingress, with the webhook's bearer token. */
-  async postAlerts(groupKey: string, alerts: AlertSpec[], status?: 'firing' | 'resolved') {
-    const answer = await fetch(`${this.engine.url}/webhooks/alertmanager`, {
+  async postAlerts(groupKey: string, alerts: AlertSpec[], status?: 'firing' | 'resolved', via = this.engine) {
+    const answer = await fetch(`${via.url}/webhooks/alertmanager`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${WEBHOOK_TOKEN}` },
       body: JSON.stringify(alertmanagerPayload(groupKey, alerts, status)),
