@@ -66,6 +66,7 @@ const BED: BedEntry[] = [
   },
   { name: 'smtp', byDefault: true, provision: 'smtp', load: async () => (await import('./bed/smtp')).startSmtp },
   { name: 'otelcol', byDefault: true, load: async () => (await import('./bed/otelcol')).startOtelcol },
+  { name: 'helm', byDefault: true, load: async () => (await import('./bed/helm')).startHelm },
   {
     name: 'temporal-postgres',
     byDefault: false,
