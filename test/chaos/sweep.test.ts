@@ -11,6 +11,7 @@
  *                                            = target[@trigger][:limit per scenario[:engines per scenario]]
  *   FIREBREAK_CHAOS_KINDS=started,...        only boundaries of these kinds
  *   FIREBREAK_CHAOS_FROM / _LIMIT            a slice of each scenario's kill points (spread order)
+ *   FIREBREAK_CHAOS_POINTS=<key[*n]>,...     exactly these kill points (each n times), e.g. to repeat a finding
  *   FIREBREAK_CHAOS_LANES=<n>                engines per scenario sharing its kill points (default 1)
  *   FIREBREAK_CHAOS_REPORT=<file>            one JSON line per kill point and a summary per scenario
  *
@@ -48,6 +49,14 @@ const REPORT = process.env.FIREBREAK_CHAOS_REPORT;
 const FROM = Number(process.env.FIREBREAK_CHAOS_FROM ?? 0);
 const LIMIT = Number(process.env.FIREBREAK_CHAOS_LIMIT ?? Infinity);
 const LANES = Math.max(1, Number(process.env.FIREBREAK_CHAOS_LANES ?? 1));
+/**
+ * Exactly these kill points (FIREBREAK_CHAOS_POINTS=started:setDeploymentEnv#1,...), in this order,
+ * instead of the subset or the full sweep; `key*n` runs a point n times (a timing-dependent finding).
+ */
+const POINTS = list('FIREBREAK_CHAOS_POINTS')?.flatMap((spec) => {
+  const [key, times] = spec.split('*');
+  return Array.from({ length: Math.max(1, Number(times ?? 1)) }, () => key ?? '');
+});
 
 /** One kill target of FIREBREAK_CHAOS_KILL, with its own slice and engine count. */
 interface KillPlan {
@@ -94,25 +103,26 @@ function spread(boundaries: Boundary[]): Boundary[] {
  * - oom-triage `started:setDeploymentEnv#2`: the restoration's approval request was missing from
  *   the thread (decided through the CLI while the engine restarted, the courier skipped it); fixed
  *   behind `patched('approval-request-always-posted')` (workflows/incident/courier.ts).
+ * - avalanche-mitigation `started:setDeploymentEnv#1` (CI run of 2026-12-03; reproduced 2 in 6 kills):
+ *   "OTEL_TRACES_SAMPLER_ARG=0.001 left set" — but only in the current ReplicaSet's template; the
+ *   Deployment's spec, generation, annotations (the markers with their recorded previous values)
+ *   and the postmortem's restored mitigations were the clean run's. The cluster was read while the
+ *   deployment controller had written observedGeneration but not yet moved its revision annotation
+ *   to the restored template's ReplicaSet. The comparator now waits until that ReplicaSet holds the
+ *   spec's template (sweep.ts, controllerPending; test/chaos/compare.test.ts).
  */
 const REGRESSION_POINTS: Record<string, string[]> = {
   'p0-response': ['scheduled:requestHold#1'],
-  'avalanche-mitigation': ['started:setDeploymentEnv#2', 'started:postTimelineEntry#25'],
+  'avalanche-mitigation': ['started:setDeploymentEnv#1', 'started:setDeploymentEnv#2', 'started:postTimelineEntry#25'],
   'oom-triage': ['started:setDeploymentEnv#2'],
 };
 
 /**
  * Kill points that showed a difference from the clean run and are not fixed yet
  * (docs/reliability.md). `npm run chaos` sweeps them with every other boundary; the CI subset
- * leaves them out until they are fixed, then they move to REGRESSION_POINTS.
- * - avalanche-mitigation `started:setDeploymentEnv#1` (CI run of 2026-12-03): the engine killed as the
- *   first mitigation (OTEL_TRACES_SAMPLER_ARG=0.001) started; after the restart the incident ended
- *   with that env still set on the Deployment, where the clean run restored it — a mitigation not
- *   restored. It matched the clean run in the sweeps of the same day, so it depends on timing.
+ * leaves them out until they are fixed, then they move to REGRESSION_POINTS. None open.
  */
-const OPEN_FINDINGS: Record<string, string[]> = {
-  'avalanche-mitigation': ['started:setDeploymentEnv#1'],
-};
+const OPEN_FINDINGS: Record<string, string[]> = {};
 
 const scenarios = SCENARIOS.filter(
   (s) => (!ONLY || ONLY.includes(s.runbook)) && (!TRIGGERS || TRIGGERS.includes(s.trigger)),
@@ -152,6 +162,9 @@ function createWorld(scenario: Scenario, kill: KillTarget, index: number, lane: 
  * or the CI subset and regression points; narrowed by kind and sliced.
  */
 function killPoints(runbook: string, boundaries: Boundary[], limit: number): Boundary[] {
+  if (POINTS) {
+    return POINTS.flatMap((key) => boundaries.filter((b) => b.key === key).slice(0, 1)).slice(FROM, FROM + limit);
+  }
   const regressions = boundaries.filter((b) => REGRESSION_POINTS[runbook]?.includes(b.key));
   const chosen = FULL
     ? [...regressions, ...spread(boundaries)]
@@ -230,7 +243,8 @@ describe(
                 t.diagnostic(
                   `${boundary.key}: ${run.killed ? `${kill} killed` : 'not reached'} in ${(run.ms / 1000).toFixed(1)} s, ` +
                     `${diffs.length === 0 ? 'same as clean' : `DIFFERS\n${diffs.join('\n')}`}` +
-                    `${repeated.length > 0 ? `\nthread posts repeated: ${repeated.join('; ')}` : ''}`,
+                    `${repeated.length > 0 ? `\nthread posts repeated: ${repeated.join('; ')}` : ''}` +
+                    `${run.observation.controllerLag ? `\ncontroller still at work when first read: ${run.observation.controllerLag}` : ''}`,
                 );
                 if (diffs.length > 0) failures.push(`kill at ${boundary.key}:\n${diffs.join('\n')}`);
                 else if (run.killed) survived += 1;
@@ -240,6 +254,7 @@ describe(
                     boundary: boundary.key,
                     killed: Boolean(run.killed),
                     ms: run.ms,
+                    ...(run.observation.controllerLag ? { controllerLag: run.observation.controllerLag } : {}),
                   };
                   await appendFile(REPORT, `${JSON.stringify({ ...point, diffs, doubled: twice, repeated })}\n`);
                 }

@@ -18,6 +18,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { temporal } from '@temporalio/proto';
 import type { IncidentRecord } from '../../common/types';
+import { semanticEqual, withoutHashLabel, type RawPodTemplate } from '../../activities/kubernetes/kubectl';
 import { CLUSTER_CHANGES } from '../../postmortem/activity-names';
 import type { Postmortem } from '../../postmortem/model';
 import { eventually, SLACK_CHANNEL, sleep, type World } from '../e2e/harness';
@@ -78,6 +79,8 @@ export interface Observation {
   slack: { cards: number; threadPosts: Record<string, number> };
   pages: Record<string, number>;
   postmortem: { status: string; mitigations: unknown[]; decisions: unknown[] };
+  /** What the deployment controller had not finished when the run was first read (not compared). */
+  controllerLag?: string;
 }
 
 export interface RunResult {
@@ -396,33 +399,74 @@ interface ReplicaSetJson {
 }
 
 /**
- * The namespace's Deployments once the controller has observed each one's spec
- * (`status.observedGeneration` = `metadata.generation`), so the current ReplicaSet is the one for
- * that spec, and its ReplicaSets read after that.
+ * Why the deployment controller is not done with a namespace's Deployments yet, or undefined once
+ * it is: each spec observed (`status.observedGeneration` = `metadata.generation`) AND its current
+ * ReplicaSet (the one the Deployment's revision annotation names) holding the spec's template.
+ *
+ * observedGeneration alone is not enough: a sync the controller takes as a scaling event (a replica
+ * change seen together with a template change, as when restoration puts both back in quick
+ * succession) scales the existing ReplicaSets and writes the status, observedGeneration included,
+ * without creating the new template's ReplicaSet; and a sync that reuses an old ReplicaSet (a
+ * template put back to one seen before) updates that ReplicaSet's revision and returns before the
+ * Deployment's revision annotation follows. Either way the next sync finishes the job, but a read in
+ * between sees an earlier template as "current" (docs/reliability.md, avalanche
+ * `started:setDeploymentEnv#1`).
+ */
+export function controllerPending(deployments: V1Deployment[], replicaSets: ReplicaSetJson[]): string | undefined {
+  for (const deployment of deployments) {
+    const name = deployment.metadata?.name ?? '?';
+    const generation = deployment.metadata?.generation ?? 0;
+    const observed = deployment.status?.observedGeneration ?? 0;
+    if (observed < generation) return `${name}: generation ${generation} observed ${observed}`;
+    const revision = deployment.metadata?.annotations?.[REVISION];
+    const current = replicaSets.find(
+      (rs) =>
+        rs.metadata?.ownerReferences?.some((o) => o.kind === 'Deployment' && o.name === name) &&
+        rs.metadata?.annotations?.[REVISION] === revision,
+    );
+    if (!current) return `${name}: no ReplicaSet of revision ${revision ?? 'none'}`;
+    const template = (current.spec?.template ?? {}) as RawPodTemplate;
+    if (!semanticEqual(withoutHashLabel(template), deployment.spec?.template as RawPodTemplate)) {
+      return `${name}: revision ${revision} (${current.metadata?.name ?? '?'}) holds an earlier template`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The namespace's Deployments and ReplicaSets once the deployment controller is done with every
+ * spec (controllerPending), so the current ReplicaSet is the one for that spec. `lag` says what the
+ * first read found unfinished, when it did (reported, not compared).
  */
 async function observedDeployments(
   world: World,
   namespace: string,
-): Promise<{ deployments: V1Deployment[]; replicaSets: ReplicaSetJson[] }> {
-  const read = () => world.cluster.kubectlJson<{ items: V1Deployment[] }>(['-n', namespace, 'get', 'deploy']);
-  const observed = await eventually(
-    `the deployment controller has observed every spec in ${namespace}`,
+): Promise<{ deployments: V1Deployment[]; replicaSets: ReplicaSetJson[]; lag?: string }> {
+  const t0 = Date.now();
+  let first: string | undefined;
+  let reads = 0;
+  const settled = await eventually(
+    `the deployment controller is done with every spec in ${namespace}`,
     async () => {
-      const { items } = await read();
-      return items.every((d) => (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0))
-        ? items
-        : undefined;
+      const { items } = await world.cluster.kubectlJson<{ items: V1Deployment[] }>(['-n', namespace, 'get', 'deploy']);
+      const replicaSets = await world.cluster.kubectlJson<{ items: ReplicaSetJson[] }>([
+        '-n',
+        namespace,
+        'get',
+        'replicasets',
+      ]);
+      const pending = controllerPending(items, replicaSets.items);
+      reads += 1;
+      if (pending) {
+        first ??= pending;
+        return undefined;
+      }
+      return { deployments: items, replicaSets: replicaSets.items };
     },
     60_000,
     250,
   );
-  const replicaSets = await world.cluster.kubectlJson<{ items: ReplicaSetJson[] }>([
-    '-n',
-    namespace,
-    'get',
-    'replicasets',
-  ]);
-  return { deployments: observed, replicaSets: replicaSets.items };
+  return first ? { ...settled, lag: `${first} (settled after ${reads} reads, ${Date.now() - t0} ms)` } : settled;
 }
 
 /** Where the shared stand-ins' records stood before a run, so a run counts only its own traffic. */
@@ -468,7 +512,7 @@ export async function observe(
     [record.id, '<incident>'],
     [namespace, '<ns>'],
   ];
-  const { deployments, replicaSets } = await observedDeployments(world, namespace);
+  const { deployments, replicaSets, lag } = await observedDeployments(world, namespace);
   const cluster = normalise(
     { deployments: deployments.map((deployment) => deploymentShape(deployment, replicaSets)) },
     replacements,
@@ -506,6 +550,7 @@ export async function observe(
   }
 
   return {
+    ...(lag ? { controllerLag: lag } : {}),
     boundaries: boundariesOf(await historyEvents(world, workflowId)),
     cluster: stripHash(cluster),
     mutations,
@@ -576,19 +621,40 @@ export function compare(clean: Observation, chaos: Observation): string[] {
   const fields: (keyof Observation)[] = ['cluster', 'mutations', 'pages', 'postmortem'];
   if (clean.slack.cards !== chaos.slack.cards) diffs.push(`cards: ${clean.slack.cards} → ${chaos.slack.cards}`);
   for (const field of fields) {
-    const a = JSON.stringify(clean[field], null, 1);
-    const b = JSON.stringify(chaos[field], null, 1);
-    if (a === b) continue;
-    const left = a.split('\n');
-    const right = b.split('\n');
+    if (JSON.stringify(clean[field]) === JSON.stringify(chaos[field])) continue;
     const lines: string[] = [];
-    for (let i = 0; i < Math.max(left.length, right.length); i += 1) {
-      if (left[i] !== right[i]) lines.push(`  line ${i + 1}: clean ${left[i] ?? '∅'} | chaos ${right[i] ?? '∅'}`);
-      if (lines.length >= 12) break;
-    }
-    diffs.push(`${field} differs:\n${lines.join('\n')}`);
+    pathDiff(clean[field], chaos[field], field, lines);
+    diffs.push(
+      `${field} differs:\n${lines.slice(0, 20).join('\n')}${lines.length > 20 ? `\n  … ${lines.length - 20} more` : ''}`,
+    );
   }
   return diffs;
+}
+
+/**
+ * Each place two JSON values differ, by path (`cluster.deployments[0].spec.replicas`), with both
+ * values: the boundary's diff names what changed, wherever it sits in a long document.
+ */
+export function pathDiff(a: unknown, b: unknown, path: string, out: string[]): void {
+  if (JSON.stringify(a) === JSON.stringify(b)) return;
+  const both = (test: (v: unknown) => boolean) => test(a) && test(b);
+  if (both(Array.isArray)) {
+    const left = a as unknown[];
+    const right = b as unknown[];
+    for (let i = 0; i < Math.max(left.length, right.length); i += 1) pathDiff(left[i], right[i], `${path}[${i}]`, out);
+    return;
+  }
+  const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (both(isObject)) {
+    const left = a as Record<string, unknown>;
+    const right = b as Record<string, unknown>;
+    for (const key of [...new Set([...Object.keys(left), ...Object.keys(right)])].sort()) {
+      pathDiff(left[key], right[key], `${path}.${key}`, out);
+    }
+    return;
+  }
+  const show = (v: unknown) => (v === undefined ? '∅' : JSON.stringify(v).slice(0, 300));
+  out.push(`  ${path}: clean ${show(a)} | chaos ${show(b)}`);
 }
 
 function excess(what: string, a: Record<string, number>, b: Record<string, number>): string[] {
