@@ -7,8 +7,26 @@
  * to generation), so the "current ReplicaSet" still had the mitigation's env and the run differed.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
-import type { V1Deployment } from '@kubernetes/client-node';
+import { after, before, describe, test } from 'node:test';
+import {
+  AppsV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  Watch,
+  type KubeConfig,
+  type V1Deployment,
+} from '@kubernetes/client-node';
+import {
+  createDeployment,
+  createNamespace,
+  deleteNamespace,
+  kubectlOk,
+  kubeTestEnv,
+  loadKubeConfig,
+  settled,
+  SKIP_WITHOUT_KUBE,
+  type KubeTestEnv,
+} from '../kube/fixtures';
 import { controllerPending, pathDiff } from './sweep';
 
 const REVISION = 'deployment.kubernetes.io/revision';
@@ -91,5 +109,93 @@ describe('chaos comparator', () => {
       '  cluster.deployments[0].generation: clean 7 | chaos 8',
       '  cluster.deployments[0].spec.env[1]: clean ∅ | chaos {"name":"B","value":"2"}',
     ]);
+  });
+});
+
+/**
+ * The controller window itself, on the bed's real kube-controller-manager: one patch that puts the
+ * replica count and the template back together (restoration does it in two, which a busy
+ * controller sees as one). The controller takes the sync as a scaling event: it scales the old
+ * ReplicaSet and writes observedGeneration = generation before any ReplicaSet holds the new
+ * template. Every version of the Deployment is watched, so the window is seen whatever the timing.
+ */
+describe('the deployment controller after a replica and template change together', { skip: SKIP_WITHOUT_KUBE }, () => {
+  let env: KubeTestEnv;
+  let kc: KubeConfig;
+  let ns: string;
+
+  before(async () => {
+    env = kubeTestEnv()!;
+    kc = loadKubeConfig(env.kubeconfig);
+    ns = await createNamespace(kc, 'chaos-cmp');
+  });
+
+  after(async () => {
+    await deleteNamespace(kc, ns);
+  });
+
+  test('observedGeneration reaches generation while the revision still names the earlier template', async () => {
+    await createDeployment(kc, ns, 'orders', {
+      replicas: 2,
+      env: [{ name: 'OTEL_TRACES_SAMPLER_ARG', value: '0.001' }],
+    });
+    await settled(env, ns, 'orders');
+    const apps = kc.makeApiClient(AppsV1Api);
+    const before = await apps.readNamespacedDeployment({ name: 'orders', namespace: ns });
+    const versions: V1Deployment[] = [];
+    const request = await new Watch(kc).watch(
+      `/apis/apps/v1/namespaces/${ns}/deployments`,
+      { fieldSelector: 'metadata.name=orders', resourceVersion: before.metadata?.resourceVersion },
+      (_type: string, object: V1Deployment) => versions.push(object),
+      () => undefined,
+    );
+    try {
+      const patched = await apps.patchNamespacedDeployment(
+        {
+          name: 'orders',
+          namespace: ns,
+          body: {
+            spec: {
+              replicas: 1,
+              template: {
+                spec: { containers: [{ name: 'app', env: [{ $patch: 'delete', name: 'OTEL_TRACES_SAMPLER_ARG' }] }] },
+              },
+            },
+          },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+      );
+      const generation = patched.metadata?.generation;
+      const replicaSets = async () =>
+        JSON.parse(await kubectlOk(env, ['-n', ns, 'get', 'replicasets', '-o', 'json'])).items as Parameters<
+          typeof controllerPending
+        >[1];
+      // Done at last: the new template's ReplicaSet is the current one.
+      let final: Parameters<typeof controllerPending>[1] = [];
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        final = await replicaSets();
+        const latest = versions.at(-1);
+        if (latest && controllerPending([latest], final) === undefined) break;
+        assert.ok(
+          Date.now() < deadline,
+          `the controller never finished: ${latest && controllerPending([latest], final)}`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      const revision = (d: V1Deployment) => d.metadata?.annotations?.['deployment.kubernetes.io/revision'];
+      const window = versions.find(
+        (d) => d.status?.observedGeneration === generation && revision(d) === revision(before),
+      );
+      assert.ok(
+        window,
+        `no version observed generation ${generation} at revision ${revision(before)}: ` +
+          JSON.stringify(versions.map((d) => [d.status?.observedGeneration, revision(d)])),
+      );
+      // What the sweep read in the failing run: observed, yet the current ReplicaSet is the earlier one.
+      assert.match(controllerPending([window], final) ?? '', /holds an earlier template/);
+    } finally {
+      request.abort();
+    }
   });
 });
