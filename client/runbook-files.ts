@@ -11,7 +11,8 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, type Env } from '../config/env';
 import type { FileConfig } from '../config/file';
-import { RUNBOOKS, registerFileRunbooks } from '../runbooks';
+import { resolveRouteRunbooks, type RouteRule } from '../config/routes';
+import { RUNBOOKS, allRunbooks, findRunbook, registerFileRunbooks } from '../runbooks';
 import type { FileRunbookSource } from '../runbooks/files/schema';
 import { parseRunbookText, type RunbookIssue } from '../runbooks/files/validate';
 
@@ -121,4 +122,19 @@ export async function loadConfiguredRunbooks(
   const result = await loadRunbookDir(setting.dir, reserved, setting.source);
   registerFileRunbooks(result.loaded);
   return result;
+}
+
+/**
+ * The config's alert routes checked against the runbooks registered now (built-in and the files
+ * that loaded): call after loadConfiguredRunbooks. Throws ConfigError (exit 2) for an unknown name.
+ */
+export function checkRouteRunbooks<T extends { routes: RouteRule[] }>(
+  config: T,
+  env: Pick<Env, 'FIREBREAK_CONFIG'>,
+): T {
+  return resolveRouteRunbooks(
+    config,
+    { find: findRunbook, names: allRunbooks().map((entry) => entry.id) },
+    env.FIREBREAK_CONFIG ?? 'config',
+  );
 }

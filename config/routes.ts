@@ -15,7 +15,8 @@
  * ```
  */
 import { z } from 'zod';
-import { RUNBOOK_IDS, SEVERITIES, type RunbookName } from '../common/types';
+import { SEVERITIES, type RunbookName } from '../common/types';
+import { ConfigError } from './env';
 
 /**
  * A label matcher as text, Alertmanager's four operators in one string:
@@ -80,7 +81,11 @@ export const routeRuleSchema = z.strictObject({
   match: z
     .record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'must be a Prometheus label name'), matcher)
     .refine((m) => Object.keys(m).length > 0, 'needs at least one label matcher'),
-  runbook: z.enum(RUNBOOK_IDS),
+  /**
+   * A built-in runbook or a runbook file, by id or alias. Runbook files load after the config file,
+   * so the name is checked then (resolveRouteRunbooks), still before anything starts.
+   */
+  runbook: z.string().regex(/^[a-z][a-z0-9-]*$/, 'a runbook id or alias (kebab-case)'),
   namespace: valueSourceSchema.default({ label: 'namespace' }),
   deployment: valueSourceSchema.default({ label: 'deployment' }),
   /**
@@ -94,5 +99,32 @@ export const routeRuleSchema = z.strictObject({
   params: z.record(z.string(), valueSourceSchema).default({}),
 });
 
-/** A configured rule names a built-in runbook; a catalog hint (ingress/alerts/routing.ts) may name a runbook file. */
+/** A rule names a runbook by id (resolveRouteRunbooks turns an alias into its runbook's id). */
 export type RouteRule = Omit<z.infer<typeof routeRuleSchema>, 'runbook'> & { runbook: RunbookName };
+
+/**
+ * The rules with each runbook name checked against the catalog — built-in runbooks and the runbook
+ * files that loaded — and an alias replaced by its runbook's id (logs, metrics and `permissions`
+ * speak ids). An unknown name is a ConfigError naming the rule's path (exit 2), as a bad config
+ * file is: a rule that can never start its runbook must not wait for its first alert to say so.
+ */
+export function resolveRouteRunbooks<T extends { routes: RouteRule[] }>(
+  config: T,
+  catalog: { find: (name: string) => { id: string } | undefined; names: readonly string[] },
+  origin = 'config',
+): T {
+  const problems: string[] = [];
+  const routes = config.routes.map((rule, index) => {
+    const found = catalog.find(rule.runbook);
+    if (!found) {
+      problems.push(
+        `  routes.${index}.runbook: unknown runbook "${rule.runbook}"; one of ${catalog.names.join(', ')}` +
+          ' (a runbook file that failed validation is skipped)',
+      );
+      return rule;
+    }
+    return found.id === rule.runbook ? rule : { ...rule, runbook: found.id };
+  });
+  if (problems.length > 0) throw new ConfigError(`FIREBREAK_CONFIG: ${origin} is invalid:\n${problems.join('\n')}`);
+  return { ...config, routes };
+}

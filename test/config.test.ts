@@ -227,3 +227,69 @@ test('every environment variable is documented in the README', async () => {
   const undocumented = Object.keys(envSchema.shape).filter((name) => !readme.includes(`\`${name}\``));
   assert.deepEqual(undocumented, []);
 });
+
+test('a route names a built-in runbook or a loaded runbook file, by id or alias; an unknown name is exit 2', async () => {
+  const { loadRunbookText, checkRouteRunbooks } = await import('../client/runbook-files');
+  const { registerFileRunbooks } = await import('../runbooks');
+  const routes = (runbooks: string[]) =>
+    parseFileConfig(
+      `routes:\n${runbooks.map((runbook, i) => `  - { name: r${i}, match: { alertname: A${i} }, runbook: ${runbook} }`).join('\n')}\n`,
+      'firebreak.yaml',
+    );
+  // The schema alone takes any kebab-case name: the runbook files have not loaded yet.
+  assert.match(configError(() => routes(['Not_A_Name'])).message, /routes\.0\.runbook: a runbook id or alias/);
+  const fileConfig = routes(['oom-triage', 'p0-file', 'p0-incident-response', 'p0']);
+  const env = { FIREBREAK_CONFIG: 'firebreak.yaml' };
+  try {
+    registerFileRunbooks([]);
+    const missing = configError(() => checkRouteRunbooks(fileConfig, env));
+    assert.match(missing.message, /^FIREBREAK_CONFIG: firebreak\.yaml is invalid:/);
+    assert.match(missing.message, /routes\.1\.runbook: unknown runbook "p0-file"; one of p0-response, /);
+    assert.match(missing.message, /routes\.2\.runbook: unknown runbook "p0-incident-response"/);
+    assert.doesNotMatch(missing.message, /routes\.[03]\./, 'built-in ids and slash names are known');
+
+    const file = path.resolve('runbooks/files/p0-incident-response.yaml');
+    registerFileRunbooks(loadRunbookText(await readFile(file, 'utf8'), file).loaded);
+    const resolved = checkRouteRunbooks(fileConfig, env);
+    // Aliases become ids: logs, metrics and permissions speak ids.
+    assert.deepEqual(
+      resolved.routes.map((rule) => rule.runbook),
+      ['oom-triage', 'p0-incident-response', 'p0-incident-response', 'p0-response'],
+    );
+    assert.equal(fileConfig.routes[1]!.runbook, 'p0-file', 'the parsed config is not changed');
+  } finally {
+    registerFileRunbooks([]);
+  }
+});
+
+test('start-up refuses a route to a runbook file that failed validation, naming the route (exit 2)', async () => {
+  const { mkdtemp, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { startFirebreak } = await import('../worker/start');
+  const { createLogger } = await import('../config/logger');
+  const { registerFileRunbooks } = await import('../runbooks');
+  const dir = await mkdtemp(path.join(tmpdir(), 'firebreak-route-runbooks-'));
+  await writeFile(path.join(dir, 'broken.yaml'), 'id: broken\ntitle: Broken\nsteps:\n  - id: a\n    frobnicate: {}\n');
+  const configFile = path.join(dir, 'firebreak.yaml');
+  await writeFile(configFile, 'routes:\n  - { match: { alertname: Broken }, runbook: broken }\n');
+  const lines: string[] = [];
+  const logger = createLogger({ level: 'info', destination: { write: (line: string) => lines.push(line) } });
+  try {
+    await assert.rejects(
+      startFirebreak(
+        { FIREBREAK_CONFIG: configFile, FIREBREAK_RUNBOOKS_DIR: dir, FIREBREAK_DATA_DIR: path.join(dir, 'data') },
+        logger,
+      ),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError, String(err));
+        assert.equal(err.exitCode, 2);
+        assert.match(err.message, /firebreak\.yaml is invalid:\n {2}routes\.0\.runbook: unknown runbook "broken"/);
+        return true;
+      },
+    );
+    // The skipped file was said first, so the reason is next to the refusal.
+    assert.match(lines.join(''), /Runbook file skipped: .*broken\.yaml:5/);
+  } finally {
+    registerFileRunbooks([]);
+  }
+});
