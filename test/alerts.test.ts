@@ -13,6 +13,7 @@ import { alertWorkflowId } from '../common/ids';
 import type { IncidentRecord } from '../common/types';
 import { ConfigError } from '../config/env';
 import { parseFileConfig } from '../config/file';
+import { resolveRouteRunbooks } from '../config/routes';
 import { checkCredentials, checkGrafanaSignature } from '../ingress/alerts/auth';
 import { DEFAULT_ROUTES } from '../ingress/alerts/default-routes';
 import { matchesLabel, readValue } from '../ingress/alerts/routing';
@@ -61,7 +62,14 @@ describe('routing rules (pure)', () => {
         err instanceof ConfigError && /routes\.0\.match\.alertname: not a regular expression/.test(err.message),
     );
     assert.throws(
-      () => rules('routes:\n  - match: { alertname: x }\n    runbook: reboot-everything\n'),
+      () =>
+        resolveRouteRunbooks(
+          parseFileConfig('routes:\n  - match: { alertname: x }\n    runbook: reboot-everything\n'),
+          {
+            find: (name) => (name === 'oom-triage' ? { id: name } : undefined),
+            names: ['oom-triage'],
+          },
+        ),
       (err: unknown) => err instanceof ConfigError && /routes\.0\.runbook/.test(err.message),
     );
     assert.throws(() => rules('routes:\n  - match: {}\n    runbook: oom-triage\n'), /needs at least one label matcher/);
