@@ -4,45 +4,100 @@
  * templates. Pure and sandbox-safe; the format itself is runbooks/files/schema.ts.
  */
 
+type FieldType = 'bool' | 'int' | 'double' | 'string';
+
+interface StepKindSpec {
+  /** Diagnostics read, changes write the cluster; the rest are people, time, loops and ends. */
+  group?: 'diagnostic' | 'change';
+  /** The named outcomes the kind can produce (validate checks comparisons against these). */
+  outcomes: readonly string[];
+  /** The result fields it adds beside `outcome` (all present from the start, zero until the step runs). */
+  fields: Record<string, FieldType>;
+}
+
+/**
+ * Every step kind, in the order the schema lists them, with its outcomes and result fields: the
+ * one table the lists below are read from.
+ */
+const STEP_KINDS = {
+  health: {
+    group: 'diagnostic',
+    outcomes: ['healthy', 'unhealthy', 'unreachable', 'failed'],
+    fields: { healthy: 'bool', status: 'int', verdict: 'string' },
+  },
+  pods: {
+    group: 'diagnostic',
+    outcomes: ['ok', 'crashing', 'none', 'failed'],
+    fields: { count: 'int', restarts: 'int', crashed: 'int' },
+  },
+  events: { group: 'diagnostic', outcomes: ['ok', 'warnings', 'failed'], fields: { count: 'int', warnings: 'int' } },
+  previousLogs: { group: 'diagnostic', outcomes: ['found', 'none', 'failed'], fields: { count: 'int' } },
+  promql: {
+    group: 'diagnostic',
+    outcomes: ['above', 'below', 'ok', 'no-data', 'failed'],
+    fields: { value: 'double', series: 'int' },
+  },
+  memoryTrend: {
+    group: 'diagnostic',
+    outcomes: ['leak', 'steady', 'no-data', 'failed'],
+    fields: { bytesPerSecond: 'double' },
+  },
+  traceSettings: {
+    group: 'diagnostic',
+    outcomes: ['ok', 'findings', 'failed'],
+    /** The bsp* fields: the value a temporary setEnv would set for that variable, '' when it is fine. */
+    fields: {
+      found: 'int',
+      verdict: 'string',
+      bspMaxQueueSize: 'string',
+      bspScheduleDelay: 'string',
+      bspExportTimeout: 'string',
+    },
+  },
+  collectorDrops: {
+    group: 'diagnostic',
+    outcomes: ['ok', 'findings', 'no-data', 'failed'],
+    fields: { found: 'int', lostSpans: 'int', acceptedSpans: 'int', verdict: 'string' },
+  },
+  report: {
+    group: 'diagnostic',
+    outcomes: ['passed', 'warnings', 'failures'],
+    fields: { passed: 'int', warnings: 'int', failures: 'int', total: 'int' },
+  },
+  restart: { group: 'change', outcomes: ['applied'], fields: {} },
+  undo: { group: 'change', outcomes: ['applied'], fields: {} },
+  scale: {
+    group: 'change',
+    outcomes: ['applied', 'already-applied'],
+    fields: { replicas: 'int', previousReplicas: 'int' },
+  },
+  setEnv: { group: 'change', outcomes: ['applied', 'already-applied'], fields: {} },
+  setResources: { group: 'change', outcomes: ['applied', 'already-applied'], fields: {} },
+  waitForRollout: { outcomes: ['complete', 'stalled'], fields: { complete: 'bool', message: 'string' } },
+  gate: {
+    outcomes: ['approved', 'rejected', 'timed_out', 'withdrawn'],
+    fields: { choice: 'string', decidedBy: 'string' },
+  },
+  notify: { outcomes: ['sent'], fields: {} },
+  page: { outcomes: ['sent'], fields: {} },
+  wait: { outcomes: ['done', 'met', 'timed-out'], fields: {} },
+  forEach: { outcomes: ['done'], fields: { count: 'int' } },
+  end: { outcomes: [], fields: {} },
+} as const satisfies Record<string, StepKindSpec>;
+
+export type StepKind = keyof typeof STEP_KINDS;
+
+const kindEntries = Object.entries(STEP_KINDS) as [StepKind, StepKindSpec][];
+
 /** The step kinds, in the order the schema lists them. */
-export const STEP_KIND_NAMES = [
-  'health',
-  'pods',
-  'events',
-  'previousLogs',
-  'promql',
-  'memoryTrend',
-  'traceSettings',
-  'collectorDrops',
-  'report',
-  'restart',
-  'undo',
-  'scale',
-  'setEnv',
-  'setResources',
-  'waitForRollout',
-  'gate',
-  'notify',
-  'page',
-  'wait',
-  'forEach',
-  'end',
-] as const;
+export const STEP_KIND_NAMES = Object.keys(STEP_KINDS) as [StepKind, ...StepKind[]];
 
-export type StepKind = (typeof STEP_KIND_NAMES)[number];
-
-export const DIAGNOSTIC_KINDS: readonly StepKind[] = [
-  'health',
-  'pods',
-  'events',
-  'previousLogs',
-  'promql',
-  'memoryTrend',
-  'traceSettings',
-  'collectorDrops',
-  'report',
-];
-export const CHANGE_KINDS: readonly StepKind[] = ['restart', 'undo', 'scale', 'setEnv', 'setResources'];
+export const DIAGNOSTIC_KINDS: readonly StepKind[] = kindEntries
+  .filter(([, spec]) => spec.group === 'diagnostic')
+  .map(([kind]) => kind);
+export const CHANGE_KINDS: readonly StepKind[] = kindEntries
+  .filter(([, spec]) => spec.group === 'change')
+  .map(([kind]) => kind);
 
 /** `30s`, `5m`, `1h`, `1h30m`: what a deadline, a wait or a window is written as. */
 export const DURATION_PATTERN = /^(\d+h)?(\d+m)?(\d+s)?$/;
@@ -54,61 +109,16 @@ export function durationMs(text: string): number {
 }
 
 /** The named outcomes each step kind can produce (validate checks comparisons against these). */
-export const STEP_OUTCOMES: Record<StepKind, readonly string[]> = {
-  health: ['healthy', 'unhealthy', 'unreachable', 'failed'],
-  pods: ['ok', 'crashing', 'none', 'failed'],
-  events: ['ok', 'warnings', 'failed'],
-  previousLogs: ['found', 'none', 'failed'],
-  promql: ['above', 'below', 'ok', 'no-data', 'failed'],
-  memoryTrend: ['leak', 'steady', 'no-data', 'failed'],
-  traceSettings: ['ok', 'findings', 'failed'],
-  collectorDrops: ['ok', 'findings', 'no-data', 'failed'],
-  report: ['passed', 'warnings', 'failures'],
-  restart: ['applied'],
-  undo: ['applied'],
-  scale: ['applied', 'already-applied'],
-  setEnv: ['applied', 'already-applied'],
-  setResources: ['applied', 'already-applied'],
-  waitForRollout: ['complete', 'stalled'],
-  gate: ['approved', 'rejected', 'timed_out', 'withdrawn'],
-  notify: ['sent'],
-  page: ['sent'],
-  wait: ['done', 'met', 'timed-out'],
-  forEach: ['done'],
-  end: [],
-};
+export const STEP_OUTCOMES = Object.fromEntries(kindEntries.map(([kind, spec]) => [kind, spec.outcomes])) as Record<
+  StepKind,
+  readonly string[]
+>;
 
 /** The result fields each kind adds beside `outcome` (all present from the start, zero until the step runs). */
-export const STEP_FIELDS: Record<StepKind, Record<string, 'bool' | 'int' | 'double' | 'string'>> = {
-  health: { healthy: 'bool', status: 'int', verdict: 'string' },
-  pods: { count: 'int', restarts: 'int', crashed: 'int' },
-  events: { count: 'int', warnings: 'int' },
-  previousLogs: { count: 'int' },
-  promql: { value: 'double', series: 'int' },
-  memoryTrend: { bytesPerSecond: 'double' },
-  /** The bsp* fields: the value a temporary setEnv would set for that variable, '' when it is fine. */
-  traceSettings: {
-    found: 'int',
-    verdict: 'string',
-    bspMaxQueueSize: 'string',
-    bspScheduleDelay: 'string',
-    bspExportTimeout: 'string',
-  },
-  collectorDrops: { found: 'int', lostSpans: 'int', acceptedSpans: 'int', verdict: 'string' },
-  report: { passed: 'int', warnings: 'int', failures: 'int', total: 'int' },
-  restart: {},
-  undo: {},
-  scale: { replicas: 'int', previousReplicas: 'int' },
-  setEnv: {},
-  setResources: {},
-  waitForRollout: { complete: 'bool', message: 'string' },
-  gate: { choice: 'string', decidedBy: 'string' },
-  notify: {},
-  page: {},
-  wait: {},
-  forEach: { count: 'int' },
-  end: {},
-};
+export const STEP_FIELDS = Object.fromEntries(kindEntries.map(([kind, spec]) => [kind, spec.fields])) as Record<
+  StepKind,
+  Record<string, FieldType>
+>;
 
 /** Every step's outcome before it runs, and when its `when` was false. */
 export const PENDING = 'pending';

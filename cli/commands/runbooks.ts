@@ -3,22 +3,35 @@
  * parameters (as JSON Schema) and gates; `runbooks validate [FILE…]` checks runbook files (every
  * problem as file:line:column), `runbooks schema` prints the runbook file JSON Schema.
  */
+import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { loadFileConfig } from '../../config/file';
 import { allRunbooks, type RunbookDefinition } from '../../runbooks';
 import { isFileRunbook } from '../../runbooks/files/catalog';
 import { loadRunbookFiles, runbookFilesIn } from '../../client/runbook-files';
 import { loadConfiguredRunbooks, runbookDirSetting } from '../../client/runbook-files';
+import { parseScenarioText, type ScenarioReport, type ScenarioRun } from '../../runbooks/files/scenario';
 import { runbookJsonSchema } from '../../runbooks/files/schema';
 import { formatIssue } from '../../runbooks/files/validate';
-import { JSON_FLAG } from '../args';
+import { JSON_FLAG, strings } from '../args';
 import { UsageError, type Command, type CommandContext, type ParsedArgs } from '../context';
 
 export const runbooks: Command = {
   name: 'runbooks',
   summary: 'List the runbooks, their parameters and approval gates',
-  usage: 'firebreak runbooks [--json] | firebreak runbooks validate [FILE…] | firebreak runbooks schema',
-  options: { ...JSON_FLAG },
+  usage:
+    'firebreak runbooks [--json] | firebreak runbooks validate [FILE…] | firebreak runbooks schema\n' +
+    '       firebreak runbooks test FILE --scenario SCENARIO.yaml [--scenario …] [--temporal-address HOST:PORT\n' +
+    '         [--temporal-namespace NS]] [--json]\n' +
+    '  test: runs the runbook file against fake activities as each scenario scripts them (docs/runbooks.md),\n' +
+    '        on a local dev server of its own (or the Temporal named — never a production one: deployment\n' +
+    '        holds are per namespace); exit 1 when an expectation fails.',
+  options: {
+    ...JSON_FLAG,
+    scenario: { type: 'string', multiple: true },
+    'temporal-address': { type: 'string' },
+    'temporal-namespace': { type: 'string' },
+  },
   async run(ctx, args) {
     const [sub, ...rest] = args.positionals;
     if (sub === 'schema') {
@@ -27,6 +40,9 @@ export const runbooks: Command = {
       return 0;
     }
     if (sub === 'validate') return validate(ctx, rest);
+    if (sub === 'test') return testScenarios(ctx, rest, args);
+    for (const flag of ['scenario', 'temporal-address', 'temporal-namespace'])
+      if (args.values[flag] !== undefined) throw new UsageError(`--${flag} goes with \`runbooks test\``, this.usage);
     if (sub !== undefined) throw new UsageError(`unexpected argument ${sub}`, this.usage);
     return list(ctx, args);
   },
@@ -52,6 +68,68 @@ async function validate(ctx: CommandContext, files: string[]): Promise<number> {
     ctx.out(`${loaded.length} valid, ${bad} invalid`);
   }
   return issues.length > 0 ? 1 : 0;
+}
+
+/**
+ * `runbooks test FILE --scenario …`: the file validated, each scenario parsed (file:line), then all
+ * run on one Temporal (worker/runbook-test.ts, loaded on demand like `start`). One line per
+ * expectation; exit 0 when every scenario passes, 1 otherwise, 2 for a bad scenario file.
+ */
+async function testScenarios(ctx: CommandContext, files: string[], args: ParsedArgs): Promise<number> {
+  const scenarioFiles = strings(args.values.scenario);
+  const address = args.values['temporal-address'];
+  const namespace = args.values['temporal-namespace'];
+  if (namespace !== undefined && address === undefined)
+    throw new UsageError('--temporal-namespace goes with --temporal-address', runbooks.usage);
+  const [file, ...extra] = files;
+  if (!file || extra.length > 0) throw new UsageError('runbooks test takes one runbook file', runbooks.usage);
+  if (scenarioFiles.length === 0) throw new UsageError('runbooks test needs --scenario SCENARIO.yaml', runbooks.usage);
+  const { loaded, issues } = await loadRunbookFiles([file]);
+  const source = loaded[0];
+  if (!source) {
+    for (const issue of issues) ctx.out(formatIssue(issue));
+    ctx.out(`FAIL ${file}: the runbook file is invalid`);
+    return 1;
+  }
+  const runs: ScenarioRun[] = [];
+  for (const scenarioFile of scenarioFiles) {
+    const text = await readFile(scenarioFile, 'utf8').catch((err: Error) => {
+      throw new UsageError(`cannot read scenario ${scenarioFile}: ${err.message}`, runbooks.usage);
+    });
+    const parsed = parseScenarioText(text, scenarioFile);
+    if (parsed.problems) throw new UsageError(`invalid scenario:\n${parsed.problems.join('\n')}`, runbooks.usage);
+    runs.push({ file: scenarioFile, scenario: parsed.scenario });
+  }
+  const { runRunbookScenarios } = await import('../../worker/runbook-test');
+  // Not TEMPORAL_ADDRESS: an operator's shell points that at production, where a scenario's
+  // targets would claim real deployment holds. A Temporal other than its own dev server is explicit.
+  const reports = await runRunbookScenarios(source, runs, {
+    ...(typeof address === 'string' ? { temporalAddress: address } : {}),
+    ...(typeof namespace === 'string' ? { namespace } : {}),
+    ...(ctx.env.FIREBREAK_WORKFLOW_BUNDLE ? { workflowBundle: ctx.env.FIREBREAK_WORKFLOW_BUNDLE } : {}),
+    log: (line) => ctx.err(line),
+  });
+  const passed = (report: ScenarioReport) => !report.error && report.results.every((result) => result.ok);
+  if (ctx.json) {
+    ctx.printJson({
+      runbook: source.definition.id,
+      sha256: source.hash,
+      ok: reports.every(passed),
+      scenarios: reports,
+    });
+  } else {
+    ctx.out(`runbook ${source.definition.id} (${file}, sha256 ${source.hash.slice(0, 12)})`);
+    for (const report of reports) {
+      ctx.out(`${passed(report) ? 'PASS' : 'FAIL'} scenario ${report.name} (${report.file})`);
+      for (const step of report.steps) ctx.out(`  · ${step}`);
+      for (const result of report.results)
+        ctx.out(`  ${result.ok ? 'ok  ' : 'FAIL'} ${result.expectation}${result.ok ? '' : ` — got ${result.got}`}`);
+      if (report.error) ctx.out(`  FAIL ${report.error}`);
+    }
+    const failed = reports.filter((report) => !passed(report)).length;
+    ctx.out(`${reports.length - failed} scenarios passed, ${failed} failed`);
+  }
+  return reports.every(passed) ? 0 : 1;
 }
 
 async function list(ctx: CommandContext, args: ParsedArgs): Promise<number> {

@@ -7,12 +7,9 @@
  * never from a file, and CEL is evaluated in the sandbox.
  */
 import { ApplicationFailure, sleep } from '@temporalio/workflow';
-import type { TraceLossFinding } from '../../activities/diagnostics/types';
-import type { PodSummary } from '../../activities/kubernetes';
 import { ErrorType } from '../../common/errors';
 import { formatTarget } from '../../common/ids';
 import type { Target } from '../../common/types';
-import { envChanges, replicaChanges, resourceChanges } from '../../domain/mitigations';
 import {
   DIAGNOSTIC_KINDS,
   INCIDENT_FIELDS,
@@ -28,20 +25,14 @@ import {
 import type { ForEachStep, PinnedFileRunbook, StepDefinition } from '../../runbooks/files/schema';
 import type { Incident } from '../incident';
 import { failureMessage } from '../incident/failures';
-import { diagnostics, kubeRead } from '../incident/proxies';
 import { evaluate, evaluateBool, renderTemplate, type Bindings } from './cel';
-
-type Params = Record<string, unknown>;
-
-interface StepResult {
-  outcome: string;
-  fields?: Record<string, unknown>;
-}
+import { change } from './changes';
+import { probe } from './probes';
+import type { Params, StepContext, StepResult } from './step-context';
 
 /** How a step list ended: ran to its end, or an `end` step stopped the runbook. */
 type Flow = 'continue' | 'stopped';
 
-const PREVIOUS_LOG_CHARS = 4_000;
 const DEFAULT_WAIT_EVERY_MS = 30_000;
 
 export class RunbookInterpreter {
@@ -49,6 +40,8 @@ export class RunbookInterpreter {
   private readonly kinds = new Map<string, StepKind>();
   /** Outcomes of the diagnostic steps so far, for the `report` step. */
   private readonly findings: { step: string; kind: StepKind; outcome: string; verdict: string }[] = [];
+  /** What the probes and changes (probes.ts, changes.ts) use of this interpreter. */
+  private readonly context: StepContext;
 
   constructor(
     private readonly incident: Incident<Params>,
@@ -59,6 +52,15 @@ export class RunbookInterpreter {
       this.kinds.set(step.id, kind);
       this.state.set(step.id, { outcome: PENDING, fields: zeroFields(kind) });
     });
+    this.context = {
+      incident,
+      text: (template, loop) => this.text(template, loop),
+      target: (on, loop) => this.target(on, loop),
+      names: (names, loop) => this.names(names, loop),
+      allowedNamespace: (namespace) => this.allowedNamespace(namespace),
+      bindings: (loop) => this.bindings(loop),
+      report: (title) => this.report(title),
+    };
   }
 
   async run(): Promise<void> {
@@ -123,7 +125,7 @@ export class RunbookInterpreter {
         return this.wait(step as Extract<StepDefinition, { wait: unknown }>, loop);
       default: {
         if (DIAGNOSTIC_KINDS.includes(kind)) return this.diagnose(step, kind, loop);
-        return this.change(step, kind, loop);
+        return change(this.context, step, kind, loop);
       }
     }
   }
@@ -131,176 +133,12 @@ export class RunbookInterpreter {
   // ---- diagnostics ------------------------------------------------------------------------------
 
   private async diagnose(step: StepDefinition, kind: StepKind, loop: Bindings): Promise<StepResult> {
-    const result = await this.probe(step, kind, loop);
+    const result = await probe(this.context, step, kind, loop);
     if (kind !== 'report') {
       const verdict = typeof result.fields?.verdict === 'string' ? result.fields.verdict : result.outcome;
       this.findings.push({ step: step.id, kind, outcome: result.outcome, verdict });
     }
     return result;
-  }
-
-  private async probe(step: StepDefinition, kind: StepKind, loop: Bindings): Promise<StepResult> {
-    const incident = this.incident;
-    const tryIt = <T>(what: string, call: () => Promise<T>) => incident.tryDiagnostic(what, call);
-    if ('health' in step) {
-      const url = step.health.url ? this.text(step.health.url, loop) : stringParam(incident.params.healthUrl);
-      if (!url) {
-        incident.note('diagnostic', `${step.id}: no health URL (params.healthUrl) to probe`);
-        return { outcome: 'failed' };
-      }
-      const expectStatus = step.health.expectStatus ?? numberParam(incident.params.expectStatus);
-      const health = await tryIt('health check', () =>
-        diagnostics.checkHealth({ url, ...(expectStatus ? { expectStatus } : {}) }),
-      );
-      if (!health) return { outcome: 'failed' };
-      incident.note('diagnostic', `Health: ${health.verdict}`, { health, step: step.id });
-      const outcome = health.healthy ? 'healthy' : health.status === undefined ? 'unreachable' : 'unhealthy';
-      return { outcome, fields: { healthy: health.healthy, status: health.status ?? 0, verdict: health.verdict } };
-    }
-    if ('pods' in step) {
-      const target = this.target(step.pods.on, loop);
-      const pods = await tryIt('listing pods', () => kubeRead.listDeploymentPods(target));
-      if (!pods) return { outcome: 'failed' };
-      const lines = pods.map((pod) => {
-        const last = pod.containers.find((c) => c.lastTermination)?.lastTermination;
-        const reason = last ? `, last termination ${last.reason ?? '?'} (exit ${last.exitCode ?? '?'})` : '';
-        return `${pod.name}: ${pod.phase}, ${pod.restarts} restarts${reason}`;
-      });
-      incident.note('diagnostic', `Pods of ${target.deployment}:\n${lines.join('\n') || 'none'}`, { pods });
-      const crashed = crashedContainers(pods).length;
-      const restarts = pods.reduce((sum, pod) => sum + pod.restarts, 0);
-      const outcome = pods.length === 0 ? 'none' : crashed > 0 ? 'crashing' : 'ok';
-      return { outcome, fields: { count: pods.length, restarts, crashed } };
-    }
-    if ('events' in step) {
-      const namespace = step.events.namespace ? this.text(step.events.namespace, loop) : incident.target.namespace;
-      this.allowedNamespace(namespace);
-      const events = await tryIt('listing events', () =>
-        kubeRead.listRecentEvents({ namespace, limit: step.events.limit ?? 20 }),
-      );
-      if (!events) return { outcome: 'failed' };
-      const lines = events.map((e) => `${e.lastTimestamp} ${e.type} ${e.reason} ${e.object}: ${e.message}`);
-      incident.note('diagnostic', `Last ${events.length} events in ${namespace}:\n${lines.join('\n')}`, { events });
-      const warnings = events.filter((e) => e.type === 'Warning').length;
-      return { outcome: warnings > 0 ? 'warnings' : 'ok', fields: { count: events.length, warnings } };
-    }
-    if ('previousLogs' in step) {
-      const target = this.target(step.previousLogs.on, loop);
-      const pods = await tryIt('listing pods', () => kubeRead.listDeploymentPods(target));
-      if (!pods) return { outcome: 'failed' };
-      const crashed = crashedContainers(pods).slice(0, step.previousLogs.max ?? 3);
-      let count = 0;
-      for (const { pod, container } of crashed) {
-        const log = await tryIt(`previous logs of ${pod}/${container}`, () =>
-          kubeRead.readPodLogs({
-            namespace: target.namespace,
-            pod,
-            container,
-            previous: true,
-            tailLines: step.previousLogs.lines ?? 50,
-          }),
-        );
-        if (log === undefined) continue;
-        count += 1;
-        const tail = log.length > PREVIOUS_LOG_CHARS ? `…${log.slice(-PREVIOUS_LOG_CHARS)}` : log;
-        incident.note('diagnostic', `Previous logs of ${pod}/${container}:\n${tail || '(empty)'}`);
-      }
-      return { outcome: count > 0 ? 'found' : 'none', fields: { count } };
-    }
-    if ('promql' in step) {
-      const query = this.text(step.promql.query, loop);
-      const answer = await tryIt(`query ${query}`, () => diagnostics.queryPrometheus({ query }));
-      if (!answer) return { outcome: 'failed' };
-      const values = answer.series.map((s) => s.value).filter((v): v is number => v !== null);
-      if (values.length === 0) {
-        incident.note('diagnostic', `${step.promql.label ?? query}: no data`, { query });
-        return { outcome: 'no-data', fields: { value: 0, series: 0, verdict: 'no data' } };
-      }
-      const { above, below } = step.promql;
-      const max = Math.max(...values);
-      const min = Math.min(...values);
-      const outcome =
-        above !== undefined && max > above ? 'above' : below !== undefined && min < below ? 'below' : 'ok';
-      const value = outcome === 'below' ? min : max;
-      const limit = outcome === 'above' ? ` (above ${above})` : outcome === 'below' ? ` (below ${below})` : '';
-      const verdict = `${step.promql.label ?? query} = ${value}${limit}`;
-      incident.note('diagnostic', verdict, { query, series: answer.series.length, value });
-      return { outcome, fields: { value, series: values.length, verdict } };
-    }
-    if ('memoryTrend' in step) {
-      const target = incident.target;
-      const trend = await tryIt('memory trend', () =>
-        diagnostics.analyzeMemoryTrend({
-          ...(step.memoryTrend.query
-            ? { query: this.text(step.memoryTrend.query, loop) }
-            : { selector: `namespace="${target.namespace}",pod=~"${target.deployment}-.*"` }),
-          windowSeconds: durationMs(step.memoryTrend.window ?? '30m') / 1000,
-          ...(step.memoryTrend.thresholdBytesPerSecond
-            ? { thresholdBytesPerSecond: step.memoryTrend.thresholdBytesPerSecond }
-            : {}),
-        }),
-      );
-      if (!trend) return { outcome: 'failed' };
-      incident.note('diagnostic', `Memory trend: ${trend.verdict}`, { leak: trend.leak });
-      const outcome = trend.noData ? 'no-data' : trend.leak ? 'leak' : 'steady';
-      return { outcome, fields: { bytesPerSecond: trend.slopeBytesPerSecond, verdict: trend.verdict } };
-    }
-    if ('traceSettings' in step) {
-      const target = this.target(step.traceSettings.on, loop);
-      const { container, minSamplerRatio } = step.traceSettings;
-      const settings = await tryIt('trace export settings', () =>
-        diagnostics.checkTraceExportSettings({
-          ...target,
-          ...(container ? { container } : {}),
-          ...(minSamplerRatio !== undefined ? { minSamplerRatio } : {}),
-        }),
-      );
-      if (!settings) return { outcome: 'failed' };
-      // Each finding is reported, with what was seen and what seed 004 recommends.
-      incident.note('diagnostic', `Trace settings: ${settings.verdict}\n${findingLines(settings.findings)}`, {
-        findings: settings.found,
-        mitigationEnv: settings.mitigationEnv,
-      });
-      const env = settings.mitigationEnv;
-      return {
-        outcome: settings.found > 0 ? 'findings' : 'ok',
-        fields: {
-          found: settings.found,
-          verdict: settings.verdict,
-          bspMaxQueueSize: env.OTEL_BSP_MAX_QUEUE_SIZE ?? '',
-          bspScheduleDelay: env.OTEL_BSP_SCHEDULE_DELAY ?? '',
-          bspExportTimeout: env.OTEL_BSP_EXPORT_TIMEOUT ?? '',
-        },
-      };
-    }
-    if ('collectorDrops' in step) {
-      const spec = step.collectorDrops;
-      const drops = await tryIt('collector drop counters', () =>
-        diagnostics.checkCollectorDrops({
-          ...(spec.selector ? { selector: this.text(spec.selector, loop) } : {}),
-          receivers: this.names(spec.receivers, loop),
-          processors: this.names(spec.processors, loop),
-          exporters: this.names(spec.exporters, loop),
-          ...(spec.window ? { windowSeconds: durationMs(spec.window) / 1000 } : {}),
-        }),
-      );
-      if (!drops) return { outcome: 'failed' };
-      incident.note('diagnostic', `Collector: ${drops.verdict}\n${findingLines(drops.findings)}`, {
-        findings: drops.found,
-        lostSpans: drops.lostSpans,
-      });
-      return {
-        outcome: drops.noData ? 'no-data' : drops.found > 0 ? 'findings' : 'ok',
-        fields: {
-          found: drops.found,
-          lostSpans: drops.lostSpans,
-          acceptedSpans: drops.acceptedSpans,
-          verdict: drops.verdict,
-        },
-      };
-    }
-    if ('report' in step) return this.report(step.report.title);
-    throw ApplicationFailure.nonRetryable(`step ${step.id}: unknown diagnostic ${kind}`, ErrorType.INVALID_INPUT);
   }
 
   /** 001's DiagnosticReport: "N/M passed, W warnings, F failures" over the diagnostics so far. */
@@ -320,90 +158,6 @@ export class RunbookInterpreter {
     this.incident.note('diagnostic', `${summary}\n${lines.join('\n')}`, { passed, warnings, failures, total });
     const outcome = failures > 0 ? 'failures' : warnings > 0 ? 'warnings' : 'passed';
     return { outcome, fields: { passed, warnings, failures, total } };
-  }
-
-  // ---- changes ----------------------------------------------------------------------------------
-
-  private async change(step: StepDefinition, kind: StepKind, loop: Bindings): Promise<StepResult> {
-    const incident = this.incident;
-    const spec = (step as unknown as Record<string, { on?: string; mode?: string }>)[kind]!;
-    const target = this.target(spec.on, loop);
-    const marker = { ...target, incidentId: incident.id };
-    const mitigation = spec.mode === 'mitigation';
-    const what = `${formatTarget(target)}${mitigation ? ' (temporary: restored when the incident ends)' : ''}`;
-    if ('restart' in step) {
-      const restart = await incident.changes.rolloutRestart(marker);
-      incident.note('step', `Rollout restart of ${what} requested at ${restart.restartedAt}`, { ...restart });
-      return { outcome: 'applied' };
-    }
-    if ('undo' in step) {
-      const undo = await incident.changes.rolloutUndo({
-        ...marker,
-        ...(step.undo.toRevision !== undefined ? { toRevision: step.undo.toRevision } : {}),
-      });
-      incident.note('step', `Rollout undo of ${what}: revision ${undo.fromRevision} → ${undo.toRevision}`, { ...undo });
-      return { outcome: 'applied' };
-    }
-    if ('scale' in step) {
-      let replicas: number;
-      if (step.scale.add !== undefined) {
-        const settings = await kubeRead.readDeploymentSettings(target);
-        replicas = Math.max(0, settings.replicas + step.scale.add);
-      } else if (typeof step.scale.replicas === 'string') {
-        replicas = Number(evaluate(step.scale.replicas, this.bindings(loop)));
-      } else {
-        replicas = step.scale.replicas!;
-      }
-      if (!Number.isInteger(replicas) || replicas < 0) {
-        throw ApplicationFailure.nonRetryable(`step ${step.id}: ${replicas} replicas`, ErrorType.INVALID_INPUT);
-      }
-      const scaled = await incident.changes.scaleDeployment({ ...marker, replicas });
-      if (mitigation) incident.recordMitigations(target, replicaChanges(scaled));
-      incident.note('step', `Scaled ${what}: ${scaled.previousReplicas} → ${scaled.replicas} replicas`, { ...scaled });
-      return {
-        outcome: scaled.alreadyApplied ? 'already-applied' : 'applied',
-        fields: { replicas: scaled.replicas, previousReplicas: scaled.previousReplicas },
-      };
-    }
-    if ('setEnv' in step) {
-      const env: Record<string, string | null> = {};
-      for (const [name, value] of Object.entries(step.setEnv.env))
-        env[name] = value === null ? null : this.text(value, loop);
-      const changed = await incident.changes.setDeploymentEnv({
-        ...marker,
-        env,
-        ...(step.setEnv.container ? { container: step.setEnv.container } : {}),
-      });
-      if (mitigation) incident.recordMitigations(target, envChanges(changed));
-      const names = Object.entries(env).map(([name, value]) => `${name}=${value ?? '(unset)'}`);
-      incident.note('step', `Set ${names.join(' ')} on ${what}`, { ...changed });
-      return { outcome: changed.alreadyApplied ? 'already-applied' : 'applied' };
-    }
-    if ('setResources' in step) {
-      const changed = await incident.changes.setContainerResources({
-        ...marker,
-        ...(step.setResources.container ? { container: step.setResources.container } : {}),
-        ...(step.setResources.limits ? { limits: step.setResources.limits } : {}),
-        ...(step.setResources.requests ? { requests: step.setResources.requests } : {}),
-      });
-      if (mitigation) incident.recordMitigations(target, resourceChanges(changed));
-      incident.note('step', `Set resources of ${what}`, { ...changed });
-      return { outcome: changed.alreadyApplied ? 'already-applied' : 'applied' };
-    }
-    if ('waitForRollout' in step) {
-      if (incident.skipsInRehearsal(`the rollout wait of ${formatTarget(target)}`)) {
-        return { outcome: 'complete', fields: { complete: true, message: 'skipped in a rehearsal' } };
-      }
-      const rollout = await incident.waitForRollout(target);
-      incident.note('diagnostic', `Rollout of ${formatTarget(target)}: ${rollout.message}`, {
-        complete: rollout.complete,
-      });
-      return {
-        outcome: rollout.complete ? 'complete' : 'stalled',
-        fields: { complete: rollout.complete, message: rollout.message },
-      };
-    }
-    throw ApplicationFailure.nonRetryable(`step ${step.id}: unknown kind ${kind}`, ErrorType.INVALID_INPUT);
   }
 
   /**
@@ -596,17 +350,6 @@ function judge(kind: StepKind, outcome: string): 'pass' | 'warn' | 'fail' {
   return bad[kind]?.includes(outcome) ? 'fail' : 'pass';
 }
 
-/** One line per trace-loss setting judged: FINDING/ok/unknown, what is there, what is recommended. */
-function findingLines(findings: TraceLossFinding[]): string {
-  return findings
-    .map((f) =>
-      f.status === 'ok'
-        ? `ok ${f.setting}: ${f.observed}`
-        : `${f.status === 'finding' ? 'FINDING' : 'UNKNOWN'} ${f.check} ${f.setting}: ${f.observed} (recommended ${f.recommended}) — ${f.message}`,
-    )
-    .join('\n');
-}
-
 function zeroFields(kind: StepKind): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
   for (const [name, type] of Object.entries(STEP_FIELDS[kind])) {
@@ -636,20 +379,6 @@ function toList(value: unknown, source: string): unknown[] {
     throw ApplicationFailure.nonRetryable(`forEach.over ${source} is not a list`, ErrorType.INVALID_INPUT);
   }
   return value;
-}
-
-function stringParam(value: unknown): string | undefined {
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
-function numberParam(value: unknown): number | undefined {
-  return typeof value === 'number' ? value : undefined;
-}
-
-function crashedContainers(pods: PodSummary[]): { pod: string; container: string }[] {
-  return pods.flatMap((pod) =>
-    pod.containers.filter((c) => c.lastTermination).map((c) => ({ pod: pod.name, container: c.name })),
-  );
 }
 
 function describeStep(step: StepDefinition, kind: StepKind): string {
