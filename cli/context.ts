@@ -9,14 +9,17 @@ import type { AccessAction } from '../common/access';
 import type { IncidentPolicy } from '../common/incident';
 import { connectionIdentity } from '../client/identity';
 import { referencedGroups } from '../domain/access';
-import { refusedSignal, type RefusalNotice } from '../domain/messages';
-import { refusalLogWorkflowId, REFUSAL_LOG_WORKFLOW_TYPE } from '../domain/refusals';
-import { isGrpcServiceError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import type { RefusalNotice } from '../domain/messages';
+import type { WorkflowUpdateFailedError } from '@temporalio/client';
+// Single modules, not the packages' indexes: a command that only reads (postmortem) never loads the
+// SDK's client, its gRPC library or its protobuf root — the messages, refusals, the incident look-up
+// and the client itself load when a command uses them.
+import { WorkflowNotFoundError } from '@temporalio/common/lib/errors';
+import { ApplicationFailure } from '@temporalio/common/lib/failure';
 import { ConfigError, parseEnv, type Env } from '../config/env';
 import type { Actor } from '../common/types';
-import { findIncidentById } from '../client/incidents';
-import { connectClient } from '../client/connection';
+import { connectClient, connectionSettings } from '../client/connection';
+import type { HistorySource } from '../postmortem';
 import { CommandFailed, UsageError, type CliIO } from './command';
 
 export { CommandFailed, UsageError, parseCommandArgs, type CliIO, type Command, type ParsedArgs } from './command';
@@ -29,6 +32,7 @@ export class CommandContext {
   private parsedEnv?: Env;
   private resolvedActor?: Promise<Actor>;
   private loadedPolicy?: Promise<IncidentPolicy>;
+  private readonly readers: { close(): void }[] = [];
 
   constructor(
     readonly io: CliIO,
@@ -63,6 +67,22 @@ export class CommandContext {
       throw err instanceof ConfigError ? err : this.unreachable(err);
     });
     return (await this.connected).client;
+  }
+
+  /**
+   * Where `firebreak postmortem` reads a history: the lean gRPC reader (postmortem/grpc.ts) with the
+   * client's own settings, or the SDK's client behind an HTTP proxy (which only it knows how to cross).
+   */
+  async historySource(): Promise<Client | HistorySource> {
+    const { GrpcHistoryReader, proxyConfigured } = await import('../postmortem/grpc');
+    if (proxyConfigured(this.io.env)) return this.client();
+    const settings = await connectionSettings(this.env, this.address);
+    const reader = new GrpcHistoryReader(settings, this.env.TEMPORAL_NAMESPACE);
+    this.readers.push(reader);
+    await reader.ready().catch((err: unknown) => {
+      throw this.unreachable(err);
+    });
+    return reader;
   }
 
   unreachable(err: unknown): CommandFailed {
@@ -117,6 +137,7 @@ export class CommandContext {
    */
   async refuse(action: AccessAction, reason: string, incident?: WorkflowHandle): Promise<never> {
     const notice: RefusalNotice = { actor: await this.actor(), action, reason, channel: 'cli' };
+    const { refusedSignal } = await import('../domain/messages');
     const recorded = incident
       ? await incident.signal(refusedSignal, notice).then(
           () => true,
@@ -129,6 +150,8 @@ export class CommandContext {
 
   private async logRefusal(notice: RefusalNotice): Promise<void> {
     const logged = (async () => {
+      const { refusedSignal } = await import('../domain/messages');
+      const { refusalLogWorkflowId, REFUSAL_LOG_WORKFLOW_TYPE } = await import('../domain/refusals');
       const client = await this.client();
       await client.workflow.signalWithStart(REFUSAL_LOG_WORKFLOW_TYPE, {
         workflowId: refusalLogWorkflowId(this.env.FIREBREAK_TASK_QUEUE),
@@ -148,6 +171,7 @@ export class CommandContext {
   }
 
   async close(): Promise<void> {
+    for (const reader of this.readers) reader.close();
     if (!this.connected) return;
     try {
       await (await this.connected).connection.close();
@@ -180,6 +204,7 @@ export async function resolveIncident(ctx: CommandContext, id: string): Promise<
     await describeOrFail(client, { workflowId: id });
     return { workflowId: id };
   }
+  const { findIncidentById } = await import('../client/incidents');
   const found = await findIncidentById(client, id);
   if (found) return found;
   throw new CommandFailed(`no incident ${id} — list incidents with \`firebreak incidents\``);
@@ -193,13 +218,32 @@ async function describeOrFail(client: Client, ref: IncidentRef): Promise<void> {
   }
 }
 
+/** As @temporalio/client's isGrpcServiceError (an error with string details and metadata), without loading gRPC. */
+function isGrpcServiceError(err: unknown): err is Error & { code: number; details: string } {
+  return (
+    err instanceof Error &&
+    typeof (err as { details?: unknown }).details === 'string' &&
+    typeof (err as { metadata?: unknown }).metadata === 'object' &&
+    (err as { metadata?: unknown }).metadata !== null
+  );
+}
+
+/** `instanceof WorkflowUpdateFailedError` as the SDK decides it (a marker symbol on its prototype), without loading the client. */
+function isWorkflowUpdateFailedError(err: unknown): err is WorkflowUpdateFailedError {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    (err as Record<symbol, unknown>)[Symbol.for('__temporal_isWorkflowUpdateFailedError')] === true
+  );
+}
+
 /** Turns Temporal's errors into what the user should know and do. */
 export function explain(err: unknown, workflowId?: string): Error {
   if (err instanceof CommandFailed || err instanceof UsageError || err instanceof ConfigError) return err;
   if (err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === 5)) {
     return new CommandFailed(`no incident ${workflowId ?? ''} — list incidents with \`firebreak incidents\``);
   }
-  if (err instanceof WorkflowUpdateFailedError) {
+  if (isWorkflowUpdateFailedError(err)) {
     const cause = err.cause;
     if (cause instanceof ApplicationFailure) {
       return new CommandFailed(`refused: ${cause.message}${cause.type ? ` (${cause.type})` : ''}`);

@@ -4,7 +4,7 @@
  * uses the same settings (worker/temporal.ts); this file never loads the worker.
  */
 import { readFile } from 'node:fs/promises';
-import { Client, Connection, type ClientInterceptors } from '@temporalio/client';
+import type { Client, Connection, ClientInterceptors } from '@temporalio/client';
 import { ConfigError, type Env } from '../config/env';
 
 export interface ConnectionSettings {
@@ -58,6 +58,8 @@ export async function connectClient(
   address: string,
   interceptors?: ClientInterceptors,
 ): Promise<{ client: Client; connection: Connection }> {
+  // Loaded here, not with the module: connectionSettings serves `firebreak postmortem`, which never loads the SDK.
+  const { Client, Connection } = await import('@temporalio/client');
   const connection = await Connection.connect({ ...(await connectionSettings(env, address)), connectTimeout: 5_000 });
   return {
     client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, ...(interceptors ? { interceptors } : {}) }),

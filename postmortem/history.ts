@@ -3,7 +3,8 @@
  * status` share: payloads, times, and the incident record a history carries (the workflow's
  * result, or the latest snapshot: a card it published, an acknowledgement it answered).
  */
-import { defaultPayloadConverter, type PayloadConverter } from '@temporalio/common';
+// The converter alone: @temporalio/common's index loads much more, and the CLI starts cold.
+import { defaultPayloadConverter, type PayloadConverter } from '@temporalio/common/lib/converter/payload-converter';
 import type proto from '@temporalio/proto';
 import type { IncidentRecord } from '../common/types';
 import { ACTIVITY } from './activity-names';

@@ -25,10 +25,45 @@ export interface ExportedPostmortem {
   readonly json: string;
 }
 
+/**
+ * Where a history is read from: the SDK's client, or the CLI's own lean gRPC reader (grpc.ts), which
+ * answers the same two calls without loading the SDK.
+ */
+export interface HistorySource {
+  latestRunId(workflowId: string): Promise<string>;
+  historyPage(
+    workflowId: string,
+    runId: string | undefined,
+    pageSize: number,
+    nextPageToken?: Uint8Array,
+  ): Promise<{ events: HistoryEvent[]; nextPageToken?: Uint8Array | null }>;
+}
+
+function sourceOf(from: Client | HistorySource): HistorySource {
+  if (!('workflowService' in from)) return from;
+  const client = from;
+  return {
+    latestRunId: async (workflowId) => (await client.workflow.getHandle(workflowId).describe()).runId,
+    historyPage: async (workflowId, runId, pageSize, nextPageToken) => {
+      const response = await client.workflowService.getWorkflowExecutionHistory({
+        namespace: client.options.namespace,
+        execution: { workflowId, ...(runId ? { runId } : {}) },
+        maximumPageSize: pageSize,
+        nextPageToken,
+      });
+      return { events: response.history?.events ?? [], nextPageToken: response.nextPageToken };
+    },
+  };
+}
+
 /** Reads every event of one run (the latest when runId is absent), following page tokens. */
-export async function fetchHistoryEvents(client: Client, workflowId: string, runId?: string): Promise<HistoryEvent[]> {
+export async function fetchHistoryEvents(
+  from: Client | HistorySource,
+  workflowId: string,
+  runId?: string,
+): Promise<HistoryEvent[]> {
   const events: HistoryEvent[] = [];
-  await forEachHistoryPage(client, workflowId, runId, (page) => {
+  await forEachHistoryPage(from, workflowId, runId, (page) => {
     for (const event of page) events.push(event);
   });
   return events;
@@ -39,26 +74,22 @@ export async function fetchHistoryEvents(client: Client, workflowId: string, run
  * handing over the current one, so reading a page overlaps with the server preparing the next.
  */
 export async function forEachHistoryPage(
-  client: Client,
+  from: Client | HistorySource,
   workflowId: string,
   runId: string | undefined,
   onPage: (events: HistoryEvent[]) => void,
+  pageSize = PAGE_SIZE,
 ): Promise<void> {
-  const request = (nextPageToken?: Uint8Array) =>
-    client.workflowService.getWorkflowExecutionHistory({
-      namespace: client.options.namespace,
-      execution: { workflowId, ...(runId ? { runId } : {}) },
-      maximumPageSize: PAGE_SIZE,
-      nextPageToken,
-    });
+  const source = sourceOf(from);
+  const request = (nextPageToken?: Uint8Array) => source.historyPage(workflowId, runId, pageSize, nextPageToken);
   let pending = request();
   try {
     for (let page = 0; page < MAX_PAGES; page++) {
       const response = await pending;
       const more = response.nextPageToken && response.nextPageToken.length > 0;
-      if (!more) return onPage(response.history?.events ?? []);
+      if (!more) return onPage(response.events);
       pending = request(response.nextPageToken!);
-      onPage(response.history?.events ?? []);
+      onPage(response.events);
     }
   } catch (err) {
     // A page already asked for is not wanted any more: its failure is not this one's.
@@ -66,17 +97,18 @@ export async function forEachHistoryPage(
     throw err;
   }
   pending.catch(() => undefined);
-  throw new Error(`history of ${workflowId} has more than ${MAX_PAGES * PAGE_SIZE} events`);
+  throw new Error(`history of ${workflowId} has more than ${MAX_PAGES * pageSize} events`);
 }
 
 export async function exportPostmortem(
-  client: Client,
+  from: Client | HistorySource,
   execution: { workflowId: string; runId?: string },
   options: { generatedAt?: Date } = {},
 ): Promise<ExportedPostmortem> {
-  const runId = execution.runId ?? (await client.workflow.getHandle(execution.workflowId).describe()).runId;
+  const source = sourceOf(from);
+  const runId = execution.runId ?? (await source.latestRunId(execution.workflowId));
   const builder = new PostmortemBuilder();
-  await forEachHistoryPage(client, execution.workflowId, runId, (events) => builder.add(events));
+  await forEachHistoryPage(source, execution.workflowId, runId, (events) => builder.add(events));
   const postmortem = builder.finish({ workflowId: execution.workflowId, runId, ...options });
   let markdown: string | undefined;
   let json: string | undefined;

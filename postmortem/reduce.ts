@@ -5,7 +5,7 @@
  * the facts add up to (gates, escalations, mitigations, key times) is derived in derive.ts.
  */
 import type { PayloadConverter } from '@temporalio/common';
-import proto from '@temporalio/proto';
+import type proto from '@temporalio/proto';
 import type { IncidentInput } from '../common/incident';
 import type { Actor } from '../common/types';
 import {
@@ -20,6 +20,7 @@ import {
   summarizeInput,
   timerPurpose,
 } from './describe';
+import { EventType } from './history-proto';
 import { payloadDecoder, recordIn, tsToIso, tsToMs, type Decode, type HistoryEvent } from './history';
 import type {
   ActivityOutcome,
@@ -34,7 +35,6 @@ import type {
 } from './model';
 import { redact, redactText } from './redact';
 
-const EventType = proto.temporal.api.enums.v1.EventType;
 type StartedAttributes = proto.temporal.api.history.v1.IWorkflowExecutionStartedEventAttributes;
 
 /** What the events of one run say, before interpretation. */

@@ -23,8 +23,8 @@ export const postmortem: Command = {
     // A workflow id needs no look-up: the export's own describe says when there is no such incident.
     const ref = id.startsWith('INC-') ? await resolveIncident(ctx, id) : { workflowId: id, runId: undefined };
     const runId = typeof args.values['run-id'] === 'string' ? args.values['run-id'] : ref.runId;
-    const client = await ctx.client();
-    const exported = await exportPostmortem(client, { workflowId: ref.workflowId, ...(runId ? { runId } : {}) }).catch(
+    const source = await ctx.historySource();
+    const exported = await exportPostmortem(source, { workflowId: ref.workflowId, ...(runId ? { runId } : {}) }).catch(
       (err: unknown) => {
         throw explain(err, ref.workflowId);
       },
