@@ -146,21 +146,41 @@ export class KnownOpenGroups {
  */
 export class BatchFolding {
   private readonly answers = new Map<string, boolean>();
+  /** Questions in flight, by incident: asked once, however many batches wait meanwhile. */
+  private readonly asking = new Map<string, Promise<void>>();
 
   constructor(private readonly limit = MAX_COALESCED_GROUPS) {}
 
+  /**
+   * The remembered answer, else false at once while the question is asked in the background: a
+   * query waits for the incident's workflow task, which in a storm of new incidents can take
+   * seconds, and the batches meanwhile go one notification per signal instead of waiting for it.
+   */
   async folds(workflowId: string, ask: () => Promise<boolean | undefined>): Promise<boolean> {
     const known = this.answers.get(workflowId);
     if (known !== undefined) return known;
-    const answer = await ask();
-    if (answer === undefined) return false;
-    this.answers.set(workflowId, answer);
-    if (this.answers.size > this.limit) this.answers.delete(this.answers.keys().next().value!);
-    return answer;
+    if (!this.asking.has(workflowId)) {
+      const question = ask()
+        .catch(() => undefined)
+        .then((answer) => {
+          if (this.asking.get(workflowId) === question) this.asking.delete(workflowId);
+          if (answer === undefined) return;
+          this.answers.set(workflowId, answer);
+          if (this.answers.size > this.limit) this.answers.delete(this.answers.keys().next().value!);
+        });
+      this.asking.set(workflowId, question);
+    }
+    return false;
+  }
+
+  /** Resolves once no question about the incident is in flight (tests). */
+  async settled(workflowId: string): Promise<void> {
+    await this.asking.get(workflowId);
   }
 
   /** The group has no running incident: its next one may run another build. */
   forget(workflowId: string): void {
     this.answers.delete(workflowId);
+    this.asking.delete(workflowId);
   }
 }
