@@ -52,7 +52,7 @@ import {
 } from '../test/alerts-support';
 import { FakeWorld } from '../test/workflows/fakes';
 import { ensureTemporal } from '../test/bed/temporal';
-import { bareAlertSignal } from './workflows/bare';
+import { bareAlertSignal, bareAlertsSignal } from './workflows/bare';
 import {
   percentile,
   positiveIntArg,
@@ -103,6 +103,8 @@ interface Phase {
   benchCpuMsPer: number;
   /** CPU ms per item of the sender process (phases through the ingress only). */
   senderCpuMsPer?: number;
+  /** Of benchCpuMsPer, the main thread's (the ingress, the Temporal client, the activities). */
+  benchMainThreadCpuMsPer?: number;
 }
 
 const round1 = (n: number) => Number(n.toFixed(1));
@@ -135,6 +137,11 @@ const ownCpuMs = () => {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1000;
 };
+
+/** CPU ms of this process's main thread (its tid is the pid), from /proc; NaN where unreadable. */
+async function mainThreadCpuMs(): Promise<number> {
+  return processCpuMs(process.pid, `/proc/self/task/${process.pid}/stat`);
+}
 
 /**
  * The sender process (bench/sender.mjs): posts notifications to the ingress from outside the
@@ -217,6 +224,7 @@ async function sentPhase(
 ): Promise<Phase> {
   const cpu0 = await processCpuMs(pid);
   const sender0 = await processCpuMs(sender.pid);
+  const main0 = await mainThreadCpuMs();
   const own0 = ownCpuMs();
   const t0 = performance.now();
   const results = await sender.send(indices, concurrency);
@@ -226,9 +234,13 @@ async function sentPhase(
     bench: ownCpuMs() - own0,
     sender: (await processCpuMs(sender.pid)) - sender0,
   };
+  const main = (await mainThreadCpuMs()) - main0;
   for (const { i, status } of results) answered(i, status);
   const latencies = results.map((r) => r.ms).sort((a, b) => a - b);
-  return phaseFigures(indices.length, concurrency, seconds, latencies, cpu);
+  return {
+    ...phaseFigures(indices.length, concurrency, seconds, latencies, cpu),
+    benchMainThreadCpuMsPer: round2(main / indices.length),
+  };
 }
 
 async function terminateAll(client: Client, ids: Iterable<string>): Promise<void> {
@@ -462,6 +474,22 @@ async function main(): Promise<number> {
     }
     const verifySeconds = Number(((performance.now() - verifyStarted) / 1000).toFixed(2));
 
+    // 3b: the floor at the burst's batching: bare `alerts` signals carrying as many notifications as
+    // the burst's signals did on average, to the floor's workflows, one in flight per workflow at most.
+    const perSignal = Math.max(1, Math.round(options.notifications / Math.max(1, signalsRecorded)));
+    const batchedSignals = Math.max(1, Math.ceil(options.floorNotifications / perSignal));
+    const batch = Array.from({ length: perSignal }, (_, k) => floorBodies[k % floorBodies.length]!);
+    log(`floor: ${batchedSignals} bare signals of ${perSignal} notifications each (the burst's batching)`);
+    const floorBatchedSignals = await phase(pid, batchedSignals, Math.min(options.groups, options.concurrency), (i) =>
+      client.workflow.getHandle(`bare-${floorRun}-${i % options.groups}`).signal(bareAlertsSignal, batch),
+    );
+    const floorBatched = {
+      notificationsPerSignal: perSignal,
+      ...floorBatchedSignals,
+      notifications: batchedSignals * perSignal,
+      notificationsPerSecond: round1((batchedSignals * perSignal) / floorBatchedSignals.seconds),
+    };
+
     // 4, 5: new incidents, against bare signal-with-starts of new ids.
     log(`new incidents: ${options.newGroups} bare signal-with-starts of new workflows`);
     const newFloorBody = signalOf(body('floor', 0, 1));
@@ -499,6 +527,7 @@ async function main(): Promise<number> {
       floorConcurrency: options.floorConcurrency,
       floorSignalWithStart: floorSws,
       floorSignal: floorSignal,
+      floorBatched,
       burst: {
         ...burst,
         statuses: burstStatuses,
@@ -518,6 +547,7 @@ async function main(): Promise<number> {
         verifySeconds,
         vsSignalWithStartFloor: ratio(burst.perSecond, floorSws.perSecond),
         vsSignalFloor: ratio(burst.perSecond, floorSignal.perSecond),
+        vsBatchedFloor: ratio(burst.perSecond, floorBatched.notificationsPerSecond),
       },
       newIncidents: {
         ...newIncidents,
@@ -558,16 +588,23 @@ async function main(): Promise<number> {
       const line = (name: string, p: Phase) =>
         `${name}: ${p.count} in ${p.seconds} s = ${p.perSecond}/s (${p.concurrency} in flight); latency p50 ` +
         `${p.latencyMs.p50} ms, p99 ${p.latencyMs.p99} ms; CPU ms each: Temporal ${p.temporalCpuMsPer}, ` +
-        `benchmark process ${p.benchCpuMsPer}${p.senderCpuMsPer !== undefined ? `, sender ${p.senderCpuMsPer}` : ''}`;
+        `benchmark process ${p.benchCpuMsPer}` +
+        (p.benchMainThreadCpuMsPer !== undefined ? ` (main thread ${p.benchMainThreadCpuMsPer})` : '') +
+        (p.senderCpuMsPer !== undefined ? `, sender ${p.senderCpuMsPer}` : '');
       console.log(`Temporal: ${temporalKind === 'postgres' ? 'server on PostgreSQL' : 'dev server (SQLite)'}`);
       console.log(line('floor signal-with-start', floorSws));
       console.log(line('floor signal', floorSignal));
+      console.log(
+        `${line(`floor at the burst's batching (signals of ${perSignal})`, floorBatchedSignals)}; ` +
+          `${floorBatched.notificationsPerSecond} notifications/s`,
+      );
       console.log(
         `${line('burst through the ingress', burst)}; ${result.burst.incidents} incidents; ` +
           `${result.burst.signalsPerNotification} signals per notification; per incident ` +
           `(${result.burst.notificationsPerIncident} notifications) ${result.burst.perIncident.workflowTasks.mean} workflow ` +
           `tasks and ${result.burst.perIncident.activities.mean} activities on average; ` +
-          `${result.burst.vsSignalWithStartFloor}× the signal-with-start floor, ${result.burst.vsSignalFloor}× the signal floor`,
+          `${result.burst.vsSignalWithStartFloor}× the signal-with-start floor, ${result.burst.vsSignalFloor}× the signal floor, ` +
+          `${result.burst.vsBatchedFloor}× the floor at its batching`,
       );
       const answers = (first: Record<string, number>, again: { retries: number; statuses: Record<string, number> }) =>
         `answers ${JSON.stringify(first)}, ${again.retries} re-sent (answered ${JSON.stringify(again.statuses)})`;
