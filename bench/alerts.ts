@@ -23,8 +23,11 @@
  * Temporal server CPU ms per notification (from /proc when the server is local), signals per
  * notification, and the ratios to the floors.
  *
- *   node --import tsx bench/alerts.ts [--notifications 10000] [--groups 100] [--concurrency 32]
- *        [--floor-notifications 2000] [--new-groups 200] [--json]
+ *   node --import tsx bench/alerts.ts [--notifications 10000] [--groups 100] [--concurrency 512]
+ *        [--floor-concurrency 32] [--floor-notifications 2000] [--new-groups 200] [--json]
+ *
+ * The notifications leave from a process of their own (bench/sender.mjs), `--concurrency` in flight;
+ * the floors and the new incidents run at `--floor-concurrency`.
  *
  * Uses FIREBREAK_TEST_TEMPORAL_ADDRESS when set (`npm run bench -- bench/alerts.ts`), else starts
  * its own dev server in a temporary directory. The figures are written to bench/results/alerts.json
