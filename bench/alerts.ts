@@ -23,14 +23,18 @@
  * Temporal server CPU ms per notification (from /proc when the server is local), signals per
  * notification, and the ratios to the floors.
  *
- *   node --import tsx bench/alerts.ts [--notifications 10000] [--groups 100] [--concurrency 32]
- *        [--floor-notifications 2000] [--new-groups 200] [--json]
+ *   node --import tsx bench/alerts.ts [--notifications 10000] [--groups 100] [--concurrency 512]
+ *        [--floor-concurrency 32] [--floor-notifications 2000] [--new-groups 200] [--json]
+ *
+ * The notifications leave from a process of their own (bench/sender.mjs), `--concurrency` in flight;
+ * the floors and the new incidents run at `--floor-concurrency`.
  *
  * Uses FIREBREAK_TEST_TEMPORAL_ADDRESS when set (`npm run bench -- bench/alerts.ts`), else starts
  * its own dev server in a temporary directory. The figures are written to bench/results/alerts.json
  * (alerts-postgres.json on the cluster on PostgreSQL: `npm run bench -- --temporal postgres ...`,
  * or `npm run test:postgres`, which runs it at a CI size).
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
@@ -45,14 +49,13 @@ import {
   eventually,
   oomAlert,
   oomRoutesYaml,
-  postJson,
   signalEvents,
   startTestIngress,
   workflowsOnQueue,
 } from '../test/alerts-support';
 import { FakeWorld } from '../test/workflows/fakes';
 import { ensureTemporal } from '../test/bed/temporal';
-import { bareAlertSignal } from './workflows/bare';
+import { bareAlertSignal, bareAlertsSignal } from './workflows/bare';
 import {
   percentile,
   positiveIntArg,
@@ -73,6 +76,7 @@ interface Options {
   notifications: number;
   groups: number;
   concurrency: number;
+  floorConcurrency: number;
   floorNotifications: number;
   newGroups: number;
   json: boolean;
@@ -83,7 +87,8 @@ function parseArgs(argv: string[]): Options {
   return {
     notifications: number('notifications', 10_000),
     groups: number('groups', 100),
-    concurrency: number('concurrency', 32),
+    concurrency: number('concurrency', 512),
+    floorConcurrency: number('floor-concurrency', 32),
     floorNotifications: number('floor-notifications', 2_000),
     newGroups: number('new-groups', 200),
     json: argv.includes('--json'),
@@ -92,10 +97,105 @@ function parseArgs(argv: string[]): Options {
 
 interface Phase {
   count: number;
+  concurrency: number;
   seconds: number;
   perSecond: number;
   latencyMs: { p50: number; p99: number; max: number };
   temporalCpuMsPer: number;
+  /** CPU ms per item of the benchmark's own process (the ingress and the worker, or the floor's client). */
+  benchCpuMsPer: number;
+  /** CPU ms per item of the sender process (phases through the ingress only). */
+  senderCpuMsPer?: number;
+  /** Of benchCpuMsPer, the main thread's (the ingress, the Temporal client, the activities). */
+  benchMainThreadCpuMsPer?: number;
+}
+
+const round1 = (n: number) => Number(n.toFixed(1));
+const round2 = (n: number) => Number(n.toFixed(2));
+
+function phaseFigures(
+  count: number,
+  concurrency: number,
+  seconds: number,
+  latencies: number[],
+  cpu: { temporal: number; bench: number; sender?: number },
+): Phase {
+  return {
+    count,
+    concurrency,
+    seconds: round2(seconds),
+    perSecond: round1(count / seconds),
+    latencyMs: {
+      p50: round1(percentile(latencies, 50)),
+      p99: round1(percentile(latencies, 99)),
+      max: round1(percentile(latencies, 100)),
+    },
+    temporalCpuMsPer: round2(cpu.temporal / count),
+    benchCpuMsPer: round2(cpu.bench / count),
+    ...(cpu.sender !== undefined ? { senderCpuMsPer: round2(cpu.sender / count) } : {}),
+  };
+}
+
+const ownCpuMs = () => {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
+};
+
+/** CPU ms of this process's main thread (its tid is the pid), from /proc; NaN where unreadable. */
+async function mainThreadCpuMs(): Promise<number> {
+  return processCpuMs(process.pid, `/proc/self/task/${process.pid}/stat`);
+}
+
+/**
+ * The sender process (bench/sender.mjs): posts notifications to the ingress from outside the
+ * benchmark's process, as Alertmanager does, so the client's CPU is neither the ingress's nor
+ * starves it. `send` answers each index's status (0: no answer) and latency.
+ */
+class Sender {
+  private readonly child: ChildProcess;
+  private nextId = 0;
+  private readonly waiting = new Map<number, (results: { i: number; status: number; ms: number }[]) => void>();
+
+  constructor() {
+    this.child = fork(fileURLToPath(new URL('./sender.mjs', import.meta.url)), [], {
+      execArgv: [],
+      serialization: 'advanced',
+    });
+    this.child.on('message', (message: { type: string; id?: number; results?: never }) => {
+      if (message.type === 'sent') {
+        this.waiting.get(message.id!)?.(message.results!);
+        this.waiting.delete(message.id!);
+      }
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  load(url: string, headers: Record<string, string>, bodies: string[]): Promise<void> {
+    return new Promise((resolve) => {
+      const loaded = (message: { type: string }) => {
+        if (message.type !== 'loaded') return;
+        this.child.off('message', loaded);
+        resolve();
+      };
+      this.child.on('message', loaded);
+      this.child.send({ type: 'load', url, headers, bodies });
+    });
+  }
+
+  send(indices: number[], concurrency: number): Promise<{ i: number; status: number; ms: number }[]> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      this.child.send({ type: 'send', id, indices, concurrency });
+    });
+  }
+
+  stop(): void {
+    this.child.disconnect();
+  }
 }
 
 /** Runs one phase and measures its rate, latency and the Temporal server's CPU per item. */
@@ -106,21 +206,43 @@ async function phase(
   work: (i: number) => Promise<void>,
 ): Promise<Phase> {
   const cpu0 = await processCpuMs(pid);
+  const own0 = ownCpuMs();
   const t0 = performance.now();
   const latencies = await runConcurrently(count, concurrency, work);
   const seconds = (performance.now() - t0) / 1000;
-  const cpu = (await processCpuMs(pid)) - cpu0;
-  const round = (n: number) => Number(n.toFixed(1));
+  const cpu = { temporal: (await processCpuMs(pid)) - cpu0, bench: ownCpuMs() - own0 };
+  return phaseFigures(count, concurrency, seconds, latencies, cpu);
+}
+
+/**
+ * A phase through the ingress: the sender posts `indices`, `concurrency` at a time; `answered` hears
+ * each answer (status 0: none). Measures as phase() does, plus the sender's CPU.
+ */
+async function sentPhase(
+  pid: number | undefined,
+  sender: Sender,
+  indices: number[],
+  concurrency: number,
+  answered: (i: number, status: number) => void,
+): Promise<Phase> {
+  const cpu0 = await processCpuMs(pid);
+  const sender0 = await processCpuMs(sender.pid);
+  const main0 = await mainThreadCpuMs();
+  const own0 = ownCpuMs();
+  const t0 = performance.now();
+  const results = await sender.send(indices, concurrency);
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = {
+    temporal: (await processCpuMs(pid)) - cpu0,
+    bench: ownCpuMs() - own0,
+    sender: (await processCpuMs(sender.pid)) - sender0,
+  };
+  const main = (await mainThreadCpuMs()) - main0;
+  for (const { i, status } of results) answered(i, status);
+  const latencies = results.map((r) => r.ms).sort((a, b) => a - b);
   return {
-    count,
-    seconds: Number(seconds.toFixed(2)),
-    perSecond: round(count / seconds),
-    latencyMs: {
-      p50: round(percentile(latencies, 50)),
-      p99: round(percentile(latencies, 99)),
-      max: round(percentile(latencies, 100)),
-    },
-    temporalCpuMsPer: Number((cpu / count).toFixed(2)),
+    ...phaseFigures(indices.length, concurrency, seconds, latencies, cpu),
+    benchMainThreadCpuMsPer: round2(main / indices.length),
   };
 }
 
@@ -198,21 +320,12 @@ async function main(): Promise<number> {
       if (!parsed.ok) throw new Error(parsed.message);
       return notificationSignals(toNotification('alertmanager', parsed.payload, new Date()))[0]!;
     };
-    const postCounted = async (text: string, statuses: Record<number, number>): Promise<boolean> => {
-      let status: number;
-      try {
-        status = (await postJson(url, text, { authorization: `Bearer ${TOKEN}` })).status;
-      } catch {
-        status = 0;
-      }
-      statuses[status] = (statuses[status] ?? 0) + 1;
-      return status >= 200 && status < 300;
-    };
+    const is2xx = (status: number) => status >= 200 && status < 300;
     /**
      * What Alertmanager does with notifications not answered 2xx: sends them again, round after round
-     * with doubling backoff, until answered 2xx or the rounds run out. `send` says whether it was.
+     * with doubling backoff, until answered 2xx or the rounds run out. `answered` hears each answer.
      */
-    const resend = async (failed: number[], send: (i: number) => Promise<boolean>) => {
+    const resend = async (failed: number[], concurrency: number, answered: (i: number, status: number) => void) => {
       const t0 = performance.now();
       let retries = 0;
       let rounds = 0;
@@ -221,9 +334,10 @@ async function main(): Promise<number> {
         const batch = failed.splice(0);
         retries += batch.length;
         log(`re-sending ${batch.length} notifications not answered 2xx (round ${rounds + 1} of ${RETRY_ROUNDS})`);
-        await runConcurrently(batch.length, options.concurrency, async (k) => {
-          if (!(await send(batch[k]!))) failed.push(batch[k]!);
-        });
+        for (const { i, status } of await sender.send(batch, concurrency)) {
+          answered(i, status);
+          if (!is2xx(status)) failed.push(i);
+        }
       }
       return {
         retries,
@@ -251,17 +365,26 @@ async function main(): Promise<number> {
       signalOf(body('floor', i, options.groups)),
     );
     log(`floor: ${options.floorNotifications} bare signal-with-starts over ${options.groups} workflows`);
-    const floorSws = await phase(pid, options.floorNotifications, options.concurrency, (i) =>
+    const floorSws = await phase(pid, options.floorNotifications, options.floorConcurrency, (i) =>
       bareSignalWithStart(`bare-${floorRun}-${i % options.groups}`, floorBodies[i]!),
     );
     log(`floor: ${options.floorNotifications} bare signals to those workflows`);
-    const floorSignal = await phase(pid, options.floorNotifications, options.concurrency, (i) =>
+    const floorSignal = await phase(pid, options.floorNotifications, options.floorConcurrency, (i) =>
       client.workflow.getHandle(`bare-${floorRun}-${i % options.groups}`).signal(bareAlertSignal, floorBodies[i]!),
     );
 
     // 3: the burst through the ingress.
     const run = randomUUID().slice(0, 6);
     const bodies = Array.from({ length: options.notifications }, (_, i) => body(run, i, options.groups));
+    // The new groups' notifications follow the burst's in the sender's list.
+    const newRun = randomUUID().slice(0, 6);
+    const newBodies = Array.from({ length: options.newGroups }, (_, i) => body(newRun, i, options.newGroups));
+    const sender = new Sender();
+    cleanups.push(async () => sender.stop());
+    await sender.load(url, { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, [
+      ...bodies,
+      ...newBodies,
+    ]);
     // Per incident: its fingerprints, the notifications sent to it (re-sends included) and those answered 2xx.
     const expected = new Map<string, { fingerprints: Set<string>; sent: number; answered2xx: number }>();
     const incidentOf: string[] = [];
@@ -280,17 +403,21 @@ async function main(): Promise<number> {
     const burstStatuses: Record<number, number> = {};
     const burstRetryStatuses: Record<number, number> = {};
     const burstFailed: number[] = [];
-    const sendBurst = async (i: number, statuses: Record<number, number>): Promise<boolean> => {
+    const burstAnswer = (statuses: Record<number, number>) => (i: number, status: number) => {
+      statuses[status] = (statuses[status] ?? 0) + 1;
       const entry = expected.get(incidentOf[i]!)!;
       entry.sent += 1;
-      const ok = await postCounted(bodies[i]!, statuses);
-      if (ok) entry.answered2xx += 1;
-      return ok;
+      if (is2xx(status)) entry.answered2xx += 1;
+      else if (statuses === burstStatuses) burstFailed.push(i);
     };
-    const burst = await phase(pid, options.notifications, options.concurrency, async (i) => {
-      if (!(await sendBurst(i, burstStatuses))) burstFailed.push(i);
-    });
-    const burstRetries = await resend(burstFailed, (i) => sendBurst(i, burstRetryStatuses));
+    const burst = await sentPhase(
+      pid,
+      sender,
+      bodies.map((_, i) => i),
+      options.concurrency,
+      burstAnswer(burstStatuses),
+    );
+    const burstRetries = await resend(burstFailed, options.concurrency, burstAnswer(burstRetryStatuses));
 
     // Exactness: every notification in its incident's history once; every fingerprint folded.
     const verifyStarted = performance.now();
@@ -350,22 +477,45 @@ async function main(): Promise<number> {
     }
     const verifySeconds = Number(((performance.now() - verifyStarted) / 1000).toFixed(2));
 
+    // 3b: the floor at the burst's batching: bare `alerts` signals carrying as many notifications as
+    // the burst's signals did on average, to the floor's workflows, one in flight per workflow at most.
+    const perSignal = Math.max(1, Math.round(options.notifications / Math.max(1, signalsRecorded)));
+    const batchedSignals = Math.max(1, Math.ceil(options.floorNotifications / perSignal));
+    const batch = Array.from({ length: perSignal }, (_, k) => floorBodies[k % floorBodies.length]!);
+    log(`floor: ${batchedSignals} bare signals of ${perSignal} notifications each (the burst's batching)`);
+    const floorBatchedSignals = await phase(pid, batchedSignals, Math.min(options.groups, options.concurrency), (i) =>
+      client.workflow.getHandle(`bare-${floorRun}-${i % options.groups}`).signal(bareAlertsSignal, batch),
+    );
+    const floorBatched = {
+      notificationsPerSignal: perSignal,
+      ...floorBatchedSignals,
+      notifications: batchedSignals * perSignal,
+      notificationsPerSecond: round1((batchedSignals * perSignal) / floorBatchedSignals.seconds),
+    };
+
     // 4, 5: new incidents, against bare signal-with-starts of new ids.
-    const newRun = randomUUID().slice(0, 6);
     log(`new incidents: ${options.newGroups} bare signal-with-starts of new workflows`);
     const newFloorBody = signalOf(body('floor', 0, 1));
-    const newFloor = await phase(pid, options.newGroups, options.concurrency, (i) =>
+    const newFloor = await phase(pid, options.newGroups, options.floorConcurrency, (i) =>
       bareSignalWithStart(`bare-new-${newRun}-${i}`, newFloorBody),
     );
     log(`new incidents: ${options.newGroups} groups through the ingress, one notification each`);
-    const newBodies = Array.from({ length: options.newGroups }, (_, i) => body(newRun, i, options.newGroups));
     const newStatuses: Record<number, number> = {};
     const newRetryStatuses: Record<number, number> = {};
     const newFailed: number[] = [];
-    const newIncidents = await phase(pid, options.newGroups, options.concurrency, async (i) => {
-      if (!(await postCounted(newBodies[i]!, newStatuses))) newFailed.push(i);
-    });
-    const newRetries = await resend(newFailed, (i) => postCounted(newBodies[i]!, newRetryStatuses));
+    const newAnswer = (statuses: Record<number, number>) => (i: number, status: number) => {
+      statuses[status] = (statuses[status] ?? 0) + 1;
+      if (!is2xx(status) && statuses === newStatuses) newFailed.push(i);
+    };
+    // Through the ingress at the floor's concurrency: one notification per group, nothing to coalesce.
+    const newIncidents = await sentPhase(
+      pid,
+      sender,
+      newBodies.map((_, i) => options.notifications + i),
+      options.floorConcurrency,
+      newAnswer(newStatuses),
+    );
+    const newRetries = await resend(newFailed, options.floorConcurrency, newAnswer(newRetryStatuses));
 
     const ratio = (a: number, b: number) => Number((a / b).toFixed(2));
     const sum = (values: number[]) => values.reduce((n, v) => n + v, 0);
@@ -377,8 +527,10 @@ async function main(): Promise<number> {
       notifications: options.notifications,
       groups: options.groups,
       concurrency: options.concurrency,
+      floorConcurrency: options.floorConcurrency,
       floorSignalWithStart: floorSws,
       floorSignal: floorSignal,
+      floorBatched,
       burst: {
         ...burst,
         statuses: burstStatuses,
@@ -398,6 +550,7 @@ async function main(): Promise<number> {
         verifySeconds,
         vsSignalWithStartFloor: ratio(burst.perSecond, floorSws.perSecond),
         vsSignalFloor: ratio(burst.perSecond, floorSignal.perSecond),
+        vsBatchedFloor: ratio(burst.perSecond, floorBatched.notificationsPerSecond),
       },
       newIncidents: {
         ...newIncidents,
@@ -436,17 +589,25 @@ async function main(): Promise<number> {
       console.log(JSON.stringify({ ...result, ok: failures.length === 0, failures }));
     } else {
       const line = (name: string, p: Phase) =>
-        `${name}: ${p.count} in ${p.seconds} s = ${p.perSecond}/s; latency p50 ${p.latencyMs.p50} ms, p99 ` +
-        `${p.latencyMs.p99} ms; Temporal CPU ${p.temporalCpuMsPer} ms each`;
+        `${name}: ${p.count} in ${p.seconds} s = ${p.perSecond}/s (${p.concurrency} in flight); latency p50 ` +
+        `${p.latencyMs.p50} ms, p99 ${p.latencyMs.p99} ms; CPU ms each: Temporal ${p.temporalCpuMsPer}, ` +
+        `benchmark process ${p.benchCpuMsPer}` +
+        (p.benchMainThreadCpuMsPer !== undefined ? ` (main thread ${p.benchMainThreadCpuMsPer})` : '') +
+        (p.senderCpuMsPer !== undefined ? `, sender ${p.senderCpuMsPer}` : '');
       console.log(`Temporal: ${temporalKind === 'postgres' ? 'server on PostgreSQL' : 'dev server (SQLite)'}`);
       console.log(line('floor signal-with-start', floorSws));
       console.log(line('floor signal', floorSignal));
+      console.log(
+        `${line(`floor at the burst's batching (signals of ${perSignal})`, floorBatchedSignals)}; ` +
+          `${floorBatched.notificationsPerSecond} notifications/s`,
+      );
       console.log(
         `${line('burst through the ingress', burst)}; ${result.burst.incidents} incidents; ` +
           `${result.burst.signalsPerNotification} signals per notification; per incident ` +
           `(${result.burst.notificationsPerIncident} notifications) ${result.burst.perIncident.workflowTasks.mean} workflow ` +
           `tasks and ${result.burst.perIncident.activities.mean} activities on average; ` +
-          `${result.burst.vsSignalWithStartFloor}× the signal-with-start floor, ${result.burst.vsSignalFloor}× the signal floor`,
+          `${result.burst.vsSignalWithStartFloor}× the signal-with-start floor, ${result.burst.vsSignalFloor}× the signal floor, ` +
+          `${result.burst.vsBatchedFloor}× the floor at its batching`,
       );
       const answers = (first: Record<string, number>, again: { retries: number; statuses: Record<string, number> }) =>
         `answers ${JSON.stringify(first)}, ${again.retries} re-sent (answered ${JSON.stringify(again.statuses)})`;

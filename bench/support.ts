@@ -46,11 +46,11 @@ export async function temporalServerPid(address: string): Promise<number | undef
   return undefined;
 }
 
-/** CPU time (user + system) a process has used so far, in ms; NaN when it cannot be read. */
-export async function processCpuMs(pid: number | undefined): Promise<number> {
+/** CPU time (user + system) a process (or, by its stat file, one thread) has used so far, in ms; NaN when it cannot be read. */
+export async function processCpuMs(pid: number | undefined, statPath = `/proc/${pid}/stat`): Promise<number> {
   if (pid === undefined) return NaN;
   const { readFile } = await import('node:fs/promises');
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const stat = await readFile(statPath, 'utf8').catch(() => '');
   // Fields after the command name (which may hold spaces) start at ") "; utime and stime are the 12th and 13th.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);

@@ -189,18 +189,24 @@ describe('a concurrent burst through the ingress', () => {
     }
   });
 
-  test('an incident of this build is asked once and then gets coalesced signals', async () => {
+  test('an incident of this build is asked once, waited for a moment, then in the background; then coalesced', async () => {
     const folding = new SignalCoalescer().folding;
     let asked = 0;
-    const ask = async () => {
+    let answer!: (folds: boolean | undefined) => void;
+    const ask = () => {
       asked += 1;
-      return true;
+      return new Promise<boolean | undefined>((resolve) => (answer = resolve));
     };
-    assert.equal(await folding.folds('wf', ask), true);
+    assert.equal(await folding.folds('wf', ask), false, 'not answered within the wait: one signal each, for now');
+    assert.equal(await folding.folds('wf', ask), false);
+    assert.equal(asked, 1, 'one question in flight, however many batches');
+    answer(true);
+    await folding.settled('wf');
     assert.equal(await folding.folds('wf', ask), true);
     assert.equal(asked, 1, 'the answer is remembered');
     folding.forget('wf');
     assert.equal(await folding.folds('wf', async () => undefined), false, 'unanswered: one signal each, for now');
-    assert.equal(await folding.folds('wf', ask), true, 'an unanswered question is asked again');
+    await folding.settled('wf');
+    assert.equal(await folding.folds('wf', async () => true), true, 'an unanswered question is asked again');
   });
 });

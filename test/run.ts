@@ -12,6 +12,8 @@
  *   npm run test:postgres             the same as `npm test -- --suite postgres`
  *   npm test -- --no-lint             skip lint and typecheck
  *   npm run bench                     the benchmarks (bench/*.ts) on the same bed, one at a time
+ *   npm run bench -- bench/alerts.ts --notifications 3000   one benchmark; the runner's flags
+ *                                     (--bed, --temporal, --suite, --no-lint) stay here, the rest go to it
  *
  * FIREBREAK_TEST_BED=<list> does what --bed does (the flag wins). A list names components, plus
  * `default` (the components marked so below) and `all`. Opt-in components (temporal-postgres)
@@ -300,10 +302,19 @@ async function main(): Promise<number> {
         named.length > 0
           ? named
           : (await readdir(path.join(ROOT, 'bench'))).filter((f) => f.endsWith('.ts')).map((f) => `bench/${f}`);
+      // Whatever is not the runner's own goes to each benchmark: `npm run bench -- bench/alerts.ts --notifications 3000`.
+      const benchArgs = args.filter(
+        (arg, i) =>
+          !(arg.endsWith('.ts') && !valued.has(args[i - 1] ?? '')) &&
+          !valued.has(arg) &&
+          !valued.has(args[i - 1] ?? '') &&
+          arg !== '--bench' &&
+          arg !== '--no-lint',
+      );
       let failures = 0;
       for (const file of benchFiles.sort()) {
-        log(`benchmark ${file}`);
-        if ((await run(process.execPath, ['--import', 'tsx', file], env)) !== 0) failures += 1;
+        log(`benchmark ${file}${benchArgs.length > 0 ? ` ${benchArgs.join(' ')}` : ''}`);
+        if ((await run(process.execPath, ['--import', 'tsx', file, ...benchArgs], env)) !== 0) failures += 1;
       }
       log(`${benchFiles.length - failures} benchmarks passed, ${failures} failed`);
       return failures === 0 ? 0 : 1;

@@ -1,7 +1,8 @@
 /**
  * The floors the engine is measured against: workflows that do nothing Firebreak does.
  *  - bareAlertWorkflow takes `alert` signals (what a bare signal / signal-with-start loop sends) and
- *    only counts them, until cancelled or terminated;
+ *    `alerts` signals (several notifications each, as the ingress coalesces them) and only counts
+ *    them, until cancelled or terminated;
  *  - bareActivityWorkflow calls one activity at once (start → first activity, the kernel's floor).
  */
 import { condition, defineQuery, defineSignal, proxyActivities, setHandler } from '@temporalio/workflow';
@@ -9,11 +10,14 @@ import { condition, defineQuery, defineSignal, proxyActivities, setHandler } fro
 export const bareCountQuery = defineQuery<number>('count');
 /** The same name and shape as the incident's own alert signal. */
 export const bareAlertSignal = defineSignal<[unknown]>('alert');
+/** The same name and shape as the incident's coalesced signal: several notifications in one. */
+export const bareAlertsSignal = defineSignal<[unknown[]]>('alerts');
 
 export async function bareAlertWorkflow(): Promise<void> {
   let count = 0;
   setHandler(bareCountQuery, () => count);
   setHandler(bareAlertSignal, () => void (count += 1));
+  setHandler(bareAlertsSignal, (notifications) => void (count += notifications.length));
   await condition(() => false);
 }
 

@@ -18,6 +18,8 @@ import { SIGNAL_BUDGET_BYTES } from './signals';
 export const COALESCED_BYTES = 4 * SIGNAL_BUDGET_BYTES;
 /** The incident folds each notification in one workflow task: bound the work per task too. */
 export const COALESCED_NOTIFICATIONS = 256;
+/** How long a batch waits for the foldsAlertBatches answer before going one notification per signal. */
+export const FOLD_ANSWER_WAIT_MS = 1_000;
 /** Groups tracked at once; beyond it a group's notifications go out uncoalesced (still correct). */
 export const MAX_COALESCED_GROUPS = 10_000;
 
@@ -146,21 +148,49 @@ export class KnownOpenGroups {
  */
 export class BatchFolding {
   private readonly answers = new Map<string, boolean>();
+  /** Questions in flight, by incident: asked once, however many batches wait meanwhile. */
+  private readonly asking = new Map<string, Promise<void>>();
 
   constructor(private readonly limit = MAX_COALESCED_GROUPS) {}
 
+  /**
+   * The remembered answer, else the question's answer if it comes within FOLD_ANSWER_WAIT_MS, else
+   * false while it is still asked in the background: a query waits for the incident's workflow
+   * task, which in a storm of new incidents can take seconds, and the batches meanwhile go one
+   * notification per signal instead of waiting for it.
+   */
   async folds(workflowId: string, ask: () => Promise<boolean | undefined>): Promise<boolean> {
     const known = this.answers.get(workflowId);
     if (known !== undefined) return known;
-    const answer = await ask();
-    if (answer === undefined) return false;
-    this.answers.set(workflowId, answer);
-    if (this.answers.size > this.limit) this.answers.delete(this.answers.keys().next().value!);
-    return answer;
+    if (!this.asking.has(workflowId)) {
+      const question = ask()
+        .catch(() => undefined)
+        .then((answer) => {
+          if (this.asking.get(workflowId) === question) this.asking.delete(workflowId);
+          if (answer === undefined) return;
+          this.answers.set(workflowId, answer);
+          if (this.answers.size > this.limit) this.answers.delete(this.answers.keys().next().value!);
+        });
+      this.asking.set(workflowId, question);
+    }
+    // Usually answered in a round trip: wait that long, never longer.
+    let waited: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.asking.get(workflowId),
+      new Promise<void>((resolve) => (waited = setTimeout(resolve, FOLD_ANSWER_WAIT_MS))),
+    ]);
+    clearTimeout(waited);
+    return this.answers.get(workflowId) ?? false;
+  }
+
+  /** Resolves once no question about the incident is in flight (tests). */
+  async settled(workflowId: string): Promise<void> {
+    await this.asking.get(workflowId);
   }
 
   /** The group has no running incident: its next one may run another build. */
   forget(workflowId: string): void {
     this.answers.delete(workflowId);
+    this.asking.delete(workflowId);
   }
 }

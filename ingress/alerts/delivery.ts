@@ -42,7 +42,8 @@ export class TemporalTimeoutError extends Error {
 export function isTemporalUnavailable(err: unknown): boolean {
   if (err instanceof TemporalTimeoutError || isGrpcDeadlineError(err)) return true;
   for (let cause: unknown = err, depth = 0; cause && depth < 5; depth++) {
-    if (isGrpcServiceError(cause) && (cause.code === 14 || cause.code === 4)) return true;
+    // UNAVAILABLE, DEADLINE_EXCEEDED, and CANCELLED (what an overloaded client's call can end as).
+    if (isGrpcServiceError(cause) && (cause.code === 14 || cause.code === 4 || cause.code === 1)) return true;
     cause = (cause as { cause?: unknown }).cause;
   }
   return false;

@@ -3,10 +3,23 @@
  * go in as CEL sees them (integers as bigint, so `steps.pods.restarts > 3` compares int with int)
  * and come back as plain JSON values. Plans are cached per expression text: planning is pure.
  */
-import { celEnv, isCelError, isCelList, isCelMap, isCelUint, parse, plan, type CelValue } from '@bufbuild/cel';
+import type * as Cel from '@bufbuild/cel';
+import type { CelValue } from '@bufbuild/cel';
 
-const env = celEnv();
-const plans = new Map<string, ReturnType<typeof plan>>();
+/**
+ * Required on first use, not imported: the worker evaluates the bundle's modules again for every
+ * workflow it creates (reused V8 context), and @bufbuild/cel boots its protobuf descriptors as it
+ * loads — about a quarter of a new incident's workflow-creation time for runbooks that never
+ * evaluate CEL. Deterministic either way: the same module, loaded at the same point of the code.
+ */
+let celModule: typeof Cel | undefined;
+let celEnvironment: ReturnType<typeof Cel.celEnv> | undefined;
+function cel(): typeof Cel {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily on purpose (above)
+  return (celModule ??= require('@bufbuild/cel') as typeof Cel);
+}
+
+const plans = new Map<string, ReturnType<typeof Cel.plan>>();
 
 export class CelEvaluationError extends Error {}
 
@@ -17,14 +30,15 @@ export function evaluate(source: string, bindings: Bindings): unknown {
   let planned = plans.get(source);
   if (!planned) {
     try {
-      planned = plan(env, parse(source));
+      const { celEnv, parse, plan } = cel();
+      planned = plan((celEnvironment ??= celEnv()), parse(source));
     } catch (err) {
       throw new CelEvaluationError(`${source}: ${(err as Error).message}`);
     }
     plans.set(source, planned);
   }
   const result = planned(bindings as never);
-  if (isCelError(result)) throw new CelEvaluationError(`${source}: ${result.message}`);
+  if (cel().isCelError(result)) throw new CelEvaluationError(`${source}: ${result.message}`);
   return toJson(result);
 }
 
@@ -43,6 +57,7 @@ export function renderTemplate(text: string, bindings: Bindings): string {
 }
 
 function toJson(value: CelValue): unknown {
+  const { isCelList, isCelMap, isCelUint } = cel();
   if (typeof value === 'bigint') return Number(value);
   if (isCelUint(value)) return Number(value.value);
   if (isCelList(value)) return [...value].map(toJson);

@@ -7,26 +7,52 @@
  * run died without closing.
  */
 import { log, patched } from '@temporalio/workflow';
-import type { TimelineEntry } from '../../common/types';
+import type { IncidentRecord, TimelineEntry } from '../../common/types';
 import { alertSummaryText, foldAlerts } from '../../domain/alerts';
 import type { AlertNotification } from '../../domain/messages';
 import { ALERTS_SUMMARISED } from './patches';
 import { now, type IncidentState } from './state';
 
 export function receiveAlerts<P>(state: IncidentState<P>, notification: AlertNotification): void {
+  receiveAlertBatch(state, [notification]);
+}
+
+/**
+ * A coalesced batch (the `alerts` signal) folds every notification in order. Each complete one's
+ * summary entry replaces the previous one, so only the batch's last is kept, logged and handed to
+ * the courier: the same record and timeline as folding them one signal at a time, one log line.
+ */
+export function receiveAlertBatch<P>(state: IncidentState<P>, notifications: AlertNotification[]): void {
   const record = state.record;
-  const fold = foldAlerts(record, notification, now());
-  if (!patched(ALERTS_SUMMARISED)) {
-    // Incidents begun before summaries posted one thread entry per changed alert: they replay so.
-    for (const alert of fold.changed) {
-      const name = alert.labels.alertname ?? alert.fingerprint;
-      state.note('alert', `Alert ${name} ${alert.status}`, { fingerprint: alert.fingerprint, status: alert.status });
+  let latest: TimelineEntry | undefined;
+  for (const notification of notifications) {
+    const fold = foldAlerts(record, notification, now());
+    if (!patched(ALERTS_SUMMARISED)) {
+      // Incidents begun before summaries posted one thread entry per changed alert: they replay so.
+      for (const alert of fold.changed) {
+        const name = alert.labels.alertname ?? alert.fingerprint;
+        state.note('alert', `Alert ${name} ${alert.status}`, { fingerprint: alert.fingerprint, status: alert.status });
+      }
+      continue;
     }
-    return;
+    if (fold.complete) latest = summaryEntry(record, fold, notification);
   }
-  if (!fold.complete) return;
+  if (!latest) return;
+  // A long quiet stretch of notifications is one entry: the history holds every signal.
+  const timeline = record.timeline;
+  if (timeline.at(-1)?.kind === 'alert') timeline[timeline.length - 1] = latest;
+  else timeline.push(latest);
+  log.info(latest.message, { incidentId: record.id, kind: 'alert' });
+  state.slack.postAlertSummary(latest);
+}
+
+function summaryEntry(
+  record: IncidentRecord,
+  fold: ReturnType<typeof foldAlerts>,
+  notification: AlertNotification,
+): TimelineEntry {
   const summary = record.alertSummary;
-  const entry: TimelineEntry = {
+  return {
     at: now(),
     kind: 'alert',
     message: alertSummaryText(record, fold.before),
@@ -38,12 +64,6 @@ export function receiveAlerts<P>(state: IncidentState<P>, notification: AlertNot
       ...(notification.derived ? { derived: notification.derived } : {}),
     },
   };
-  // A long quiet stretch of notifications is one entry: the history holds every signal.
-  const timeline = record.timeline;
-  if (timeline.at(-1)?.kind === 'alert') timeline[timeline.length - 1] = entry;
-  else timeline.push(entry);
-  log.info(entry.message, { incidentId: record.id, kind: 'alert' });
-  state.slack.postAlertSummary(entry);
 }
 
 /** A run that takes up a group whose previous run died unclosed says so where people look. */

@@ -13,8 +13,10 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   setHandler,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import { formatTarget } from '../../common/ids';
 import { incidentIdKey, runbookKey, severityKey, statusKey, targetKey } from '../../common/search-attributes';
@@ -34,7 +36,7 @@ import { fitRecord } from '../../domain/payload';
 import { holdNoticeSignal } from '../../domain/hold';
 import { isClosed } from '../../domain/record';
 import { AccessGuard } from './access';
-import { notePreviousRun, receiveAlerts } from './alerts';
+import { notePreviousRun, receiveAlertBatch, receiveAlerts } from './alerts';
 import { Approvals, RunbookStopped } from './approvals';
 import { Cancellation } from './cancellation';
 import { Escalation } from './escalation';
@@ -43,6 +45,7 @@ import { historyIsLong } from './history';
 import { DeploymentHolds } from './holds';
 import { RunbookIncident, type Incident } from './incident';
 import { MitigationLedger } from './ledger';
+import { START_ATTRIBUTES_KEPT } from './patches';
 import { paging } from './proxies';
 import { Rehearsal } from './rehearsal';
 import { ResponsePlanWatch } from './response-plan';
@@ -116,20 +119,27 @@ class IncidentLifecycle<P> {
     setHandler(resolveSignal, (request) => access.resolve(request));
     setHandler(refusedSignal, (notice) => access.refused(notice));
     setHandler(alertSignal, (notification) => receiveAlerts(state, notification));
-    setHandler(alertsSignal, (notifications) => notifications.forEach((n) => receiveAlerts(state, n)));
+    setHandler(alertsSignal, (notifications) => receiveAlertBatch(state, notifications));
     setHandler(foldsAlertBatchesQuery, () => true);
   }
 
   open(): Loops {
     const { state } = this;
     const record = state.record;
-    upsertSearchAttributes([
+    const attributes = [
       { key: runbookKey, value: record.runbook },
       { key: severityKey, value: record.severity },
       { key: statusKey, value: record.status },
       { key: targetKey, value: record.targets.map(formatTarget) },
       { key: incidentIdKey, value: record.id },
-    ]);
+    ] as const;
+    // Every start carries these attributes (runbooks/index.ts) and a new run keeps its run's: writing
+    // them again costs the server a visibility update per incident for nothing.
+    const started = workflowInfo().typedSearchAttributes;
+    const asStarted = attributes.every(
+      ({ key, value }) => JSON.stringify(started.get(key as never)) === JSON.stringify(value),
+    );
+    if (!asStarted || !patched(START_ATTRIBUTES_KEPT)) upsertSearchAttributes([...attributes]);
     if (!state.input.resume) {
       state.note('opened', `Incident ${record.id} opened: ${record.title}`, {
         runbook: record.runbook,

@@ -53,3 +53,9 @@ export const HOLD_ANSWERED_AT_ONCE = 'hold-answered-at-once';
  * decision taken while the engine restarted left the thread without its "Approval needed" post.
  */
 export const APPROVAL_REQUEST_ALWAYS_POSTED = 'approval-request-always-posted';
+
+/**
+ * An incident whose start carried its search attributes (every start does) does not write the same
+ * values again in its first workflow task: one visibility update less per incident.
+ */
+export const START_ATTRIBUTES_KEPT = 'start-attributes-kept';
