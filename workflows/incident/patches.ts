@@ -53,3 +53,13 @@ export const HOLD_ANSWERED_AT_ONCE = 'hold-answered-at-once';
  * decision taken while the engine restarted left the thread without its "Approval needed" post.
  */
 export const APPROVAL_REQUEST_ALWAYS_POSTED = 'approval-request-always-posted';
+
+/**
+ * Trigger → first remediation carries no work the runbook does not need before acting: the hold is
+ * claimed by a local activity (one start of the hold naming this incident as its holder; the
+ * answered claim only when the hold already runs) beside the read-only diagnostics and waited for
+ * only before the first change or gate; the Slack courier starts once the runbook acts (or after
+ * COURIER_GRACE_MS); search attributes the start already carried are not upserted again; P0's
+ * previous logs follow the pod listing without waiting for the other diagnostics.
+ */
+export const FIRST_ACTION_FIRST = 'first-action-first';
