@@ -4,7 +4,12 @@
  * it and later ones join it atomically; releasing is a signal; a holder is alive while its workflow runs.
  */
 import { Context } from '@temporalio/activity';
-import { isGrpcServiceError, WithStartWorkflowOperation, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  isGrpcServiceError,
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
 import type { Target } from '../common/types';
 import {
   claimHoldSignal,
@@ -38,6 +43,35 @@ export function createHoldActivities() {
         signal: claimHoldSignal,
         signalArgs: [{ workflowId: request.workflowId, incidentId: request.incidentId }],
       });
+    },
+
+    /**
+     * Claims deployments nobody holds, one start each: starts each one's hold with this incident as
+     * its holder, in the order given (the incident's fixed order), and stops at the first hold that
+     * already runs (held, queued for, passing on, or started by this incident's own earlier
+     * attempt). Returns how many were started: those are granted; the incident claims the rest
+     * through requestHold, which a running hold answers. Run as one local activity on the path to
+     * the first remediation; changes nothing outside Temporal.
+     */
+    async claimFreeHolds(requests: HoldRequest[]): Promise<number> {
+      const { client, info } = Context.current();
+      let started = 0;
+      for (const request of requests) {
+        const holder = { workflowId: request.workflowId, incidentId: request.incidentId };
+        const input: HoldInput = { target: request.target, holder };
+        try {
+          await client.workflow.start(HOLD_WORKFLOW_TYPE, {
+            workflowId: holdWorkflowId(request.target),
+            taskQueue: info.taskQueue,
+            args: [input],
+          });
+        } catch (err) {
+          if (err instanceof WorkflowExecutionAlreadyStartedError) break;
+          throw err;
+        }
+        started++;
+      }
+      return started;
     },
 
     /**

@@ -11,7 +11,7 @@
  * closed intervals) and the human's gate decisions (the idle gap before each accepted update).
  * What is left is the kernel and Temporal: workflow tasks, the card, the hold, the timeline.
  *
- *   node --import tsx bench/engine-share.ts [--runs 10]   (uses FIREBREAK_TEST_TEMPORAL_ADDRESS, or starts a dev server)
+ *   node --import tsx bench/engine-share.ts [--runs 10] [--trace] [--runbooks=a,b]   (--trace: each runbook's last run, event by event)   (uses FIREBREAK_TEST_TEMPORAL_ADDRESS, or starts a dev server)
  */
 import { fileURLToPath } from 'node:url';
 import proto from '@temporalio/proto';
@@ -41,6 +41,7 @@ const KERNEL = new Set([
   'postEscalation',
   'claimHold',
   'requestHold',
+  'claimFreeHolds',
   'releaseHold',
   'peekHold',
   'isIncidentRunning',
@@ -105,8 +106,35 @@ export function engineShare(events: Event[]): { total: number; runbook: number; 
   return { total, runbook, human: humans, engine: Math.max(0, total - unionLength([...runbookActivities, ...human])) };
 }
 
+/** The history up to the first remediation, one line per event: +ms since the trigger, type, activity or marker. */
+export function traceToFirstRemediation(events: Event[]): string {
+  const started = millis(events[0]);
+  const names = new Map<string, string>();
+  const lines: string[] = [];
+  for (const e of events) {
+    const scheduled = e.activityTaskScheduledEventAttributes;
+    if (scheduled) names.set(String(e.eventId), scheduled.activityType?.name ?? '?');
+    const ref =
+      e.activityTaskStartedEventAttributes?.scheduledEventId ??
+      e.activityTaskCompletedEventAttributes?.scheduledEventId ??
+      e.activityTaskFailedEventAttributes?.scheduledEventId;
+    const name =
+      scheduled?.activityType?.name ??
+      (ref !== undefined && ref !== null ? names.get(String(ref)) : undefined) ??
+      e.markerRecordedEventAttributes?.markerName ??
+      e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name ??
+      e.workflowExecutionSignaledEventAttributes?.signalName ??
+      '';
+    const type = proto.temporal.api.enums.v1.EventType[e.eventType ?? 0]?.replace('EVENT_TYPE_', '') ?? '?';
+    lines.push(`  +${millis(e) - started} ${type} ${name}`.trimEnd());
+    if (scheduled && REMEDIATIONS.has(scheduled.activityType?.name ?? '')) break;
+  }
+  return lines.join('\n');
+}
+
 async function main(): Promise<void> {
   const runs = positiveIntArg(process.argv, 'runs', 10);
+  const trace = process.argv.includes('--trace');
   const temporal = await ensureTemporal((line) => console.error(line));
   const { connectTestClient, runTestWorker, uniqueTaskQueue } = await import('../test/bed/worker');
   const { client, connection } = await connectTestClient();
@@ -143,13 +171,19 @@ async function main(): Promise<void> {
     );
   const results: Record<string, unknown> = {};
   try {
-    for (const runbook of RUNBOOK_IDS) {
+    const only = process.argv
+      .find((a) => a.startsWith('--runbooks='))
+      ?.slice('--runbooks='.length)
+      .split(',');
+    for (const runbook of RUNBOOK_IDS.filter((r) => !only || only.includes(r))) {
       const samples: ReturnType<typeof engineShare>[] = [];
       for (let i = 0; i < runs; i++) {
         await sampleFloor();
         const handle = await HAPPY_PATHS[runbook](client, worker.taskQueue);
         await handle.result();
-        samples.push(engineShare(await history(handle)));
+        const events = await history(handle);
+        samples.push(engineShare(events));
+        if (trace && i === runs - 1) console.log(`${runbook} trace:\n${traceToFirstRemediation(events)}`);
       }
       const summary = {
         runs,

@@ -10,7 +10,7 @@ import type { P0ResponseParams } from '../runbooks/p0-response';
 import { P0_RESTART_GATE } from '../domain/gates';
 import { runIncident, type Incident, type ResumableInput } from './incident';
 import { failureMessage } from './incident/failures';
-import { P0_SERVICE_DIAGNOSTICS } from './incident/patches';
+import { FIRST_ACTION_FIRST, P0_SERVICE_DIAGNOSTICS } from './incident/patches';
 import { diagnostics, kubeRead } from './incident/proxies';
 
 /** Crashed containers whose previous logs the diagnostics show, lines read from each, characters kept. */
@@ -34,7 +34,15 @@ async function respondToP0(incident: Incident<P0ResponseParams>): Promise<void> 
   incident.step('notify', `P0 INCIDENT: ${service} is down — incident ${incident.id}`);
 
   incident.step('diagnostics', 'Quick diagnostics: health check, pods, last 20 events');
-  if (patched(P0_SERVICE_DIAGNOSTICS)) {
+  if (patched(FIRST_ACTION_FIRST)) {
+    // The crashed containers' previous logs follow the pod listing at once, beside the other probes.
+    await Promise.all([
+      describePods(incident, target).then((pods) => previousLogs(incident, pods ?? [])),
+      probeHealth(incident, 'before recovery'),
+      recentEvents(incident),
+      serviceMetrics(incident),
+    ]);
+  } else if (patched(P0_SERVICE_DIAGNOSTICS)) {
     const [pods] = await Promise.all([
       describePods(incident, target),
       probeHealth(incident, 'before recovery'),

@@ -27,7 +27,8 @@ export async function bundleReorderedBuild(): Promise<string> {
     const file = path.join(dir, 'workflows', 'p0-response.ts');
     const source = await readFile(file, 'utf8');
     if (!source.includes(IN_ORDER)) throw new Error(`workflows/p0-response.ts no longer has:\n${IN_ORDER}`);
-    await writeFile(file, source.replace(IN_ORDER, REORDERED));
+    // Every path that reads them (older incidents' and new ones') reads them in the other order.
+    await writeFile(file, source.replaceAll(IN_ORDER, REORDERED));
     const { code } = await bundleWorkflowCode({
       workflowsPath: path.join(dir, 'workflows', 'index.ts'),
       logger: new DefaultLogger('WARN'),

@@ -200,8 +200,8 @@ describe('avalanche-mitigation', { concurrency: true }, () => {
       return id && id !== 'approval-request-always-posted' ? [id] : [];
     });
     assert.deepEqual(patches, [
+      'first-action-first',
       'deployment-hold',
-      'hold-answered-at-once',
       'runbook-reads-settings',
       'avalanche-verification-window',
       'restore-reads-settings',

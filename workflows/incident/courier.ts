@@ -20,6 +20,11 @@ export type SlackItem =
   | { kind: 'evidence'; artefact: EvidenceRef; comment: string };
 
 const CARD_TIMELINE_ENTRIES = 5;
+/**
+ * A courier held back after the card until the runbook acts (first change, gate, hold wait, end)
+ * posts the thread anyway after this long: a slow diagnostic must not keep the timeline back.
+ */
+export const COURIER_GRACE_MS = 2_000;
 /** Alert summaries reach the thread at most this often; a newer one replaces one still waiting. */
 export const ALERT_SUMMARY_INTERVAL_MS = 60_000;
 
@@ -41,6 +46,8 @@ export class SlackCourier {
   private readonly approvalMessages = new Map<string, SlackMessageRef>();
   private alertSummary?: TimelineEntry;
   private alertSummaryPostedAt = Number.NEGATIVE_INFINITY;
+  /** Set by holdBack(): the loop waits for go() (or the grace period) before its first delivery. */
+  private held = false;
 
   constructor(
     private readonly record: IncidentRecord,
@@ -60,6 +67,19 @@ export class SlackCourier {
     this.cardDirty = true;
   }
 
+  /**
+   * Posts the card, then keeps the thread back until go(): the timeline's posts (an activity and a
+   * workflow task each) then do not stand between the trigger and the first action. Called before run().
+   */
+  holdBack(): void {
+    this.held = true;
+  }
+
+  /** The runbook acts (or is done): the courier may deliver. */
+  go(): void {
+    this.held = false;
+  }
+
   /** The loop ends once the outbox is empty after this. */
   close(): void {
     this.closing = true;
@@ -67,6 +87,13 @@ export class SlackCourier {
 
   /** One courier, so the card comes first, the thread stays in order and remediation never waits on Slack. */
   async run(): Promise<void> {
+    if (this.held) {
+      // The card goes at once (it is what the channel sees); the thread's entries wait for the first action.
+      this.cardDirty = false;
+      await this.publishCard();
+      await condition(() => !this.held || this.closing, COURIER_GRACE_MS);
+      this.held = false;
+    }
     // Ends when the incident closes; the workflow's own waits carry the deadlines.
     for (;;) {
       const summaryDue = () =>

@@ -5,15 +5,15 @@
  * and in its thread, keeps its escalation clock running, and waits until the holder closes — or an
  * approver forces it through the `force-through` gate. The holds are released when it closes.
  */
-import { condition, patched, workflowInfo } from '@temporalio/workflow';
+import { condition, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
 import { ErrorType } from '../../common/errors';
 import { formatTarget } from '../../common/ids';
 import type { Target } from '../../common/types';
-import type { HoldNotice, IncidentHold } from '../../domain/hold';
+import type { HoldClaim, HoldNotice, IncidentHold } from '../../domain/hold';
 import { RunbookStopped, type Approvals } from './approvals';
 import { failureMessage } from './failures';
-import { DEPLOYMENT_HOLD, HOLD_ANSWERED_AT_ONCE } from './patches';
-import { holdCalls, holdClaim } from './proxies';
+import { DEPLOYMENT_HOLD, FIRST_ACTION_FIRST, HOLD_ANSWERED_AT_ONCE } from './patches';
+import { holdCalls, holdClaim, holdStart } from './proxies';
 import { actorName, now, type IncidentState } from './state';
 
 export const FORCE_THROUGH_GATE = 'force-through';
@@ -41,20 +41,50 @@ export class DeploymentHolds {
   async acquire(): Promise<void> {
     const record = this.state.record;
     const byName = new Map([record.target, ...record.targets].map((t) => [formatTarget(t), t] as const));
-    for (const [name, target] of [...byName].sort(([a], [b]) => a.localeCompare(b))) {
+    const ordered = [...byName].sort(([a], [b]) => a.localeCompare(b));
+    const workflowId = workflowInfo().workflowId;
+    const claims = ordered.map(([, target]) => ({ target, workflowId, incidentId: this.state.id }));
+    const actFirst = patched(FIRST_ACTION_FIRST);
+    const claimed = (target: Target) => {
       let hold = this.find(target);
       if (!hold) {
         hold = { target, state: 'claimed', since: now() };
         this.holds.push(hold);
       }
-      const claim = { target, workflowId: workflowInfo().workflowId, incidentId: this.state.id };
-      if (patched(HOLD_ANSWERED_AT_ONCE)) {
+      return hold;
+    };
+    if (actFirst) claims.forEach(({ target }) => claimed(target));
+    // Deployments nobody holds are granted by one local start each; the first held one and those
+    // after it are claimed one by one, in the same order, as before.
+    const free = actFirst ? await this.claimFree(claims) : 0;
+    for (const [index, [name, target]] of ordered.entries()) {
+      const hold = claimed(target);
+      const claim = claims[index]!;
+      if (index < free) {
+        this.onNotice({ kind: 'granted', target });
+      } else if (actFirst) {
+        const answer =
+          index > free && (await this.claimFree([claim])) === 1
+            ? ({ kind: 'granted', target } as const)
+            : await holdClaim.requestHold(claim);
+        if (answer) this.onNotice(answer);
+      } else if (patched(HOLD_ANSWERED_AT_ONCE)) {
         const answer = await holdClaim.requestHold(claim);
         if (answer) this.onNotice(answer);
       } else {
         await holdCalls.claimHold(claim);
       }
       await this.waitFor(hold, name);
+    }
+  }
+
+  /** How many of these claims, in order, the local start of their free holds granted; a failed start grants none. */
+  private async claimFree(claims: (HoldClaim & { target: Target })[]): Promise<number> {
+    try {
+      return await holdStart.claimFreeHolds(claims);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      return 0;
     }
   }
 
@@ -91,6 +121,8 @@ export class DeploymentHolds {
         waiterWorkflowId: notice.waiter.workflowId,
       });
     }
+    // A wait is news for the channel at once, even while the courier waits for the runbook to act.
+    if (notice.kind === 'waiting') this.state.slack.go();
     this.state.slack.cardChanged();
   }
 

@@ -59,8 +59,17 @@ export interface Incident<P> {
   waitForRollout(target: Target): Promise<{ complete: boolean; message: string }>;
 }
 
-/** Hands each call to the part of the kernel that owns it; adds no await of its own. */
+/**
+ * Hands each call to the part of the kernel that owns it; adds no await of its own, except that,
+ * once the lifecycle says what the runbook must wait for before acting (actAfter: the deployment
+ * holds), the first change and the first gate wait for it.
+ */
 export class RunbookIncident<P> implements Incident<P> {
+  /** Settles once the runbook may act; holds the error that stops it from acting, if any. */
+  private ready?: Promise<unknown>;
+  private acting?: () => void;
+  private guardedChanges?: KubernetesChanges;
+
   constructor(
     private readonly state: IncidentState<P>,
     private readonly escalation: Escalation,
@@ -70,7 +79,42 @@ export class RunbookIncident<P> implements Incident<P> {
   ) {}
 
   get changes(): KubernetesChanges {
-    return this.rehearsing.changes;
+    return this.guardedChanges ?? this.rehearsing.changes;
+  }
+
+  /**
+   * Changes and gates wait for `ready` (which must not reject: it resolves to the error that stops
+   * the runbook, or to anything else), and each calls `acting` first. Read-only steps do not wait.
+   */
+  actAfter(ready: Promise<unknown>, acting: () => void): void {
+    this.ready = ready;
+    this.acting = acting;
+    const changes = this.rehearsing.changes;
+    const beforeActing = () => this.beforeActing();
+    this.guardedChanges = new Proxy(changes, {
+      get(target, name, receiver) {
+        const call: unknown = Reflect.get(target, name, receiver);
+        if (typeof call !== 'function') return call;
+        return async (...args: unknown[]) => {
+          await beforeActing();
+          return (call as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        };
+      },
+    });
+  }
+
+  /** Settles with the runbook's readiness to act: throws what stopped it, if anything did. */
+  async whenReady(): Promise<void> {
+    if (!this.ready) return;
+    const outcome = await this.ready;
+    if (outcome instanceof Error) throw outcome;
+  }
+
+  /** Waits until the runbook may act; throws what stopped it (a hold never granted). */
+  private async beforeActing(): Promise<void> {
+    const outcome = await this.ready;
+    this.acting?.();
+    if (outcome instanceof Error) throw outcome;
   }
 
   get rehearsal(): boolean {
@@ -124,11 +168,13 @@ export class RunbookIncident<P> implements Incident<P> {
   }
 
   askApproval(spec: GateSpec): Promise<GateState> {
-    return this.approvals.ask(spec);
+    if (!this.ready) return this.approvals.ask(spec);
+    return this.beforeActing().then(() => this.approvals.ask(spec));
   }
 
   requireApproval(spec: GateSpec, refusedOutcome: string): Promise<GateState> {
-    return this.approvals.require(spec, refusedOutcome);
+    if (!this.ready) return this.approvals.require(spec, refusedOutcome);
+    return this.beforeActing().then(() => this.approvals.require(spec, refusedOutcome));
   }
 
   recordMitigations(target: Target, changes: MitigationChange[]): void {

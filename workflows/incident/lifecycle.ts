@@ -18,6 +18,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { SearchAttributePair } from '@temporalio/common';
 import { formatTarget } from '../../common/ids';
 import { incidentIdKey, runbookKey, severityKey, statusKey, targetKey } from '../../common/search-attributes';
 import type { IncidentRecord } from '../../common/types';
@@ -43,9 +44,10 @@ import { Escalation } from './escalation';
 import { describeFailure, failureMessage } from './failures';
 import { historyIsLong } from './history';
 import { DeploymentHolds } from './holds';
-import { RunbookIncident, type Incident } from './incident';
+import { RunbookIncident } from './incident';
+import type { Incident } from './incident';
 import { MitigationLedger } from './ledger';
-import { START_ATTRIBUTES_KEPT } from './patches';
+import { FIRST_ACTION_FIRST } from './patches';
 import { paging } from './proxies';
 import { Rehearsal } from './rehearsal';
 import { ResponsePlanWatch } from './response-plan';
@@ -87,8 +89,10 @@ class IncidentLifecycle<P> {
   private readonly ledger: MitigationLedger;
   private readonly holds: DeploymentHolds;
   private readonly rehearsal: Rehearsal;
-  private readonly incident: Incident<P>;
+  private readonly incident: RunbookIncident<P>;
   readonly cancellation: Cancellation;
+  /** New incidents (patch FIRST_ACTION_FIRST): nothing the runbook does not need stands before its first action. */
+  private actFirst = false;
 
   constructor(input: ResumableInput<P>) {
     this.state = new IncidentState(input);
@@ -126,20 +130,17 @@ class IncidentLifecycle<P> {
   open(): Loops {
     const { state } = this;
     const record = state.record;
-    const attributes = [
+    this.actFirst = !state.input.resume && patched(FIRST_ACTION_FIRST);
+    const attributes: SearchAttributePair[] = [
       { key: runbookKey, value: record.runbook },
       { key: severityKey, value: record.severity },
       { key: statusKey, value: record.status },
       { key: targetKey, value: record.targets.map(formatTarget) },
       { key: incidentIdKey, value: record.id },
-    ] as const;
-    // Every start carries these attributes (runbooks/index.ts) and a new run keeps its run's: writing
-    // them again costs the server a visibility update per incident for nothing.
-    const started = workflowInfo().typedSearchAttributes;
-    const asStarted = attributes.every(
-      ({ key, value }) => JSON.stringify(started.get(key as never)) === JSON.stringify(value),
-    );
-    if (!asStarted || !patched(START_ATTRIBUTES_KEPT)) upsertSearchAttributes([...attributes]);
+    ];
+    // The start carries them (runbooks/index.ts): upserting the same values again is server work for nothing.
+    const changed = this.actFirst ? attributes.filter((pair) => !startCarried(pair)) : attributes;
+    if (changed.length > 0) upsertSearchAttributes(changed);
     if (!state.input.resume) {
       state.note('opened', `Incident ${record.id} opened: ${record.title}`, {
         runbook: record.runbook,
@@ -148,6 +149,8 @@ class IncidentLifecycle<P> {
       });
       notePreviousRun(state);
     }
+    // The card and the thread follow the runbook's first action (or its grace period), never precede it.
+    if (this.actFirst) state.slack.holdBack();
     // Slack delivery must outlive a cancellation: the thread has to say what happened.
     const courier = CancellationScope.nonCancellable(() => state.slack.run());
     // Ends by itself when the incident closes; it only reminds and pages, close() need not wait for it.
@@ -159,9 +162,26 @@ class IncidentLifecycle<P> {
     const { state } = this;
     try {
       // A rehearsal never holds a deployment against a real incident; it says whether one would wait.
-      if (this.rehearsal.enabled) await this.rehearsal.noteHolds();
-      else if (this.holds.enabled) await this.holds.acquire();
-      await steps(this.incident);
+      if (this.actFirst) {
+        // The holds are claimed beside the runbook's read-only steps; its first change or gate waits for them.
+        const ready = this.rehearsal.enabled
+          ? this.rehearsal.noteHolds()
+          : this.holds.enabled
+            ? this.holds.acquire()
+            : Promise.resolve();
+        const settled = ready.then(
+          () => undefined,
+          (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+        );
+        this.incident.actAfter(settled, () => state.slack.go());
+        await steps(this.incident);
+        // A runbook that never acted still leaves with its claims settled (released at close).
+        await this.incident.whenReady();
+      } else {
+        if (this.rehearsal.enabled) await this.rehearsal.noteHolds();
+        else if (this.holds.enabled) await this.holds.acquire();
+        await steps(this.incident);
+      }
     } catch (err) {
       if (isCancellation(err)) throw err;
       if (err instanceof RunbookStopped && state.resolvedMeanwhile()) {
@@ -181,6 +201,8 @@ class IncidentLifecycle<P> {
       state.record.outcome = `Runbook step ${state.record.currentStep ?? ''} failed: ${failure.message}`;
       state.note('failure', state.record.outcome, failure);
       await this.escalation.escalate(`runbook step failed (${failure.type})`);
+    } finally {
+      state.slack.go();
     }
   }
 
@@ -267,6 +289,12 @@ class IncidentLifecycle<P> {
       log.warn('Slack thread or message handlers did not finish in time', { incidentId: state.id });
     }
   }
+}
+
+/** Whether the workflow's start already carried this search attribute with this value. */
+function startCarried(pair: SearchAttributePair): boolean {
+  const carried: unknown = workflowInfo().typedSearchAttributes.get(pair.key);
+  return JSON.stringify(carried) === JSON.stringify(pair.value);
 }
 
 /** How the incident ended, keeping what the runbook itself achieved (or not) for the postmortem. */

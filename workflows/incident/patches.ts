@@ -55,7 +55,11 @@ export const HOLD_ANSWERED_AT_ONCE = 'hold-answered-at-once';
 export const APPROVAL_REQUEST_ALWAYS_POSTED = 'approval-request-always-posted';
 
 /**
- * An incident whose start carried its search attributes (every start does) does not write the same
- * values again in its first workflow task: one visibility update less per incident.
+ * Trigger → first remediation carries no work the runbook does not need before acting: the hold is
+ * claimed by a local activity (one start of the hold naming this incident as its holder; the
+ * answered claim only when the hold already runs) beside the read-only diagnostics and waited for
+ * only before the first change or gate; the Slack courier starts once the runbook acts (or after
+ * COURIER_GRACE_MS); search attributes the start already carried are not upserted again; P0's
+ * previous logs follow the pod listing without waiting for the other diagnostics.
  */
-export const START_ATTRIBUTES_KEPT = 'start-attributes-kept';
+export const FIRST_ACTION_FIRST = 'first-action-first';

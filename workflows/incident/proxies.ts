@@ -3,7 +3,7 @@
  * (the read proxy cannot restart a deployment). Activities are referenced by type only: the
  * implementations (and their clients) never enter the workflow bundle.
  */
-import { CancellationScope, proxyActivities } from '@temporalio/workflow';
+import { CancellationScope, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { KubernetesActivities } from '../../activities/kubernetes';
 import type { SlackActivities } from '../../activities/slack';
 import type { DiagnosticsActivities } from '../../activities/diagnostics';
@@ -94,7 +94,17 @@ export const diagnostics = proxyActivities<DiagnosticsActivities>(QUICK);
 export const slack = proxyActivities<SlackActivities>(REMOTE_CALL);
 export const evidence = proxyActivities<EvidenceActivities>(EVIDENCE);
 /** Deployment holds: Temporal calls, idempotent, quick. */
-export const holdCalls = proxyActivities<Omit<HoldActivities, 'isIncidentRunning' | 'requestHold'>>(QUICK);
+export const holdCalls =
+  proxyActivities<Omit<HoldActivities, 'isIncidentRunning' | 'requestHold' | 'claimFreeHolds'>>(QUICK);
+/**
+ * The claim of deployments nobody holds: one start of each hold, run beside the incident's own
+ * workflow task (no activity task to dispatch, no hold workflow task to wait for). A failure is
+ * not retried for long: the incident then claims through requestHold.
+ */
+export const holdStart = proxyLocalActivities<Pick<HoldActivities, 'claimFreeHolds'>>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumAttempts: 3 },
+});
 /**
  * The answered claim waits for the hold's workflow task, which queues behind every incident's on a
  * busy worker: a storm can take it past QUICK's deadline, and a retry would only queue again.
