@@ -15,8 +15,15 @@ import type { CelValue } from '@bufbuild/cel';
 let celModule: typeof Cel | undefined;
 let celEnvironment: ReturnType<typeof Cel.celEnv> | undefined;
 function cel(): typeof Cel {
+  return (celModule ??= loadCel());
+}
+
+/** The workflow bundle has webpack's require (kept as a literal call it resolves); plain Node ESM makes one. */
+function loadCel(): typeof Cel {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily on purpose (above)
-  return (celModule ??= require('@bufbuild/cel') as typeof Cel);
+  if (typeof require === 'function') return require('@bufbuild/cel') as typeof Cel;
+  const { createRequire } = process.getBuiltinModule('node:module');
+  return createRequire(import.meta.url)('@bufbuild/cel') as typeof Cel;
 }
 
 const plans = new Map<string, ReturnType<typeof Cel.plan>>();
