@@ -1,18 +1,23 @@
 /**
  * `firebreak runbooks test FILE --scenario …`: the shipped p0 runbook file against its two shipped
- * scenarios (recovers; the rollout stalls and it escalates) on the bed's Temporal, then a failing
- * scenario — a wrong expectation, a decision for a gate that never opens — on the embedded dev
- * server the command starts itself when TEMPORAL_ADDRESS is unset (what a team's CI gets), and a
- * quorum gate where the same person's second approval must be refused. Pass/fail per expectation,
+ * scenarios (recovers; the rollout stalls and it escalates) and a failing scenario — a wrong
+ * expectation, a decision for a gate that never opens — on the embedded dev server the command
+ * starts itself when TEMPORAL_ADDRESS is unset (what a team's CI gets), then a quorum gate where the
+ * same person's second approval must be refused, on the bed's Temporal. The shipped scenarios target
+ * shop/checkout, whose deployment hold other suites' incidents on the shared bed may own (a
+ * scenario's incident takes its target's hold like any other): they get a server of their own. Pass/fail per expectation,
  * exit 0/1; a bad scenario file is a usage error (exit 2) naming its line.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
 import { runCli } from '../cli/cli';
+import { HOLD_WORKFLOW_TYPE, holdWorkflowId } from '../domain/hold';
 import { parseScenarioText } from '../runbooks/files/scenario';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -54,9 +59,8 @@ test('the shipped scenarios pass: one line per expectation, exit 0', async () =>
       path.join(SCENARIOS, 'p0-recovers.yaml'),
       '--scenario',
       path.join(SCENARIOS, 'p0-rollout-stalls.yaml'),
-      ...bedTemporal(),
     ],
-    {},
+    { TEMPORAL_ADDRESS: '127.0.0.1:1' },
   );
   assert.equal(result.code, 0, result.stdout + result.stderr);
   assert.match(result.stdout, /^runbook p0-incident-response \(.*, sha256 [0-9a-f]{12}\)$/m);
@@ -158,6 +162,34 @@ test('a quorum gate: the same person twice is refused as the scenario expects; a
   ]);
   assert.ok(only!.results.every((r) => r.ok));
   assert.equal(only!.results.length, 4, 'the refusal and the three expectations');
+});
+
+test("a scenario held up behind another incident's deployment hold says so when it times out", async () => {
+  const target = { namespace: 'shop', deployment: `held-${randomUUID().slice(0, 8)}` };
+  const connection = await Connection.connect({ address: process.env.FIREBREAK_TEST_TEMPORAL_ADDRESS! });
+  const client = new Client({ connection, namespace: process.env.FIREBREAK_TEST_TEMPORAL_NAMESPACE ?? 'default' });
+  // Another incident holds the deployment; its hold lives on a queue this command's worker does not serve.
+  const hold = await client.workflow.start(HOLD_WORKFLOW_TYPE, {
+    workflowId: holdWorkflowId(target),
+    taskQueue: `elsewhere-${randomUUID()}`,
+    args: [{ target, holder: { workflowId: 'incident-elsewhere', incidentId: 'INC-ELSEWHERE' } }],
+  });
+  try {
+    const scenario = path.join(dir, 'held.yaml');
+    await writeFile(
+      scenario,
+      `name: held up\ntargets: [shop/${target.deployment}]\ntimeout: 8s\ndecisions:\n  - { gate: approve-restart, by: bob }\n`,
+    );
+    const result = await cli(['runbooks', 'test', P0_FILE, '--scenario', scenario, ...bedTemporal()], {});
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    assert.match(
+      result.stdout,
+      new RegExp(`timed out after 8 s at step .*; waiting for the deployment hold on shop/${target.deployment}`),
+    );
+  } finally {
+    await hold.terminate('test over').catch(() => undefined);
+    await connection.close();
+  }
 });
 
 test('a bad scenario file names its line (exit 2)', async () => {

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { Client, Connection, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { DEFAULT_POLICY, type IncidentPolicy } from '../common/incident';
-import { parseTarget } from '../common/ids';
+import { formatTarget, parseTarget } from '../common/ids';
 import { CLOSED_STATUSES, type Actor, type IncidentRecord, type Target } from '../common/types';
 import { createLogger } from '../config/logger';
 import { cancelUpdate, decideUpdate, resolveSignal, statusQuery } from '../domain/messages';
@@ -316,8 +316,24 @@ async function drive(
   const unused = decisions.map((d) => d.gate).join(', ');
   throw new Error(
     `timed out after ${scenario.timeout / 1000} s at step ${record.currentStep ?? '?'} (status ${record.status})` +
+      heldUp(record) +
       (unused ? `; decisions never used: ${unused}` : ''),
   );
+}
+
+/**
+ * A scenario's incident claims its targets' deployment holds like any incident: on a shared Temporal
+ * another incident on the same deployment makes it wait, which the timeout must name.
+ */
+function heldUp(record: IncidentRecord): string {
+  const waiting = (record.holds ?? []).filter((hold) => hold.state === 'waiting' || hold.state === 'claimed');
+  return waiting
+    .map(
+      (hold) =>
+        `; waiting for the deployment hold on ${formatTarget(hold.target)}` +
+        (hold.holder ? ` (held by incident ${hold.holder.incidentId})` : ''),
+    )
+    .join('');
 }
 
 /** The runbook's steps are over: it ended (mitigated or failed) and the incident waits for resolution. */
