@@ -34,9 +34,10 @@ export interface Boundary {
 
 /**
  * What is killed at a boundary (FIREBREAK_CHAOS_KILL): the engine (`worker`: `firebreak start`,
- * worker and ingress), the embedded Temporal dev server `firebreak start` spawned (`server`: a
- * replacement is started on the same port and SQLite file while the engine keeps running), or both
- * together (`both`: the engine is started again and brings its embedded server back).
+ * worker and ingress), the embedded Temporal dev server `firebreak start` spawned (`server`: the
+ * engine keeps running, its supervisor starts the server again on the same port and SQLite file,
+ * and the harness waits until the engine serves again), or both together (`both`: the engine is
+ * started again and brings its embedded server back).
  */
 export type KillTarget = 'worker' | 'server' | 'both';
 
@@ -49,7 +50,8 @@ export async function killAndRestart(world: World, target: KillTarget): Promise<
     await world.engine.start();
   } else if (target === 'server') {
     if ((await world.killTemporalServer()) === 0) throw new Error('no embedded Temporal server to kill');
-    await world.restartTemporalServer();
+    // `firebreak start` supervises its server and starts it again itself, as in production.
+    await world.awaitTemporalServerBack();
   } else {
     await Promise.all([world.engine.kill('SIGKILL'), world.killTemporalServer()]);
     await world.engine.start();
@@ -269,7 +271,7 @@ export async function finishIncident(world: World, workflowId: string, timeoutMs
   const done = new Set<string>();
   let lastRecord: IncidentRecord | undefined;
   // Slack commands are acknowledged before the workflow starts: wait for it to exist.
-  await eventually(`${workflowId} started`, () => world.client.workflow.getHandle(workflowId).describe(), 30_000, 100);
+  await eventually(`${workflowId} started`, () => world.client.workflow.getHandle(workflowId).describe(), 120_000, 100);
   // The result, asked again while Temporal is down (a server kill): only the workflow's own end counts.
   const closed = (async (): Promise<IncidentRecord | undefined> => {
     for (;;) {
@@ -500,6 +502,33 @@ async function settledThread(world: World, incidentId: string) {
   return read();
 }
 
+/**
+ * A health probe's verdict, as the runbooks post it (`Health before recovery: healthy: HTTP 200 in
+ * 3 ms`, `Health: unhealthy: no complete answer within 5000 ms`). The scenarios' health URL is the
+ * test process's own endpoint, always healthy: a verdict other than healthy means the loaded test
+ * process answered late, in whichever run it happened (session 8's footnote 4: the clean run's
+ * probe timed out, the chaos runs' did not). The post itself still counts — a lost probe post is a
+ * lost post — and a verdict that changed what the runbook did shows in the status, decisions, pages
+ * and the posts that follow.
+ */
+const HEALTH_VERDICT = /^(Health[^:\n]*): (healthy|unhealthy|unreachable)\b.*/;
+
+/**
+ * How a thread post is known when two runs' threads are compared: its first line, durations and
+ * health verdicts masked, words sorted — diagnostics' bodies (pods, events) vary from run to run,
+ * and a post listing targets changed in parallel names them in either order. `text` is normalised
+ * (names, times) already.
+ */
+export function threadPostKey(text: string): string {
+  const first = (text.split('\n')[0] ?? '')
+    .replace(/\d+(\.\d+)? ?(ms|s)\b/g, '<n>$2')
+    .replace(HEALTH_VERDICT, '$1: <verdict>');
+  return first
+    .split(/[\s,]+/)
+    .sort()
+    .join(' ');
+}
+
 export async function observe(
   world: World,
   namespace: string,
@@ -531,20 +560,14 @@ export async function observe(
   const { cards, thread } = await settledThread(world, record.id);
   const threadPosts: Record<string, number> = {};
   for (const message of thread) {
-    const text = String(normalise(message.versions[0]?.text ?? message.text ?? '', replacements)).replace(
-      /\d+(\.\d+)? ?(ms|s)\b/g,
-      '<n>$2',
-    );
-    // A post is known by its first line, words sorted: diagnostics' bodies (pods, events) vary from
-    // run to run, and a post listing targets changed in parallel names them in either order.
-    const key = (text.split('\n')[0] ?? '')
-      .split(/[\s,]+/)
-      .sort()
-      .join(' ');
+    const key = threadPostKey(String(normalise(message.versions[0]?.text ?? message.text ?? '', replacements)));
     threadPosts[key] = (threadPosts[key] ?? 0) + 1;
   }
   const pages: Record<string, number> = {};
   for (const event of world.pagerduty.events.slice(since.pages)) {
+    // This incident's pages only (dedup_key = incident id): an earlier run's incident left open by
+    // a failure must not count here.
+    if ((event.body as { dedup_key?: unknown } | undefined)?.dedup_key !== record.id) continue;
     const action = String((event.body as { event_action?: unknown } | undefined)?.event_action ?? '?');
     pages[action] = (pages[action] ?? 0) + 1;
   }
@@ -603,6 +626,13 @@ export async function runScenario(
     let record: IncidentRecord;
     try {
       record = await finishIncident(world, workflowId);
+    } catch (err) {
+      // An incident that did not finish is ended, so it does not page or post into later runs.
+      await world.client.workflow
+        .getHandle(workflowId)
+        .terminate('chaos run did not finish')
+        .catch(() => undefined);
+      throw err;
     } finally {
       watch?.stop();
       await restarted;
