@@ -112,7 +112,10 @@ function spread(boundaries: Boundary[]): Boundary[] {
  *   spec's template (sweep.ts, controllerPending; test/chaos/compare.test.ts).
  */
 const REGRESSION_POINTS: Record<string, string[]> = {
-  'p0-response': ['scheduled:requestHold#1'],
+  // Once `scheduled:requestHold#1` (or `claimHold`): since the kernel claims a free hold first
+  // (patch first-action-first) p0's history has no requestHold, and the point is named by what it
+  // hit — the first card's post in flight.
+  'p0-response': ['started:publishIncidentCard#1'],
   'avalanche-mitigation': ['started:setDeploymentEnv#1', 'started:setDeploymentEnv#2', 'started:postTimelineEntry#25'],
   'oom-triage': ['started:setDeploymentEnv#2'],
 };
@@ -249,7 +252,26 @@ describe(
               }
             }
             const boundaries = clean.observation.boundaries;
+            if (REPORT) {
+              const line = {
+                ...label(scenario, kill),
+                clean: true,
+                boundaries: boundaries.length,
+                ms: clean.ms,
+                phases: clean.phases,
+                keys: boundaries.map((b) => b.key),
+              };
+              await appendFile(REPORT, `${JSON.stringify(line)}\n`);
+            }
             const targets = killPoints(scenario.runbook, boundaries, limit);
+            // A regression point the history no longer has (a kernel change renamed or moved it) is
+            // not run: say so, so it is renamed rather than silently dropped.
+            const regressionMissing = (REGRESSION_POINTS[scenario.runbook] ?? []).filter(
+              (key) => !boundaries.some((b) => b.key === key),
+            );
+            if (regressionMissing.length > 0) {
+              t.diagnostic(`regression points not in this history: ${regressionMissing.join(', ')}`);
+            }
             t.diagnostic(
               `clean run ${(clean.ms / 1000).toFixed(1)} s, ${boundaries.length} boundaries, ` +
                 `sweeping ${targets.length} with ${kill} kills on ${lanes} engine(s)`,
@@ -309,6 +331,7 @@ describe(
                     boundary: boundary.key,
                     killed: Boolean(run.killed),
                     ms: run.ms,
+                    phases: run.phases,
                     ...(run.observation.controllerLag ? { controllerLag: run.observation.controllerLag } : {}),
                   };
                   await appendFile(REPORT, `${JSON.stringify({ ...point, diffs, doubled: twice, repeated })}\n`);
@@ -329,6 +352,7 @@ describe(
               repeatedThreadPosts: repeatedPosts.length,
               lanes: lanes,
               worldsRebuilt: rebuilt,
+              regressionMissing,
               minutes: Number(((Date.now() - t0) / 60_000).toFixed(1)),
               full: FULL,
             };

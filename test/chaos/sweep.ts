@@ -91,6 +91,8 @@ export interface RunResult {
   /** The boundary the engine was killed at, when it was reached. */
   killed?: string;
   ms: number;
+  /** Where the run's wall time went, in ms (setUp, start, untilKill, restart, incident, observe, …). */
+  phases?: Record<string, number>;
 }
 
 // ---- boundaries from a history ---------------------------------------------------------------------
@@ -318,7 +320,8 @@ export async function finishIncident(world: World, workflowId: string, timeoutMs
       const waiting = record.gates.some((g) => g.status === 'pending');
       if (record.status === 'mitigated' && !waiting) await act('resolve', ['resolve', workflowId]);
     }
-    await Promise.race([closed, sleep(300)]);
+    // Once a second: each look is a query the engine answers, and a sweep runs many incidents at once.
+    await Promise.race([closed, sleep(1_000)]);
   }
   const result = await closed;
   if (!result) throw new Error(`${workflowId} closed without a result`);
@@ -535,13 +538,22 @@ export async function observe(
   workflowId: string,
   record: IncidentRecord,
   since: Marks,
+  phases: Record<string, number> = {},
 ): Promise<Observation> {
+  const timed = async <T>(phase: string, work: Promise<T>): Promise<T> => {
+    const started = Date.now();
+    try {
+      return await work;
+    } finally {
+      phases[phase] = Date.now() - started;
+    }
+  };
   const replacements: [string, string][] = [
     [workflowId, '<workflow>'],
     [record.id, '<incident>'],
     [namespace, '<ns>'],
   ];
-  const { deployments, replicaSets, lag } = await observedDeployments(world, namespace);
+  const { deployments, replicaSets, lag } = await timed('observe.cluster', observedDeployments(world, namespace));
   const cluster = normalise(
     { deployments: deployments.map((deployment) => deploymentShape(deployment, replicaSets)) },
     replacements,
@@ -550,14 +562,14 @@ export async function observe(
   const stripHash = (value: unknown): unknown =>
     JSON.parse(JSON.stringify(value).replace(/"pod-template-hash":"[^"]*"/g, '"pod-template-hash":"<hash>"'));
 
-  const postmortem: Postmortem = await world.postmortem(workflowId);
+  const postmortem: Postmortem = await timed('observe.postmortem', world.postmortem(workflowId));
   const mutations: Record<string, number> = {};
   for (const activity of postmortem.activities) {
     if (!CLUSTER_CHANGES.has(activity.name) || activity.outcome !== 'completed') continue;
     mutations[activity.name] = (mutations[activity.name] ?? 0) + 1;
   }
 
-  const { cards, thread } = await settledThread(world, record.id);
+  const { cards, thread } = await timed('observe.thread', settledThread(world, record.id));
   const threadPosts: Record<string, number> = {};
   for (const message of thread) {
     const key = threadPostKey(String(normalise(message.versions[0]?.text ?? message.text ?? '', replacements)));
@@ -608,18 +620,30 @@ export async function runScenario(
   target: KillTarget = 'worker',
 ): Promise<RunResult> {
   const t0 = Date.now();
+  const phases: Record<string, number> = {};
+  let mark = t0;
+  const lap = (phase: string) => {
+    const now = Date.now();
+    phases[phase] = now - mark;
+    mark = now;
+  };
   const namespace = await world.extraNamespace(`chaos-${randomBytes(2).toString('hex')}`);
   try {
     await scenario.setUp(world, namespace);
+    lap('setUp');
     const since = marks(world);
     const workflowId = await scenario.start(world, namespace);
+    lap('start');
     let killed: string | undefined;
     let restarted: Promise<void> = Promise.resolve();
     const watch = killAt ? watchFor(world, workflowId, killAt) : undefined;
     if (watch) {
       restarted = watch.reached.then(async (key) => {
         if (!key) return;
+        const k0 = Date.now();
+        phases.untilKill = k0 - mark;
         await killAndRestart(world, target);
+        phases.restart = Date.now() - k0;
         killed = key;
       });
     }
@@ -637,8 +661,10 @@ export async function runScenario(
       watch?.stop();
       await restarted;
     }
-    const observation = await observe(world, namespace, workflowId, record, since);
-    return { workflowId, observation, ...(killed ? { killed } : {}), ms: Date.now() - t0 };
+    lap('incident');
+    const observation = await observe(world, namespace, workflowId, record, since, phases);
+    lap('observe');
+    return { workflowId, observation, ...(killed ? { killed } : {}), ms: Date.now() - t0, phases };
   } finally {
     await world.cluster.deleteNamespace(namespace);
   }
