@@ -27,7 +27,14 @@ import {
   SKIP_WITHOUT_KUBE,
   type KubeTestEnv,
 } from '../kube/fixtures';
-import { controllerPending, pathDiff } from './sweep';
+import {
+  controllerPending,
+  lostThreadPosts,
+  pathDiff,
+  repeatedThreadPosts,
+  threadPostKey,
+  type Observation,
+} from './sweep';
 
 const REVISION = 'deployment.kubernetes.io/revision';
 const RESTARTED = { 'kubectl.kubernetes.io/restartedAt': '2026-12-03T10:00:00Z' };
@@ -109,6 +116,56 @@ describe('chaos comparator', () => {
       '  cluster.deployments[0].generation: clean 7 | chaos 8',
       '  cluster.deployments[0].spec.env[1]: clean ∅ | chaos {"name":"B","value":"2"}',
     ]);
+  });
+
+  // Session 8, p0-response with engine and server killed (`scheduled:requestHold#1`,
+  // `timer-started:900s#1`): the clean run's probe of the test's own endpoint timed out, the chaos
+  // runs' answered, and the post was counted as lost.
+  const observation = (posts: string[]): Observation => {
+    const threadPosts: Record<string, number> = {};
+    for (const post of posts) threadPosts[threadPostKey(post)] = (threadPosts[threadPostKey(post)] ?? 0) + 1;
+    return {
+      boundaries: [],
+      cluster: {},
+      mutations: {},
+      slack: { cards: 1, threadPosts },
+      pages: {},
+      postmortem: { status: 'resolved', mitigations: [], decisions: [] },
+    };
+  };
+  const cleanPosts = [
+    'Health before recovery: unhealthy: no complete answer within 5000 ms',
+    'Health after recovery: healthy: HTTP 200 in 422 ms',
+    'Pods of web:\nweb-<rs>-<pod>: Running, 0 restarts',
+  ];
+  const clean = observation(cleanPosts);
+
+  test('a health probe post is the same post whatever the verdict of the test endpoint it probed', () => {
+    const chaos = observation([
+      'Health before recovery: healthy: HTTP 200 in 615 ms',
+      'Health after recovery: healthy: HTTP 200 in 9 ms',
+      'Pods of web:\nweb-<rs>-<pod>: Running, 1 restarts',
+    ]);
+    assert.deepEqual(lostThreadPosts(clean, chaos), []);
+    assert.deepEqual(repeatedThreadPosts(clean, chaos), []);
+  });
+
+  test('a health probe post missing, or posted twice, still shows', () => {
+    const lost = observation(['Health after recovery: healthy: HTTP 200 in 9 ms', 'Pods of web:\nnone']);
+    assert.equal(lostThreadPosts(clean, lost).length, 1);
+    assert.match(lostThreadPosts(clean, lost)[0]!, /"<verdict> Health before recovery:"/);
+    const twice = observation([
+      ...Object.keys(clean.slack.threadPosts),
+      'Health before recovery: unreachable: ECONNREFUSED',
+    ]);
+    assert.equal(repeatedThreadPosts(clean, twice).length, 1);
+    // Other posts are not masked: a different first line is a different post.
+    const other = observation([
+      'Health before recovery: healthy: HTTP 200 in 1 ms',
+      'Health after recovery: healthy: HTTP 200 in 1 ms',
+      'Pods of api:\nnone',
+    ]);
+    assert.equal(lostThreadPosts(clean, other).length, 1);
   });
 });
 

@@ -19,9 +19,15 @@ async function slash(world: World, text: string): Promise<void> {
  */
 async function alert(world: World, alertname: string, ns: string, deployment: string, extra: Partial<AlertSpec> = {}) {
   const groupKey = `{}/{alertname="${alertname}"}:{deployment="${deployment}", namespace="${ns}"}`;
-  const accepted = await world.postAlerts(groupKey, [
-    { labels: { alertname, severity: 'critical', namespace: ns, deployment }, ...extra },
-  ]);
+  // The ingress answers once the incident is started: on a loaded machine that can take longer
+  // than an alert test's 10 s, and a timed-out start is the harness failing, not the engine.
+  const accepted = await world.postAlerts(
+    groupKey,
+    [{ labels: { alertname, severity: 'critical', namespace: ns, deployment }, ...extra }],
+    'firing',
+    world.engine,
+    60_000,
+  );
   if (accepted.outcome !== 'accepted') throw new Error(`the alert was not accepted: ${JSON.stringify(accepted)}`);
   return accepted.workflowId;
 }

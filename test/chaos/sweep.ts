@@ -34,9 +34,10 @@ export interface Boundary {
 
 /**
  * What is killed at a boundary (FIREBREAK_CHAOS_KILL): the engine (`worker`: `firebreak start`,
- * worker and ingress), the embedded Temporal dev server `firebreak start` spawned (`server`: a
- * replacement is started on the same port and SQLite file while the engine keeps running), or both
- * together (`both`: the engine is started again and brings its embedded server back).
+ * worker and ingress), the embedded Temporal dev server `firebreak start` spawned (`server`: the
+ * engine keeps running, its supervisor starts the server again on the same port and SQLite file,
+ * and the harness waits until the engine serves again), or both together (`both`: the engine is
+ * started again and brings its embedded server back).
  */
 export type KillTarget = 'worker' | 'server' | 'both';
 
@@ -49,7 +50,8 @@ export async function killAndRestart(world: World, target: KillTarget): Promise<
     await world.engine.start();
   } else if (target === 'server') {
     if ((await world.killTemporalServer()) === 0) throw new Error('no embedded Temporal server to kill');
-    await world.restartTemporalServer();
+    // `firebreak start` supervises its server and starts it again itself, as in production.
+    await world.awaitTemporalServerBack();
   } else {
     await Promise.all([world.engine.kill('SIGKILL'), world.killTemporalServer()]);
     await world.engine.start();
@@ -89,6 +91,8 @@ export interface RunResult {
   /** The boundary the engine was killed at, when it was reached. */
   killed?: string;
   ms: number;
+  /** Where the run's wall time went, in ms (setUp, start, untilKill, restart, incident, observe, …). */
+  phases?: Record<string, number>;
 }
 
 // ---- boundaries from a history ---------------------------------------------------------------------
@@ -269,7 +273,7 @@ export async function finishIncident(world: World, workflowId: string, timeoutMs
   const done = new Set<string>();
   let lastRecord: IncidentRecord | undefined;
   // Slack commands are acknowledged before the workflow starts: wait for it to exist.
-  await eventually(`${workflowId} started`, () => world.client.workflow.getHandle(workflowId).describe(), 30_000, 100);
+  await eventually(`${workflowId} started`, () => world.client.workflow.getHandle(workflowId).describe(), 120_000, 100);
   // The result, asked again while Temporal is down (a server kill): only the workflow's own end counts.
   const closed = (async (): Promise<IncidentRecord | undefined> => {
     for (;;) {
@@ -316,7 +320,8 @@ export async function finishIncident(world: World, workflowId: string, timeoutMs
       const waiting = record.gates.some((g) => g.status === 'pending');
       if (record.status === 'mitigated' && !waiting) await act('resolve', ['resolve', workflowId]);
     }
-    await Promise.race([closed, sleep(300)]);
+    // Once a second: each look is a query the engine answers, and a sweep runs many incidents at once.
+    await Promise.race([closed, sleep(1_000)]);
   }
   const result = await closed;
   if (!result) throw new Error(`${workflowId} closed without a result`);
@@ -500,19 +505,55 @@ async function settledThread(world: World, incidentId: string) {
   return read();
 }
 
+/**
+ * A health probe's verdict, as the runbooks post it (`Health before recovery: healthy: HTTP 200 in
+ * 3 ms`, `Health: unhealthy: no complete answer within 5000 ms`). The scenarios' health URL is the
+ * test process's own endpoint, always healthy: a verdict other than healthy means the loaded test
+ * process answered late, in whichever run it happened (session 8's footnote 4: the clean run's
+ * probe timed out, the chaos runs' did not). The post itself still counts — a lost probe post is a
+ * lost post — and a verdict that changed what the runbook did shows in the status, decisions, pages
+ * and the posts that follow.
+ */
+const HEALTH_VERDICT = /^(Health[^:\n]*): (healthy|unhealthy|unreachable)\b.*/;
+
+/**
+ * How a thread post is known when two runs' threads are compared: its first line, durations and
+ * health verdicts masked, words sorted — diagnostics' bodies (pods, events) vary from run to run,
+ * and a post listing targets changed in parallel names them in either order. `text` is normalised
+ * (names, times) already.
+ */
+export function threadPostKey(text: string): string {
+  const first = (text.split('\n')[0] ?? '')
+    .replace(/\d+(\.\d+)? ?(ms|s)\b/g, '<n>$2')
+    .replace(HEALTH_VERDICT, '$1: <verdict>');
+  return first
+    .split(/[\s,]+/)
+    .sort()
+    .join(' ');
+}
+
 export async function observe(
   world: World,
   namespace: string,
   workflowId: string,
   record: IncidentRecord,
   since: Marks,
+  phases: Record<string, number> = {},
 ): Promise<Observation> {
+  const timed = async <T>(phase: string, work: Promise<T>): Promise<T> => {
+    const started = Date.now();
+    try {
+      return await work;
+    } finally {
+      phases[phase] = Date.now() - started;
+    }
+  };
   const replacements: [string, string][] = [
     [workflowId, '<workflow>'],
     [record.id, '<incident>'],
     [namespace, '<ns>'],
   ];
-  const { deployments, replicaSets, lag } = await observedDeployments(world, namespace);
+  const { deployments, replicaSets, lag } = await timed('observe.cluster', observedDeployments(world, namespace));
   const cluster = normalise(
     { deployments: deployments.map((deployment) => deploymentShape(deployment, replicaSets)) },
     replacements,
@@ -521,30 +562,24 @@ export async function observe(
   const stripHash = (value: unknown): unknown =>
     JSON.parse(JSON.stringify(value).replace(/"pod-template-hash":"[^"]*"/g, '"pod-template-hash":"<hash>"'));
 
-  const postmortem: Postmortem = await world.postmortem(workflowId);
+  const postmortem: Postmortem = await timed('observe.postmortem', world.postmortem(workflowId));
   const mutations: Record<string, number> = {};
   for (const activity of postmortem.activities) {
     if (!CLUSTER_CHANGES.has(activity.name) || activity.outcome !== 'completed') continue;
     mutations[activity.name] = (mutations[activity.name] ?? 0) + 1;
   }
 
-  const { cards, thread } = await settledThread(world, record.id);
+  const { cards, thread } = await timed('observe.thread', settledThread(world, record.id));
   const threadPosts: Record<string, number> = {};
   for (const message of thread) {
-    const text = String(normalise(message.versions[0]?.text ?? message.text ?? '', replacements)).replace(
-      /\d+(\.\d+)? ?(ms|s)\b/g,
-      '<n>$2',
-    );
-    // A post is known by its first line, words sorted: diagnostics' bodies (pods, events) vary from
-    // run to run, and a post listing targets changed in parallel names them in either order.
-    const key = (text.split('\n')[0] ?? '')
-      .split(/[\s,]+/)
-      .sort()
-      .join(' ');
+    const key = threadPostKey(String(normalise(message.versions[0]?.text ?? message.text ?? '', replacements)));
     threadPosts[key] = (threadPosts[key] ?? 0) + 1;
   }
   const pages: Record<string, number> = {};
   for (const event of world.pagerduty.events.slice(since.pages)) {
+    // This incident's pages only (dedup_key = incident id): an earlier run's incident left open by
+    // a failure must not count here.
+    if ((event.body as { dedup_key?: unknown } | undefined)?.dedup_key !== record.id) continue;
     const action = String((event.body as { event_action?: unknown } | undefined)?.event_action ?? '?');
     pages[action] = (pages[action] ?? 0) + 1;
   }
@@ -585,30 +620,51 @@ export async function runScenario(
   target: KillTarget = 'worker',
 ): Promise<RunResult> {
   const t0 = Date.now();
+  const phases: Record<string, number> = {};
+  let mark = t0;
+  const lap = (phase: string) => {
+    const now = Date.now();
+    phases[phase] = now - mark;
+    mark = now;
+  };
   const namespace = await world.extraNamespace(`chaos-${randomBytes(2).toString('hex')}`);
   try {
     await scenario.setUp(world, namespace);
+    lap('setUp');
     const since = marks(world);
     const workflowId = await scenario.start(world, namespace);
+    lap('start');
     let killed: string | undefined;
     let restarted: Promise<void> = Promise.resolve();
     const watch = killAt ? watchFor(world, workflowId, killAt) : undefined;
     if (watch) {
       restarted = watch.reached.then(async (key) => {
         if (!key) return;
+        const k0 = Date.now();
+        phases.untilKill = k0 - mark;
         await killAndRestart(world, target);
+        phases.restart = Date.now() - k0;
         killed = key;
       });
     }
     let record: IncidentRecord;
     try {
       record = await finishIncident(world, workflowId);
+    } catch (err) {
+      // An incident that did not finish is ended, so it does not page or post into later runs.
+      await world.client.workflow
+        .getHandle(workflowId)
+        .terminate('chaos run did not finish')
+        .catch(() => undefined);
+      throw err;
     } finally {
       watch?.stop();
       await restarted;
     }
-    const observation = await observe(world, namespace, workflowId, record, since);
-    return { workflowId, observation, ...(killed ? { killed } : {}), ms: Date.now() - t0 };
+    lap('incident');
+    const observation = await observe(world, namespace, workflowId, record, since, phases);
+    lap('observe');
+    return { workflowId, observation, ...(killed ? { killed } : {}), ms: Date.now() - t0, phases };
   } finally {
     await world.cluster.deleteNamespace(namespace);
   }

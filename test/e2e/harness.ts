@@ -45,7 +45,6 @@ import {
   type StoredMessage,
 } from '../bed/slack-standin';
 import { freePort, freePortsBetween } from '../bed/ports';
-import { startDevServer, type DevServer } from '../../worker/devserver';
 import { DEFAULT_SERVICE_ACCOUNT, ingressServiceAccountFor } from '../../runbooks/rbac';
 import { applyGeneratedRbac, deploymentManifest, serviceAccountToken, type DeploymentShape } from '../kube/fixtures';
 import { closeServer, listenOnLoopback } from '../bed/process';
@@ -219,6 +218,11 @@ export class FirebreakProcess {
 
   get pid(): number | undefined {
     return this.child?.pid;
+  }
+
+  /** Started and not exited (a SIGKILL, or `firebreak start` giving up, ends it). */
+  get running(): boolean {
+    return Boolean(this.child);
   }
 
   async start(timeoutMs = this.startTimeoutMs): Promise<void> {
@@ -580,8 +584,6 @@ export class World {
   private connection?: Connection;
   /** The embedded Temporal's port, with `embeddedTemporal`. */
   private embeddedPort?: number;
-  /** A dev server the harness started in place of a killed embedded one (same port, same SQLite file). */
-  private replacementServer?: DevServer;
   private unregisterSink?: () => Promise<void>;
   private readonly namespaces: string[] = [];
 
@@ -722,7 +724,7 @@ export class World {
   async close(): Promise<void> {
     await this.unregisterSink?.().catch(() => undefined);
     for (const engine of this.engines) await engine.kill().catch(() => undefined);
-    // A SIGKILLed engine leaves its embedded server running; the replacement is the harness's own.
+    // A SIGKILLed engine leaves its embedded server running.
     if (this.embeddedPort) await this.killTemporalServer().catch(() => undefined);
     await this.connection?.close().catch(() => undefined);
     await Promise.all([this.slack.stop(), this.pagerduty.stop(), this.service.stop()]);
@@ -750,7 +752,7 @@ export class World {
     return pids;
   }
 
-  /** SIGKILLs the embedded Temporal server (the engine's child, or the harness's replacement) and waits until it is gone. */
+  /** SIGKILLs the embedded Temporal server (the engine's child, or one a SIGKILLed engine left) and waits until it is gone. */
   async killTemporalServer(): Promise<number> {
     const pids = await this.temporalServerPids();
     for (const pid of pids) process.kill(pid, 'SIGKILL');
@@ -760,37 +762,49 @@ export class World {
       10_000,
       50,
     );
-    this.replacementServer = undefined;
     return pids.length;
   }
 
   /**
-   * Starts a Temporal dev server in place of the killed embedded one: same port, same SQLite file,
-   * while the engine keeps running (it reconnects by itself).
+   * Waits until the engine serves again after its embedded Temporal server was killed: `firebreak
+   * start` supervises that server and starts it again on the same port and SQLite file by itself
+   * (worker/devserver.ts), so nothing else may start one there (a second server on the port makes
+   * the supervisor's own restart fail, and its restart bound stops the engine).
    */
-  async restartTemporalServer(): Promise<void> {
+  async awaitTemporalServerBack(timeoutMs = 120_000): Promise<void> {
     if (!this.embeddedPort) throw new Error('this world runs no embedded Temporal server');
-    const dataDir = path.join(this.engine.env.FIREBREAK_DATA_DIR!, 'temporal');
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        this.replacementServer = await startDevServer({
-          dataDir,
-          port: this.embeddedPort,
-          namespace: this.bed.namespace,
-          log: () => undefined,
-        });
-        return;
-      } catch (err) {
-        // The killed server's port or database may take a moment to be let go of.
-        if (attempt >= 5) {
-          const log = await readFile(path.join(dataDir, 'temporal-server.log'), 'utf8').catch(() => '');
-          throw new Error(`${(err as Error).message}; last log lines:\n${log.split('\n').slice(-15).join('\n')}`, {
-            cause: err,
-          });
-        }
-        await sleep(1_000 * attempt);
+    const deadline = Date.now() + timeoutMs;
+    while (!(await this.serving())) {
+      if (!this.engine.running)
+        throw new Error(`the engine exited after its Temporal server was killed:\n${this.logs(30)}`);
+      if (Date.now() > deadline) {
+        throw new Error(
+          `the engine did not serve again within ${timeoutMs} ms of its server's kill:\n${this.logs(30)}`,
+        );
       }
+      await sleep(250);
     }
+  }
+
+  /** The engine runs and its /healthz says ok: Temporal reachable, the worker running. */
+  async serving(): Promise<boolean> {
+    if (!this.engine.running) return false;
+    try {
+      const answer = await fetch(`${this.engine.url}/healthz`, { signal: AbortSignal.timeout(5_000) });
+      return answer.status === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * The engine (and its embedded Temporal server) SIGKILLed and started again from its data dir:
+   * brings a world back whose engine exited or stopped serving (the chaos sweep, between runs).
+   */
+  async restartEngine(): Promise<void> {
+    for (const engine of this.engines) await engine.kill('SIGKILL');
+    if (this.embeddedPort) await this.killTemporalServer();
+    for (const engine of this.engines) await engine.start();
   }
 
   /** The engine's log, for assertion messages. */
@@ -943,12 +957,18 @@ export class World {
   // ---- alerts ---------------------------------------------------------------------------------
 
   /** POSTs an Alertmanager v4 notification to the ingress, with the webhook's bearer token. */
-  async postAlerts(groupKey: string, alerts: AlertSpec[], status?: 'firing' | 'resolved', via = this.engine) {
+  async postAlerts(
+    groupKey: string,
+    alerts: AlertSpec[],
+    status?: 'firing' | 'resolved',
+    via = this.engine,
+    timeoutMs = 10_000,
+  ) {
     const answer = await fetch(`${via.url}/webhooks/alertmanager`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${WEBHOOK_TOKEN}` },
       body: JSON.stringify(alertmanagerPayload(groupKey, alerts, status)),
-      signal: AbortSignal.timeout(10_000),
+      signal: AbortSignal.timeout(timeoutMs),
     });
     const text = await answer.text();
     if (answer.status !== 200) throw new Error(`POST /webhooks/alertmanager answered ${answer.status}: ${text}`);
