@@ -50,21 +50,26 @@ describe('permissions grant a runbook file', { skip: SKIP_WITHOUT_E2E_BED }, () 
     const refused = await world.slashCommand(`p0 ${ns}/web`, ALICE);
     assert.equal(refused.status, 200);
     assert.match(refused.body, /You may not start .* in `[^`]+`; nothing was started/);
-    assert.equal(
-      await world.record(incidentWorkflowId('p0-response', { namespace: ns, deployment: 'web' })),
-      undefined,
-    );
 
     const started = await world.slashCommand(`look ${ns}/web`, ALICE);
     assert.equal(started.status, 200, started.body);
     assert.doesNotMatch(started.body, /may not start/);
     const workflowId = incidentWorkflowId('team-look', { namespace: ns, deployment: 'web' });
-    const final = await world.result(workflowId);
-    assert.equal(final.runbook, 'team-look');
-    assert.deepEqual([final.trigger.kind, final.trigger.kind === 'slack' && final.trigger.user], ['slack', ALICE.id]);
-    assert.ok(
-      final.timeline.some((e) => e.message === 'looked at web'),
-      final.timeline.map((e) => e.message).join('\n'),
+    // Slack's answer comes first; the incident starts right after it.
+    const looked = await world.waitFor(workflowId, 'the runbook ended', (r) =>
+      r.timeline.some((e) => e.message === 'looked at web'),
+    );
+    assert.equal(looked.runbook, 'team-look');
+    assert.deepEqual(
+      [looked.trigger.kind, looked.trigger.kind === 'slack' && looked.trigger.user],
+      ['slack', ALICE.id],
+    );
+    await world.cliOk(['resolve', workflowId, '--note', 'verified by e2e'], 'carol');
+    assert.equal((await world.result(workflowId)).status, 'resolved');
+    // By now a start would have shown: the refused built-in runbook never ran.
+    assert.equal(
+      await world.record(incidentWorkflowId('p0-response', { namespace: ns, deployment: 'web' })),
+      undefined,
     );
   });
 });
