@@ -10,8 +10,9 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, type Env } from '../config/env';
+import type { PermissionsConfig, RunbookCatalog } from '../config/access';
 import type { FileConfig } from '../config/file';
-import { resolveRouteRunbooks, type RouteRule } from '../config/routes';
+import { resolveConfigRunbooks, type RouteRule } from '../config/routes';
 import { RUNBOOKS, allRunbooks, findRunbook, registerFileRunbooks } from '../runbooks';
 import type { FileRunbookSource } from '../runbooks/files/schema';
 import { parseRunbookText, type RunbookIssue } from '../runbooks/files/validate';
@@ -124,17 +125,19 @@ export async function loadConfiguredRunbooks(
   return result;
 }
 
+/** The runbooks registered now: built-in and the files that loaded (call after loadConfiguredRunbooks). */
+export function registeredCatalog(): RunbookCatalog {
+  return { find: findRunbook, names: allRunbooks().map((entry) => entry.id) };
+}
+
 /**
- * The config's alert routes checked against the runbooks registered now (built-in and the files
- * that loaded): call after loadConfiguredRunbooks. Throws ConfigError (exit 2) for an unknown name.
+ * The config's runbook names — alert routes and `permissions` — checked against the runbooks
+ * registered now (built-in and the files that loaded) and resolved to ids: call after
+ * loadConfiguredRunbooks. Throws ConfigError (exit 2) naming the key of an unknown name.
  */
-export function checkRouteRunbooks<T extends { routes: RouteRule[] }>(
+export function checkConfigRunbooks<T extends { routes: RouteRule[]; permissions?: PermissionsConfig }>(
   config: T,
   env: Pick<Env, 'FIREBREAK_CONFIG'>,
 ): T {
-  return resolveRouteRunbooks(
-    config,
-    { find: findRunbook, names: allRunbooks().map((entry) => entry.id) },
-    env.FIREBREAK_CONFIG ?? 'config',
-  );
+  return resolveConfigRunbooks(config, registeredCatalog(), env.FIREBREAK_CONFIG ?? 'config');
 }

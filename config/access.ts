@@ -5,7 +5,6 @@
  */
 import { z } from 'zod';
 import { OPEN_ACCESS, type AccessPolicy } from '../common/access';
-import { RUNBOOK_IDS } from '../common/types';
 
 const SUBJECT_SYNTAX = /^(\*|[UWS][A-Z0-9]{2,}|cli:[\w.@-]+|route:[^\s].*|[a-z][\w.-]*)$/;
 
@@ -17,7 +16,11 @@ const subject = z
   );
 const subjects = z.array(subject).min(1);
 const namespacePatterns = z.array(z.string().regex(/^[a-z0-9*]([-a-z0-9*]*[a-z0-9*])?$/, 'not a namespace pattern'));
-const runbooks = z.array(z.enum([...RUNBOOK_IDS, '*']));
+/**
+ * A built-in runbook or a runbook file, by id or alias, or `*`. Runbook files load after the config
+ * file, so the names are checked then (resolvePermissionRunbooks), still before anything starts.
+ */
+const runbooks = z.array(z.string().regex(/^(\*|[a-z][a-z0-9-]*)$/, 'a runbook id or alias (kebab-case), or *'));
 
 const personSchema = z.strictObject({
   slack: z
@@ -100,6 +103,51 @@ export function accessPolicy(people: PeopleConfig, permissions: PermissionsConfi
     requireProvenCliIdentity: cli.requireProvenIdentity,
     ...Object.fromEntries(Object.entries(actions).filter(([, value]) => value !== undefined)),
   };
+}
+
+/** The runbooks a name may denote: the built-in ones and the runbook files that loaded. */
+export interface RunbookCatalog {
+  /** By id or alias (a built-in runbook's slash name is one). */
+  find: (name: string) => { id: string } | undefined;
+  /** The ids, for the error message. */
+  names: readonly string[];
+}
+
+/**
+ * `permissions.start[].runbooks` and `permissions.approve[].runbooks` checked against the catalog,
+ * an alias replaced by its runbook's id (the starters and the kernel compare ids). Each unknown name
+ * is a problem naming its path, for the caller's ConfigError (exit 2): a grant that matches no
+ * runbook must not wait for someone to be refused to say so.
+ */
+export function resolvePermissionRunbooks(
+  permissions: PermissionsConfig | undefined,
+  catalog: RunbookCatalog,
+): { permissions: PermissionsConfig | undefined; problems: string[] } {
+  const problems: string[] = [];
+  if (!permissions) return { permissions, problems };
+  const resolve = (names: string[] | undefined, path: string): string[] | undefined =>
+    names?.map((name, index) => {
+      if (name === '*') return name;
+      const found = catalog.find(name);
+      if (found) return found.id;
+      problems.push(
+        `  ${path}.runbooks.${index}: unknown runbook "${name}"; one of ${catalog.names.join(', ')}` +
+          ' (a runbook file that failed validation is skipped)',
+      );
+      return name;
+    });
+  const withIds = <R extends { runbooks?: string[] }>(rule: R, path: string): R =>
+    rule.runbooks ? { ...rule, runbooks: resolve(rule.runbooks, path) } : rule;
+  const resolved: PermissionsConfig = {
+    ...permissions,
+    ...(permissions.start
+      ? { start: permissions.start.map((rule, i) => withIds(rule, `permissions.start.${i}`)) }
+      : {}),
+    ...(permissions.approve
+      ? { approve: permissions.approve.map((rule, i) => withIds(rule, `permissions.approve.${i}`)) }
+      : {}),
+  };
+  return { permissions: resolved, problems };
 }
 
 /** Said once at start-up: what anyone may do because nobody restricted it. */

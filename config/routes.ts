@@ -16,6 +16,7 @@
  */
 import { z } from 'zod';
 import { SEVERITIES, type RunbookName } from '../common/types';
+import { resolvePermissionRunbooks, type PermissionsConfig, type RunbookCatalog } from './access';
 import { ConfigError } from './env';
 
 /**
@@ -83,7 +84,7 @@ export const routeRuleSchema = z.strictObject({
     .refine((m) => Object.keys(m).length > 0, 'needs at least one label matcher'),
   /**
    * A built-in runbook or a runbook file, by id or alias. Runbook files load after the config file,
-   * so the name is checked then (resolveRouteRunbooks), still before anything starts.
+   * so the name is checked then (resolveConfigRunbooks), still before anything starts.
    */
   runbook: z.string().regex(/^[a-z][a-z0-9-]*$/, 'a runbook id or alias (kebab-case)'),
   namespace: valueSourceSchema.default({ label: 'namespace' }),
@@ -99,22 +100,20 @@ export const routeRuleSchema = z.strictObject({
   params: z.record(z.string(), valueSourceSchema).default({}),
 });
 
-/** A rule names a runbook by id (resolveRouteRunbooks turns an alias into its runbook's id). */
+/** A rule names a runbook by id (resolveConfigRunbooks turns an alias into its runbook's id). */
 export type RouteRule = Omit<z.infer<typeof routeRuleSchema>, 'runbook'> & { runbook: RunbookName };
 
 /**
  * The rules with each runbook name checked against the catalog — built-in runbooks and the runbook
  * files that loaded — and an alias replaced by its runbook's id (logs, metrics and `permissions`
- * speak ids). An unknown name is a ConfigError naming the rule's path (exit 2), as a bad config
- * file is: a rule that can never start its runbook must not wait for its first alert to say so.
+ * speak ids). Each unknown name is a problem naming the rule's path, for the caller's ConfigError.
  */
-export function resolveRouteRunbooks<T extends { routes: RouteRule[] }>(
-  config: T,
-  catalog: { find: (name: string) => { id: string } | undefined; names: readonly string[] },
-  origin = 'config',
-): T {
+export function resolveRoutes(
+  routes: RouteRule[],
+  catalog: RunbookCatalog,
+): { routes: RouteRule[]; problems: string[] } {
   const problems: string[] = [];
-  const routes = config.routes.map((rule, index) => {
+  const resolved = routes.map((rule, index) => {
     const found = catalog.find(rule.runbook);
     if (!found) {
       problems.push(
@@ -125,6 +124,24 @@ export function resolveRouteRunbooks<T extends { routes: RouteRule[] }>(
     }
     return found.id === rule.runbook ? rule : { ...rule, runbook: found.id };
   });
+  return { routes: resolved, problems };
+}
+
+/**
+ * The config's runbook names — `routes[].runbook` and, when the config has them,
+ * `permissions.{start,approve}[].runbooks` — resolved to ids (resolveRoutes,
+ * resolvePermissionRunbooks). An unknown name is a ConfigError naming its path (exit 2), as a bad
+ * config file is: a rule that can never start its runbook, or a grant that matches none, must not
+ * wait for its first alert or person to say so.
+ */
+export function resolveConfigRunbooks<T extends { routes: RouteRule[]; permissions?: PermissionsConfig }>(
+  config: T,
+  catalog: RunbookCatalog,
+  origin = 'config',
+): T {
+  const routes = resolveRoutes(config.routes, catalog);
+  const access = resolvePermissionRunbooks(config.permissions, catalog);
+  const problems = [...routes.problems, ...access.problems];
   if (problems.length > 0) throw new ConfigError(`FIREBREAK_CONFIG: ${origin} is invalid:\n${problems.join('\n')}`);
-  return { ...config, routes };
+  return { ...config, routes: routes.routes, ...(access.permissions ? { permissions: access.permissions } : {}) };
 }

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { apiKeySubject, certificateSubject } from '../client/identity';
+import { checkConfigRunbooks } from '../client/runbook-files';
 import { ErrorType } from '../common/errors';
 import type { GateState, IncidentRecord } from '../common/types';
 import { openAccessWarning } from '../config/access';
@@ -165,9 +166,12 @@ describe('config', () => {
       () => parseFileConfig('people: { alice: {} }\npermissions:\n  approve:\n    - { who: [alice], quorum: 2 }\n'),
       (err) => err instanceof ConfigError && /permissions\.approve\.0\.quorum/.test(err.message),
     );
+    // Runbook names are checked once the runbook files have loaded (start-up, doctor).
+    const unknown = parseFileConfig('permissions:\n  start:\n    - { who: [U0X], runbooks: [nope] }\n');
     assert.throws(
-      () => parseFileConfig('permissions:\n  start:\n    - { who: [U0X], runbooks: [nope] }\n'),
-      (err) => err instanceof ConfigError && /permissions\.start\.0\.runbooks\.0/.test(err.message),
+      () => checkConfigRunbooks(unknown, {}),
+      (err) =>
+        err instanceof ConfigError && /permissions\.start\.0\.runbooks\.0: unknown runbook "nope"/.test(err.message),
     );
   });
 

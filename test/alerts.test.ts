@@ -13,7 +13,7 @@ import { alertWorkflowId } from '../common/ids';
 import type { IncidentRecord } from '../common/types';
 import { ConfigError } from '../config/env';
 import { parseFileConfig } from '../config/file';
-import { resolveRouteRunbooks } from '../config/routes';
+import { resolveConfigRunbooks } from '../config/routes';
 import { checkCredentials, checkGrafanaSignature } from '../ingress/alerts/auth';
 import { DEFAULT_ROUTES } from '../ingress/alerts/default-routes';
 import { matchesLabel, readValue } from '../ingress/alerts/routing';
@@ -63,7 +63,7 @@ describe('routing rules (pure)', () => {
     );
     assert.throws(
       () =>
-        resolveRouteRunbooks(
+        resolveConfigRunbooks(
           parseFileConfig('routes:\n  - match: { alertname: x }\n    runbook: reboot-everything\n'),
           {
             find: (name) => (name === 'oom-triage' ? { id: name } : undefined),

@@ -229,7 +229,7 @@ test('every environment variable is documented in the README', async () => {
 });
 
 test('a route names a built-in runbook or a loaded runbook file, by id or alias; an unknown name is exit 2', async () => {
-  const { loadRunbookText, checkRouteRunbooks } = await import('../client/runbook-files');
+  const { loadRunbookText, checkConfigRunbooks } = await import('../client/runbook-files');
   const { registerFileRunbooks } = await import('../runbooks');
   const routes = (runbooks: string[]) =>
     parseFileConfig(
@@ -242,7 +242,7 @@ test('a route names a built-in runbook or a loaded runbook file, by id or alias;
   const env = { FIREBREAK_CONFIG: 'firebreak.yaml' };
   try {
     registerFileRunbooks([]);
-    const missing = configError(() => checkRouteRunbooks(fileConfig, env));
+    const missing = configError(() => checkConfigRunbooks(fileConfig, env));
     assert.match(missing.message, /^FIREBREAK_CONFIG: firebreak\.yaml is invalid:/);
     assert.match(missing.message, /routes\.1\.runbook: unknown runbook "p0-file"; one of p0-response, /);
     assert.match(missing.message, /routes\.2\.runbook: unknown runbook "p0-incident-response"/);
@@ -250,13 +250,90 @@ test('a route names a built-in runbook or a loaded runbook file, by id or alias;
 
     const file = path.resolve('runbooks/files/p0-incident-response.yaml');
     registerFileRunbooks(loadRunbookText(await readFile(file, 'utf8'), file).loaded);
-    const resolved = checkRouteRunbooks(fileConfig, env);
+    const resolved = checkConfigRunbooks(fileConfig, env);
     // Aliases become ids: logs, metrics and permissions speak ids.
     assert.deepEqual(
       resolved.routes.map((rule) => rule.runbook),
       ['oom-triage', 'p0-incident-response', 'p0-incident-response', 'p0-response'],
     );
     assert.equal(fileConfig.routes[1]!.runbook, 'p0-file', 'the parsed config is not changed');
+  } finally {
+    registerFileRunbooks([]);
+  }
+});
+
+test('permissions grant a runbook file like a built-in one, by id or alias; an unknown name is exit 2', async () => {
+  const { loadRunbookText, checkConfigRunbooks } = await import('../client/runbook-files');
+  const { registerFileRunbooks } = await import('../runbooks');
+  const { mayStart } = await import('../domain/access');
+  const config = (start: string[], approve: string[]) =>
+    parseFileConfig(
+      'permissions:\n' +
+        `  start:\n    - { runbooks: [${start.join(', ')}], who: ['*'] }\n` +
+        `  approve:\n    - { runbooks: [${approve.join(', ')}], who: ['*'] }\n`,
+      'firebreak.yaml',
+    );
+  // The schema alone takes any kebab-case name or `*`: the runbook files have not loaded yet.
+  assert.match(
+    configError(() => config(['Not_A_Name'], ["'*'"])).message,
+    /permissions\.start\.0\.runbooks\.0: a runbook id or alias/,
+  );
+  const fileConfig = config(['rollback', 'p0-file'], ["'*'", 'p0-incident-response']);
+  const env = { FIREBREAK_CONFIG: 'firebreak.yaml' };
+  try {
+    registerFileRunbooks([]);
+    const missing = configError(() => checkConfigRunbooks(fileConfig, env));
+    assert.equal(missing.exitCode, 2);
+    assert.match(missing.message, /^FIREBREAK_CONFIG: firebreak\.yaml is invalid:/);
+    assert.match(
+      missing.message,
+      /permissions\.start\.0\.runbooks\.1: unknown runbook "p0-file"; one of p0-response, /,
+    );
+    assert.match(missing.message, /permissions\.approve\.0\.runbooks\.1: unknown runbook "p0-incident-response"/);
+    assert.doesNotMatch(missing.message, /runbooks\.0:/, 'a slash name and `*` are known');
+
+    const file = path.resolve('runbooks/files/p0-incident-response.yaml');
+    registerFileRunbooks(loadRunbookText(await readFile(file, 'utf8'), file).loaded);
+    const resolved = checkConfigRunbooks(fileConfig, env);
+    // Aliases become ids: the starters and the kernel compare the incident's runbook id.
+    assert.deepEqual(resolved.permissions?.start?.[0]?.runbooks, ['emergency-rollback', 'p0-incident-response']);
+    assert.deepEqual(resolved.permissions?.approve?.[0]?.runbooks, ['*', 'p0-incident-response']);
+    assert.deepEqual(
+      fileConfig.permissions?.start?.[0]?.runbooks,
+      ['rollback', 'p0-file'],
+      'the parsed config is unchanged',
+    );
+    const access = incidentPolicy(resolved).access;
+    const scope = (runbook: string) => ({ runbook, namespaces: ['shop'] });
+    assert.ok(mayStart(access, { id: 'U0X' }, scope('p0-incident-response')), 'the file runbook is granted');
+    assert.ok(!mayStart(access, { id: 'U0X' }, scope('p0-response')), 'a built-in one not granted is refused');
+  } finally {
+    registerFileRunbooks([]);
+  }
+});
+
+test('`firebreak doctor` refuses a grant of an unknown runbook as start-up does, naming the key (exit 2)', async () => {
+  const { mkdtemp, writeFile, copyFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { runCli } = await import('../cli/cli');
+  const { registerFileRunbooks } = await import('../runbooks');
+  const dir = await mkdtemp(path.join(tmpdir(), 'firebreak-permission-runbooks-'));
+  await copyFile('runbooks/files/p0-incident-response.yaml', path.join(dir, 'p0-incident-response.yaml'));
+  const configFile = path.join(dir, 'firebreak.yaml');
+  await writeFile(
+    configFile,
+    'permissions:\n  start:\n    - { runbooks: [p0-file, trace-loss], who: ["cli:alice"] }\n',
+  );
+  const env = { FIREBREAK_CONFIG: configFile, FIREBREAK_RUNBOOKS_DIR: dir, FIREBREAK_USER: 'alice' };
+  try {
+    let stderr = '';
+    const code = await runCli(['doctor'], { stdout: () => undefined, stderr: (text) => (stderr += text), env });
+    assert.equal(code, 2, stderr);
+    assert.match(
+      stderr,
+      /firebreak\.yaml is invalid:\n {2}permissions\.start\.0\.runbooks\.1: unknown runbook "trace-loss"/,
+    );
+    assert.doesNotMatch(stderr, /runbooks\.0:/, "the file runbook's alias is known");
   } finally {
     registerFileRunbooks([]);
   }

@@ -15,7 +15,7 @@ import { escalationReach } from '../config/reach';
 import { buildApp, type HealthReport } from '../ingress/app';
 import { IngressMetrics } from '../ingress/metrics';
 import { ROUTE_MODULES } from '../ingress/routes';
-import { checkRouteRunbooks, loadConfiguredRunbooks } from '../client/runbook-files';
+import { checkConfigRunbooks, loadConfiguredRunbooks } from '../client/runbook-files';
 import { formatIssue } from '../runbooks/files/validate';
 import { prepareNamespace, superviseDevServer, type SupervisedDevServer } from './devserver';
 import { startArchiver } from './archiver';
@@ -104,13 +104,14 @@ export async function startFirebreak(
   const env = parseEnv(source);
   const logger = givenLogger ?? createLogger({ level: env.FIREBREAK_LOG_LEVEL });
   const fileConfig = await loadFileConfig(env.FIREBREAK_CONFIG);
-  const policy = incidentPolicy(fileConfig);
   // Runbook files: a bad file is reported and skipped; a missing directory is a ConfigError (exit 2).
   const runbookFiles = await loadConfiguredRunbooks(env, fileConfig);
   for (const issue of runbookFiles.issues)
     logger.warn({ runbookFile: issue.file }, `Runbook file skipped: ${formatIssue(issue)}`);
-  // Routes may name runbook files: checked once they have loaded (an unknown name is exit 2).
-  const config = checkRouteRunbooks(fileConfig, env);
+  // Routes and permissions may name runbook files: checked once they have loaded (an unknown name
+  // is exit 2), aliases resolved to ids before the policy is made.
+  const config = checkConfigRunbooks(fileConfig, env);
+  const policy = incidentPolicy(config);
   if (runbookFiles.loaded.length > 0) {
     logger.info(
       { runbooks: runbookFiles.loaded.map((entry) => entry.definition.id) },

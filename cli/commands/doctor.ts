@@ -3,7 +3,7 @@
  * for each failure; exit 1 when any check fails. Nothing is changed, and no page is sent unless
  * --page asks for a test page.
  */
-import { checkRouteRunbooks, loadConfiguredRunbooks } from '../../client/runbook-files';
+import { checkConfigRunbooks, loadConfiguredRunbooks } from '../../client/runbook-files';
 import { incidentPolicy, loadFileConfig } from '../../config/file';
 import { JSON_FLAG, noPositionals, strings } from '../args';
 import type { CheckResult } from '../doctor/check';
@@ -35,9 +35,9 @@ export const doctor: Command = {
     noPositionals(this, args);
     const env = ctx.env;
     const fileConfig = await loadFileConfig(env.FIREBREAK_CONFIG);
-    // Routes may name runbook files, so their names are checked as start-up checks them (exit 2).
+    // Routes and permissions may name runbook files, so their names are checked as start-up checks them (exit 2).
     await loadConfiguredRunbooks(env, fileConfig);
-    const config = checkRouteRunbooks(fileConfig, env);
+    const config = checkConfigRunbooks(fileConfig, env);
     const policy = incidentPolicy(config);
     const channel = env.FIREBREAK_SLACK_CHANNEL ?? config.slack.channel;
     const groups = await Promise.all([

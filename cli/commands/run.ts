@@ -6,12 +6,13 @@ import { startIncident } from '../../client/incidents';
 import { ErrorType } from '../../common/errors';
 import { formatTarget } from '../../common/ids';
 import { CLOSED_STATUSES, type IncidentRecord } from '../../common/types';
+import { resolvePermissionRunbooks } from '../../config/access';
 import { incidentPolicy, loadFileConfig } from '../../config/file';
 import { mayStart } from '../../domain/access';
 import { REHEARSAL_BANNER, wouldChangeText } from '../../domain/rehearsal';
 import { statusQuery } from '../../domain/messages';
 import { allRunbooks, findRunbook, prepareIncident } from '../../runbooks';
-import { loadConfiguredRunbooks } from '../../client/runbook-files';
+import { loadConfiguredRunbooks, registeredCatalog } from '../../client/runbook-files';
 import { formatIssue } from '../../runbooks/files/validate';
 import { JSON_FLAG, durationFlag, parseParams, parseSeverity, parseTargets, strings } from '../args';
 import { CommandFailed, UsageError, explain, type Command, type CommandContext } from '../context';
@@ -46,10 +47,14 @@ export const run: Command = {
   async run(ctx, args) {
     const [name, ...extra] = args.positionals;
     if (!name || extra.length > 0) throw new UsageError('run takes exactly one runbook', this.usage);
-    const config = await loadFileConfig(ctx.env.FIREBREAK_CONFIG);
+    const fileConfig = await loadFileConfig(ctx.env.FIREBREAK_CONFIG);
     // Runbook files too (FIREBREAK_RUNBOOKS_DIR): a bad file is said and skipped, as at start-up.
-    const files = await loadConfiguredRunbooks(ctx.env, config);
+    const files = await loadConfiguredRunbooks(ctx.env, fileConfig);
     for (const issue of files.issues) ctx.err(`skipped runbook file: ${formatIssue(issue)}`);
+    // `permissions` may grant a runbook file by alias: resolved to ids as start-up does. A name this
+    // CLI does not know (no runbook files here) grants nothing; start-up and `doctor` refuse it (exit 2).
+    const { permissions } = resolvePermissionRunbooks(fileConfig.permissions, registeredCatalog());
+    const config = { ...fileConfig, permissions };
     const runbook = findRunbook(name);
     if (!runbook) {
       throw new UsageError(
