@@ -220,17 +220,26 @@ async function main(): Promise<number> {
     }));
     const wallMs = performance.now() - wall;
 
-    // Wait (bounded) for every incident to report and every card to be posted.
+    // Wait (bounded) for every incident to report and every card to be posted. Each poll reads only
+    // the calls and responses new since the last one, and finds a card's target by name: this loop
+    // shares the event loop with the worker and the ingress, so it must not cost calls × targets.
     const deadline = Date.now() + 120_000;
     const cardAt = new Map<string, number>();
+    const waiting = new Set(targets);
+    const targetInCard = new RegExp(`bench/svc-${run}-\\d+(?=\`)`, 'g');
+    const responded = new Set<string>();
+    let callsSeen = 0;
+    let responsesSeen = 0;
     while (Date.now() < deadline) {
-      for (const call of stand.callsOf('chat.postMessage')) {
-        if (call.status !== 200 || call.params.thread_ts !== undefined) continue;
-        const text = JSON.stringify(call.params.blocks ?? '');
-        const target = targets.find((t) => !cardAt.has(t) && text.includes(`${t}\``));
-        if (target) cardAt.set(target, call.at);
+      for (; callsSeen < stand.calls.length; callsSeen++) {
+        const call = stand.calls[callsSeen]!;
+        if (call.method !== 'chat.postMessage' || call.status !== 200 || call.params.thread_ts !== undefined) continue;
+        for (const [target] of JSON.stringify(call.params.blocks ?? '').matchAll(targetInCard)) {
+          if (waiting.delete(target)) cardAt.set(target, call.at);
+        }
       }
-      const reported = results.filter((r) => stand.responses.some((x) => x.id === r.responseId)).length;
+      for (; responsesSeen < stand.responses.length; responsesSeen++) responded.add(stand.responses[responsesSeen]!.id);
+      const reported = results.filter((r) => responded.has(r.responseId)).length;
       if (reported === results.length && (options.ingressOnly || cardAt.size === targets.length)) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }

@@ -83,7 +83,21 @@ export function field(value: unknown, name: string): unknown {
 
 export function tsToMs(ts: Timestamp): number {
   if (!ts) return 0;
-  return Number(String(ts.seconds ?? 0)) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6);
+  return int64(ts.seconds) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6);
+}
+
+/**
+ * An int64 field as a number (event ids, a timestamp's seconds). Decoded, it is a Long: read from
+ * its two halves, since `Number(long)` and `String(long)` run Long's division loop — several times
+ * per event of an export.
+ */
+export function int64(value: unknown): number {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'object' && value !== null && 'low' in value && 'high' in value) {
+    const { low, high } = value as { low: number; high: number };
+    if (high >= 0 && high < 0x200000) return high * 4294967296 + (low >>> 0);
+  }
+  return Number(String(value ?? 0));
 }
 
 export function tsToIso(ts: Timestamp): string {

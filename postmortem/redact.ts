@@ -56,10 +56,26 @@ const INLINE_SECRETS: [RegExp, string][] = [
 const MAYBE_SECRET =
   /token|secret|passw|key|credential|auth|cookie|bearer|basic|hooks\.slack|xox|xapp-|gh[pousr]_|akia|:\/\//i;
 
+/**
+ * Texts that needed the replacements, with their result: a long history repeats the same ones (a
+ * health check's URL, an env change's summary, its timeline line) thousands of times, and the
+ * thirteen replacements were most of an export's redaction time. Bounded: short texts only,
+ * cleared when full.
+ */
+const redactedTexts = new Map<string, string>();
+const REDACTED_TEXTS_MAX = 2048;
+const REDACTED_TEXT_MAX_LENGTH = 512;
+
 export function redactText(text: string): string {
   if (!MAYBE_SECRET.test(text)) return text;
+  const known = redactedTexts.get(text);
+  if (known !== undefined) return known;
   let out = text;
   for (const [pattern, replacement] of INLINE_SECRETS) out = out.replace(pattern, replacement);
+  if (text.length <= REDACTED_TEXT_MAX_LENGTH) {
+    if (redactedTexts.size >= REDACTED_TEXTS_MAX) redactedTexts.clear();
+    redactedTexts.set(text, out);
+  }
   return out;
 }
 

@@ -21,7 +21,7 @@ import {
   timerPurpose,
 } from './describe';
 import { EventType } from './history-proto';
-import { payloadDecoder, recordIn, tsToIso, tsToMs, type Decode, type HistoryEvent } from './history';
+import { int64, payloadDecoder, recordIn, tsToIso, tsToMs, type Decode, type HistoryEvent } from './history';
 import type {
   ActivityOutcome,
   ActivityRecord,
@@ -151,7 +151,7 @@ class HistoryReducer {
   }
 
   apply(event: HistoryEvent): void {
-    const eventId = Number(event.eventId ?? 0);
+    const eventId = int64(event.eventId);
     const at = tsToIso(event.eventTime);
     const carried = recordIn(event, this.decode);
     if (carried) this.found = { ...carried, eventId };
@@ -224,7 +224,7 @@ class HistoryReducer {
 
   private activityStarted(event: HistoryEvent, at: string): void {
     const attrs = event.activityTaskStartedEventAttributes!;
-    const activity = this.activities.get(Number(attrs.scheduledEventId ?? 0));
+    const activity = this.activities.get(int64(attrs.scheduledEventId));
     if (!activity) return;
     activity.startedAt = at;
     activity.attempts = attrs.attempt ?? 1;
@@ -234,7 +234,7 @@ class HistoryReducer {
 
   private activityCompleted(event: HistoryEvent, eventId: number, at: string): void {
     const attrs = event.activityTaskCompletedEventAttributes!;
-    const activity = this.activities.get(Number(attrs.scheduledEventId ?? 0));
+    const activity = this.activities.get(int64(attrs.scheduledEventId));
     if (!activity) return;
     closeActivity(activity, 'completed', at);
     activity.result = redact(this.decode(attrs.result));
@@ -246,7 +246,7 @@ class HistoryReducer {
       event.activityTaskFailedEventAttributes ??
       event.activityTaskTimedOutEventAttributes ??
       event.activityTaskCanceledEventAttributes!;
-    const activity = this.activities.get(Number(attrs.scheduledEventId ?? 0));
+    const activity = this.activities.get(int64(attrs.scheduledEventId));
     if (!activity) return;
     const outcome: ActivityOutcome =
       event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED
