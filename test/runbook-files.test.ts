@@ -214,3 +214,28 @@ test('a file runbook is found by id and alias, routed by its alert hints, and pi
   }
   assert.equal(findRunbook('p0-file'), undefined);
 });
+
+test('`firebreak runbooks` lists a file runbook with every default and its gates, the restore gate included', async () => {
+  try {
+    const text = await cli(['runbooks'], { FIREBREAK_RUNBOOKS_DIR: FILES_DIR });
+    assert.equal(text.code, 0, text.stderr);
+    const entry = (id: string) => text.stdout.split('\n\n').find((block) => block.startsWith(`${id} (alias`)) ?? '';
+    // A boolean's default is shown like any other (z.toJSONSchema leaves it out of a converted input).
+    assert.match(entry('p0-incident-response'), /params: healthUrl, expectStatus=200, scaleUp=true\n/);
+    // Its scale-up is a temporary mitigation: resolving asks the kernel's restore gate, as for the built-ins.
+    assert.match(entry('p0-incident-response'), /gates: {2}approve-restart, restore\n/);
+    assert.match(entry('trace-data-loss'), /gates: {2}offer-exporter, restore\n/);
+    assert.match(entry('oom-triage'), /offerDisableTraceExport=true/);
+    assert.match(entry('p0-response'), /gates: {2}restart\n/, 'no mitigation, no restore gate');
+    const json = await cli(['runbooks', '--json'], { FIREBREAK_RUNBOOKS_DIR: FILES_DIR });
+    const entries = JSON.parse(json.stdout) as { id: string; params: { properties: Record<string, object> } }[];
+    const p0 = entries.find((e) => e.id === 'p0-incident-response')!;
+    assert.deepEqual(p0.params.properties.scaleUp, {
+      default: true,
+      description: 'Add one replica while the incident is open (restored when it ends)',
+      type: ['boolean', 'string'],
+    });
+  } finally {
+    registerFileRunbooks([]);
+  }
+});

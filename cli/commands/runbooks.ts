@@ -52,7 +52,11 @@ async function validate(ctx: CommandContext, files: string[]): Promise<number> {
   let paths = files;
   if (paths.length === 0) {
     const setting = runbookDirSetting(ctx.env, await loadFileConfig(ctx.env.FIREBREAK_CONFIG));
-    if (!setting) throw new UsageError('name files, or set FIREBREAK_RUNBOOKS_DIR', runbooks.usage);
+    if (!setting)
+      throw new UsageError(
+        "name files, or set FIREBREAK_RUNBOOKS_DIR (or the config file's runbooks.dir)",
+        runbooks.usage,
+      );
     paths = await runbookFilesIn(setting.dir, setting.source);
   }
   const { loaded, issues } = await loadRunbookFiles(paths);
@@ -127,7 +131,8 @@ async function testScenarios(ctx: CommandContext, files: string[], args: ParsedA
       if (report.error) ctx.out(`  FAIL ${report.error}`);
     }
     const failed = reports.filter((report) => !passed(report)).length;
-    ctx.out(`${reports.length - failed} scenarios passed, ${failed} failed`);
+    const passedCount = reports.length - failed;
+    ctx.out(`${passedCount} scenario${passedCount === 1 ? '' : 's'} passed, ${failed} failed`);
   }
   return reports.every(passed) ? 0 : 1;
 }
@@ -174,7 +179,24 @@ function describe(runbook: RunbookDefinition) {
     defaultSeverity: runbook.defaultSeverity,
     multiTarget: runbook.multiTarget,
     gates: runbook.gates.map((gate) => ({ name: gate.name, prompt: gate.prompt, fourEyes: gate.fourEyes })),
-    params: z.toJSONSchema(runbook.params, { io: 'input', unrepresentable: 'any' }),
+    params: paramsJsonSchema(runbook.params),
     ...(isFileRunbook(runbook) ? { file: { path: runbook.source.file, sha256: runbook.source.hash } } : {}),
   };
+}
+
+/**
+ * The parameters as JSON Schema. z.toJSONSchema (io: input) leaves out the default of a parameter
+ * whose text is converted (a boolean flag takes `yes`/`no`): it is added back from the schema, so
+ * the listing says `scaleUp=true` when the runbook does.
+ */
+function paramsJsonSchema(params: z.ZodType) {
+  const json = z.toJSONSchema(params, { io: 'input', unrepresentable: 'any' });
+  const properties = (json as { properties?: Record<string, Record<string, unknown>> }).properties ?? {};
+  const shape: Record<string, z.ZodType> = params instanceof z.ZodObject ? params.shape : {};
+  for (const [name, field] of Object.entries(shape)) {
+    const property = properties[name];
+    if (property && !('default' in property) && field instanceof z.ZodDefault)
+      property.default = field.def.defaultValue;
+  }
+  return json;
 }

@@ -5,6 +5,7 @@
  * Pure code, like the catalog.
  */
 import { z } from 'zod';
+import { RESTORE_GATE } from '../../domain/gates';
 import { flag, httpUrl, type RunbookDefinition } from '../types';
 import { DURATION_PATTERN, gateName, walkSteps, type FileRunbookSource, type ParamSpec } from './schema';
 
@@ -22,10 +23,15 @@ export function isFileRunbook(entry: RunbookDefinition): entry is FileRunbookDef
 export function fileRunbookEntry(source: FileRunbookSource): FileRunbookDefinition {
   const { definition } = source;
   const gates: RunbookDefinition['gates'] = [];
+  let mitigates = false;
   walkSteps(definition.steps, (step) => {
     if ('gate' in step)
       gates.push({ name: gateName(step), prompt: step.gate.prompt, fourEyes: step.gate.fourEyes ?? false });
+    const change = Object.values(step).find((value) => typeof value === 'object' && value !== null && 'mode' in value);
+    if ((change as { mode?: string } | undefined)?.mode === 'mitigation') mitigates = true;
   });
+  // A temporary mitigation is restored behind the kernel's own gate, as the built-in runbooks list it.
+  if (mitigates) gates.push(RESTORE_GATE);
   const shape: Record<string, z.ZodType> = {};
   for (const [name, spec] of Object.entries(definition.params ?? {})) shape[name] = paramSchema(spec);
   return {

@@ -118,13 +118,13 @@ export function parseScenarioText(
   }
   const result = scenarioSchema.safeParse(parseYaml(text) ?? {});
   if (result.success) return { scenario: result.data };
-  return {
-    problems: result.error.issues.map((issue) => {
-      const node = document.getIn(issue.path as (string | number)[], true) as { range?: [number, number] } | undefined;
-      const line = node?.range ? lineCounter.linePos(node.range[0]).line : 1;
-      return `${file}:${line}: ${issue.path.join('.') || '(root)'}: ${issue.message}`;
-    }),
-  };
+  // In the file's order, as the runbook validator reports.
+  const located = result.error.issues.map((issue) => {
+    const node = document.getIn(issue.path as (string | number)[], true) as { range?: [number, number] } | undefined;
+    const line = node?.range ? lineCounter.linePos(node.range[0]).line : 1;
+    return { line, text: `${file}:${line}: ${issue.path.join('.') || '(root)'}: ${issue.message}` };
+  });
+  return { problems: located.sort((a, b) => a.line - b.line).map((problem) => problem.text) };
 }
 
 export interface ScenarioRun {
@@ -195,7 +195,7 @@ export function judgeScenario(expect: Scenario['expect'], seen: ScenarioObservat
   }
   if (expect.mitigations !== undefined) {
     check(
-      `${expect.mitigations} temporary mitigations`,
+      `${expect.mitigations} temporary mitigation${expect.mitigations === 1 ? '' : 's'}`,
       record.mitigations.length === expect.mitigations,
       String(record.mitigations.length),
     );
