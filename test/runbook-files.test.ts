@@ -91,6 +91,13 @@ test('invalid files: schema error, unknown step, CEL type error, cycle — each 
     line: lineOf(cycle, '    next:'),
     message: /cycle: announce → .* → announce/,
   });
+  const noMode = await p0With('      mode: mitigation\n', '');
+  cases.push({
+    name: 'no-mode',
+    text: noMode,
+    line: lineOf(noMode, '      add: 1'), // the scale mapping's first line
+    message: /scale\.mode: required: permanent, or mitigation/,
+  });
   const outcome = await p0With('["healthy", "skipped"]', '["healty"]');
   cases.push({ name: 'outcome', text: outcome, line: lineOf(outcome, 'healty'), message: /never "healty"/ });
   const unreachable = await p0With('      - goto: escalate', '      - goto: recovered');

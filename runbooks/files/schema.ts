@@ -63,7 +63,12 @@ const common = {
 /** Which deployment a change acts on: a CEL expression giving `{namespace, deployment}` or a deployment name. */
 const on = cel.optional().describe('CEL: the deployment to act on (default: the loop item, else the target)');
 const mode = z
-  .enum(['permanent', 'mitigation'])
+  .enum(['permanent', 'mitigation'], {
+    error: (issue) =>
+      issue.input === undefined
+        ? 'required: permanent, or mitigation (restored when the incident ends)'
+        : 'permanent or mitigation',
+  })
   .describe('mitigation = temporary: the kernel restores the previous value when the incident ends');
 
 const permanentOnly = z.literal('permanent').optional().describe('A restart or undo cannot be restored');
