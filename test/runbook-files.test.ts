@@ -234,6 +234,9 @@ test('`firebreak runbooks` lists a file runbook with every default and its gates
     assert.match(entry('trace-data-loss'), /gates: {2}offer-exporter, restore\n/);
     assert.match(entry('oom-triage'), /offerDisableTraceExport=true/);
     assert.match(entry('p0-response'), /gates: {2}restart\n/, 'no mitigation, no restore gate');
+    assert.doesNotMatch(text.stdout, /No runbook files/);
+    const none = await cli(['runbooks']);
+    assert.match(none.stdout, /^No runbook files: neither FIREBREAK_RUNBOOKS_DIR nor the config file's runbooks\.dir/m);
     const json = await cli(['runbooks', '--json'], { FIREBREAK_RUNBOOKS_DIR: FILES_DIR });
     const entries = JSON.parse(json.stdout) as { id: string; params: { properties: Record<string, object> } }[];
     const p0 = entries.find((e) => e.id === 'p0-incident-response')!;

@@ -139,7 +139,8 @@ async function testScenarios(ctx: CommandContext, files: string[], args: ParsedA
 
 async function list(ctx: CommandContext, args: ParsedArgs): Promise<number> {
   void args;
-  const { issues } = await loadConfiguredRunbooks(ctx.env, await loadFileConfig(ctx.env.FIREBREAK_CONFIG));
+  const config = await loadFileConfig(ctx.env.FIREBREAK_CONFIG);
+  const { issues } = await loadConfiguredRunbooks(ctx.env, config);
   const entries = allRunbooks().map((runbook) => describe(runbook));
   for (const issue of issues) ctx.err(`skipped: ${formatIssue(issue)}`);
   if (ctx.json) {
@@ -167,6 +168,11 @@ async function list(ctx: CommandContext, args: ParsedArgs): Promise<number> {
     );
     ctx.out();
   }
+  // Said, not left to guess: the team's own runbooks are missing because nothing names their directory.
+  if (!runbookDirSetting(ctx.env, config))
+    ctx.out(
+      "No runbook files: neither FIREBREAK_RUNBOOKS_DIR nor the config file's runbooks.dir is set (docs/runbooks.md).",
+    );
   return 0;
 }
 
