@@ -26,7 +26,9 @@ export type { RecoveryCheck, RecoveryCheckInput, ServiceRecovery } from './recov
 export type { DiagnosticsDeps } from './prometheus';
 export { LEAK_THRESHOLD_BYTES_PER_SECOND, OTLP_METRICS, detectJump, formatBytes, leastSquares } from './analysis';
 export { createPrometheusClient, promString } from './prometheus';
-export { TRACE_LOSS_DEFAULTS, collectorDropQueries, judgeCollectorDrops, judgeTraceSettings } from './trace-loss';
+export { collectorDropQueries, judgeCollectorDrops } from './collector-drops';
+export { TRACE_LOSS_DEFAULTS } from './trace-loss-findings';
+export { judgeTraceSettings } from './trace-settings';
 
 export function createDiagnosticsActivities(deps: DiagnosticsDeps) {
   const prometheus = createPrometheusClient(deps);
