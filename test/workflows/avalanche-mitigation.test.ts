@@ -4,45 +4,33 @@
  * worker replacement and a cancellation.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { type Client, type Connection, type WorkflowHandle } from '@temporalio/client';
+import { describe, test } from 'node:test';
 import { Context } from '@temporalio/activity';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Target } from '../../common/types';
 import { decideUpdate, resolveSignal, type DecideRequest } from '../../domain/messages';
-import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from '../bed/worker';
+import { runTestWorker, uniqueTaskQueue } from '../bed/worker';
 import { FakeWorld } from './fakes';
+import { workerOnFakeWorld } from './file-worker';
 import {
   BOB,
   MALLORY,
   acknowledgeBeforeDeadline,
+  cancellationHandled,
   eventTypes,
   fastPolicy,
   gatePending,
   history,
   refusedWith,
-  sleep,
   startIncident,
   timelineText,
   uniqueTarget,
   waitForRecord,
 } from './harness';
 
-let client: Client;
-let connection: Connection;
-let worker: TestWorker;
 const world = new FakeWorld();
+const bed = workerOnFakeWorld(world, 'avalanche');
 const slowRestore = fastPolicy({ restoreAfterMs: 60_000 });
-
-before(async () => {
-  ({ client, connection } = await connectTestClient());
-  worker = await runTestWorker({ activities: world.activities(), taskQueue: uniqueTaskQueue('avalanche') });
-});
-
-after(async () => {
-  await worker?.stop();
-  await connection?.close();
-});
 
 const services = (): Target[] => [uniqueTarget('frontend'), uniqueTarget('cart'), uniqueTarget('checkout')];
 
@@ -63,7 +51,7 @@ function assertRestored(fakes: FakeWorld, targets: Target[]): void {
 describe('avalanche-mitigation', { concurrency: true }, () => {
   test('happy path: every service mitigated, hints posted, restored exactly once after approval', async () => {
     const targets = services();
-    const handle = await startIncident(client, worker.taskQueue, {
+    const handle = await startIncident(bed.client, bed.taskQueue, {
       runbook: 'avalanche-mitigation',
       targets,
       params: { replicas: '12' },
@@ -112,7 +100,7 @@ describe('avalanche-mitigation', { concurrency: true }, () => {
 
   test('no decision on the restore gate: restored automatically after the configured time', async () => {
     const targets = [uniqueTarget('search')];
-    const handle = await startIncident(client, worker.taskQueue, { runbook: 'avalanche-mitigation', targets });
+    const handle = await startIncident(bed.client, bed.taskQueue, { runbook: 'avalanche-mitigation', targets });
     const { id } = await waitForRecord(handle, (r) => r.status === 'mitigated');
     await handle.signal(resolveSignal, { actor: BOB });
     const record = await handle.result();
@@ -126,7 +114,7 @@ describe('avalanche-mitigation', { concurrency: true }, () => {
 
   test('restore rejected: the mitigations stay in place', async () => {
     const targets = [uniqueTarget('ads')];
-    const handle = await startIncident(client, worker.taskQueue, {
+    const handle = await startIncident(bed.client, bed.taskQueue, {
       runbook: 'avalanche-mitigation',
       targets,
       policy: slowRestore,
@@ -149,7 +137,7 @@ describe('avalanche-mitigation', { concurrency: true }, () => {
 
   test('a value changed by someone since the mitigation is left alone and noted', async () => {
     const target = uniqueTarget('reviews');
-    const handle = await startIncident(client, worker.taskQueue, {
+    const handle = await startIncident(bed.client, bed.taskQueue, {
       runbook: 'avalanche-mitigation',
       targets: [target],
       policy: slowRestore,
@@ -168,7 +156,7 @@ describe('avalanche-mitigation', { concurrency: true }, () => {
 
   test('live values are read with readDeploymentSettings under QUICK, never a dry-run patch (patched paths)', async () => {
     const target = uniqueTarget('ratings');
-    const handle = await startIncident(client, worker.taskQueue, {
+    const handle = await startIncident(bed.client, bed.taskQueue, {
       runbook: 'avalanche-mitigation',
       targets: [target],
       policy: slowRestore,
@@ -219,7 +207,7 @@ describe('avalanche-mitigation', { concurrency: true }, () => {
   });
 
   test('an unauthorized approver is refused and a double click is one decision', async () => {
-    const handle = await startIncident(client, worker.taskQueue, {
+    const handle = await startIncident(bed.client, bed.taskQueue, {
       runbook: 'avalanche-mitigation',
       targets: [uniqueTarget('auth')],
       policy: slowRestore,
@@ -247,7 +235,7 @@ describe('avalanche-mitigation', { concurrency: true }, () => {
   });
 
   test('acknowledged before the deadline: nobody is paged', async () => {
-    const { handle, record } = await acknowledgeBeforeDeadline(client, worker.taskQueue, {
+    const { handle, record } = await acknowledgeBeforeDeadline(bed.client, bed.taskQueue, {
       runbook: 'avalanche-mitigation',
       targets: [uniqueTarget('email')],
     });
@@ -264,7 +252,7 @@ test('avalanche-mitigation: a worker stopped mid-runbook is replaced; every chan
   const taskQueue = uniqueTaskQueue('avalanche-replace');
   const targets = services();
   const first = await runTestWorker({ activities: shared.activities(), taskQueue });
-  const handle = await startIncident(client, taskQueue, {
+  const handle = await startIncident(bed.client, taskQueue, {
     runbook: 'avalanche-mitigation',
     targets,
     policy: slowRestore,
@@ -295,7 +283,7 @@ test('avalanche-mitigation: cancelled mid-remediation stops cleanly and still of
   const own = await runTestWorker({ activities: fakes.activities(), taskQueue });
   try {
     const target = uniqueTarget('gateway');
-    const handle = await startIncident(client, taskQueue, {
+    const handle = await startIncident(bed.client, taskQueue, {
       runbook: 'avalanche-mitigation',
       targets: [target],
       policy: slowRestore,
@@ -328,7 +316,7 @@ test('avalanche-mitigation: cancelled while a change is in flight: the change st
   const own = await runTestWorker({ activities: fakes.activities(), taskQueue });
   try {
     const target = uniqueTarget('search');
-    const handle = await startIncident(client, taskQueue, {
+    const handle = await startIncident(bed.client, taskQueue, {
       runbook: 'avalanche-mitigation',
       targets: [target],
       policy: fastPolicy({ restoreAfterMs: 500 }),
@@ -355,17 +343,6 @@ test('avalanche-mitigation: cancelled while a change is in flight: the change st
   }
 });
 
-/** Waits until a workflow task has run after the cancellation request reached the history. */
-async function cancellationHandled(handle: WorkflowHandle): Promise<void> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const types = await eventTypes(handle);
-    const requested = types.indexOf('EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED');
-    if (requested >= 0 && types.slice(requested).includes('EVENT_TYPE_WORKFLOW_TASK_COMPLETED')) return;
-    await sleep(100);
-  }
-  throw new Error(`the cancellation of ${handle.workflowId} was not handled within 10 s`);
-}
-
 test('avalanche-mitigation: a change whose worker vanished mid-call is retried within seconds, not minutes', async () => {
   const fakes = new FakeWorld();
   const activities = fakes.activities();
@@ -390,7 +367,7 @@ test('avalanche-mitigation: a change whose worker vanished mid-call is retried w
   });
   try {
     const started = Date.now();
-    const handle = await startIncident(client, taskQueue, {
+    const handle = await startIncident(bed.client, taskQueue, {
       runbook: 'avalanche-mitigation',
       targets: [uniqueTarget('orders')],
       policy: fastPolicy({ restoreAfterMs: 500 }),

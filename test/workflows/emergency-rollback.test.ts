@@ -3,11 +3,11 @@
  * the revision chosen in the decision), undo exactly once, rollout and health.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { type Client, type Connection } from '@temporalio/client';
+import { describe, test } from 'node:test';
 import { decideUpdate, resolveSignal, type DecideRequest } from '../../domain/messages';
-import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from '../bed/worker';
+import { runTestWorker, uniqueTaskQueue } from '../bed/worker';
 import { FakeWorld } from './fakes';
+import { workerOnFakeWorld } from './file-worker';
 import {
   ALICE,
   BOB,
@@ -25,27 +25,15 @@ import {
   waitForRecord,
 } from './harness';
 
-let client: Client;
-let connection: Connection;
-let worker: TestWorker;
 const world = new FakeWorld();
+const bed = workerOnFakeWorld(world, 'rollback');
 const GATE = 'confirm-rollback';
 const slow = fastPolicy({ gateDeadlineMs: 60_000, gateEscalateAfterMs: 60_000 });
-
-before(async () => {
-  ({ client, connection } = await connectTestClient());
-  worker = await runTestWorker({ activities: world.activities(), taskQueue: uniqueTaskQueue('rollback') });
-});
-
-after(async () => {
-  await worker?.stop();
-  await connection?.close();
-});
 
 describe('emergency-rollback', { concurrency: true }, () => {
   test('happy path: history, confirmed by a second person, undo once, rollout, healthy', async () => {
     const target = uniqueTarget('payments');
-    const handle = await startIncident(client, worker.taskQueue, {
+    const handle = await startIncident(bed.client, bed.taskQueue, {
       runbook: 'emergency-rollback',
       targets: [target],
       params: { revision: '2', healthUrl: 'http://payments.shop.svc/health' },
@@ -71,7 +59,7 @@ describe('emergency-rollback', { concurrency: true }, () => {
   });
 
   test('no revision given: the request lists the revisions and the decision carries the choice', async () => {
-    const handle = await startIncident(client, worker.taskQueue, { runbook: 'emergency-rollback', policy: slow });
+    const handle = await startIncident(bed.client, bed.taskQueue, { runbook: 'emergency-rollback', policy: slow });
     const pending = await waitForRecord(handle, gatePending(GATE));
     assert.deepEqual(pending.gates[0]!.choices, ['2', '1']);
     await waitForRecord(handle, () => world.made('postApprovalRequest', byIncident(pending.id)).length === 1);
@@ -97,7 +85,7 @@ describe('emergency-rollback', { concurrency: true }, () => {
   });
 
   test('rejected: "Rollback cancelled", nothing undone', async () => {
-    const handle = await startIncident(client, worker.taskQueue, {
+    const handle = await startIncident(bed.client, bed.taskQueue, {
       runbook: 'emergency-rollback',
       params: { revision: 1 },
       policy: slow,
@@ -114,7 +102,7 @@ describe('emergency-rollback', { concurrency: true }, () => {
   });
 
   test('timed out: escalation paged, never approved, nothing undone; resolving withdraws the overdue gate', async () => {
-    const handle = await startIncident(client, worker.taskQueue, {
+    const handle = await startIncident(bed.client, bed.taskQueue, {
       runbook: 'emergency-rollback',
       params: { revision: 1 },
     });
@@ -130,7 +118,7 @@ describe('emergency-rollback', { concurrency: true }, () => {
   });
 
   test('self-approval and outsiders are refused by the validator, nothing in history; a group member may approve', async () => {
-    const handle = await startIncident(client, worker.taskQueue, {
+    const handle = await startIncident(bed.client, bed.taskQueue, {
       runbook: 'emergency-rollback',
       params: { revision: 2 },
       policy: slow,
@@ -156,7 +144,7 @@ describe('emergency-rollback', { concurrency: true }, () => {
   });
 
   test('a double click is one decision', async () => {
-    const handle = await startIncident(client, worker.taskQueue, {
+    const handle = await startIncident(bed.client, bed.taskQueue, {
       runbook: 'emergency-rollback',
       params: { revision: 2 },
       policy: slow,
@@ -175,7 +163,7 @@ describe('emergency-rollback', { concurrency: true }, () => {
   });
 
   test('acknowledged before the deadline: nobody is paged', async () => {
-    const { handle, record } = await acknowledgeBeforeDeadline(client, worker.taskQueue, {
+    const { handle, record } = await acknowledgeBeforeDeadline(bed.client, bed.taskQueue, {
       runbook: 'emergency-rollback',
       params: { revision: 2 },
       policy: slow,
@@ -193,7 +181,7 @@ describe('emergency-rollback', { concurrency: true }, () => {
     const sick = new FakeWorld({ health: [false] });
     const sickWorker = await runTestWorker({ activities: sick.activities(), taskQueue: uniqueTaskQueue('rb-sick') });
     try {
-      const handle = await startIncident(client, sickWorker.taskQueue, {
+      const handle = await startIncident(bed.client, sickWorker.taskQueue, {
         runbook: 'emergency-rollback',
         params: { revision: 2, healthUrl: 'http://payments.shop.svc/health' },
         policy: slow,
@@ -212,7 +200,7 @@ describe('emergency-rollback', { concurrency: true }, () => {
   });
 
   test('a revision that is not in the history is refused before any gate, and escalates', async () => {
-    const handle = await startIncident(client, worker.taskQueue, {
+    const handle = await startIncident(bed.client, bed.taskQueue, {
       runbook: 'emergency-rollback',
       params: { revision: 42 },
       policy: slow,
@@ -225,7 +213,7 @@ describe('emergency-rollback', { concurrency: true }, () => {
   });
 
   test('cancelled by a human while waiting for approval: remediation stops cleanly', async () => {
-    const handle = await startIncident(client, worker.taskQueue, {
+    const handle = await startIncident(bed.client, bed.taskQueue, {
       runbook: 'emergency-rollback',
       params: { revision: 2 },
       policy: slow,
@@ -248,7 +236,7 @@ test('emergency-rollback: a worker stopped while the gate waits is replaced; und
   const shared = new FakeWorld();
   const taskQueue = uniqueTaskQueue('rb-replace');
   const first = await runTestWorker({ activities: shared.activities(), taskQueue });
-  const handle = await startIncident(client, taskQueue, {
+  const handle = await startIncident(bed.client, taskQueue, {
     runbook: 'emergency-rollback',
     params: { revision: 1 },
     policy: slow,

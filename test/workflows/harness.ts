@@ -129,6 +129,17 @@ export function timelineText(record: IncidentRecord): string {
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Waits until a workflow task has run after the cancellation request reached the history. */
+export async function cancellationHandled(handle: WorkflowHandle): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const types = await eventTypes(handle);
+    const requested = types.indexOf('EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED');
+    if (requested >= 0 && types.slice(requested).includes('EVENT_TYPE_WORKFLOW_TASK_COMPLETED')) return;
+    await sleep(100);
+  }
+  throw new Error(`the cancellation of ${handle.workflowId} was not handled within 10 s`);
+}
+
 /**
  * Acknowledged within a 3 s response time (room for a loaded machine): past the deadline, nobody
  * has been paged and the incident never climbed a tier. Returns the handle, still open.

@@ -4,40 +4,32 @@
  * resolved meanwhile leaves the queue; the hold ends when nobody holds or waits.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { type Client, type Connection } from '@temporalio/client';
+import { describe, test } from 'node:test';
 import { HOLD_WORKFLOW_TYPE, holdQuery, holdWorkflowId, type HoldInput } from '../../domain/hold';
 import { decideUpdate, resolveSignal } from '../../domain/messages';
 import proto from '@temporalio/proto';
 import { describeWorkflow } from '../bed/diagnose';
-import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from '../bed/worker';
+import { runTestWorker, uniqueTaskQueue } from '../bed/worker';
 import { FakeWorld } from './fakes';
+import { workerOnFakeWorld } from './file-worker';
 import { BOB, byIncident, fastPolicy, gatePending, startIncident, uniqueTarget, waitForRecord } from './harness';
 
-let client: Client;
-let connection: Connection;
-let worker: TestWorker;
 const world = new FakeWorld();
+const bed = workerOnFakeWorld(world, 'hold');
 const policy = fastPolicy({ p0RestartWithoutApproval: false, gateDeadlineMs: 60_000, gateEscalateAfterMs: 60_000 });
-
-before(async () => {
-  ({ client, connection } = await connectTestClient());
-  worker = await runTestWorker({ activities: world.activities(), taskQueue: uniqueTaskQueue('hold') });
-});
-
-after(async () => {
-  await worker?.stop();
-  await connection?.close();
-});
 
 describe('deployment hold', () => {
   test('a rollback on a deployment a P0 response holds waits, names it, and is forced through by an approver', async () => {
     const target = uniqueTarget('checkout');
-    const holder = await startIncident(client, worker.taskQueue, { runbook: 'p0-response', targets: [target], policy });
+    const holder = await startIncident(bed.client, bed.taskQueue, {
+      runbook: 'p0-response',
+      targets: [target],
+      policy,
+    });
     const held = await waitForRecord(holder, gatePending('restart'), 45_000);
     assert.equal(held.holds?.[0]?.state, 'held');
 
-    const waiter = await startIncident(client, worker.taskQueue, {
+    const waiter = await startIncident(bed.client, bed.taskQueue, {
       runbook: 'emergency-rollback',
       targets: [target],
       params: { revision: 1 },
@@ -47,7 +39,7 @@ describe('deployment hold', () => {
     assert.equal(waiting.holds?.[0]?.state, 'waiting');
     assert.equal(waiting.holds?.[0]?.holder?.incidentId, held.id);
     assert.ok(!waiting.gates.some((g) => g.name === 'confirm-rollback'), 'the waiter did not go on');
-    const view = await client.workflow.getHandle(holdWorkflowId(target)).query(holdQuery);
+    const view = await bed.client.workflow.getHandle(holdWorkflowId(target)).query(holdQuery);
     assert.equal(view.holder?.incidentId, held.id);
     assert.deepEqual(
       view.waiting.map((w) => w.incidentId),
@@ -68,9 +60,13 @@ describe('deployment hold', () => {
 
   test('a waiter resolved meanwhile leaves the queue; the holder closes and the hold ends', async () => {
     const target = uniqueTarget('cart');
-    const holder = await startIncident(client, worker.taskQueue, { runbook: 'p0-response', targets: [target], policy });
+    const holder = await startIncident(bed.client, bed.taskQueue, {
+      runbook: 'p0-response',
+      targets: [target],
+      policy,
+    });
     await waitForRecord(holder, gatePending('restart'), 45_000);
-    const waiter = await startIncident(client, worker.taskQueue, {
+    const waiter = await startIncident(bed.client, bed.taskQueue, {
       runbook: 'emergency-rollback',
       targets: [target],
       params: { revision: 1 },
@@ -81,7 +77,7 @@ describe('deployment hold', () => {
     const closed = await waiter.result();
     assert.equal(closed.status, 'resolved');
     assert.equal(closed.holds?.[0]?.state, 'released');
-    const view = await client.workflow.getHandle(holdWorkflowId(target)).query(holdQuery);
+    const view = await bed.client.workflow.getHandle(holdWorkflowId(target)).query(holdQuery);
     assert.deepEqual(view.waiting, []);
     await holder.signal(resolveSignal, { actor: BOB });
     await holder.result();
@@ -94,13 +90,13 @@ describe('deployment hold', () => {
     // worker's cancellation, or the worker waits for it forever and the test file never exits.
     const target = uniqueTarget('orders');
     const input: HoldInput = { target };
-    const stray = await client.workflow.start(HOLD_WORKFLOW_TYPE, {
+    const stray = await bed.client.workflow.start(HOLD_WORKFLOW_TYPE, {
       workflowId: holdWorkflowId(target),
       taskQueue: uniqueTaskQueue('hold-nobody-serves'),
       args: [input],
     });
     const stopping = await runTestWorker({ activities: world.activities(), taskQueue: uniqueTaskQueue('hold-stop') });
-    const incident = await startIncident(client, stopping.taskQueue, {
+    const incident = await startIncident(bed.client, stopping.taskQueue, {
       runbook: 'emergency-rollback',
       targets: [target],
       params: { revision: 1 },
@@ -125,7 +121,7 @@ describe('deployment hold', () => {
 async function waitForPendingActivity(workflowId: string, name: string): Promise<void> {
   const deadline = Date.now() + 45_000;
   while (Date.now() < deadline) {
-    const described = await client.workflow.getHandle(workflowId).describe();
+    const described = await bed.client.workflow.getHandle(workflowId).describe();
     const started = described.raw.pendingActivities?.some(
       (a) =>
         a.activityType?.name === name &&
@@ -134,13 +130,15 @@ async function waitForPendingActivity(workflowId: string, name: string): Promise
     if (started) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  assert.fail(`${workflowId} never started ${name}: ${await describeWorkflow(client.workflow.getHandle(workflowId))}`);
+  assert.fail(
+    `${workflowId} never started ${name}: ${await describeWorkflow(bed.client.workflow.getHandle(workflowId))}`,
+  );
 }
 
 async function waitForHoldClosed(target: { namespace: string; deployment: string }): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
-    const described = await client.workflow.getHandle(holdWorkflowId(target)).describe();
+    const described = await bed.client.workflow.getHandle(holdWorkflowId(target)).describe();
     if (described.status.name === 'COMPLETED') return;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }

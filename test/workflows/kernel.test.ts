@@ -3,28 +3,25 @@
  * (partial views never close it), the maximum open time, search attributes and the Slack thread.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Client, Connection } from '@temporalio/client';
+import { describe, test } from 'node:test';
 import { statusKey } from '../../common/search-attributes';
 import { alertSignal, resolveSignal, type AlertInstance, type AlertNotification } from '../../domain/messages';
-import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from '../bed/worker';
+import { runTestWorker, uniqueTaskQueue } from '../bed/worker';
 import { FakeWorld } from './fakes';
-import { BOB, eventTypes, fastPolicy, history, sleep, startIncident, timelineText, waitForRecord } from './harness';
+import { workerOnFakeWorld } from './file-worker';
+import {
+  BOB,
+  cancellationHandled,
+  fastPolicy,
+  history,
+  sleep,
+  startIncident,
+  timelineText,
+  waitForRecord,
+} from './harness';
 
-let client: Client;
-let connection: Connection;
-let worker: TestWorker;
 const world = new FakeWorld();
-
-before(async () => {
-  ({ client, connection } = await connectTestClient());
-  worker = await runTestWorker({ activities: world.activities(), taskQueue: uniqueTaskQueue('kernel') });
-});
-
-after(async () => {
-  await worker?.stop();
-  await connection?.close();
-});
+const bed = workerOnFakeWorld(world, 'kernel');
 
 function notification(alerts: AlertInstance[], truncatedAlerts = 0): AlertNotification {
   return {
@@ -46,7 +43,7 @@ const alert = (fingerprint: string, status: 'firing' | 'resolved'): AlertInstanc
 
 describe('kernel', { concurrency: true }, () => {
   test('alerts: a truncated view never resolves; a complete all-resolved view does', async () => {
-    const handle = await startIncident(client, worker.taskQueue, { runbook: 'p0-response' });
+    const handle = await startIncident(bed.client, bed.taskQueue, { runbook: 'p0-response' });
     await handle.signal(alertSignal, notification([alert('a1', 'firing'), alert('a2', 'firing')]));
     await waitForRecord(handle, (r) => r.status === 'mitigated' && r.alerts.length === 2);
     await handle.signal(alertSignal, notification([alert('a1', 'resolved'), alert('a2', 'resolved')], 4));
@@ -71,7 +68,7 @@ describe('kernel', { concurrency: true }, () => {
 
   test('alerts do not resolve when the policy says so', async () => {
     const policy = fastPolicy({ resolveWhenAlertsResolve: false });
-    const handle = await startIncident(client, worker.taskQueue, { runbook: 'p0-response', policy });
+    const handle = await startIncident(bed.client, bed.taskQueue, { runbook: 'p0-response', policy });
     await handle.signal(alertSignal, notification([alert('b1', 'resolved')]));
     await waitForRecord(handle, (r) => r.status === 'mitigated' && r.alerts.length === 1);
     await sleep(1_000);
@@ -82,7 +79,7 @@ describe('kernel', { concurrency: true }, () => {
 
   test('resolved while a runbook gate waits: the gate is withdrawn, nothing more is done', async () => {
     const policy = fastPolicy({ p0RestartWithoutApproval: false, gateDeadlineMs: 60_000, gateEscalateAfterMs: 60_000 });
-    const handle = await startIncident(client, worker.taskQueue, { runbook: 'p0-response', policy });
+    const handle = await startIncident(bed.client, bed.taskQueue, { runbook: 'p0-response', policy });
     await waitForRecord(handle, (r) => r.gates.some((g) => g.status === 'pending'));
     await handle.signal(resolveSignal, { actor: BOB, note: 'fixed by hand' });
     const record = await handle.result();
@@ -96,7 +93,7 @@ describe('kernel', { concurrency: true }, () => {
 
   test('every alert resolved while a runbook gate waits: the gate is withdrawn, no page, no remediation', async () => {
     const policy = fastPolicy({ p0RestartWithoutApproval: false, gateDeadlineMs: 60_000, gateEscalateAfterMs: 60_000 });
-    const handle = await startIncident(client, worker.taskQueue, { runbook: 'p0-response', policy });
+    const handle = await startIncident(bed.client, bed.taskQueue, { runbook: 'p0-response', policy });
     await handle.signal(alertSignal, notification([alert('w1', 'firing')]));
     await waitForRecord(handle, (r) => r.gates.some((g) => g.status === 'pending') && r.alerts.length === 1);
     await handle.signal(alertSignal, notification([alert('w1', 'resolved')]));
@@ -112,7 +109,7 @@ describe('kernel', { concurrency: true }, () => {
   test('nobody resolves within the maximum open time: closed as failed, still restoring mitigations', async () => {
     // Long enough for the hold claim and four mitigations on a loaded machine, so they exist to restore.
     const policy = fastPolicy({ maxOpenMs: 20_000, restoreAfterMs: 500 });
-    const handle = await startIncident(client, worker.taskQueue, { runbook: 'avalanche-mitigation', policy });
+    const handle = await startIncident(bed.client, bed.taskQueue, { runbook: 'avalanche-mitigation', policy });
     const record = await handle.result();
     assert.equal(record.status, 'failed');
     assert.match(record.outcome ?? '', /maximum open time/);
@@ -120,13 +117,13 @@ describe('kernel', { concurrency: true }, () => {
   });
 
   test('search attributes follow the status; visibility lists incidents by status', async () => {
-    const handle = await startIncident(client, worker.taskQueue, { runbook: 'p0-response' });
+    const handle = await startIncident(bed.client, bed.taskQueue, { runbook: 'p0-response' });
     const { id } = await waitForRecord(handle, (r) => r.status === 'mitigated');
     assert.equal((await handle.describe()).typedSearchAttributes.get(statusKey), 'mitigated');
     let listed: string[] = [];
     for (let attempt = 0; attempt < 50 && !listed.includes(handle.workflowId); attempt++) {
       listed = [];
-      for await (const execution of client.workflow.list({
+      for await (const execution of bed.client.workflow.list({
         query: `FirebreakStatus = 'mitigated' AND FirebreakRunbook = 'p0-response'`,
       })) {
         listed.push(execution.workflowId);
@@ -156,7 +153,7 @@ test('kernel: a long history continues as new with the incident intact; a resolu
   const own = await runTestWorker({ activities: held.activities(), taskQueue: uniqueTaskQueue('kernel-can') });
   try {
     const policy = fastPolicy({ maxOpenMs: 45_000 });
-    const handle = await startIncident(client, own.taskQueue, { runbook: 'p0-response', policy });
+    const handle = await startIncident(bed.client, own.taskQueue, { runbook: 'p0-response', policy });
     await waitForRecord(handle, (r) => r.status === 'mitigated');
     // Temporal suggests continuing as new past 4 MB of history: bulky annotations (not kept in the record) get there.
     // Small enough apiece that no single workflow task outgrows a gRPC message.
@@ -192,7 +189,7 @@ test('kernel: continued as new before the response time, the first page still co
       repageIntervalMs: 60_000,
       maxOpenMs: 120_000,
     });
-    const handle = await startIncident(client, own.taskQueue, { runbook: 'p0-response', policy });
+    const handle = await startIncident(bed.client, own.taskQueue, { runbook: 'p0-response', policy });
     await waitForRecord(handle, (r) => r.status === 'mitigated');
     // Late enough in the response time that granting it again would show.
     await sleep(4_000);
@@ -223,10 +220,10 @@ test('kernel: cancelled while a page is being sent: the page is still resolved w
   const held = new FakeWorld({ hold: new Set(['triggerPage']) });
   const own = await runTestWorker({ activities: held.activities(), taskQueue: uniqueTaskQueue('kernel-page-cancel') });
   try {
-    const handle = await startIncident(client, own.taskQueue, { runbook: 'p0-response', policy: pageFirst });
+    const handle = await startIncident(bed.client, own.taskQueue, { runbook: 'p0-response', policy: pageFirst });
     await held.reached('triggerPage');
     await handle.cancel();
-    await waitForCancellationHandled(handle);
+    await cancellationHandled(handle);
     held.release('triggerPage');
     const record = await handle.result();
     assert.equal(record.status, 'cancelled');
@@ -242,7 +239,7 @@ test('kernel: continued as new while a page is being sent: the new run knows of 
   const held = new FakeWorld({ hold: new Set(['triggerPage']) });
   const own = await runTestWorker({ activities: held.activities(), taskQueue: uniqueTaskQueue('kernel-page-can') });
   try {
-    const handle = await startIncident(client, own.taskQueue, { runbook: 'p0-response', policy: pageFirst });
+    const handle = await startIncident(bed.client, own.taskQueue, { runbook: 'p0-response', policy: pageFirst });
     await held.reached('triggerPage');
     await waitForRecord(handle, (r) => r.status === 'mitigated');
     const bulky: AlertInstance = { ...alert('e1', 'firing'), annotations: { description: 'x'.repeat(70_000) } };
@@ -259,14 +256,3 @@ test('kernel: continued as new while a page is being sent: the new run knows of 
     await own.stop();
   }
 });
-
-/** Waits until a workflow task has run after the cancellation request reached the history. */
-async function waitForCancellationHandled(handle: Parameters<typeof history>[0]): Promise<void> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const types = await eventTypes(handle);
-    const requested = types.indexOf('EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED');
-    if (requested >= 0 && types.slice(requested).includes('EVENT_TYPE_WORKFLOW_TASK_COMPLETED')) return;
-    await sleep(100);
-  }
-  throw new Error(`the cancellation of ${handle.workflowId} was not handled within 10 s`);
-}

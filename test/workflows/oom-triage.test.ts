@@ -4,12 +4,12 @@
  * queue, trace export only behind a gate, evidence that warns instead of failing.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { type Client, type Connection } from '@temporalio/client';
+import { describe, test } from 'node:test';
 import type { OomKill } from '../../activities/kubernetes';
 import { decideUpdate, resolveSignal, type DecideRequest } from '../../domain/messages';
-import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from '../bed/worker';
+import { runTestWorker, uniqueTaskQueue } from '../bed/worker';
 import { FakeWorld } from './fakes';
+import { workerOnFakeWorld } from './file-worker';
 import {
   BOB,
   MALLORY,
@@ -32,21 +32,9 @@ const KILLS: OomKill[] = [
 ];
 const GATE = 'disable-trace-export';
 
-let client: Client;
-let connection: Connection;
-let worker: TestWorker;
 const world = new FakeWorld({ oomKills: KILLS });
+const bed = workerOnFakeWorld(world, 'oom');
 const waitLong = fastPolicy({ gateDeadlineMs: 60_000, gateEscalateAfterMs: 60_000, restoreAfterMs: 60_000 });
-
-before(async () => {
-  ({ client, connection } = await connectTestClient());
-  worker = await runTestWorker({ activities: world.activities(), taskQueue: uniqueTaskQueue('oom') });
-});
-
-after(async () => {
-  await worker?.stop();
-  await connection?.close();
-});
 
 const exportDisabled = (fakes: FakeWorld, id: string) =>
   fakes.made('setDeploymentEnv', (i) => i.incidentId === id && 'OTEL_TRACES_EXPORTER' in (i.env as object));
@@ -54,7 +42,7 @@ const exportDisabled = (fakes: FakeWorld, id: string) =>
 describe('oom-triage', { concurrency: true }, () => {
   test('happy path: kills found, limit raised once, queue shrunk, evidence kept, export off by approval, all restored once', async () => {
     const target = uniqueTarget('api');
-    const handle = await startIncident(client, worker.taskQueue, {
+    const handle = await startIncident(bed.client, bed.taskQueue, {
       runbook: 'oom-triage',
       targets: [target],
       policy: waitLong,
@@ -126,7 +114,7 @@ describe('oom-triage', { concurrency: true }, () => {
 
   test('double policy, capped: 1Gi ×2 capped at 1536Mi; a limit already above a fixed raise is never lowered', async () => {
     const capped = uniqueTarget('worker');
-    const handle = await startIncident(client, worker.taskQueue, {
+    const handle = await startIncident(bed.client, bed.taskQueue, {
       runbook: 'oom-triage',
       targets: [capped],
       params: { memoryPolicy: 'double', memoryLimit: '1Gi', memoryCap: '1536Mi', offerDisableTraceExport: 'false' },
@@ -138,7 +126,7 @@ describe('oom-triage', { concurrency: true }, () => {
 
     const big = uniqueTarget('batch');
     world.deployment(big.namespace, big.deployment).limits.app!.memory = '4Gi';
-    const second = await startIncident(client, worker.taskQueue, {
+    const second = await startIncident(bed.client, bed.taskQueue, {
       runbook: 'oom-triage',
       targets: [big],
       params: { offerDisableTraceExport: false },
@@ -152,7 +140,7 @@ describe('oom-triage', { concurrency: true }, () => {
   });
 
   test('gate rejected: trace export stays on, the other mitigations stay until resolution', async () => {
-    const handle = await startIncident(client, worker.taskQueue, { runbook: 'oom-triage', policy: waitLong });
+    const handle = await startIncident(bed.client, bed.taskQueue, { runbook: 'oom-triage', policy: waitLong });
     const { id } = await waitForRecord(handle, gatePending(GATE));
     await handle.executeUpdate(decideUpdate, { args: [{ decision: 'reject', actor: BOB }] });
     const record = await waitForRecord(handle, (r) =>
@@ -168,7 +156,7 @@ describe('oom-triage', { concurrency: true }, () => {
   });
 
   test('gate timed out: escalation paged, never approved, export never disabled', async () => {
-    const handle = await startIncident(client, worker.taskQueue, {
+    const handle = await startIncident(bed.client, bed.taskQueue, {
       runbook: 'oom-triage',
       policy: fastPolicy({ restoreAfterMs: 60_000 }),
     });
@@ -185,7 +173,7 @@ describe('oom-triage', { concurrency: true }, () => {
   });
 
   test('an unauthorized approver is refused; a double click is one decision', async () => {
-    const handle = await startIncident(client, worker.taskQueue, { runbook: 'oom-triage', policy: waitLong });
+    const handle = await startIncident(bed.client, bed.taskQueue, { runbook: 'oom-triage', policy: waitLong });
     const { id } = await waitForRecord(handle, gatePending(GATE));
     await assert.rejects(
       handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', actor: MALLORY }] }),
@@ -211,7 +199,7 @@ describe('oom-triage', { concurrency: true }, () => {
   });
 
   test('acknowledged before the deadline: nobody is paged', async () => {
-    const { handle, record } = await acknowledgeBeforeDeadline(client, worker.taskQueue, {
+    const { handle, record } = await acknowledgeBeforeDeadline(bed.client, bed.taskQueue, {
       runbook: 'oom-triage',
       params: { offerDisableTraceExport: false },
     });
@@ -227,7 +215,7 @@ test('oom-triage: no running pod, heap profile and Prometheus unavailable are wa
   const bare = new FakeWorld({ podsRunning: false, prometheus: false });
   const own = await runTestWorker({ activities: bare.activities(), taskQueue: uniqueTaskQueue('oom-bare') });
   try {
-    const handle = await startIncident(client, own.taskQueue, {
+    const handle = await startIncident(bed.client, own.taskQueue, {
       runbook: 'oom-triage',
       params: { offerDisableTraceExport: 'no' },
     });
@@ -250,7 +238,7 @@ test('oom-triage: a worker stopped mid-runbook is replaced; every change happens
   const shared = new FakeWorld({ oomKills: KILLS, hold: new Set(['setDeploymentEnv']) });
   const taskQueue = uniqueTaskQueue('oom-replace');
   const first = await runTestWorker({ activities: shared.activities(), taskQueue });
-  const handle = await startIncident(client, taskQueue, {
+  const handle = await startIncident(bed.client, taskQueue, {
     runbook: 'oom-triage',
     params: { offerDisableTraceExport: false },
     policy: waitLong,

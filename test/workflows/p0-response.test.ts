@@ -3,12 +3,12 @@
  * restart gate, escalation and acknowledgement, and a worker replaced mid-runbook.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { type Client, type Connection } from '@temporalio/client';
+import { describe, test } from 'node:test';
 import { statusKey } from '../../common/search-attributes';
 import { acknowledgeUpdate, decideUpdate, resolveSignal, type DecideRequest } from '../../domain/messages';
-import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from '../bed/worker';
+import { runTestWorker, uniqueTaskQueue } from '../bed/worker';
 import { FakeWorld } from './fakes';
+import { workerOnFakeWorld } from './file-worker';
 import {
   ALICE,
   BOB,
@@ -24,26 +24,14 @@ import {
   waitForRecord,
 } from './harness';
 
-let client: Client;
-let connection: Connection;
-let worker: TestWorker;
 const world = new FakeWorld();
+const bed = workerOnFakeWorld(world, 'p0');
 const HEALTH = { healthUrl: 'http://checkout.shop.svc:8080/health' };
-
-before(async () => {
-  ({ client, connection } = await connectTestClient());
-  worker = await runTestWorker({ activities: world.activities(), taskQueue: uniqueTaskQueue('p0') });
-});
-
-after(async () => {
-  await worker?.stop();
-  await connection?.close();
-});
 
 describe('p0-response', { concurrency: true }, () => {
   test('happy path: notify, diagnostics, restart once, rollout, healthy → RECOVERY, resolved', async () => {
     const target = uniqueTarget('checkout');
-    const handle = await startIncident(client, worker.taskQueue, {
+    const handle = await startIncident(bed.client, bed.taskQueue, {
       runbook: 'p0-response',
       targets: [target],
       params: HEALTH,
@@ -85,7 +73,7 @@ describe('p0-response', { concurrency: true }, () => {
     const sick = new FakeWorld({ health: [false] });
     const sickWorker = await runTestWorker({ activities: sick.activities(), taskQueue: uniqueTaskQueue('p0-sick') });
     try {
-      const handle = await startIncident(client, sickWorker.taskQueue, { runbook: 'p0-response', params: HEALTH });
+      const handle = await startIncident(bed.client, sickWorker.taskQueue, { runbook: 'p0-response', params: HEALTH });
       const record = await waitForRecord(
         handle,
         (r) => r.escalationTier === 1 && r.currentStep === 'waiting for resolution',
@@ -104,7 +92,7 @@ describe('p0-response', { concurrency: true }, () => {
 
   test('restart gate rejected: no restart, the runbook ends cancelled', async () => {
     const policy = fastPolicy({ p0RestartWithoutApproval: false, gateDeadlineMs: 60_000, gateEscalateAfterMs: 60_000 });
-    const handle = await startIncident(client, worker.taskQueue, { runbook: 'p0-response', policy });
+    const handle = await startIncident(bed.client, bed.taskQueue, { runbook: 'p0-response', policy });
     const pending = await waitForRecord(handle, gatePending('restart'));
     const gate = await handle.executeUpdate(decideUpdate, {
       args: [{ gate: 'restart', decision: 'reject', actor: BOB }],
@@ -119,7 +107,7 @@ describe('p0-response', { concurrency: true }, () => {
 
   test('restart gate timed out: the incident stays open and escalating, the gate still decidable', async () => {
     const policy = fastPolicy({ p0RestartWithoutApproval: false, repageIntervalMs: 1_500 });
-    const handle = await startIncident(client, worker.taskQueue, { runbook: 'p0-response', policy, severity: 'P0' });
+    const handle = await startIncident(bed.client, bed.taskQueue, { runbook: 'p0-response', policy, severity: 'P0' });
     // Past the deadline: the gate is overdue, not closed; the incident re-pages up the tiers.
     const overdue = await waitForRecord(handle, (r) => r.escalationTier >= 3, 60_000);
     const gate = overdue.gates.find((g) => g.name === 'restart');
@@ -146,7 +134,7 @@ describe('p0-response', { concurrency: true }, () => {
 
   test('an unauthorized approver is refused by the validator and leaves nothing in history', async () => {
     const policy = fastPolicy({ p0RestartWithoutApproval: false, gateDeadlineMs: 60_000, gateEscalateAfterMs: 60_000 });
-    const handle = await startIncident(client, worker.taskQueue, { runbook: 'p0-response', policy });
+    const handle = await startIncident(bed.client, bed.taskQueue, { runbook: 'p0-response', policy });
     await waitForRecord(handle, gatePending('restart'));
     await assert.rejects(
       handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', actor: MALLORY }] }),
@@ -168,7 +156,7 @@ describe('p0-response', { concurrency: true }, () => {
 
   test('a double click is one decision', async () => {
     const policy = fastPolicy({ p0RestartWithoutApproval: false, gateDeadlineMs: 60_000, gateEscalateAfterMs: 60_000 });
-    const handle = await startIncident(client, worker.taskQueue, { runbook: 'p0-response', policy });
+    const handle = await startIncident(bed.client, bed.taskQueue, { runbook: 'p0-response', policy });
     await waitForRecord(handle, gatePending('restart'));
     const click = {
       args: [{ decision: 'approve', actor: BOB }] as [DecideRequest],
@@ -200,7 +188,7 @@ describe('p0-response', { concurrency: true }, () => {
       ackDeadlineMs: { P0: 1_000, P1: 1_000, P2: 1_000, P3: 1_000 },
       repageIntervalMs: 1_000,
     });
-    const handle = await startIncident(client, worker.taskQueue, { runbook: 'p0-response', policy });
+    const handle = await startIncident(bed.client, bed.taskQueue, { runbook: 'p0-response', policy });
     const paged = await waitForRecord(handle, (r) => r.escalationTier >= 2);
     await waitForRecord(handle, () => world.made('triggerPage', byIncident(paged.id)).length === 1);
     await waitForRecord(handle, () => world.made('postEscalation', byIncident(paged.id)).length === 1);
@@ -220,7 +208,7 @@ describe('p0-response', { concurrency: true }, () => {
 
   test('acknowledged in time: nobody is paged', async () => {
     const policy = fastPolicy({ ackDeadlineMs: { P0: 3_000, P1: 3_000, P2: 3_000, P3: 3_000 } });
-    const handle = await startIncident(client, worker.taskQueue, { runbook: 'p0-response', policy });
+    const handle = await startIncident(bed.client, bed.taskQueue, { runbook: 'p0-response', policy });
     const record = await handle.executeUpdate(acknowledgeUpdate, { args: [{ actor: BOB }] });
     assert.ok(record.acknowledgedAt);
     await new Promise((resolve) => setTimeout(resolve, 4_000));
@@ -237,7 +225,7 @@ test('p0-response: a worker stopped mid-runbook is replaced and every remediatio
   const shared = new FakeWorld({ hold: new Set(['waitForRollout']) });
   const taskQueue = uniqueTaskQueue('p0-replace');
   const first = await runTestWorker({ activities: shared.activities(), taskQueue });
-  const handle = await startIncident(client, taskQueue, { runbook: 'p0-response', params: HEALTH });
+  const handle = await startIncident(bed.client, taskQueue, { runbook: 'p0-response', params: HEALTH });
   await shared.reached('waitForRollout');
   await first.stop();
   shared.release('waitForRollout');

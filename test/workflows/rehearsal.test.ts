@@ -5,14 +5,13 @@
  * is claimed, every timeline entry says REHEARSAL, and the rehearsal closes by itself.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { type Client, type Connection } from '@temporalio/client';
+import { describe, test } from 'node:test';
 import type { OomKill } from '../../activities/kubernetes';
 import type { IncidentRecord } from '../../common/types';
 import { decideUpdate } from '../../domain/messages';
 import { CLUSTER_CHANGES } from '../../postmortem/activity-names';
-import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from '../bed/worker';
 import { FakeWorld } from './fakes';
+import { workerOnFakeWorld } from './file-worker';
 import { BOB, byIncident, fastPolicy, gatePending, startIncident, uniqueTarget, waitForRecord } from './harness';
 
 const KILLS: OomKill[] = [
@@ -20,20 +19,8 @@ const KILLS: OomKill[] = [
 ];
 const PAGES = ['triggerPage', 'postEscalation', 'sendPageEmail', 'acknowledgePage', 'resolvePage'] as const;
 
-let client: Client;
-let connection: Connection;
-let worker: TestWorker;
 const world = new FakeWorld({ oomKills: KILLS });
-
-before(async () => {
-  ({ client, connection } = await connectTestClient());
-  worker = await runTestWorker({ activities: world.activities(), taskQueue: uniqueTaskQueue('rehearsal') });
-});
-
-after(async () => {
-  await worker?.stop();
-  await connection?.close();
-});
+const bed = workerOnFakeWorld(world, 'rehearsal');
 
 /** What every rehearsal must show, whatever the runbook. */
 function assertRehearsed(record: IncidentRecord): void {
@@ -61,7 +48,7 @@ function assertRehearsed(record: IncidentRecord): void {
 describe('rehearsal', { concurrency: true }, () => {
   test('avalanche --dry-run --yes: four would-be changes per service, none made, ledger empty', async () => {
     const targets = [uniqueTarget('frontend'), uniqueTarget('cart')];
-    const handle = await startIncident(client, worker.taskQueue, {
+    const handle = await startIncident(bed.client, bed.taskQueue, {
       runbook: 'avalanche-mitigation',
       targets,
       params: { replicas: 5, samplerRatio: 0.01 },
@@ -95,7 +82,7 @@ describe('rehearsal', { concurrency: true }, () => {
 
   test('oom --dry-run: the gate is asked, escalation names the tiers and pages nobody, the approved change is a dry run', async () => {
     const target = uniqueTarget('api');
-    const handle = await startIncident(client, worker.taskQueue, {
+    const handle = await startIncident(bed.client, bed.taskQueue, {
       runbook: 'oom-triage',
       targets: [target],
       params: { offerDisableTraceExport: true },
@@ -129,7 +116,7 @@ describe('rehearsal', { concurrency: true }, () => {
 
   test('rollback --dry-run --yes: the confirm gate is skipped with its first choice, the undo is a dry run', async () => {
     const target = uniqueTarget('web');
-    const handle = await startIncident(client, worker.taskQueue, {
+    const handle = await startIncident(bed.client, bed.taskQueue, {
       runbook: 'emergency-rollback',
       targets: [target],
       rehearsal: { skipGates: true },

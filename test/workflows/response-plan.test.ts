@@ -5,13 +5,12 @@
  * mitigation) meets the deadlines: no reminder.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Client, Connection } from '@temporalio/client';
+import { describe, test } from 'node:test';
 import type { ResponseDeadlines } from '../../common/incident';
 import { renderRecord } from '../../cli/format';
 import { acknowledgeUpdate, decideUpdate, resolveSignal } from '../../domain/messages';
-import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from '../bed/worker';
 import { FakeWorld } from './fakes';
+import { workerOnFakeWorld } from './file-worker';
 import {
   BOB,
   fastPolicy,
@@ -23,20 +22,8 @@ import {
   waitForRecord,
 } from './harness';
 
-let client: Client;
-let connection: Connection;
-let worker: TestWorker;
 const world = new FakeWorld();
-
-before(async () => {
-  ({ client, connection } = await connectTestClient());
-  worker = await runTestWorker({ activities: world.activities(), taskQueue: uniqueTaskQueue('response-plan') });
-});
-
-after(async () => {
-  await worker?.stop();
-  await connection?.close();
-});
+const bed = workerOnFakeWorld(world, 'response-plan');
 
 const stage: ResponseDeadlines = { firstUpdateMs: 2_000, mitigateMs: 60_000, resolveMs: 90_000 };
 // The rollback's confirm gate keeps the incident unmitigated; it must not escalate by itself here.
@@ -49,7 +36,7 @@ const GATE = 'confirm-rollback';
 
 describe('response plan', { concurrency: true }, () => {
   test('first update missed: reminder mentioning the responder, then the next tier is paged', async () => {
-    const handle = await startIncident(client, worker.taskQueue, {
+    const handle = await startIncident(bed.client, bed.taskQueue, {
       runbook: 'emergency-rollback',
       targets: [uniqueTarget('orders')],
       params: { revision: '2' },
@@ -84,7 +71,7 @@ describe('response plan', { concurrency: true }, () => {
   });
 
   test('progress meets the deadlines: approved and mitigated in time → no reminder, next due is resolution', async () => {
-    const handle = await startIncident(client, worker.taskQueue, {
+    const handle = await startIncident(bed.client, bed.taskQueue, {
       runbook: 'emergency-rollback',
       targets: [uniqueTarget('billing')],
       params: { revision: '2' },
