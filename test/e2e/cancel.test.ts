@@ -7,27 +7,19 @@
  * card, in the thread and in the postmortem.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { incidentWorkflowId } from '../../common/ids';
-import { ALICE, BOB, SLACK_CHANNEL, SKIP_WITHOUT_E2E_BED, World, containerEnv, eventually } from './harness';
+import { ALICE, BOB, SLACK_CHANNEL, SKIP_WITHOUT_E2E_BED, containerEnv, eventually, worldForSuite } from './harness';
 
 describe('cancel end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => {
-  let world: World;
-
-  before(async () => {
-    world = await World.create({
-      name: 'cancel',
-      policy: {
-        ackDeadline: { P0: '2s', P1: '2s', P2: '2s', P3: '2s' },
-        gateEscalateAfter: '10m',
-        gateDeadline: '20m',
-      },
-      approvers: { users: [BOB.id, 'cli:carol'] },
-    });
-  });
-
-  after(async () => {
-    await world?.close();
+  const world = worldForSuite({
+    name: 'cancel',
+    policy: {
+      ackDeadline: { P0: '2s', P1: '2s', P2: '2s', P3: '2s' },
+      gateEscalateAfter: '10m',
+      gateDeadline: '20m',
+    },
+    approvers: { users: [BOB.id, 'cli:carol'] },
   });
 
   test('cancel at a pending gate: non-approver refused, approver cancels with --restore-now → originals back, page resolved', async () => {

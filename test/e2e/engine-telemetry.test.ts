@@ -8,10 +8,10 @@
  * metrics on FIREBREAK_WORKER_METRICS_ADDRESS.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { readExportedSpans, type ExportedSpan } from '../bed/otelcol';
 import { freePort } from '../bed/ports';
-import { eventually, SKIP_WITHOUT_E2E_BED, World } from './harness';
+import { eventually, SKIP_WITHOUT_E2E_BED, SERVICE_DOWN_ROUTE, worldForSuite } from './harness';
 
 const collector = process.env.FIREBREAK_TEST_OTELCOL_OTLP_HTTP
   ? { endpoint: process.env.FIREBREAK_TEST_OTELCOL_OTLP_HTTP, file: process.env.FIREBREAK_TEST_OTELCOL_TRACES_FILE! }
@@ -19,34 +19,21 @@ const collector = process.env.FIREBREAK_TEST_OTELCOL_OTLP_HTTP
 const SKIP = SKIP_WITHOUT_E2E_BED || (collector ? false : 'needs the otelcol bed component');
 
 describe('the engine traces an alert-started incident end to end', { skip: SKIP }, () => {
-  let world: World;
   const serviceName = `firebreak-e2e-${process.pid}`;
   let workerMetricsUrl: string;
 
-  before(async () => {
+  const world = worldForSuite(async () => {
     const workerMetricsAddress = `127.0.0.1:${await freePort()}`;
     workerMetricsUrl = `http://${workerMetricsAddress}/metrics`;
-    world = await World.create({
+    return {
       name: 'otel',
-      routes: [
-        {
-          name: 'service-down',
-          match: { alertname: 'ServiceDown' },
-          runbook: 'p0-response',
-          severity: 'P0',
-          params: { healthUrl: { annotation: 'health_url' } },
-        },
-      ],
+      routes: [SERVICE_DOWN_ROUTE],
       env: {
         OTEL_EXPORTER_OTLP_ENDPOINT: collector!.endpoint,
         OTEL_SERVICE_NAME: serviceName,
         FIREBREAK_WORKER_METRICS_ADDRESS: workerMetricsAddress,
       },
-    });
-  });
-
-  after(async () => {
-    await world?.close();
+    };
   });
 
   test('webhook → workflow → activities → Kubernetes calls under one trace id, as the collector received it', async (t) => {

@@ -17,6 +17,7 @@ import { createServer as createNetServer } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
   AppsV1Api,
@@ -1127,6 +1128,49 @@ export class World {
       clearTimeout(timer);
     }
   }
+}
+
+/**
+ * The route most e2e worlds start from: a firing ServiceDown alert starts RB1 (P0), its health check
+ * taken from the alert's `health_url` annotation.
+ */
+export const SERVICE_DOWN_ROUTE = {
+  name: 'service-down',
+  match: { alertname: 'ServiceDown' },
+  runbook: 'p0-response',
+  severity: 'P0',
+  params: { healthUrl: { annotation: 'health_url' } },
+};
+
+/**
+ * The enclosing describe's world: `World.create` in the describe's `before` hook (with `options`, or
+ * what `options()` returns then, for ports and files found at run time) and `close()` in its `after`
+ * hook. Call it in the describe's body; what it returns stands for that world in the describe's
+ * tests and helpers (each property read is the created world's, methods bound to it), and throws if
+ * used before the `before` hook has created it.
+ */
+export function worldForSuite(options: WorldOptions | (() => WorldOptions | Promise<WorldOptions>)): World {
+  let world: World | undefined;
+  before(async () => {
+    world = await World.create(typeof options === 'function' ? await options() : options);
+  });
+  after(async () => {
+    await world?.close();
+  });
+  const created = (): World => {
+    if (!world) throw new Error("the e2e world is used before its describe's before() hook created it");
+    return world;
+  };
+  return new Proxy({} as World, {
+    get(_, key) {
+      const target = created();
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+    set(_, key, value) {
+      return Reflect.set(created(), key, value);
+    },
+  });
 }
 
 /** Activities that changed the cluster (dry runs excluded). */

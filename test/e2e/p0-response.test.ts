@@ -4,31 +4,24 @@
  * paged, the CLI acknowledges, the alert's resolution closes the incident).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { markerKey } from '../../activities/kubernetes';
 import { incidentWorkflowId } from '../../common/ids';
-import { ALICE, clusterChanges, eventually, restartedAt, SKIP_WITHOUT_E2E_BED, SLACK_CHANNEL, World } from './harness';
+import {
+  ALICE,
+  clusterChanges,
+  eventually,
+  restartedAt,
+  SKIP_WITHOUT_E2E_BED,
+  SLACK_CHANNEL,
+  SERVICE_DOWN_ROUTE,
+  worldForSuite,
+} from './harness';
 
 describe('p0-response end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => {
-  let world: World;
-
-  before(async () => {
-    world = await World.create({
-      name: 'p0',
-      routes: [
-        {
-          name: 'service-down',
-          match: { alertname: 'ServiceDown' },
-          runbook: 'p0-response',
-          severity: 'P0',
-          params: { healthUrl: { annotation: 'health_url' } },
-        },
-      ],
-    });
-  });
-
-  after(async () => {
-    await world?.close();
+  const world = worldForSuite({
+    name: 'p0',
+    routes: [SERVICE_DOWN_ROUTE],
   });
 
   test('Slack command → restart exactly once across a worker SIGKILL → recovery → CLI resolve → postmortem', async () => {

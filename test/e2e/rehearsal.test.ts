@@ -7,10 +7,10 @@
  * A rehearsal and a real incident on the same deployment both start, and neither waits for the other.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { incidentWorkflowId, rehearsalWorkflowId } from '../../common/ids';
 import type { IncidentRecord, RunbookId } from '../../common/types';
-import { ALICE, BOB, SLACK_CHANNEL, SKIP_WITHOUT_E2E_BED, World, eventually } from './harness';
+import { ALICE, BOB, SLACK_CHANNEL, SKIP_WITHOUT_E2E_BED, World, eventually, worldForSuite } from './harness';
 
 /** The namespace's Deployments as kubectl prints them, without the status the controllers keep. */
 async function deployments(world: World): Promise<unknown[]> {
@@ -26,23 +26,15 @@ async function deployments(world: World): Promise<unknown[]> {
 }
 
 describe('rehearsal end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => {
-  let world: World;
-
-  before(async () => {
-    world = await World.create({
-      name: 'rehearsal',
-      // The response time passes while a rehearsal waits at a gate: PagerDuty (tier 1) would be paged.
-      policy: {
-        ackDeadline: { P0: '3s', P1: '3s', P2: '3s', P3: '3s' },
-        repageInterval: '5s',
-        gateEscalateAfter: '4s',
-        gateDeadline: '10m',
-      },
-    });
-  });
-
-  after(async () => {
-    await world?.close();
+  const world = worldForSuite({
+    name: 'rehearsal',
+    // The response time passes while a rehearsal waits at a gate: PagerDuty (tier 1) would be paged.
+    policy: {
+      ackDeadline: { P0: '3s', P1: '3s', P2: '3s', P3: '3s' },
+      repageInterval: '5s',
+      gateEscalateAfter: '4s',
+      gateDeadline: '10m',
+    },
   });
 
   /** `firebreak run … --dry-run`, followed to its end, as an on-call engineer types it. */

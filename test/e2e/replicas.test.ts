@@ -6,7 +6,7 @@
  * measured with two replicas and with one, every 2xx answer recorded exactly once.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { incidentWorkflowId } from '../../common/ids';
 import { ackActionId } from '../../domain/slack/buttons';
 import { signalEvents } from '../alerts-support';
@@ -17,46 +17,33 @@ import {
   restartedAt,
   SKIP_WITHOUT_E2E_BED,
   SLACK_CHANNEL,
-  World,
   type FirebreakProcess,
+  SERVICE_DOWN_ROUTE,
+  worldForSuite,
 } from './harness';
 
 describe('two replicas on one cluster', { skip: SKIP_WITHOUT_E2E_BED }, () => {
-  let world: World;
-
-  before(async () => {
-    world = await World.create({
-      name: 'replicas',
-      replicas: 2,
-      // Only the failed recovery pages (tier 1, PagerDuty); no deadline re-pages within the test.
-      policy: {
-        ackDeadline: { P0: '10m', P1: '10m', P2: '10m', P3: '10m' },
-        repageInterval: '10m',
+  const world = worldForSuite({
+    name: 'replicas',
+    replicas: 2,
+    // Only the failed recovery pages (tier 1, PagerDuty); no deadline re-pages within the test.
+    policy: {
+      ackDeadline: { P0: '10m', P1: '10m', P2: '10m', P3: '10m' },
+      repageInterval: '10m',
+    },
+    routes: [
+      SERVICE_DOWN_ROUTE,
+      {
+        name: 'burst',
+        match: { alertname: 'BurstTest' },
+        runbook: 'oom-triage',
+        severity: 'P3',
+        params: {
+          offerDisableTraceExport: { value: 'false' },
+          heapProfile: { value: 'false' },
+        },
       },
-      routes: [
-        {
-          name: 'service-down',
-          match: { alertname: 'ServiceDown' },
-          runbook: 'p0-response',
-          severity: 'P0',
-          params: { healthUrl: { annotation: 'health_url' } },
-        },
-        {
-          name: 'burst',
-          match: { alertname: 'BurstTest' },
-          runbook: 'oom-triage',
-          severity: 'P3',
-          params: {
-            offerDisableTraceExport: { value: 'false' },
-            heapProfile: { value: 'false' },
-          },
-        },
-      ],
-    });
-  });
-
-  after(async () => {
-    await world?.close();
+    ],
   });
 
   test('the alert burst, spread over two replicas and on one: every 2xx recorded, none twice unless re-sent', async (t) => {
