@@ -12,7 +12,7 @@ import { WorkflowNotFoundError, type Client, type Connection } from '@temporalio
 import { WebClient } from '@slack/web-api';
 import type { FastifyInstance } from 'fastify';
 import { createSlackActivities } from '../activities/slack';
-import { runCli } from '../cli/cli';
+import { runCliCaptured } from './cli-support';
 import { ErrorType } from '../common/errors';
 import { parseEnv } from '../config/env';
 import { incidentPolicy, parseFileConfig } from '../config/file';
@@ -139,25 +139,18 @@ after(async () => {
 });
 
 async function cli(args: string[], user: string, env: NodeJS.ProcessEnv = {}) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(args, {
-    stdout: (text) => (stdout += text),
-    stderr: (text) => (stderr += text),
-    env: {
-      TEMPORAL_ADDRESS: testTemporalAddress(),
-      TEMPORAL_NAMESPACE: process.env.FIREBREAK_TEST_TEMPORAL_NAMESPACE ?? 'default',
-      FIREBREAK_TASK_QUEUE: taskQueue,
-      FIREBREAK_CONFIG: configPath,
-      FIREBREAK_USER: user,
-      // The CLI looks up its person's Slack groups as the ingress does (the env needs both Slack secrets).
-      SLACK_BOT_TOKEN: TOKEN,
-      SLACK_SIGNING_SECRET: SECRET,
-      SLACK_API_URL: stand.apiUrl,
-      ...env,
-    },
+  return runCliCaptured(args, {
+    TEMPORAL_ADDRESS: testTemporalAddress(),
+    TEMPORAL_NAMESPACE: process.env.FIREBREAK_TEST_TEMPORAL_NAMESPACE ?? 'default',
+    FIREBREAK_TASK_QUEUE: taskQueue,
+    FIREBREAK_CONFIG: configPath,
+    FIREBREAK_USER: user,
+    // The CLI looks up its person's Slack groups as the ingress does (the env needs both Slack secrets).
+    SLACK_BOT_TOKEN: TOKEN,
+    SLACK_SIGNING_SECRET: SECRET,
+    SLACK_API_URL: stand.apiUrl,
+    ...env,
   });
-  return { code, stdout, stderr };
 }
 
 async function workflowExists(workflowId: string): Promise<boolean> {

@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
-import { runCli } from '../cli/cli';
+import { runCliCaptured } from './cli-support';
 import { incidentPolicy, parseFileConfig } from '../config/file';
 import { statusQuery } from '../domain/messages';
 import { prepareNamespace } from '../worker/devserver';
@@ -134,20 +134,13 @@ describe('proven CLI identity over mTLS', { skip: bed ? false : 'needs the tempo
   });
 
   async function cli(args: string[], env: NodeJS.ProcessEnv) {
-    let stdout = '';
-    let stderr = '';
-    const code = await runCli(args, {
-      stdout: (text) => (stdout += text),
-      stderr: (text) => (stderr += text),
-      env: {
-        TEMPORAL_ADDRESS: address,
-        TEMPORAL_NAMESPACE: 'default',
-        FIREBREAK_TASK_QUEUE: taskQueue,
-        TEMPORAL_TLS_CA: files.ca,
-        ...env,
-      },
+    return runCliCaptured(args, {
+      TEMPORAL_ADDRESS: address,
+      TEMPORAL_NAMESPACE: 'default',
+      FIREBREAK_TASK_QUEUE: taskQueue,
+      TEMPORAL_TLS_CA: files.ca,
+      ...env,
     });
-    return { code, stdout, stderr };
   }
 
   test("carol's certificate decides a four-eyes gate as cli:carol; a self-declared carol is refused", async () => {

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import type { Client, Connection } from '@temporalio/client';
-import { runCli } from '../cli/cli';
+import { runCliCaptured } from './cli-support';
 import { COMMANDS } from '../cli/commands';
 import { DEFAULT_POLICY } from '../common/incident';
 import { incidentIdKey } from '../common/search-attributes';
@@ -46,28 +46,18 @@ after(async () => {
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
-interface Outcome {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 async function cli(args: string[], options: { user?: string; env?: NodeJS.ProcessEnv; interrupt?: AbortSignal } = {}) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(args, {
-    stdout: (text) => (stdout += text),
-    stderr: (text) => (stderr += text),
-    env: {
+  return runCliCaptured(
+    args,
+    {
       TEMPORAL_ADDRESS: testTemporalAddress(),
       TEMPORAL_NAMESPACE: process.env.FIREBREAK_TEST_TEMPORAL_NAMESPACE ?? 'default',
       FIREBREAK_TASK_QUEUE: worker.taskQueue,
       FIREBREAK_USER: options.user ?? 'carol',
       ...options.env,
     },
-    ...(options.interrupt ? { interrupt: options.interrupt } : {}),
-  });
-  return { code, stdout, stderr } satisfies Outcome;
+    options.interrupt ? { interrupt: options.interrupt } : {},
+  );
 }
 
 const unique = (name: string) => `${name}-${Math.random().toString(36).slice(2, 8)}`;

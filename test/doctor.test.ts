@@ -19,6 +19,7 @@ import {
 } from '@kubernetes/client-node';
 import { stringify as toYaml } from 'yaml';
 import { runCli } from '../cli/cli';
+import { runCliCaptured } from './cli-support';
 import type { CheckResult } from '../cli/doctor/check';
 import { RUNBOOK_ACCESS } from '../cli/doctor/kubernetes';
 import { PagerDutyStandIn } from './bed/pagerduty-standin';
@@ -35,13 +36,7 @@ const SKIP =
     : 'needs the temporal, kube and prometheus bed components';
 
 async function doctor(vars: Record<string, string>, args: string[] = []) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(['doctor', '--json', ...args], {
-    stdout: (text) => (stdout += text),
-    stderr: (text) => (stderr += text),
-    env: vars,
-  });
+  const { code, stdout, stderr } = await runCliCaptured(['doctor', '--json', ...args], vars);
   const report = stdout ? (JSON.parse(stdout) as { ok: boolean; checks: CheckResult[] }) : undefined;
   return { code, report, stderr };
 }

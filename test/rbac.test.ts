@@ -7,14 +7,11 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
-import { runCli } from '../cli/cli';
+import { runCliCaptured } from './cli-support';
 import { rbacRules } from '../runbooks/rbac';
 
 async function firebreak(args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env: {} });
-  return { code, stdout, stderr };
+  return runCliCaptured(args, {});
 }
 
 describe('firebreak rbac', () => {

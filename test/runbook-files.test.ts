@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { runCli } from '../cli/cli';
+import { runCliCaptured } from './cli-support';
 import { DEFAULT_POLICY } from '../common/incident';
 import { ConfigError } from '../config/env';
 import { findRunbook, prepareIncident, registerFileRunbooks, runbooksForAlert } from '../runbooks';
@@ -24,14 +24,7 @@ const FILES_DIR = path.join(REPO, 'runbooks/files');
 const P0_FILE = path.join(FILES_DIR, 'p0-incident-response.yaml');
 
 async function cli(argv: string[], env: NodeJS.ProcessEnv = {}) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: (text) => (stdout += text),
-    stderr: (text) => (stderr += text),
-    env: { PATH: process.env.PATH, ...env },
-  });
-  return { code, stdout, stderr };
+  return runCliCaptured(argv, { PATH: process.env.PATH, ...env });
 }
 
 /** The p0 file with one edit; asserts the edit applied. */
