@@ -32,6 +32,23 @@ stop_ticker() {
   TICKER_PID=""
 }
 
+# A warm run: when $1 (the built binary) is executable, logs it as cached, prints $2 (what the
+# bed reads: the binary, or its directory; $1 by default) and ends the build script.
+exit_if_cached() {
+  local built=$1 printed=${2:-$1}
+  [[ -x "$built" ]] || return 0
+  log "cached: $built"
+  echo "$printed"
+  exit 0
+}
+
+# An empty staging directory for a build that publish_dir then moves to $1; prints its path.
+fresh_staging() {
+  rm -rf "$1.partial"
+  mkdir -p "$1.partial"
+  echo "$1.partial"
+}
+
 # Replaces directory $2 by the finished staging directory $1 in one rename, so a build killed
 # half-way is never mistaken for a cached one (the caller's "is it built?" test looks at $2 only).
 publish_dir() {

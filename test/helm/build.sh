@@ -14,16 +14,10 @@ source "$HERE/../../scripts/go-cache.sh"
 HELM_VERSION="${FIREBREAK_HELM_VERSION:-v4.3.2}"
 OUT="$CACHE_ROOT/helm-$HELM_VERSION"
 
-if [[ -x "$OUT/helm" ]]; then
-  log "cached: $OUT/helm"
-  echo "$OUT"
-  exit 0
-fi
+exit_if_cached "$OUT/helm" "$OUT"
 
 started=$(date +%s)
-staging="$OUT.partial"
-rm -rf "$staging"
-mkdir -p "$staging"
+staging="$(fresh_staging "$OUT")"
 log "building helm $HELM_VERSION — a cold build takes minutes"
 start_ticker "$started"
 (cd /tmp && GOBIN="$staging" go install -trimpath -ldflags "-s -w" "helm.sh/helm/v4/cmd/helm@$HELM_VERSION")

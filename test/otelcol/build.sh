@@ -17,25 +17,18 @@ manifest_hash="$(sha256sum "$MANIFEST" | cut -c1-12)"
 OUT="$CACHE_ROOT/otelcol-$BUILDER_VERSION-$manifest_hash"
 BINARY="$OUT/otelcol-firebreak"
 
-if [[ -x "$BINARY" ]]; then
-  log "cached: $BINARY"
-  echo "$BINARY"
-  exit 0
-fi
+exit_if_cached "$BINARY"
 
 started=$(date +%s)
 builder_dir="$CACHE_ROOT/otelcol-builder-$BUILDER_VERSION"
 if [[ ! -x "$builder_dir/builder" ]]; then
   log "installing the collector builder $BUILDER_VERSION"
-  rm -rf "$builder_dir.partial"
-  mkdir -p "$builder_dir.partial"
+  fresh_staging "$builder_dir" >/dev/null
   (cd /tmp && GOBIN="$builder_dir.partial" go install -trimpath "go.opentelemetry.io/collector/cmd/builder@$BUILDER_VERSION")
   publish_dir "$builder_dir.partial" "$builder_dir"
 fi
 
-staging="$OUT.partial"
-rm -rf "$staging"
-mkdir -p "$staging"
+staging="$(fresh_staging "$OUT")"
 log "building the collector from $MANIFEST — a cold build takes minutes"
 start_ticker "$started"
 # The builder generates a Go module (main.go, components.go, go.mod) in output_path, resolves it
