@@ -3,13 +3,14 @@
  * incident through the real catalog (`prepareIncident`, so parameters pass the runbook's schema),
  * and waiting on the incident record through `statusQuery`.
  */
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { DEFAULT_POLICY, type IncidentPolicy } from '../../common/incident';
-import type { Actor, IncidentRecord, RunbookName, Severity, Target } from '../../common/types';
+import type { Actor, GateState, IncidentRecord, RunbookName, Severity, Target } from '../../common/types';
 import { prepareIncident } from '../../runbooks';
-import { statusQuery } from '../../domain/messages';
+import { decideUpdate, statusQuery, type DecideRequest } from '../../domain/messages';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 
@@ -160,6 +161,32 @@ export async function acknowledgeBeforeDeadline(
   if (!acked.acknowledgedAt) throw new Error('acknowledgement not recorded');
   await sleep(deadline + 1_500);
   return { handle, record: await handle.query(statusQuery) };
+}
+
+/** MALLORY, no approver, approving the pending gate: refused by the workflow's validator, no update in the history. */
+export async function assertOutsiderApprovalRefused(handle: WorkflowHandle): Promise<void> {
+  await assert.rejects(
+    handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', actor: MALLORY }] }),
+    refusedWith('UNAUTHORIZED'),
+  );
+  assert.deepEqual(
+    (await eventTypes(handle)).filter((t) => t.includes('UPDATE')),
+    [],
+  );
+}
+
+/**
+ * BOB's approval click delivered twice at once with one update id (a double click, a Slack retry):
+ * both answers are the same decision, which is returned.
+ */
+export async function approveTwiceAtOnce(handle: WorkflowHandle, updateId: string): Promise<GateState> {
+  const click = { args: [{ decision: 'approve', actor: BOB }] as [DecideRequest], updateId };
+  const [first, second] = await Promise.all([
+    handle.executeUpdate(decideUpdate, click),
+    handle.executeUpdate(decideUpdate, click),
+  ]);
+  assert.deepEqual(first, second);
+  return first;
 }
 
 /** Calls made for one incident, for `FakeWorld.made(name, byIncident(id))`. */

@@ -6,19 +6,19 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { OomKill } from '../../activities/kubernetes';
-import { decideUpdate, resolveSignal, type DecideRequest } from '../../domain/messages';
+import { decideUpdate, resolveSignal } from '../../domain/messages';
 import { runTestWorker, uniqueTaskQueue } from '../bed/worker';
 import { FakeWorld } from './fakes';
 import { workerOnFakeWorld } from './file-worker';
 import {
   BOB,
-  MALLORY,
   acknowledgeBeforeDeadline,
+  approveTwiceAtOnce,
+  assertOutsiderApprovalRefused,
   byIncident,
   eventTypes,
   fastPolicy,
   gatePending,
-  refusedWith,
   sleep,
   startIncident,
   timelineText,
@@ -175,20 +175,8 @@ describe('oom-triage', { concurrency: true }, () => {
   test('an unauthorized approver is refused; a double click is one decision', async () => {
     const handle = await startIncident(bed.client, bed.taskQueue, { runbook: 'oom-triage', policy: waitLong });
     const { id } = await waitForRecord(handle, gatePending(GATE));
-    await assert.rejects(
-      handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', actor: MALLORY }] }),
-      refusedWith('UNAUTHORIZED'),
-    );
-    assert.deepEqual(
-      (await eventTypes(handle)).filter((t) => t.includes('UPDATE')),
-      [],
-    );
-    const click = { args: [{ decision: 'approve', actor: BOB }] as [DecideRequest], updateId: 'oom-click' };
-    const [first, second] = await Promise.all([
-      handle.executeUpdate(decideUpdate, click),
-      handle.executeUpdate(decideUpdate, click),
-    ]);
-    assert.deepEqual(first, second);
+    await assertOutsiderApprovalRefused(handle);
+    await approveTwiceAtOnce(handle, 'oom-click');
     await waitForRecord(handle, (r) => r.mitigations.length === 3);
     assert.equal(exportDisabled(world, id).length, 1);
     assert.equal((await eventTypes(handle)).filter((t) => t.endsWith('UPDATE_ACCEPTED')).length, 1);

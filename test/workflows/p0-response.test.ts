@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { statusKey } from '../../common/search-attributes';
-import { acknowledgeUpdate, decideUpdate, resolveSignal, type DecideRequest } from '../../domain/messages';
+import { acknowledgeUpdate, decideUpdate, resolveSignal } from '../../domain/messages';
 import { runTestWorker, uniqueTaskQueue } from '../bed/worker';
 import { FakeWorld } from './fakes';
 import { workerOnFakeWorld } from './file-worker';
@@ -13,6 +13,7 @@ import {
   ALICE,
   BOB,
   MALLORY,
+  approveTwiceAtOnce,
   byIncident,
   eventTypes,
   fastPolicy,
@@ -158,15 +159,7 @@ describe('p0-response', { concurrency: true }, () => {
     const policy = fastPolicy({ p0RestartWithoutApproval: false, gateDeadlineMs: 60_000, gateEscalateAfterMs: 60_000 });
     const handle = await startIncident(bed.client, bed.taskQueue, { runbook: 'p0-response', policy });
     await waitForRecord(handle, gatePending('restart'));
-    const click = {
-      args: [{ decision: 'approve', actor: BOB }] as [DecideRequest],
-      updateId: 'slack-action-restart-1',
-    };
-    const [first, second] = await Promise.all([
-      handle.executeUpdate(decideUpdate, click),
-      handle.executeUpdate(decideUpdate, click),
-    ]);
-    assert.deepEqual(first, second);
+    const first = await approveTwiceAtOnce(handle, 'slack-action-restart-1');
     assert.equal(first.status, 'approved');
     await assert.rejects(
       handle.executeUpdate(decideUpdate, { args: [{ gate: 'restart', decision: 'approve', actor: BOB }] }),
