@@ -14,10 +14,12 @@
  *   FIREBREAK_CHAOS_POINTS=<key[*n]>,...     exactly these kill points (each n times), e.g. to repeat a finding
  *   FIREBREAK_CHAOS_LANES=<n>                engines per scenario sharing its kill points (default 1)
  *   FIREBREAK_CHAOS_REPORT=<file>            one JSON line per kill point and a summary per scenario
+ *   FIREBREAK_CHAOS_RESUME=<file>            skip the kill points a report already holds (continue a sweep)
  *
  * Each scenario's figures (boundaries, kills, duplicates, minutes) are printed as a diagnostic.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { BOB, SKIP_WITHOUT_E2E_BED, sleep, World } from '../e2e/harness';
@@ -57,6 +59,22 @@ const POINTS = list('FIREBREAK_CHAOS_POINTS')?.flatMap((spec) => {
   const [key, times] = spec.split('*');
   return Array.from({ length: Math.max(1, Number(times ?? 1)) }, () => key ?? '');
 });
+
+/**
+ * Kill points a report already holds (FIREBREAK_CHAOS_RESUME=<report.jsonl>): a sweep cut short
+ * (a session's end) is continued by a later one without running them again. A point is done
+ * when its run finished, kill landed or not; one that did not finish is run again.
+ */
+const DONE = new Set(
+  (process.env.FIREBREAK_CHAOS_RESUME ? readFileSync(process.env.FIREBREAK_CHAOS_RESUME, 'utf8').split('\n') : [])
+    .filter((line) => line.trim())
+    .map(
+      (line) =>
+        JSON.parse(line) as { runbook?: string; trigger?: string; kill?: string; boundary?: string; failure?: string },
+    )
+    .filter((row) => row.boundary && !row.failure)
+    .map((row) => `${row.runbook}|${row.trigger}|${row.kill}|${row.boundary}`),
+);
 
 /** One kill target of FIREBREAK_CHAOS_KILL, with its own slice and engine count. */
 interface KillPlan {
@@ -189,7 +207,8 @@ async function healthyWorld(world: World, rebuild: () => Promise<World>, note: (
  * The kill points of one scenario: every boundary (full: regression points first, then spread),
  * or the CI subset and regression points; narrowed by kind and sliced.
  */
-function killPoints(runbook: string, boundaries: Boundary[], limit: number): Boundary[] {
+function killPoints(scenario: Scenario, kill: KillTarget, boundaries: Boundary[], limit: number): Boundary[] {
+  const runbook = scenario.runbook;
   if (POINTS) {
     return POINTS.flatMap((key) => boundaries.filter((b) => b.key === key).slice(0, 1)).slice(FROM, FROM + limit);
   }
@@ -198,7 +217,10 @@ function killPoints(runbook: string, boundaries: Boundary[], limit: number): Bou
     ? [...regressions, ...spread(boundaries)]
     : [...ciSubset(boundaries, OPEN_FINDINGS[runbook]), ...regressions];
   const unique = [...new Map(chosen.map((b) => [b.key, b])).values()];
-  return unique.filter((b) => !KINDS || KINDS.includes(b.kind)).slice(FROM, FROM + limit);
+  return unique
+    .filter((b) => !KINDS || KINDS.includes(b.kind))
+    .filter((b) => !DONE.has(`${runbook}|${scenario.trigger}|${kill}|${b.key}`))
+    .slice(FROM, FROM + limit);
 }
 
 const victim = (kill: KillTarget) =>
@@ -263,7 +285,7 @@ describe(
               };
               await appendFile(REPORT, `${JSON.stringify(line)}\n`);
             }
-            const targets = killPoints(scenario.runbook, boundaries, limit);
+            const targets = killPoints(scenario, kill, boundaries, limit);
             // A regression point the history no longer has (a kernel change renamed or moved it) is
             // not run: say so, so it is renamed rather than silently dropped.
             const regressionMissing = (REGRESSION_POINTS[scenario.runbook] ?? []).filter(
