@@ -6,9 +6,9 @@
  * once each.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { incidentWorkflowId } from '../../common/ids';
-import { ALICE, BOB, eventually, SKIP_WITHOUT_E2E_BED, World } from './harness';
+import { ALICE, BOB, eventually, SKIP_WITHOUT_E2E_BED, worldForSuite } from './harness';
 
 const MALLORY = { id: 'U0MALLORY01', name: 'mallory' };
 
@@ -20,26 +20,18 @@ function refusals(exposition: string, action: string, channel: string): number {
 }
 
 describe('refusals counted on /metrics for every channel', { skip: SKIP_WITHOUT_E2E_BED }, () => {
-  let world: World;
-
-  before(async () => {
-    world = await World.create({
-      name: 'access',
-      approvers: { users: [BOB.id, 'cli:carol'] },
-      people: {
-        alice: { slack: ALICE.id, cli: 'alice' },
-        bob: { slack: BOB.id, cli: 'bob' },
-      },
-      permissions: {
-        start: [{ who: ['alice'] }],
-        // Alice may approve, only not what she asked for herself (four-eyes).
-        approve: [{ who: ['alice', 'bob', 'cli:carol'] }],
-      },
-    });
-  });
-
-  after(async () => {
-    await world?.close();
+  const world = worldForSuite({
+    name: 'access',
+    approvers: { users: [BOB.id, 'cli:carol'] },
+    people: {
+      alice: { slack: ALICE.id, cli: 'alice' },
+      bob: { slack: BOB.id, cli: 'bob' },
+    },
+    permissions: {
+      start: [{ who: ['alice'] }],
+      // Alice may approve, only not what she asked for herself (four-eyes).
+      approve: [{ who: ['alice', 'bob', 'cli:carol'] }],
+    },
   });
 
   test('Slack and CLI refusals, before and on an incident, each counted once on the engine it reached', async () => {

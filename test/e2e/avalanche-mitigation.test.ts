@@ -4,10 +4,10 @@
  * from an Alertmanager group naming two services (restored by policy once the alerts resolve).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { V1ReplicaSet } from '@kubernetes/client-node';
 import { incidentWorkflowId } from '../../common/ids';
-import { ALICE, BOB, clusterChanges, containerEnv, restartedAt, SKIP_WITHOUT_E2E_BED, World } from './harness';
+import { ALICE, BOB, clusterChanges, containerEnv, restartedAt, SKIP_WITHOUT_E2E_BED, worldForSuite } from './harness';
 
 const MITIGATED_ENV = { OTEL_TRACES_SAMPLER_ARG: '0.001', ENABLE_CIRCUIT_BREAKER: 'true' };
 
@@ -20,26 +20,18 @@ function restartValues(revisions: { replicaSet: V1ReplicaSet }[]): string[] {
 }
 
 describe('avalanche-mitigation end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => {
-  let world: World;
-
-  before(async () => {
-    world = await World.create({
-      name: 'avalanche',
-      policy: { restoreAfter: '20s' },
-      routes: [
-        {
-          name: 'avalanche',
-          match: { alertname: 'ServiceAvalanche' },
-          runbook: 'avalanche-mitigation',
-          severity: 'P0',
-          params: { replicas: { value: '2' } },
-        },
-      ],
-    });
-  });
-
-  after(async () => {
-    await world?.close();
+  const world = worldForSuite({
+    name: 'avalanche',
+    policy: { restoreAfter: '20s' },
+    routes: [
+      {
+        name: 'avalanche',
+        match: { alertname: 'ServiceAvalanche' },
+        runbook: 'avalanche-mitigation',
+        severity: 'P0',
+        params: { replicas: { value: '2' } },
+      },
+    ],
   });
 
   test('Slack command on two services → four mitigations each → worker SIGKILL → CLI resolve → restore by button', async () => {

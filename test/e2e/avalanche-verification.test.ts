@@ -4,23 +4,15 @@
  * policy's limits escalates the incident (not mitigated); services back under them are mitigated.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { incidentWorkflowId } from '../../common/ids';
 import { remoteWrite, sampleSeries } from '../bed/prometheus';
-import { SKIP_WITHOUT_E2E_BED, World } from './harness';
+import { SKIP_WITHOUT_E2E_BED, worldForSuite } from './harness';
 
 const SKIP = SKIP_WITHOUT_E2E_BED || (process.env.FIREBREAK_TEST_PROMETHEUS_URL ? false : 'needs the prometheus bed');
 
 describe('avalanche verification window end to end', { skip: SKIP }, () => {
-  let world: World;
-
-  before(async () => {
-    world = await World.create({ name: 'avverify', policy: { verifyWindow: '10s' } });
-  });
-
-  after(async () => {
-    await world?.close();
-  });
+  const world = worldForSuite({ name: 'avverify', policy: { verifyWindow: '10s' } });
 
   /** The last two minutes of a service's errors counter and p99 gauge, up to now. */
   const writeMetrics = async (ns: string, service: string, errorsPerSecond: number, p99: number) => {

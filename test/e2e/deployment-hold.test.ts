@@ -4,23 +4,15 @@
  * thread, status, postmortem) and waits across a worker SIGKILL; a terminated holder does not block.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { incidentWorkflowId } from '../../common/ids';
 import { holdWorkflowId } from '../../domain/hold';
-import { eventually, restartedAt, SKIP_WITHOUT_E2E_BED, SLACK_CHANNEL, World } from './harness';
+import { eventually, restartedAt, SKIP_WITHOUT_E2E_BED, SLACK_CHANNEL, worldForSuite } from './harness';
 
 describe('deployment hold end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => {
-  let world: World;
-
-  before(async () => {
-    world = await World.create({
-      name: 'hold',
-      routes: [{ name: 'service-down', match: { alertname: 'ServiceDown' }, runbook: 'p0-response', severity: 'P0' }],
-    });
-  });
-
-  after(async () => {
-    await world?.close();
+  const world = worldForSuite({
+    name: 'hold',
+    routes: [{ name: 'service-down', match: { alertname: 'ServiceDown' }, runbook: 'p0-response', severity: 'P0' }],
   });
 
   const alertFor = (ns: string, deployment: string) => ({

@@ -8,10 +8,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { incidentWorkflowId } from '../../common/ids';
 import { bedSmtp, readMailbox, type DeliveredMessage } from '../bed/mailbox';
-import { ALICE, SKIP_WITHOUT_E2E_BED, World, eventually } from './harness';
+import { ALICE, SKIP_WITHOUT_E2E_BED, eventually, worldForSuite } from './harness';
 
 const smtp = bedSmtp();
 
@@ -73,13 +73,12 @@ describe(
   { skip: SKIP_WITHOUT_E2E_BED || (smtp ? false : 'needs the smtp bed component') },
   () => {
     const recipient = `oncall-${randomUUID().slice(0, 8)}@example.test`;
-    let world: World;
     let proxy: SwallowingProxy;
 
-    before(async () => {
+    const world = worldForSuite(async () => {
       proxy = new SwallowingProxy({ host: smtp!.host, port: smtp!.port });
       await proxy.start();
-      world = await World.create({
+      return {
         name: 'email',
         policy: { ackDeadline: { P0: '2s', P1: '2s', P2: '2s', P3: '2s' }, repageInterval: '25s', restoreAfter: '5s' },
         tiers: [{ name: 'email on-call', kind: 'email', to: [recipient] }],
@@ -89,11 +88,11 @@ describe(
           FIREBREAK_SMTP_REQUIRE_TLS: 'false',
           FIREBREAK_EMAIL_FROM: 'Firebreak <firebreak@firebreak.example.test>',
         },
-      });
+      };
     });
 
+    // After the world's own after hook (hooks run in the order registered): the engine stops first.
     after(async () => {
-      await world?.close();
       await proxy?.stop();
     });
 

@@ -4,9 +4,9 @@
  * and from an Alertmanager alert (approved through the CLI, closed by the alert's resolution).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { incidentWorkflowId } from '../../common/ids';
-import { ALICE, BOB, clusterChanges, eventually, SKIP_WITHOUT_E2E_BED, World } from './harness';
+import { ALICE, BOB, clusterChanges, eventually, SKIP_WITHOUT_E2E_BED, worldForSuite } from './harness';
 
 const REVISION = 'deployment.kubernetes.io/revision';
 
@@ -15,25 +15,17 @@ function image(deployment: { spec?: { template: { spec?: { containers: { image?:
 }
 
 describe('emergency-rollback end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => {
-  let world: World;
-
-  before(async () => {
-    world = await World.create({
-      name: 'rollback',
-      approvers: { users: [ALICE.id, BOB.id, 'cli:carol'] },
-      routes: [
-        {
-          name: 'regression',
-          match: { alertname: 'DeploymentRegression' },
-          runbook: 'emergency-rollback',
-          severity: { label: 'severity', map: { critical: 'P1' } },
-        },
-      ],
-    });
-  });
-
-  after(async () => {
-    await world?.close();
+  const world = worldForSuite({
+    name: 'rollback',
+    approvers: { users: [ALICE.id, BOB.id, 'cli:carol'] },
+    routes: [
+      {
+        name: 'regression',
+        match: { alertname: 'DeploymentRegression' },
+        runbook: 'emergency-rollback',
+        severity: { label: 'severity', map: { critical: 'P1' } },
+      },
+    ],
   });
 
   test('Slack command → revision picked by a second person → undo once across a worker SIGKILL → healthy', async () => {

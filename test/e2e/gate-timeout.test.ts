@@ -3,22 +3,14 @@
  * tiers, the gate stays decidable, the PagerDuty page stays open until the incident closes.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { incidentWorkflowId } from '../../common/ids';
-import { eventually, restartedAt, SKIP_WITHOUT_E2E_BED, World } from './harness';
+import { eventually, restartedAt, SKIP_WITHOUT_E2E_BED, worldForSuite } from './harness';
 
 describe('gate timeout end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => {
-  let world: World;
-
-  before(async () => {
-    world = await World.create({
-      name: 'gate',
-      policy: { gateEscalateAfter: '2s', gateDeadline: '4s', repageInterval: '5s' },
-    });
-  });
-
-  after(async () => {
-    await world?.close();
+  const world = worldForSuite({
+    name: 'gate',
+    policy: { gateEscalateAfter: '2s', gateDeadline: '4s', repageInterval: '5s' },
   });
 
   test('P1 restart gate overdue → open, paged, re-paged; approved late → restart; page resolved only at close', async () => {

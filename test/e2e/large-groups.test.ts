@@ -9,11 +9,18 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { before, describe, test, type TestContext } from 'node:test';
 import type { IncidentRecord } from '../../common/types';
 import { HISTORY_BYTES_BUDGET } from '../../workflows/incident/history';
 import { podSuffix } from '../alerts-support';
-import { alertmanagerPayload, eventually, SKIP_WITHOUT_E2E_BED, WEBHOOK_TOKEN, World, type AlertSpec } from './harness';
+import {
+  alertmanagerPayload,
+  eventually,
+  SKIP_WITHOUT_E2E_BED,
+  WEBHOOK_TOKEN,
+  worldForSuite,
+  type AlertSpec,
+} from './harness';
 
 const MiB = 1024 * 1024;
 const LONG = { P0: '30m', P1: '30m', P2: '30m', P3: '30m' };
@@ -28,15 +35,14 @@ interface Group {
 }
 
 describe('large alert groups end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => {
-  let world: World;
+  const world = worldForSuite({
+    name: 'large',
+    adminKubeconfig: true,
+    policy: { ackDeadline: LONG, gateEscalateAfter: '30m', gateDeadline: '30m' },
+  });
   const groups = new Map<string, Group>();
 
   before(async () => {
-    world = await World.create({
-      name: 'large',
-      adminKubeconfig: true,
-      policy: { ackDeadline: LONG, gateEscalateAfter: '30m', gateDeadline: '30m' },
-    });
     for (const name of ['big', 'churn', 'wide']) {
       await world.cluster.deploy(world.namespace, name, { replicas: 1 });
       const pods = await world.cluster.kubectlJson<{ items: { metadata: { name: string } }[] }>([
@@ -57,10 +63,6 @@ describe('large alert groups end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => 
         pod,
       });
     }
-  });
-
-  after(async () => {
-    await world?.close();
   });
 
   const group = (name: string) => groups.get(name)!;

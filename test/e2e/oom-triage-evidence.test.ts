@@ -11,24 +11,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { EvidenceRef } from '../../activities/evidence';
 import { incidentWorkflowId } from '../../common/ids';
 import { criLog, serveKwokLogs } from '../kube/fixtures';
-import { BOB, eventually, SKIP_WITHOUT_E2E_BED, SLACK_CHANNEL, World } from './harness';
+import { BOB, eventually, SKIP_WITHOUT_E2E_BED, SLACK_CHANNEL, worldForSuite } from './harness';
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
 describe('oom-triage evidence end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => {
-  let world: World;
-
-  before(async () => {
-    world = await World.create({ name: 'oomevidence' });
-  });
-
-  after(async () => {
-    await world?.close();
-  });
+  const world = worldForSuite({ name: 'oomevidence' });
 
   test('heap profile and previous logs survive the pod being replaced: evidence store, archive and Slack thread hold the same bytes', async () => {
     const ns = world.namespace;

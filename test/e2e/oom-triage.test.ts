@@ -7,10 +7,10 @@
  * command, where the humans reject the extreme step and keep the mitigations.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { incidentWorkflowId } from '../../common/ids';
 import { remoteWrite, sampleSeries } from '../bed/prometheus';
-import { ALICE, BOB, clusterChanges, containerEnv, eventually, SKIP_WITHOUT_E2E_BED, World } from './harness';
+import { ALICE, BOB, clusterChanges, containerEnv, eventually, SKIP_WITHOUT_E2E_BED, worldForSuite } from './harness';
 
 function memoryLimit(deployment: {
   spec?: { template: { spec?: { containers: { resources?: { limits?: Record<string, string> } }[] } } };
@@ -19,26 +19,18 @@ function memoryLimit(deployment: {
 }
 
 describe('oom-triage end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => {
-  let world: World;
-
-  before(async () => {
-    world = await World.create({
-      name: 'oom',
-      policy: { restoreAfter: '60s' },
-      routes: [
-        {
-          name: 'oom-kills',
-          match: { alertname: '~KubePodOOMKilled|ContainerOOMKilled' },
-          runbook: 'oom-triage',
-          severity: { label: 'severity', map: { critical: 'P1', warning: 'P2' } },
-          params: { heapProfileUrl: { annotation: 'heap_url' }, trendWindowSeconds: { value: '900' } },
-        },
-      ],
-    });
-  });
-
-  after(async () => {
-    await world?.close();
+  const world = worldForSuite({
+    name: 'oom',
+    policy: { restoreAfter: '60s' },
+    routes: [
+      {
+        name: 'oom-kills',
+        match: { alertname: '~KubePodOOMKilled|ContainerOOMKilled' },
+        runbook: 'oom-triage',
+        severity: { label: 'severity', map: { critical: 'P1', warning: 'P2' } },
+        params: { heapProfileUrl: { annotation: 'heap_url' }, trendWindowSeconds: { value: '900' } },
+      },
+    ],
   });
 
   test('alert through Alertmanager → limit raised once, queue shrunk, heap profile, leak judged → worker SIGKILL at the gate → CLI approve → restored by button', async (t) => {

@@ -4,20 +4,12 @@
  * the incident is mitigated.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { incidentWorkflowId } from '../../common/ids';
-import { SKIP_WITHOUT_E2E_BED, sleep, World } from './harness';
+import { SKIP_WITHOUT_E2E_BED, sleep, worldForSuite } from './harness';
 
 describe('oom-triage verification window end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => {
-  let world: World;
-
-  before(async () => {
-    world = await World.create({ name: 'oomverify', policy: { verifyWindow: '20s' } });
-  });
-
-  after(async () => {
-    await world?.close();
-  });
+  const world = worldForSuite({ name: 'oomverify', policy: { verifyWindow: '20s' } });
 
   const triage = async (deployment: string) => {
     const ns = world.namespace;

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { incidentWorkflowId } from '../../common/ids';
-import { ALICE, SKIP_WITHOUT_E2E_BED, World } from './harness';
+import { ALICE, SKIP_WITHOUT_E2E_BED, worldForSuite } from './harness';
 
 /** Diagnostics only: the pods, then done. */
 const LOOK_RUNBOOK = `
@@ -25,22 +25,16 @@ steps:
 `;
 
 describe('permissions grant a runbook file', { skip: SKIP_WITHOUT_E2E_BED }, () => {
-  let world: World;
-
-  before(async () => {
+  const world = worldForSuite(async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'firebreak-e2e-runbook-access-'));
     await writeFile(path.join(dir, 'team-look.yaml'), LOOK_RUNBOOK);
-    world = await World.create({
+    return {
       name: 'rbaccess',
       env: { FIREBREAK_RUNBOOKS_DIR: dir },
       people: { alice: { slack: ALICE.id, cli: 'alice' } },
       // Only the file runbook, by its alias.
       permissions: { start: [{ runbooks: ['look'], who: ['alice'] }] },
-    });
-  });
-
-  after(async () => {
-    await world?.close();
+    };
   });
 
   test('a user allowed only a runbook file starts it from Slack and is refused a built-in one', async () => {

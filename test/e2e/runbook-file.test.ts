@@ -14,10 +14,19 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { markerKey } from '../../activities/kubernetes';
 import { incidentWorkflowId } from '../../common/ids';
-import { ALICE, BOB, ROOT, SKIP_WITHOUT_E2E_BED, clusterChanges, eventually, restartedAt, World } from './harness';
+import {
+  ALICE,
+  BOB,
+  ROOT,
+  SKIP_WITHOUT_E2E_BED,
+  clusterChanges,
+  eventually,
+  restartedAt,
+  worldForSuite,
+} from './harness';
 
 const FILE = path.join(ROOT, 'runbooks/files/p0-incident-response.yaml');
 
@@ -49,11 +58,10 @@ steps:
 `;
 
 describe('a runbook file end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => {
-  let world: World;
   let dir: string;
   let original: string;
 
-  before(async () => {
+  const world = worldForSuite(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'firebreak-e2e-runbooks-'));
     original = await readFile(FILE, 'utf8');
     await writeFile(path.join(dir, 'p0-incident-response.yaml'), original);
@@ -63,18 +71,14 @@ describe('a runbook file end to end', { skip: SKIP_WITHOUT_E2E_BED }, () => {
       'id: broken\ntitle: Broken\nsteps:\n  - id: a\n    frobnicate: {}\n',
     );
     await writeFile(path.join(dir, 'two-person-restart.yaml'), QUORUM_RUNBOOK);
-    world = await World.create({
+    return {
       name: 'rbfile',
       env: { FIREBREAK_RUNBOOKS_DIR: dir },
       // A rule naming the file runbook by its alias: checked once the files have loaded.
       routes: [{ name: 'checkout-quorum', match: { alertname: 'CheckoutNeedsRestart' }, runbook: 'quorum-restart' }],
       // One person, two accounts: bob's Slack approval and his CLI approval are one approver.
       people: { bob: { slack: BOB.id, cli: 'bob' }, alice: { slack: ALICE.id, cli: 'alice' } },
-    });
-  });
-
-  after(async () => {
-    await world?.close();
+    };
   });
 
   test('seed 001 as a file: gate, restart, restored scale-up; editing the file changes nothing for it', async () => {

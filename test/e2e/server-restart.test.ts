@@ -8,27 +8,26 @@
  * export a complete postmortem.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { incidentWorkflowId } from '../../common/ids';
 import { FIREBREAK_SEARCH_ATTRIBUTES } from '../../common/search-attributes';
 import { bedTemporalKind, customSearchAttributes, startOwnTemporal, type OwnTemporal } from '../bed/own-temporal';
-import { clusterChanges, eventually, restartedAt, SKIP_WITHOUT_E2E_BED, World } from './harness';
+import { clusterChanges, eventually, restartedAt, SKIP_WITHOUT_E2E_BED, worldForSuite } from './harness';
 
 const KIND = bedTemporalKind() === 'postgres' ? 'on PostgreSQL' : 'dev server';
 
 describe(`Temporal server (${KIND}) killed mid-incident`, { skip: SKIP_WITHOUT_E2E_BED }, () => {
-  let world: World;
   let server: OwnTemporal;
   let attributesBefore: string[];
 
-  before(async () => {
+  const world = worldForSuite(async () => {
     server = await startOwnTemporal();
     attributesBefore = await customSearchAttributes(server.address);
-    world = await World.create({ name: 'server', temporalAddress: server.address });
+    return { name: 'server', temporalAddress: server.address };
   });
 
+  // After the world's own after hook (hooks run in the order registered): the engine stops first.
   after(async () => {
-    await world?.close();
     await server?.stop();
   });
 

@@ -10,13 +10,13 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import proto from '@temporalio/proto';
 import { incidentWorkflowId } from '../../common/ids';
 import { holdWorkflowId } from '../../domain/hold';
 import { buildOf } from '../../worker/versioning';
 import { bundleReorderedBuild } from '../versioning/reordered-build';
-import { eventually, restartedAt, SKIP_WITHOUT_E2E_BED, World } from './harness';
+import { eventually, restartedAt, SKIP_WITHOUT_E2E_BED, worldForSuite } from './harness';
 
 interface Builds {
   current: string;
@@ -24,18 +24,13 @@ interface Builds {
 }
 
 describe('pinned builds across a restart of firebreak start', { skip: SKIP_WITHOUT_E2E_BED }, () => {
-  let world: World;
+  // Sweeps every second so the test sees build A's worker stop soon after its last incident closes.
+  const world = worldForSuite({ name: 'builds', env: { FIREBREAK_BUILD_SWEEP_SECONDS: '1' } });
   let bundleB: string;
 
   before(async () => {
-    // Sweeps every second so the test sees build A's worker stop soon after its last incident closes.
-    world = await World.create({ name: 'builds', env: { FIREBREAK_BUILD_SWEEP_SECONDS: '1' } });
     bundleB = path.join(world.workDir, 'build-b.js');
     await writeFile(bundleB, await bundleReorderedBuild());
-  });
-
-  after(async () => {
-    await world?.close();
   });
 
   const builds = async (): Promise<Builds> => {
