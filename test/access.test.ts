@@ -8,23 +8,19 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { WorkflowNotFoundError, type Client, type Connection } from '@temporalio/client';
-import { WebClient } from '@slack/web-api';
+import type { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import { createSlackActivities } from '../activities/slack';
 import { runCliCaptured } from './cli-support';
 import { ErrorType } from '../common/errors';
-import { parseEnv } from '../config/env';
 import { incidentPolicy, parseFileConfig } from '../config/file';
 import { decideUpdate, refusedSignal, statusQuery } from '../domain/messages';
 import { recentRefusalsQuery, REFUSAL_LOG_WORKFLOW_TYPE, refusalLogWorkflowId } from '../domain/refusals';
-import { buildApp } from '../ingress/app';
 import { IngressMetrics } from '../ingress/metrics';
 import type { SlackIngressContext } from '../ingress/slack/context';
-import { createSlackRoutes } from '../ingress/slack/routes';
 import { createSinks } from '../worker/sinks';
-import { SlackStandIn } from './bed/slack-standin';
-import { connectTestClient, runTestWorker, testTemporalAddress, uniqueTaskQueue, type TestWorker } from './bed/worker';
+import type { SlackStandIn } from './bed/slack-standin';
+import { runTestWorker, testTemporalAddress, uniqueTaskQueue, type TestWorker } from './bed/worker';
+import { buildSlackApp, runSlackWorker, startSlackBed, stopSlackBed, workflowExists } from './slack-support';
 import { buttons, SlackDriver } from './slack-driver';
 import { FakeWorld } from './workflows/fakes';
 import {
@@ -86,55 +82,40 @@ const policy = fastPolicy({
 });
 const slack = new SlackDriver(() => ({ app, stand }), { secret: SECRET, channel: CHANNEL, user: DAVE });
 
+const workerOptions = {
+  token: TOKEN,
+  channel: CHANNEL,
+  world,
+  rejectRateLimitedCalls: false,
+  taskQueue,
+  stickyQueueScheduleToStartTimeout: '1s',
+  sinks: createSinks(metrics.accessRefusals),
+};
+
+/** The worker again, after a test stopped it. */
 function startWorker(): Promise<TestWorker> {
-  const web = new WebClient(TOKEN, { slackApiUrl: stand.apiUrl, retryConfig: { retries: 0 } });
-  return runTestWorker({
-    taskQueue,
-    stickyQueueScheduleToStartTimeout: '1s',
-    activities: {
-      ...world.activities(),
-      ...createSlackActivities({ client: web, defaultChannel: CHANNEL, log: () => undefined }),
-    },
-    sinks: createSinks(metrics.accessRefusals),
-  });
+  return runSlackWorker({ ...workerOptions, stand });
 }
 
 before(async () => {
-  stand = new SlackStandIn({ tokens: [TOKEN] });
-  await stand.start();
+  const bed = await startSlackBed(workerOptions);
+  ({ stand, client, connection, worker } = bed);
   stand.usergroups.set('S0SRE', [DAVE.id, ALICE.id]);
   stand.usergroups.set('S0LEADS', [ALICE.id, BOB.id, CAROL.id]);
-  ({ client, connection } = await connectTestClient());
-  worker = await startWorker();
   workDir = await mkdtemp(path.join(tmpdir(), 'firebreak-access-'));
   configPath = path.join(workDir, 'firebreak.yaml');
   await writeFile(configPath, CONFIG);
-  const env = parseEnv({
-    SLACK_SIGNING_SECRET: SECRET,
-    SLACK_BOT_TOKEN: TOKEN,
-    SLACK_API_URL: stand.apiUrl,
-    FIREBREAK_TASK_QUEUE: taskQueue,
-  });
-  app = await buildApp({
-    client,
-    env,
+  app = await buildSlackApp(bed, {
+    env: { SLACK_SIGNING_SECRET: SECRET },
     config: parseFileConfig(CONFIG),
     policy,
     metrics,
-    health: async () => ({
-      ok: true,
-      temporal: { ok: true, address: 'test', namespace: 'default' },
-      worker: { ok: true, state: 'RUNNING', taskQueue },
-    }),
-    routes: [createSlackRoutes({ onContext: (c) => (ctx = c), log: () => undefined })],
+    routes: { onContext: (c) => (ctx = c) },
   });
 });
 
 after(async () => {
-  await app?.close();
-  await worker?.stop();
-  await connection?.close();
-  await stand?.stop();
+  await stopSlackBed({ app, worker, connection, stand });
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
@@ -151,16 +132,6 @@ async function cli(args: string[], user: string, env: NodeJS.ProcessEnv = {}) {
     SLACK_API_URL: stand.apiUrl,
     ...env,
   });
-}
-
-async function workflowExists(workflowId: string): Promise<boolean> {
-  try {
-    await client.workflow.getHandle(workflowId).describe();
-    return true;
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return false;
-    throw err;
-  }
 }
 
 async function refusalCount(action: string, channel: string): Promise<number> {
@@ -200,7 +171,7 @@ describe('permissions', () => {
     assert.equal(refused.code, 1, refused.stderr);
     assert.match(refused.stderr, /refused: cli:mallory may not start p0-response in shop/);
     await ctx.drain();
-    assert.equal(await workflowExists(`incident:p0-response:${target}`), false, 'no incident was started');
+    assert.equal(await workflowExists(client, `incident:p0-response:${target}`), false, 'no incident was started');
     // No incident to record it on: the refusal log keeps it, and the worker counts it on /metrics.
     await refusalCountReaches('start', 'cli', beforeCli + 1);
     const logged = await client.workflow.getHandle(refusalLogWorkflowId(taskQueue)).query(recentRefusalsQuery);
@@ -237,7 +208,7 @@ describe('permissions for rehearsals', () => {
     assert.equal(refused.code, 1, refused.stderr);
     assert.match(refused.stderr, /refused: cli:mallory may not start p0-response in shop/);
     await ctx.drain();
-    assert.equal(await workflowExists(`rehearsal:p0-response:${target}`), false, 'no rehearsal was started');
+    assert.equal(await workflowExists(client, `rehearsal:p0-response:${target}`), false, 'no rehearsal was started');
   });
 });
 

@@ -16,20 +16,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { Client, WorkflowNotFoundError, type Connection } from '@temporalio/client';
-import { WebClient } from '@slack/web-api';
 import type { FastifyInstance } from 'fastify';
-import { createSlackActivities } from '../activities/slack';
-import { parseEnv } from '../config/env';
-import { EMPTY_FILE_CONFIG } from '../config/file';
 import { incidentIdKey } from '../common/search-attributes';
-import { buildApp } from '../ingress/app';
 import type { SlackIngressContext } from '../ingress/slack/context';
 import { PendingCommandJournal } from '../ingress/slack/pending';
-import { createSlackRoutes } from '../ingress/slack/routes';
 import { RECOVERY_WINDOW_MS } from '../ingress/slack/starts';
-import { signSlackRequest, slashCommandBody, SlackStandIn, type ResponseUrlPost } from './bed/slack-standin';
-import { connectTestClient, runTestWorker, testTemporalAddress, uniqueTaskQueue, type TestWorker } from './bed/worker';
-import { FakeWorld } from './workflows/fakes';
+import { signSlackRequest, slashCommandBody, type SlackStandIn, type ResponseUrlPost } from './bed/slack-standin';
+import { testTemporalAddress, uniqueTaskQueue, type TestWorker } from './bed/worker';
+import { buildSlackApp, startSlackBed, stopSlackBed } from './slack-support';
 import { fastPolicy, uniqueTarget } from './workflows/harness';
 
 const SECRET = 'firebreak-durable-signing-secret';
@@ -45,29 +39,17 @@ let workDir: string;
 const children = new Set<ChildProcess>();
 
 before(async () => {
-  stand = new SlackStandIn({ tokens: [TOKEN] });
-  await stand.start();
-  ({ client, connection } = await connectTestClient());
-  const web = new WebClient(TOKEN, {
-    slackApiUrl: stand.apiUrl,
-    retryConfig: { retries: 0 },
-    rejectRateLimitedCalls: true,
-  });
-  worker = await runTestWorker({
+  ({ stand, client, connection, worker } = await startSlackBed({
+    token: TOKEN,
+    channel: CHANNEL,
     taskQueue: uniqueTaskQueue('slack-durable'),
-    activities: {
-      ...new FakeWorld().activities(),
-      ...createSlackActivities({ client: web, defaultChannel: CHANNEL, log: () => undefined }),
-    },
-  });
+  }));
   workDir = await mkdtemp(path.join(tmpdir(), 'firebreak-slack-durable-'));
 });
 
 after(async () => {
   for (const child of children) child.kill('SIGKILL');
-  await worker?.stop();
-  await connection?.close();
-  await stand?.stop();
+  await stopSlackBed({ worker, connection, stand });
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
@@ -288,25 +270,15 @@ describe('outcomes reported through response_url (in-process ingress)', () => {
   let ctx: SlackIngressContext | undefined;
 
   async function inProcess(pendingDir: string, temporal: Client) {
-    const env = parseEnv({
-      SLACK_SIGNING_SECRET: SECRET,
-      SLACK_BOT_TOKEN: TOKEN,
-      SLACK_API_URL: stand.apiUrl,
-      FIREBREAK_TASK_QUEUE: worker.taskQueue,
-      TEMPORAL_NAMESPACE: temporal.options.namespace,
-    });
-    app = await buildApp({
-      client: temporal,
-      env,
-      config: EMPTY_FILE_CONFIG,
-      policy: fastPolicy({}),
-      health: async () => ({
-        ok: true,
-        temporal: { ok: true, address: 'test', namespace: temporal.options.namespace },
-        worker: { ok: true, state: 'RUNNING', taskQueue: worker.taskQueue },
-      }),
-      routes: [createSlackRoutes({ pendingDir, onContext: (c) => (ctx = c), log: () => undefined })],
-    });
+    app = await buildSlackApp(
+      { stand, client, worker, token: TOKEN },
+      {
+        client: temporal,
+        env: { SLACK_SIGNING_SECRET: SECRET, TEMPORAL_NAMESPACE: temporal.options.namespace },
+        policy: fastPolicy({}),
+        routes: { pendingDir, onContext: (c) => (ctx = c) },
+      },
+    );
     await app.ready();
     return app;
   }

@@ -7,9 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Client, Connection } from '@temporalio/client';
-import { WebClient } from '@slack/web-api';
 import type { FastifyInstance } from 'fastify';
-import { createSlackActivities } from '../activities/slack';
 import { parseEnv } from '../config/env';
 import { createLogger } from '../config/logger';
 import { EMPTY_FILE_CONFIG } from '../config/file';
@@ -17,8 +15,8 @@ import { buildApp } from '../ingress/app';
 import { createSlackRoutes } from '../ingress/slack/routes';
 import { statusQuery } from '../domain/messages';
 import { slashCommandBody, signSlackRequest, SlackStandIn } from './bed/slack-standin';
-import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from './bed/worker';
-import { FakeWorld } from './workflows/fakes';
+import { uniqueTaskQueue, type TestWorker } from './bed/worker';
+import { buildSlackApp, startSlackBed, stopSlackBed } from './slack-support';
 import { fastPolicy, gatePending, uniqueTarget, waitForRecord } from './workflows/harness';
 
 const BOT_TOKEN = 'xoxb-firebreak-test';
@@ -33,55 +31,27 @@ let worker: TestWorker;
 let app: FastifyInstance;
 
 before(async () => {
-  stand = new SlackStandIn({ tokens: [BOT_TOKEN, APP_TOKEN] });
-  await stand.start();
-  ({ client, connection } = await connectTestClient());
-  const taskQueue = uniqueTaskQueue('slack-socket');
-  const web = new WebClient(BOT_TOKEN, {
-    slackApiUrl: stand.apiUrl,
-    retryConfig: { retries: 0 },
-    rejectRateLimitedCalls: true,
+  const bed = await startSlackBed({
+    token: BOT_TOKEN,
+    moreTokens: [APP_TOKEN],
+    channel: CHANNEL,
+    taskQueue: uniqueTaskQueue('slack-socket'),
   });
-  worker = await runTestWorker({
-    taskQueue,
-    activities: {
-      ...new FakeWorld().activities(),
-      ...createSlackActivities({ client: web, defaultChannel: CHANNEL, log: () => undefined }),
-    },
-  });
-  // No signing secret: with Socket Mode nothing comes in over HTTP.
-  const env = parseEnv({
-    SLACK_APP_TOKEN: APP_TOKEN,
-    SLACK_BOT_TOKEN: BOT_TOKEN,
-    SLACK_API_URL: stand.apiUrl,
-    FIREBREAK_TASK_QUEUE: taskQueue,
-  });
-  app = await buildApp({
-    client,
-    env,
-    config: EMPTY_FILE_CONFIG,
+  ({ stand, client, connection, worker } = bed);
+  app = await buildSlackApp(bed, {
+    // No signing secret: with Socket Mode nothing comes in over HTTP.
+    env: { SLACK_APP_TOKEN: APP_TOKEN },
     policy: fastPolicy({
       p0RestartWithoutApproval: false,
       approvers: { users: [BOB.id], groups: [] },
       gateDeadlineMs: 120_000,
       gateEscalateAfterMs: 120_000,
     }),
-    health: async () => ({
-      ok: true,
-      temporal: { ok: true, address: 'test', namespace: 'default' },
-      worker: { ok: true, state: 'RUNNING', taskQueue },
-    }),
-    routes: [createSlackRoutes({ log: () => undefined })],
   });
   await app.ready();
 });
 
-after(async () => {
-  await app?.close();
-  await worker?.stop();
-  await connection?.close();
-  await stand?.stop();
-});
+after(() => stopSlackBed({ app, worker, connection, stand }));
 
 function commandPayload(text: string, responseUrl: string): Record<string, string> {
   return Object.fromEntries(

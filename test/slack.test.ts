@@ -6,21 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { WorkflowNotFoundError, type Client, type Connection, type WorkflowHandle } from '@temporalio/client';
-import { WebClient } from '@slack/web-api';
+import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import { createSlackActivities } from '../activities/slack';
 import { escapeMrkdwn, SLACK_LIMITS, truncateText } from '../domain/slack/mrkdwn';
-import { parseEnv } from '../config/env';
-import { EMPTY_FILE_CONFIG } from '../config/file';
 import type { IncidentRecord, TimelineEntry } from '../common/types';
-import { buildApp } from '../ingress/app';
 import type { SlackIngressContext } from '../ingress/slack/context';
-import { createSlackRoutes } from '../ingress/slack/routes';
 import { decideUpdate, statusQuery } from '../domain/messages';
-import { blockActionsBody, signSlackRequest, slashCommandBody, SlackStandIn } from './bed/slack-standin';
+import { blockActionsBody, signSlackRequest, slashCommandBody, type SlackStandIn } from './bed/slack-standin';
 import { buttons, SlackDriver } from './slack-driver';
-import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from './bed/worker';
+import { uniqueTaskQueue, type TestWorker } from './bed/worker';
+import { buildSlackApp, startSlackBed, stopSlackBed, workflowExists } from './slack-support';
 import { FakeWorld } from './workflows/fakes';
 import { eventTypes, fastPolicy, gatePending, uniqueTarget, waitForRecord } from './workflows/harness';
 
@@ -48,63 +43,20 @@ const policy = fastPolicy({
 });
 
 before(async () => {
-  stand = new SlackStandIn({ tokens: [TOKEN] });
-  await stand.start();
+  const bed = await startSlackBed({ token: TOKEN, channel: CHANNEL, world, taskQueue: uniqueTaskQueue('slack') });
+  ({ stand, client, connection, worker } = bed);
   stand.usergroups.set('S0SRE', [CAROL.id]);
   stand.usergroups.set('S0SALES', [MALLORY.id]);
-  ({ client, connection } = await connectTestClient());
-  const taskQueue = uniqueTaskQueue('slack');
-  const web = new WebClient(TOKEN, {
-    slackApiUrl: stand.apiUrl,
-    retryConfig: { retries: 0 },
-    rejectRateLimitedCalls: true,
-  });
-  worker = await runTestWorker({
-    taskQueue,
-    activities: {
-      ...world.activities(),
-      ...createSlackActivities({ client: web, defaultChannel: CHANNEL, log: () => undefined }),
-    },
-  });
-  const env = parseEnv({
-    SLACK_SIGNING_SECRET: SECRET,
-    SLACK_BOT_TOKEN: TOKEN,
-    SLACK_API_URL: stand.apiUrl,
-    FIREBREAK_TASK_QUEUE: taskQueue,
-    FIREBREAK_TEMPORAL_UI_URL: 'http://127.0.0.1:8233',
-  });
-  app = await buildApp({
-    client,
-    env,
-    config: EMPTY_FILE_CONFIG,
+  app = await buildSlackApp(bed, {
+    env: { SLACK_SIGNING_SECRET: SECRET, FIREBREAK_TEMPORAL_UI_URL: 'http://127.0.0.1:8233' },
     policy,
-    health: async () => ({
-      ok: true,
-      temporal: { ok: true, address: 'test', namespace: 'default' },
-      worker: { ok: true, state: 'RUNNING', taskQueue },
-    }),
-    routes: [createSlackRoutes({ onContext: (c) => (ctx = c), log: () => undefined })],
+    routes: { onContext: (c) => (ctx = c) },
   });
 });
 
-after(async () => {
-  await app?.close();
-  await worker?.stop();
-  await connection?.close();
-  await stand?.stop();
-});
+after(() => stopSlackBed({ app, worker, connection, stand }));
 
 // ---- helpers ---------------------------------------------------------------------------------
-
-async function workflowExists(workflowId: string): Promise<boolean> {
-  try {
-    await client.workflow.getHandle(workflowId).describe();
-    return true;
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return false;
-    throw err;
-  }
-}
 
 const slack = new SlackDriver(() => ({ app, stand }), { secret: SECRET, channel: CHANNEL, user: ALICE });
 const { command, responseFor, card, click, postInteraction } = slack;
@@ -222,7 +174,7 @@ describe('slash commands', () => {
       assert.equal(interaction.statusCode, 401, `${name} (interactions)`);
     }
     await ctx.drain();
-    for (const target of targets) assert.equal(await workflowExists(`incident:p0-response:${target}`), false);
+    for (const target of targets) assert.equal(await workflowExists(client, `incident:p0-response:${target}`), false);
     // Other incidents' activities may still be talking to Slack: look for these targets only.
     const mentioned = (value: unknown) => targets.some((target) => JSON.stringify(value).includes(target));
     assert.ok(!stand.calls.slice(before.calls).some((call) => mentioned(call.params)), 'Slack heard nothing of them');
@@ -260,7 +212,7 @@ describe('slash commands', () => {
     }
     await ctx.drain();
     for (const runbook of ['p0-response', 'emergency-rollback', 'oom-triage', 'avalanche-mitigation']) {
-      assert.equal(await workflowExists(`incident:${runbook}:${target}`), false, runbook);
+      assert.equal(await workflowExists(client, `incident:${runbook}:${target}`), false, runbook);
     }
   });
 
