@@ -20,6 +20,7 @@ import { createKubernetesActivities, type KubernetesActivities } from '../activi
 import { loadRunbookText } from '../client/runbook-files';
 import { decideUpdate, resolveSignal } from '../domain/messages';
 import { registerFileRunbooks } from '../runbooks';
+import { postOtlpTraces } from './bed/otelcol';
 import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from './bed/worker';
 import {
   createNamespace,
@@ -82,18 +83,7 @@ async function postSpans(base: string): Promise<number> {
       },
     ],
   };
-  try {
-    const res = await fetch(`${base}/v1/traces`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(5_000),
-    });
-    await res.arrayBuffer();
-    return res.status;
-  } catch {
-    return 0;
-  }
+  return postOtlpTraces(base, body);
 }
 
 function manifest(

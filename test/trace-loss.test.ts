@@ -24,7 +24,7 @@ import {
 } from '../activities/diagnostics';
 import { createKubernetesActivities, type KubernetesActivities } from '../activities/kubernetes';
 import { ErrorType } from '../common/errors';
-import { readExportedSpans } from './bed/otelcol';
+import { postOtlpTraces, readExportedSpans } from './bed/otelcol';
 import {
   createNamespace,
   deleteNamespace,
@@ -291,21 +291,6 @@ function traceRequest(service: string) {
   };
 }
 
-async function post(base: string, body: unknown): Promise<number> {
-  try {
-    const res = await fetch(`${base}/v1/traces`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(5_000),
-    });
-    await res.arrayBuffer();
-    return res.status;
-  } catch {
-    return 0;
-  }
-}
-
 async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -397,7 +382,7 @@ describe(
       const load = (async () => {
         while (loading) {
           const batch = await Promise.all(
-            Array.from({ length: 10 }, () => post(bed!.dropping, traceRequest('checkout-faulty').body)),
+            Array.from({ length: 10 }, () => postOtlpTraces(bed!.dropping, traceRequest('checkout-faulty').body)),
           );
           sent += batch.length;
           for (const code of batch) codes.add(code);
@@ -482,7 +467,7 @@ describe(
       for (let i = 0; i < 5; i++) {
         const request = traceRequest('checkout-healthy');
         traceIds.push(request.traceId);
-        assert.equal(await post(bed!.healthy, request.body), 200);
+        assert.equal(await postOtlpTraces(bed!.healthy, request.body), 200);
       }
       await eventually('the healthy pipeline to export the spans', async () => {
         const exported = new Set((await readExportedSpans(bed!.tracesFile)).map((s) => s.traceId));

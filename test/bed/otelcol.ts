@@ -150,7 +150,26 @@ async function answers(url: string): Promise<boolean> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// For test files: what the healthy pipeline exported.
+// For test files: sending spans to a pipeline, and what the healthy pipeline exported.
+
+/**
+ * Posts one OTLP/JSON export request to a pipeline's OTLP/HTTP endpoint `base`: the HTTP status,
+ * or 0 when it did not answer within 5 s.
+ */
+export async function postOtlpTraces(base: string, body: unknown): Promise<number> {
+  try {
+    const res = await fetch(`${base}/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(5_000),
+    });
+    await res.arrayBuffer();
+    return res.status;
+  } catch {
+    return 0;
+  }
+}
 
 export interface ExportedSpan {
   traceId: string;
