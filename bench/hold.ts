@@ -8,9 +8,8 @@
  *   node --import tsx bench/hold.ts [--runs 20]     (uses FIREBREAK_TEST_TEMPORAL_ADDRESS, or starts a dev server)
  */
 import proto from '@temporalio/proto';
-import { ensureTemporal } from '../test/bed/temporal';
+import { withFakeWorldWorker } from '../test/bed/fake-world-script';
 import { percentile, positiveIntArg, writeBenchResult } from './support';
-import { connectTestClient, runTestWorker, uniqueTaskQueue } from '../test/bed/worker';
 import { FakeWorld } from '../test/workflows/fakes';
 import { fastPolicy, history, startIncident, uniqueTarget } from '../test/workflows/harness';
 
@@ -32,13 +31,9 @@ const figures = (values: number[]) => {
 
 async function main(): Promise<void> {
   const runs = positiveIntArg(process.argv, 'runs', 20);
-  const temporal = await ensureTemporal((line) => console.error(line));
-  const { client, connection } = await connectTestClient();
-  const world = new FakeWorld();
-  const worker = await runTestWorker({ activities: world.activities(), taskQueue: uniqueTaskQueue('bench-hold') });
   const added: number[] = [];
   const toFirstStep: number[] = [];
-  try {
+  await withFakeWorldWorker(new FakeWorld(), 'bench-hold', async (client, worker) => {
     for (let i = 0; i < runs; i++) {
       const handle = await startIncident(client, worker.taskQueue, {
         runbook: 'p0-response',
@@ -68,11 +63,7 @@ async function main(): Promise<void> {
     };
     console.log('hold', JSON.stringify(summary));
     await writeBenchResult('hold', { summary });
-  } finally {
-    await worker.stop();
-    await connection.close();
-    await temporal.stop();
-  }
+  });
 }
 
 main().catch((err) => {

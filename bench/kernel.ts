@@ -11,11 +11,10 @@
 import type { Client } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { RUNBOOK_IDS, type RunbookId } from '../common/types';
-import { connectTestClient, runTestWorker, uniqueTaskQueue } from '../test/bed/worker';
+import { withFakeWorldWorker } from '../test/bed/fake-world-script';
 import { FakeWorld } from '../test/workflows/fakes';
 import { fastPolicy, history, startIncident, uniqueTarget } from '../test/workflows/harness';
 import { HAPPY_PATHS } from '../test/workflows/scenarios';
-import { ensureTemporal } from '../test/bed/temporal';
 import { writeBenchResult } from './support';
 
 const EventType = proto.temporal.api.enums.v1.EventType;
@@ -69,12 +68,9 @@ async function startToFirstActivity(client: Client, taskQueue: string, runbook: 
 async function main(): Promise<void> {
   const runsIndex = process.argv.indexOf('--runs');
   const runs = runsIndex >= 0 ? Number(process.argv[runsIndex + 1]) : 20;
-  const temporal = await ensureTemporal((line) => console.error(line));
-  const { client, connection } = await connectTestClient();
   const world = new FakeWorld({ oomKills: [{ pod: 'api-0', container: 'app', source: 'containerStatus' }] });
-  const worker = await runTestWorker({ activities: world.activities(), taskQueue: uniqueTaskQueue('bench') });
   const results: Record<string, unknown> = {};
-  try {
+  await withFakeWorldWorker(world, 'bench', async (client, worker) => {
     for (const runbook of RUNBOOK_IDS) {
       const handle = await HAPPY_PATHS[runbook](client, worker.taskQueue);
       await handle.result();
@@ -117,11 +113,7 @@ async function main(): Promise<void> {
     }
     const out = await writeBenchResult('kernel', { results });
     console.log(`written ${out}`);
-  } finally {
-    await worker.stop();
-    await connection.close();
-    await temporal.stop();
-  }
+  });
 }
 
 main().catch((err) => {

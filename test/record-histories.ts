@@ -17,23 +17,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { RUNBOOK_IDS } from '../common/types';
-import { connectTestClient, runTestWorker, uniqueTaskQueue } from './bed/worker';
+import { withFakeWorldWorker } from './bed/fake-world-script';
 import { FakeWorld } from './workflows/fakes';
 import { HAPPY_PATHS, OTHER_PATHS, type IncidentHandle } from './workflows/scenarios';
-import { ensureTemporal } from './bed/temporal';
 
 export const HISTORIES_DIR = fileURLToPath(new URL('./fixtures/histories/', import.meta.url));
 
 async function main(): Promise<void> {
-  const temporal = await ensureTemporal((line) => console.error(line));
-  const { client, connection } = await connectTestClient();
-  const worker = await runTestWorker({
-    activities: new FakeWorld({
-      oomKills: [{ pod: 'api-0', container: 'app', source: 'containerStatus' }],
-    }).activities(),
-    taskQueue: uniqueTaskQueue('record'),
-  });
-  try {
+  const world = new FakeWorld({ oomKills: [{ pod: 'api-0', container: 'app', source: 'containerStatus' }] });
+  await withFakeWorldWorker(world, 'record', async (client, worker) => {
     await mkdir(HISTORIES_DIR, { recursive: true });
     const chosen = process.argv.slice(2);
     const unknown = chosen.filter(
@@ -56,11 +48,7 @@ async function main(): Promise<void> {
       if (!wanted(recorded.runbook, name)) continue;
       await save(`${recorded.runbook}-${name}`, await recorded.drive(client, worker.taskQueue));
     }
-  } finally {
-    await worker.stop();
-    await connection.close();
-    await temporal.stop();
-  }
+  });
 }
 
 main().catch((err) => {
