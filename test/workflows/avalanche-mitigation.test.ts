@@ -11,7 +11,7 @@ import type { Target } from '../../common/types';
 import { decideUpdate, resolveSignal } from '../../domain/messages';
 import { runTestWorker, uniqueTaskQueue } from '../bed/worker';
 import { FakeWorld } from './fakes';
-import { workerOnFakeWorld } from './file-worker';
+import { replaceWorkerWhileHeld, workerOnFakeWorld } from './file-worker';
 import {
   BOB,
   acknowledgeBeforeDeadline,
@@ -237,19 +237,16 @@ describe('avalanche-mitigation', { concurrency: true }, () => {
 
 test('avalanche-mitigation: a worker stopped mid-runbook is replaced; every change and restore happens exactly once', async () => {
   const shared = new FakeWorld({ hold: new Set(['scaleDeployment']) });
-  const taskQueue = uniqueTaskQueue('avalanche-replace');
   const targets = services();
-  const first = await runTestWorker({ activities: shared.activities(), taskQueue });
-  const handle = await startIncident(bed.client, taskQueue, {
-    runbook: 'avalanche-mitigation',
-    targets,
-    policy: slowRestore,
-  });
-  // Every service's scale call in flight, so none is lost in transit to the stopping worker.
-  await shared.reached('scaleDeployment', targets.length);
-  await first.stop();
-  shared.release('scaleDeployment');
-  const second = await runTestWorker({ activities: shared.activities(), taskQueue });
+  // The worker stops with every service's scale call in flight, so none is lost in transit to it.
+  const { handle, second } = await replaceWorkerWhileHeld(
+    shared,
+    'avalanche-replace',
+    'scaleDeployment',
+    (taskQueue) =>
+      startIncident(bed.client, taskQueue, { runbook: 'avalanche-mitigation', targets, policy: slowRestore }),
+    targets.length,
+  );
   try {
     const { id } = await waitForRecord(handle, (r) => r.status === 'mitigated', 60_000);
     await handle.signal(resolveSignal, { actor: BOB });

@@ -6,6 +6,7 @@
 import { after, before } from 'node:test';
 import type { Client, Connection } from '@temporalio/client';
 import { connectTestClient, runTestWorker, uniqueTaskQueue, type TestWorker } from '../bed/worker';
+import type { ActivityName } from '../../activities';
 import type { FakeWorld } from './fakes';
 
 export interface FileWorker {
@@ -45,4 +46,27 @@ export function workerOnFakeWorld(world: FakeWorld, queuePrefix: string): FileWo
       return worker.taskQueue;
     },
   };
+}
+
+/**
+ * A worker replaced mid-runbook: `start` runs on a task queue of its own (named after `queuePrefix`)
+ * served by one worker on `shared`'s activities; once `held` (which `shared`'s scenario holds) has
+ * been reached `count` times, that worker stops, `held` is released, and a second worker on
+ * `shared`'s activities takes the queue. The caller stops `second`.
+ */
+export async function replaceWorkerWhileHeld<H>(
+  shared: FakeWorld,
+  queuePrefix: string,
+  held: ActivityName,
+  start: (taskQueue: string) => Promise<H>,
+  count = 1,
+): Promise<{ handle: H; second: TestWorker }> {
+  const taskQueue = uniqueTaskQueue(queuePrefix);
+  const first = await runTestWorker({ activities: shared.activities(), taskQueue });
+  const handle = await start(taskQueue);
+  await shared.reached(held, count);
+  await first.stop();
+  shared.release(held);
+  const second = await runTestWorker({ activities: shared.activities(), taskQueue });
+  return { handle, second };
 }

@@ -9,7 +9,7 @@ import type { OomKill } from '../../activities/kubernetes';
 import { decideUpdate, resolveSignal } from '../../domain/messages';
 import { runTestWorker, uniqueTaskQueue } from '../bed/worker';
 import { FakeWorld } from './fakes';
-import { workerOnFakeWorld } from './file-worker';
+import { replaceWorkerWhileHeld, workerOnFakeWorld } from './file-worker';
 import {
   BOB,
   acknowledgeBeforeDeadline,
@@ -224,17 +224,13 @@ test('oom-triage: no running pod, heap profile and Prometheus unavailable are wa
 
 test('oom-triage: a worker stopped mid-runbook is replaced; every change happens exactly once', async () => {
   const shared = new FakeWorld({ oomKills: KILLS, hold: new Set(['setDeploymentEnv']) });
-  const taskQueue = uniqueTaskQueue('oom-replace');
-  const first = await runTestWorker({ activities: shared.activities(), taskQueue });
-  const handle = await startIncident(bed.client, taskQueue, {
-    runbook: 'oom-triage',
-    params: { offerDisableTraceExport: false },
-    policy: waitLong,
-  });
-  await shared.reached('setDeploymentEnv');
-  await first.stop();
-  shared.release('setDeploymentEnv');
-  const second = await runTestWorker({ activities: shared.activities(), taskQueue });
+  const { handle, second } = await replaceWorkerWhileHeld(shared, 'oom-replace', 'setDeploymentEnv', (taskQueue) =>
+    startIncident(bed.client, taskQueue, {
+      runbook: 'oom-triage',
+      params: { offerDisableTraceExport: false },
+      policy: waitLong,
+    }),
+  );
   try {
     const { id } = await waitForRecord(handle, (r) => r.status === 'mitigated', 60_000);
     await handle.signal(resolveSignal, { actor: BOB });

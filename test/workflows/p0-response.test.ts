@@ -8,7 +8,7 @@ import { statusKey } from '../../common/search-attributes';
 import { acknowledgeUpdate, decideUpdate, resolveSignal } from '../../domain/messages';
 import { runTestWorker, uniqueTaskQueue } from '../bed/worker';
 import { FakeWorld } from './fakes';
-import { workerOnFakeWorld } from './file-worker';
+import { replaceWorkerWhileHeld, workerOnFakeWorld } from './file-worker';
 import {
   ALICE,
   BOB,
@@ -216,13 +216,9 @@ describe('p0-response', { concurrency: true }, () => {
 
 test('p0-response: a worker stopped mid-runbook is replaced and every remediation runs exactly once', async () => {
   const shared = new FakeWorld({ hold: new Set(['waitForRollout']) });
-  const taskQueue = uniqueTaskQueue('p0-replace');
-  const first = await runTestWorker({ activities: shared.activities(), taskQueue });
-  const handle = await startIncident(bed.client, taskQueue, { runbook: 'p0-response', params: HEALTH });
-  await shared.reached('waitForRollout');
-  await first.stop();
-  shared.release('waitForRollout');
-  const second = await runTestWorker({ activities: shared.activities(), taskQueue });
+  const { handle, second } = await replaceWorkerWhileHeld(shared, 'p0-replace', 'waitForRollout', (taskQueue) =>
+    startIncident(bed.client, taskQueue, { runbook: 'p0-response', params: HEALTH }),
+  );
   try {
     const record = await waitForRecord(handle, (r) => r.status === 'mitigated', 60_000);
     assert.equal(shared.made('rolloutRestart').length, 1);
