@@ -142,9 +142,11 @@ export class BuildFleet {
         const open = await openIncidentsOn(client, deploymentVersion(env, running.buildId));
         running.idleSweeps = open === 0 ? running.idleSweeps + 1 : 0;
         if (running.idleSweeps < IDLE_SWEEPS_BEFORE_STOP) continue;
-        this.older.delete(running.buildId);
         await stopWorker(running);
         await pruneBuild(env, running.buildId);
+        // Listed (in /healthz) until its worker has stopped and its bundle is gone: what the engine
+        // reports must not run ahead of the disk. A failure leaves it listed; the next sweep retries.
+        this.older.delete(running.buildId);
         logger.info(
           { build: running.buildId },
           `Build ${running.buildId}: its last incident closed; its worker stopped and its bundle was pruned`,
