@@ -27,7 +27,11 @@ type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
 /** One point of an incident's history at which the engine can be killed. */
 export interface Boundary {
-  /** Stable across runs of the same incident: `<kind>:<name>#<occurrence>`. */
+  /**
+   * Stable across runs of the same incident: `<kind>:<name>#<occurrence>` — activities by type,
+   * timers by nominal length (`timer-started:3600s#1`: the first timer of about an hour; its fired
+   * boundary is `timer-fired:3600s#1`), updates and signals by name.
+   */
   key: string;
   kind: 'scheduled' | 'started' | 'completed' | 'timer-started' | 'timer-fired' | 'update' | 'signal';
 }
@@ -97,6 +101,28 @@ export interface RunResult {
 
 // ---- boundaries from a history ---------------------------------------------------------------------
 
+/** Round lengths, in seconds: 1, 2, 5, 10, 15, 20, 30 s and min; 1, 2, 3, 4, 6, 8, 12 h; 1–7 d. */
+const ROUND_SECONDS = [
+  ...[1, 2, 5, 10, 15, 20, 30].flatMap((n) => [n, n * 60]),
+  ...[1, 2, 3, 4, 6, 8, 12].map((h) => h * 3600),
+  ...[1, 2, 3, 4, 5, 6, 7].map((d) => d * 86_400),
+].sort((a, b) => a - b);
+
+/**
+ * A timer's nominal length: its length rounded up to a round one. The workflows set most of their
+ * timers as what is left of a deadline (`openedAt + maxOpen - now`, the response plan's
+ * `ackAt + deadline - now`, `openedAt + gateDeadline - now`, the verification window's last poll
+ * `min(poll, end - now)`), so a timer's exact length depends on how long the incident took to get
+ * there — and a kill run, which restarts the engine on the way, takes longer. The policies' and the
+ * kernel's lengths are round (2 s courier grace, 900 s, 20 min, 1 h, 7 d, …), and what is left of
+ * one stays above the next round length below it unless the incident is late by more than that gap
+ * (5 min before 15 min, 1 h before 2 h, a day before 7 d). Longer than 7 days: whole weeks.
+ */
+export function nominalSeconds(ms: number): number {
+  const seconds = Math.max(ms, 1) / 1000;
+  return ROUND_SECONDS.find((round) => seconds <= round) ?? Math.ceil(seconds / 604_800) * 604_800;
+}
+
 /**
  * Turns history events into boundary keys, in order. Stateful so the chaos watcher can feed it the
  * events as they arrive and the clean run can feed it a whole history: both number occurrences
@@ -108,6 +134,8 @@ export class BoundaryReader {
   readonly activities = new Map<string, string>();
   /** Activity id (as pending activities report it) → `<activity type>#<occurrence>`. */
   readonly activityIds = new Map<string, string>();
+  /** TimerStarted event id → `<nominal length>s#<occurrence>`. */
+  private readonly timers = new Map<string, string>();
   private readonly updates = new Map<string, string>();
 
   private next(base: string): string {
@@ -131,11 +159,18 @@ export class BoundaryReader {
     if (completed) {
       return [{ key: `completed:${this.activities.get(String(completed.scheduledEventId))}`, kind: 'completed' }];
     }
-    if (event.timerStartedEventAttributes) {
-      const seconds = Number(event.timerStartedEventAttributes.startToFireTimeout?.seconds ?? 0);
-      return [{ key: `timer-started:${this.next(`${seconds}s`)}`, kind: 'timer-started' }];
+    const timer = event.timerStartedEventAttributes;
+    if (timer) {
+      const timeout = timer.startToFireTimeout;
+      const ms = Number(timeout?.seconds ?? 0) * 1000 + Math.ceil(Number(timeout?.nanos ?? 0) / 1e6);
+      const name = this.next(`timer:${nominalSeconds(ms)}s`).slice('timer:'.length);
+      this.timers.set(id, name);
+      return [{ key: `timer-started:${name}`, kind: 'timer-started' }];
     }
-    if (event.timerFiredEventAttributes) return [{ key: `timer-fired:${this.next('timer')}`, kind: 'timer-fired' }];
+    const fired = event.timerFiredEventAttributes;
+    if (fired) {
+      return [{ key: `timer-fired:${this.timers.get(String(fired.startedEventId)) ?? '?'}`, kind: 'timer-fired' }];
+    }
     const accepted = event.workflowExecutionUpdateAcceptedEventAttributes;
     if (accepted) {
       const name = accepted.acceptedRequest?.input?.name ?? '?';
