@@ -1,10 +1,16 @@
 /**
  * The Firebreak worker: the runbook workflows and every activity on task queue `firebreak`.
  */
-import { Worker, type NativeConnection, type WorkerDeploymentOptions } from '@temporalio/worker';
+import {
+  Worker,
+  type NativeConnection,
+  type WorkerDeploymentOptions,
+  type WorkerInterceptors,
+} from '@temporalio/worker';
 import type { Counter } from 'prom-client';
 import type { Env } from '../config/env';
 import { lineLog, type Logger } from '../config/logger';
+import { activityHookInterceptors } from './activity-hook';
 import { createActivities } from './activities';
 import { loadWorkflowBundle } from './bundle';
 import type { Tracing } from '../config/telemetry';
@@ -60,11 +66,20 @@ export async function createFirebreakWorker(options: {
       options.activities ??
       createActivities(env, { slackChannel: options.slackChannel, log: lineLog(logger, 'activities') }),
     sinks: createSinks(options.refusals, options.tracing, options.incidentMetrics),
-    interceptors: tracingInterceptors(options.tracing),
+    interceptors: withActivityHook(tracingInterceptors(options.tracing)),
     // Drain in-flight activities on shutdown instead of abandoning them mid-remediation.
     shutdownGraceTime: '20 seconds',
     ...workerSizing(env),
   });
+}
+
+/**
+ * The chaos sweep's activity hook after the worker's own interceptors, when the test-only
+ * FIREBREAK_TEST_ACTIVITY_HOOK is set (worker/activity-hook.ts); unchanged otherwise.
+ */
+function withActivityHook(interceptors: WorkerInterceptors): WorkerInterceptors {
+  const hook = activityHookInterceptors();
+  return hook.length === 0 ? interceptors : { ...interceptors, activity: [...(interceptors.activity ?? []), ...hook] };
 }
 
 /**

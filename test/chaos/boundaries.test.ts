@@ -8,7 +8,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { boundariesOf, nominalSeconds } from './sweep';
+import { boundariesOf, nominalSeconds, readHistory } from './sweep';
 
 const HISTORIES_DIR = new URL('../fixtures/histories/', import.meta.url);
 
@@ -102,5 +102,34 @@ describe('chaos sweep boundaries from recorded histories', () => {
     ]);
     assert.deepEqual(keys[1], keys[0]);
     assert.deepEqual(keys[2], keys[0]);
+  });
+
+  test('an activity whose first attempt died with the engine shows as retried', () => {
+    const events =
+      historyFromJSON({
+        events: [
+          {
+            eventId: '5',
+            eventType: 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED',
+            activityTaskScheduledEventAttributes: { activityId: '3', activityType: { name: 'postTimelineEntry' } },
+          },
+          {
+            eventId: '6',
+            eventType: 'EVENT_TYPE_ACTIVITY_TASK_STARTED',
+            activityTaskStartedEventAttributes: { scheduledEventId: '5', attempt: 2 },
+          },
+          {
+            eventId: '7',
+            eventType: 'EVENT_TYPE_ACTIVITY_TASK_COMPLETED',
+            activityTaskCompletedEventAttributes: { scheduledEventId: '5', startedEventId: '6' },
+          },
+        ],
+      }).events ?? [];
+    const { boundaries, retried } = readHistory(events);
+    assert.deepEqual(
+      boundaries.map((b) => b.key),
+      ['scheduled:postTimelineEntry#1', 'started:postTimelineEntry#1', 'completed:postTimelineEntry#1'],
+    );
+    assert.deepEqual(retried, ['postTimelineEntry#1 (attempt 2)']);
   });
 });

@@ -15,6 +15,8 @@
  *   FIREBREAK_CHAOS_LANES=<n>                engines per scenario sharing its kill points (default 1)
  *   FIREBREAK_CHAOS_REPORT=<file>            one JSON line per kill point and a summary per scenario
  *   FIREBREAK_CHAOS_RESUME=<file>            skip the kill points a report already holds (continue a sweep)
+ *   FIREBREAK_CHAOS_ACTIVITY_PHASE=start|end where a `started:X#n` kill lands in attempt X#n: as it
+ *                                            starts (default) or once its body returned, unreported
  *
  * Each scenario's figures (boundaries, kills, duplicates, minutes) are printed as a diagnostic.
  */
@@ -25,6 +27,9 @@ import { describe, test } from 'node:test';
 import { BOB, SKIP_WITHOUT_E2E_BED, sleep, World } from '../e2e/harness';
 import { SCENARIOS } from './scenarios';
 import {
+  ActivityHook,
+  activityHookOf,
+  attachActivityHook,
   ciSubset,
   compare,
   duplicates,
@@ -32,6 +37,7 @@ import {
   lostThreadPosts,
   repeatedThreadPosts,
   runScenario,
+  type ActivityPhase,
   type Boundary,
   type KillTarget,
   type Scenario,
@@ -52,6 +58,13 @@ const FROM = Number(process.env.FIREBREAK_CHAOS_FROM ?? 0);
 const LIMIT = Number(process.env.FIREBREAK_CHAOS_LIMIT ?? Infinity);
 const LANES = Math.max(1, Number(process.env.FIREBREAK_CHAOS_LANES ?? 1));
 /**
+ * Where a kill at `started:X#n` lands (FIREBREAK_CHAOS_ACTIVITY_PHASE): `start`, as attempt X#n
+ * starts, before its body; `end`, once its body returned (the Slack post made, the patch applied)
+ * and before the worker reports it. Either way the engine is SIGKILLed while the attempt runs, held
+ * by the test-only activity hook (worker/activity-hook.ts).
+ */
+const ACTIVITY_PHASE = (process.env.FIREBREAK_CHAOS_ACTIVITY_PHASE ?? 'start') as ActivityPhase;
+/**
  * Exactly these kill points (FIREBREAK_CHAOS_POINTS=started:setDeploymentEnv#1,...), in this order,
  * instead of the subset or the full sweep; `key*n` runs a point n times (a timing-dependent finding).
  */
@@ -63,16 +76,25 @@ const POINTS = list('FIREBREAK_CHAOS_POINTS')?.flatMap((spec) => {
 /**
  * Kill points a report already holds (FIREBREAK_CHAOS_RESUME=<report.jsonl>): a sweep cut short
  * (a session's end) is continued by a later one without running them again. A point is done
- * when its run finished, kill landed or not; one that did not finish is run again.
+ * when its run finished and its kill landed; one that did not finish, or whose kill was not
+ * reached, is run again. (Reports written before session 10 name timers by their exact length,
+ * `timer-started:3593s#1`: those keys no longer occur, so such points run again too.)
  */
 const DONE = new Set(
   (process.env.FIREBREAK_CHAOS_RESUME ? readFileSync(process.env.FIREBREAK_CHAOS_RESUME, 'utf8').split('\n') : [])
     .filter((line) => line.trim())
     .map(
       (line) =>
-        JSON.parse(line) as { runbook?: string; trigger?: string; kill?: string; boundary?: string; failure?: string },
+        JSON.parse(line) as {
+          runbook?: string;
+          trigger?: string;
+          kill?: string;
+          boundary?: string;
+          failure?: string;
+          killed?: boolean;
+        },
     )
-    .filter((row) => row.boundary && !row.failure)
+    .filter((row) => row.boundary && !row.failure && row.killed !== false)
     .map((row) => `${row.runbook}|${row.trigger}|${row.kill}|${row.boundary}`),
 );
 
@@ -158,8 +180,14 @@ function worldFor(scenario: Scenario, kill: KillTarget, index: number, lane: num
   return created;
 }
 
-function createWorld(scenario: Scenario, kill: KillTarget, index: number, lane: number): Promise<World> {
-  return World.create({
+/**
+ * A world whose engine announces its activity attempts to a hook of this process (the test-only
+ * FIREBREAK_TEST_ACTIVITY_HOOK), so a kill at `started:X#n` lands while attempt X#n runs.
+ */
+async function createWorld(scenario: Scenario, kill: KillTarget, index: number, lane: number): Promise<World> {
+  const hook = await ActivityHook.listen();
+  const hookEnv = { FIREBREAK_TEST_ACTIVITY_HOOK: hook.url };
+  const world = await World.create({
     name: `chaos-${kill[0]}${index}l${lane}`,
     approvers: { users: [BOB.id, 'cli:carol'] },
     // Human deadlines far beyond an outage: a restart on a loaded machine takes minutes, and an
@@ -176,8 +204,23 @@ function createWorld(scenario: Scenario, kill: KillTarget, index: number, lane: 
     // Server kills need the Temporal server `firebreak start` runs itself. Every kill is one of its
     // supervisor's restarts: a sweep kills about once a minute, past the production bound (5 in
     // 10 min, then the engine exits for its own supervisor), which is not what is tested here.
-    ...(kill === 'worker' ? {} : { embeddedTemporal: true, env: { FIREBREAK_TEMPORAL_MAX_RESTARTS: '100' } }),
+    ...(kill === 'worker'
+      ? { env: hookEnv }
+      : { embeddedTemporal: true, env: { ...hookEnv, FIREBREAK_TEMPORAL_MAX_RESTARTS: '100' } }),
+  }).catch(async (err: unknown) => {
+    await hook.close();
+    throw err;
   });
+  attachActivityHook(world, hook);
+  return world;
+}
+
+async function closeWorld(world: World): Promise<void> {
+  try {
+    await world.close();
+  } finally {
+    await activityHookOf(world)?.close();
+  }
 }
 
 /**
@@ -199,7 +242,7 @@ async function healthyWorld(world: World, rebuild: () => Promise<World>, note: (
     note(`${world.options.name}: restart failed: ${(err as Error).message.slice(0, 500)}`);
   }
   note(`${world.options.name}: replacing the world`);
-  await world.close();
+  await closeWorld(world);
   return rebuild();
 }
 
@@ -231,6 +274,13 @@ describe(
   // Every scenario on its own engine(s), side by side: a kill run is mostly waiting.
   { skip: SKIP_WITHOUT_E2E_BED, concurrency: true },
   () => {
+    test('the activity phase switch names a known phase', () => {
+      assert.ok(
+        ['start', 'end'].includes(ACTIVITY_PHASE),
+        `FIREBREAK_CHAOS_ACTIVITY_PHASE: ${ACTIVITY_PHASE}? start or end`,
+      );
+    });
+
     test('the kill switch names known targets', () => {
       for (const { target, limit, lanes } of KILLS) {
         assert.ok(KILL_TARGETS.includes(target), `FIREBREAK_CHAOS_KILL: ${target}? choose ${KILL_TARGETS.join(', ')}`);
@@ -321,7 +371,7 @@ describe(
                 }
                 let run;
                 try {
-                  run = await runScenario(world, scenario, boundary, kill);
+                  run = await runScenario(world, scenario, boundary, kill, ACTIVITY_PHASE);
                 } catch (err) {
                   const failure = `kill at ${boundary.key}: the incident did not finish: ${(err as Error).message}`;
                   failures.push(failure);
@@ -331,6 +381,9 @@ describe(
                 }
                 if (run.killed) killed += 1;
                 else missed += 1;
+                // Not reached because this run's history never had the point (an activity the
+                // workflow runs a varying number of times, as the card refreshes it coalesces).
+                const absent = !run.killed && !run.observation.boundaries.some((b) => b.key === boundary.key);
                 const diffs = [
                   ...compare(clean.observation, run.observation),
                   ...lostThreadPosts(clean.observation, run.observation),
@@ -340,7 +393,7 @@ describe(
                 const repeated = repeatedThreadPosts(clean.observation, run.observation);
                 repeatedPosts.push(...repeated.map((d) => `${boundary.key}: ${d}`));
                 t.diagnostic(
-                  `${boundary.key}: ${run.killed ? `${kill} killed` : 'not reached'} in ${(run.ms / 1000).toFixed(1)} s, ` +
+                  `${boundary.key}: ${run.killed ? `${kill} killed` : absent ? "not reached (not in this run's history)" : 'not reached'} in ${(run.ms / 1000).toFixed(1)} s, ` +
                     `${diffs.length === 0 ? 'same as clean' : `DIFFERS\n${diffs.join('\n')}`}` +
                     `${repeated.length > 0 ? `\nthread posts repeated: ${repeated.join('; ')}` : ''}` +
                     `${run.observation.controllerLag ? `\ncontroller still at work when first read: ${run.observation.controllerLag}` : ''}`,
@@ -351,10 +404,13 @@ describe(
                   const point = {
                     ...label(scenario, kill),
                     boundary: boundary.key,
+                    ...(boundary.kind === 'started' ? { activityPhase: ACTIVITY_PHASE } : {}),
                     killed: Boolean(run.killed),
+                    ...(absent ? { absent: true } : {}),
                     ms: run.ms,
                     phases: run.phases,
                     ...(run.observation.controllerLag ? { controllerLag: run.observation.controllerLag } : {}),
+                    ...(run.observation.retried ? { retried: run.observation.retried } : {}),
                   };
                   await appendFile(REPORT, `${JSON.stringify({ ...point, diffs, doubled: twice, repeated })}\n`);
                 }
@@ -390,7 +446,7 @@ describe(
             if (targets.length > 0) assert.ok(killed > 0, 'at least one kill landed');
           } finally {
             // A world replaced mid-sweep was closed already.
-            await Promise.all(worlds.map((world) => world.close().catch(() => undefined)));
+            await Promise.all(worlds.map((world) => closeWorld(world).catch(() => undefined)));
           }
         });
       });

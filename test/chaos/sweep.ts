@@ -14,6 +14,7 @@
  * moves activities changes the sweep without an edit here.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { temporal } from '@temporalio/proto';
@@ -21,6 +22,8 @@ import type { IncidentRecord } from '../../common/types';
 import { semanticEqual, withoutHashLabel, type RawPodTemplate } from '../../activities/kubernetes/kubectl';
 import { CLUSTER_CHANGES } from '../../postmortem/activity-names';
 import type { Postmortem } from '../../postmortem/model';
+import type { ActivityAnnouncement } from '../../worker/activity-hook';
+import { closeServer, listenOnLoopback, readBody } from '../bed/process';
 import { eventually, SLACK_CHANNEL, sleep, type World } from '../e2e/harness';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
@@ -47,17 +50,23 @@ export type KillTarget = 'worker' | 'server' | 'both';
 
 export const KILL_TARGETS: readonly KillTarget[] = ['worker', 'server', 'both'];
 
-/** SIGKILLs `target` and brings it back; server kills need a world with `embeddedTemporal`. */
-export async function killAndRestart(world: World, target: KillTarget): Promise<void> {
+/**
+ * SIGKILLs `target` and brings it back; server kills need a world with `embeddedTemporal`.
+ * `killed` runs once the kill is done, before the restart (it lets a held activity attempt go).
+ */
+export async function killAndRestart(world: World, target: KillTarget, killed: () => void = () => {}): Promise<void> {
   if (target === 'worker') {
     await world.engine.kill('SIGKILL');
+    killed();
     await world.engine.start();
   } else if (target === 'server') {
     if ((await world.killTemporalServer()) === 0) throw new Error('no embedded Temporal server to kill');
+    killed();
     // `firebreak start` supervises its server and starts it again itself, as in production.
     await world.awaitTemporalServerBack();
   } else {
     await Promise.all([world.engine.kill('SIGKILL'), world.killTemporalServer()]);
+    killed();
     await world.engine.start();
   }
 }
@@ -87,6 +96,11 @@ export interface Observation {
   postmortem: { status: string; mitigations: unknown[]; decisions: unknown[] };
   /** What the deployment controller had not finished when the run was first read (not compared). */
   controllerLag?: string;
+  /**
+   * Activities the history shows retried (not compared): after a kill at `started:X#n`, X#n's
+   * first attempt died with the engine and a later one completed.
+   */
+  retried?: string[];
 }
 
 export interface RunResult {
@@ -137,6 +151,8 @@ export class BoundaryReader {
   /** TimerStarted event id → `<nominal length>s#<occurrence>`. */
   private readonly timers = new Map<string, string>();
   private readonly updates = new Map<string, string>();
+  /** Activities whose last attempt was not their first (`postTimelineEntry#1 (attempt 2)`). */
+  readonly retried: string[] = [];
 
   private next(base: string): string {
     const n = (this.counts.get(base) ?? 0) + 1;
@@ -154,7 +170,11 @@ export class BoundaryReader {
       return [{ key: `scheduled:${name}`, kind: 'scheduled' }];
     }
     const started = event.activityTaskStartedEventAttributes;
-    if (started) return [{ key: `started:${this.activities.get(String(started.scheduledEventId))}`, kind: 'started' }];
+    if (started) {
+      const name = this.activities.get(String(started.scheduledEventId));
+      if ((started.attempt ?? 1) > 1) this.retried.push(`${name} (attempt ${started.attempt})`);
+      return [{ key: `started:${name}`, kind: 'started' }];
+    }
     const completed = event.activityTaskCompletedEventAttributes;
     if (completed) {
       return [{ key: `completed:${this.activities.get(String(completed.scheduledEventId))}`, kind: 'completed' }];
@@ -195,8 +215,80 @@ export async function historyEvents(world: World, workflowId: string): Promise<H
 }
 
 export function boundariesOf(events: HistoryEvent[]): Boundary[] {
+  return readHistory(events).boundaries;
+}
+
+/** The boundaries of a history and the activities it retried. */
+export function readHistory(events: HistoryEvent[]): { boundaries: Boundary[]; retried: string[] } {
   const reader = new BoundaryReader();
-  return events.flatMap((event) => reader.read(event));
+  const boundaries = events.flatMap((event) => reader.read(event));
+  return { boundaries, retried: reader.retried };
+}
+
+// ---- the activity hook (test only: worker/activity-hook.ts) -----------------------------------------
+
+/** Where a `started:X#n` kill lands within attempt X#n: before its body runs, or once it has returned. */
+export type ActivityPhase = ActivityAnnouncement['phase'];
+
+/** Answers to an announcement: undefined = go on at once; a promise = hold the attempt until it settles. */
+type HookListener = (announcement: ActivityAnnouncement) => Promise<void> | undefined;
+
+/**
+ * The loopback endpoint the engine's activity attempts announce themselves to when the engine runs
+ * with FIREBREAK_TEST_ACTIVITY_HOOK = `url` (worker/activity-hook.ts). Every announcement is
+ * answered at once unless a watcher holds it: the sweep holds the attempt of the boundary it kills
+ * at, and SIGKILLs the engine while that attempt waits for its answer.
+ */
+export class ActivityHook {
+  private readonly listeners = new Set<HookListener>();
+  /** Announcements seen, for the report. */
+  announcements = 0;
+
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+  ) {}
+
+  static async listen(): Promise<ActivityHook> {
+    const server = createServer();
+    const hook = new ActivityHook(server, `http://127.0.0.1:${await listenOnLoopback(server)}`);
+    server.on('request', (request: IncomingMessage, response: ServerResponse) => void hook.answer(request, response));
+    return hook;
+  }
+
+  private async answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    try {
+      const announcement = JSON.parse((await readBody(request, 64 * 1024)).toString()) as ActivityAnnouncement;
+      this.announcements += 1;
+      const holds = [...this.listeners].map((listener) => listener(announcement)).filter(Boolean);
+      await Promise.all(holds);
+    } catch {
+      // A malformed announcement goes on like any other.
+    }
+    if (!response.destroyed) response.end('go');
+  }
+
+  /** Adds a listener; returns its removal. */
+  on(listener: HookListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  close(): Promise<void> {
+    this.listeners.clear();
+    return closeServer(this.server);
+  }
+}
+
+const HOOKS = new WeakMap<World, ActivityHook>();
+
+/** The world's engine announces its activity attempts to `hook` (its env carries hook.url). */
+export function attachActivityHook(world: World, hook: ActivityHook): void {
+  HOOKS.set(world, hook);
+}
+
+export function activityHookOf(world: World): ActivityHook | undefined {
+  return HOOKS.get(world);
 }
 
 // ---- killing the engine at a boundary ------------------------------------------------------------
@@ -212,22 +304,29 @@ const CLOSED = [
 /**
  * Watches an incident's history (long poll: the server answers as soon as events are appended) and
  * resolves with the boundary once `target` appears, or undefined when the incident closes first or
- * `stop()` is called. Started boundaries are seen in the pending activities (polled), because the
- * history holds an activity's started event only once the attempt is over.
+ * `stop()` is called. The history holds an activity's started event only once the attempt is over,
+ * so a started boundary is seen otherwise: with the world's activity hook (attachActivityHook), as
+ * the attempt announces itself — at `phase` — and the attempt is held there until `release()` (the
+ * engine is killed meanwhile) or `stop()`; without it, in the pending activities, polled every 25 ms
+ * (an attempt shorter than that is missed: "not reached").
  */
 export function watchFor(
   world: World,
   workflowId: string,
   target: Boundary,
-): { reached: Promise<string | undefined>; stop: () => void } {
+  phase: ActivityPhase = 'start',
+): { reached: Promise<string | undefined>; stop: () => void; release: () => void } {
   let stopped = false;
   const reader = new BoundaryReader();
   const service = world.client.workflowService;
   const namespace = world.client.options.namespace;
   let abort = new AbortController();
+  const onStop: (() => void)[] = [];
+  let release = () => {};
   const stop = () => {
     stopped = true;
     abort.abort();
+    for (const run of onStop.splice(0)) run();
   };
 
   const fromHistory = async (): Promise<string | undefined> => {
@@ -284,13 +383,63 @@ export function watchFor(
     return undefined;
   };
 
+  /** The `<type>#<n>` of an activity id, once the history's scheduled event has been read (up to 5 s). */
+  const knownAs = async (activityId: string): Promise<string | undefined> => {
+    for (let i = 0; i < 1000 && !stopped; i += 1) {
+      const name = reader.activityIds.get(activityId);
+      if (name) return name;
+      // The attempt can announce itself before the long poll brings its scheduled event.
+      await sleep(5);
+    }
+    return undefined;
+  };
+
+  const fromHook = (hook: ActivityHook) =>
+    new Promise<string | undefined>((resolve) => {
+      const wanted = target.key.slice('started:'.length);
+      const held = new Promise<void>((resolveHeld) => (release = resolveHeld));
+      let found = false;
+      const off = hook.on((announcement) => {
+        if (found || announcement.workflowId !== workflowId || announcement.phase !== phase) return undefined;
+        return (async () => {
+          if ((await knownAs(announcement.activityId)) !== wanted || found || stopped) return;
+          found = true;
+          off();
+          resolve(target.key);
+          // Held until the engine is dead (worker, both) or the server is (server), then let go.
+          await held;
+        })();
+      });
+      onStop.push(() => {
+        off();
+        release();
+        resolve(undefined);
+      });
+    });
+
+  const hook = activityHookOf(world);
+  // The history is read in any case: it names the activity ids and says when the incident closed.
+  const history = fromHistory();
   const reached =
     target.kind === 'started'
-      ? Promise.race([fromPendingActivities(), fromHistory().then(() => new Promise<undefined>(() => undefined))])
-      : fromHistory();
+      ? Promise.race([
+          hook ? fromHook(hook) : fromPendingActivities(),
+          history.then(() => new Promise<undefined>(() => undefined)),
+        ])
+      : history;
   return {
-    reached: reached.finally(stop),
+    // Not stopped when reached: the watcher releases the held attempt on release() or stop().
+    reached: reached.then((key) => {
+      if (!key) stop();
+      else {
+        // The history need not be read any further; a held attempt stays held until release().
+        stopped = true;
+        abort.abort();
+      }
+      return key;
+    }),
     stop,
+    release: () => release(),
   };
 }
 
@@ -619,9 +768,11 @@ export async function observe(
     pages[action] = (pages[action] ?? 0) + 1;
   }
 
+  const history = readHistory(await historyEvents(world, workflowId));
   return {
     ...(lag ? { controllerLag: lag } : {}),
-    boundaries: boundariesOf(await historyEvents(world, workflowId)),
+    ...(history.retried.length > 0 ? { retried: history.retried } : {}),
+    boundaries: history.boundaries,
     cluster: stripHash(cluster),
     mutations,
     slack: { cards: cards.length, threadPosts },
@@ -653,6 +804,7 @@ export async function runScenario(
   scenario: Scenario,
   killAt?: Boundary,
   target: KillTarget = 'worker',
+  phase: ActivityPhase = 'start',
 ): Promise<RunResult> {
   const t0 = Date.now();
   const phases: Record<string, number> = {};
@@ -671,13 +823,15 @@ export async function runScenario(
     lap('start');
     let killed: string | undefined;
     let restarted: Promise<void> = Promise.resolve();
-    const watch = killAt ? watchFor(world, workflowId, killAt) : undefined;
+    const watch = killAt ? watchFor(world, workflowId, killAt, phase) : undefined;
     if (watch) {
       restarted = watch.reached.then(async (key) => {
         if (!key) return;
         const k0 = Date.now();
         phases.untilKill = k0 - mark;
-        await killAndRestart(world, target);
+        // A started boundary's attempt, held by the activity hook, is let go once the kill is done:
+        // its engine is dead (worker, both), or it goes on while the server comes back (server).
+        await killAndRestart(world, target, watch.release).finally(watch.release);
         phases.restart = Date.now() - k0;
         killed = key;
       });
