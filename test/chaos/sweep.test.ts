@@ -15,8 +15,8 @@
  *   FIREBREAK_CHAOS_LANES=<n>                engines per scenario sharing its kill points (default 1)
  *   FIREBREAK_CHAOS_REPORT=<file>            one JSON line per kill point and a summary per scenario
  *   FIREBREAK_CHAOS_RESUME=<file>            skip the kill points a report already holds (continue a sweep)
- *   FIREBREAK_CHAOS_ACTIVITY_PHASE=start|end where a `started:X#n` kill lands in attempt X#n: as it
- *                                            starts (default) or once its body returned, unreported
+ *   FIREBREAK_CHAOS_ACTIVITY_PHASE=end|start where a `started:X#n` kill lands in attempt X#n: once
+ *                                            its body returned, unreported (default), or as it starts
  *
  * Each scenario's figures (boundaries, kills, duplicates, minutes) are printed as a diagnostic.
  */
@@ -58,12 +58,13 @@ const FROM = Number(process.env.FIREBREAK_CHAOS_FROM ?? 0);
 const LIMIT = Number(process.env.FIREBREAK_CHAOS_LIMIT ?? Infinity);
 const LANES = Math.max(1, Number(process.env.FIREBREAK_CHAOS_LANES ?? 1));
 /**
- * Where a kill at `started:X#n` lands (FIREBREAK_CHAOS_ACTIVITY_PHASE): `start`, as attempt X#n
- * starts, before its body; `end`, once its body returned (the Slack post made, the patch applied)
- * and before the worker reports it. Either way the engine is SIGKILLed while the attempt runs, held
- * by the test-only activity hook (worker/activity-hook.ts).
+ * Where a kill at `started:X#n` lands (FIREBREAK_CHAOS_ACTIVITY_PHASE): `end` (default), once
+ * attempt X#n's body returned (the Slack post made, the patch applied) and before the worker
+ * reports it — the change applied and its completion lost, the point that can double it; `start`,
+ * as the attempt starts, before its body. Either way the engine is SIGKILLed while the attempt
+ * runs, held by the test-only activity hook (worker/activity-hook.ts).
  */
-const ACTIVITY_PHASE = (process.env.FIREBREAK_CHAOS_ACTIVITY_PHASE ?? 'start') as ActivityPhase;
+const ACTIVITY_PHASE = (process.env.FIREBREAK_CHAOS_ACTIVITY_PHASE ?? 'end') as ActivityPhase;
 /**
  * Exactly these kill points (FIREBREAK_CHAOS_POINTS=started:setDeploymentEnv#1,...), in this order,
  * instead of the subset or the full sweep; `key*n` runs a point n times (a timing-dependent finding).

@@ -314,7 +314,7 @@ export function watchFor(
   world: World,
   workflowId: string,
   target: Boundary,
-  phase: ActivityPhase = 'start',
+  phase: ActivityPhase = 'end',
 ): { reached: Promise<string | undefined>; stop: () => void; release: () => void } {
   let stopped = false;
   const reader = new BoundaryReader();
@@ -804,7 +804,7 @@ export async function runScenario(
   scenario: Scenario,
   killAt?: Boundary,
   target: KillTarget = 'worker',
-  phase: ActivityPhase = 'start',
+  phase: ActivityPhase = 'end',
 ): Promise<RunResult> {
   const t0 = Date.now();
   const phases: Record<string, number> = {};
