@@ -9,7 +9,9 @@
  * of a cluster change (KubernetesChanges). The engine share is that span minus the time the runbook
  * itself needed: its own activities (diagnostics, reads, evidence: the union of their scheduled →
  * closed intervals) and the human's gate decisions (the idle gap before each accepted update).
- * What is left is the kernel and Temporal: workflow tasks, the card, the hold, the timeline.
+ * What is left is the kernel and Temporal: workflow tasks, the card, the hold, the timeline. Since
+ * patch first-action-first the hold is claimed by a local activity (a MarkerRecorded event, shown
+ * as `local:claimFreeHolds` by --trace) inside the first workflow task: engine time, as before.
  *
  *   node --import tsx bench/engine-share.ts [--runs 10] [--trace] [--runbooks=a,b]   (--trace: each runbook's last run, event by event)   (uses FIREBREAK_TEST_TEMPORAL_ADDRESS, or starts a dev server)
  */
@@ -20,7 +22,7 @@ import { ensureTemporal } from '../test/bed/temporal';
 import { FakeWorld } from '../test/workflows/fakes';
 import { history } from '../test/workflows/harness';
 import { HAPPY_PATHS } from '../test/workflows/scenarios';
-import { percentile, positiveIntArg, writeBenchResult } from './support';
+import { localActivityMark, percentile, positiveIntArg, writeBenchResult } from './support';
 
 const EventType = proto.temporal.api.enums.v1.EventType;
 type Event = proto.temporal.api.history.v1.IHistoryEvent;
@@ -121,6 +123,8 @@ export function traceToFirstRemediation(events: Event[]): string {
     const name =
       scheduled?.activityType?.name ??
       (ref !== undefined && ref !== null ? names.get(String(ref)) : undefined) ??
+      // A local activity (the hold's local claim) by its activity type; other markers by name.
+      (localActivityMark(e) ? `local:${localActivityMark(e)?.activity_type ?? '?'}` : undefined) ??
       e.markerRecordedEventAttributes?.markerName ??
       e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name ??
       e.workflowExecutionSignaledEventAttributes?.signalName ??

@@ -1,72 +1,183 @@
 /**
- * What the deployment hold adds to a P0 response's start, on the real dev server with the typed fake
- * activities: from the claim's ActivityTaskScheduled to the first runbook activity's
- * ActivityTaskScheduled (server timestamps) — the claim, the hold workflow's start and grant, and
- * the incident's next workflow task. Each sample is a fresh deployment, so each claim starts a new
- * hold workflow (the first-claim cost, the common case). Median and p90 of N runs.
+ * What the deployment hold costs a P0 response on its way to the first change, on the real dev
+ * server with the typed fake activities. Each sample is a fresh deployment, so each claim starts a
+ * new hold workflow (the first-claim cost, the common case). Median and p90 of N runs.
+ *
+ * Since patch first-action-first an incident claims its holds with a local activity (claimFreeHolds,
+ * recorded as a `core_local_activity` marker, not an ActivityTaskScheduled) in the workflow task that
+ * schedules the read-only diagnostics, and waits for the holds only before its first change or gate:
+ *  - localClaimMs: the local claim's run, as the worker timed it (sdk-core writes the marker's
+ *    complete_time as the workflow task's start + the run's length). The workflow task that
+ *    schedules the diagnostics completes only after it, so this delays the diagnostics' start;
+ *  - firstWorkflowTaskMs: that workflow task, WorkflowTaskStarted → WorkflowTaskCompleted (the floor
+ *    the local claim sits in: localClaimMs / firstWorkflowTaskMs is its share);
+ *  - holdStartedMs: incident's WorkflowExecutionStarted → the hold workflow's WorkflowExecutionStarted;
+ *  - waitBeforeFirstChangeMs: how long the first change waited for the claim after the last
+ *    activity before it completed (0 when the claim was settled first);
+ *  - holdOnPathMs: localClaimMs + waitBeforeFirstChangeMs — what the hold adds before the first change;
+ *  - startToFirstChangeMs: WorkflowExecutionStarted → the first change's ActivityTaskScheduled (the
+ *    whole path; holdShare = holdOnPathMs / startToFirstChangeMs, per sample).
+ * Histories from before the patch (a claimHold or requestHold ActivityTaskScheduled before the
+ * runbook's steps) are read too: there holdOnPathMs is the claim's ActivityTaskScheduled → the first
+ * runbook activity's ActivityTaskScheduled, as this benchmark measured before, and localClaimMs is absent.
+ * Server timestamps unless said otherwise; the load average is printed beside the figures.
  *
  *   node --import tsx bench/hold.ts [--runs 20]     (uses FIREBREAK_TEST_TEMPORAL_ADDRESS, or starts a dev server)
  */
+import { loadavg } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import proto from '@temporalio/proto';
+import { holdWorkflowId } from '../domain/hold';
 import { withFakeWorldWorker } from '../test/bed/fake-world-script';
-import { percentile, positiveIntArg, writeBenchResult } from './support';
+import { localActivityMark, percentile, positiveIntArg, writeBenchResult } from './support';
 import { FakeWorld } from '../test/workflows/fakes';
 import { fastPolicy, history, startIncident, uniqueTarget } from '../test/workflows/harness';
 
 const EventType = proto.temporal.api.enums.v1.EventType;
 type Event = proto.temporal.api.history.v1.IHistoryEvent;
-const HOLD_ACTIVITIES = new Set(['claimHold', 'requestHold', 'releaseHold']);
+type Timestamp = { seconds?: unknown; nanos?: unknown } | null | undefined;
+const HOLD_ACTIVITIES = new Set(['claimHold', 'requestHold', 'claimFreeHolds', 'releaseHold']);
 const KERNEL_ACTIVITIES = new Set(['publishIncidentCard', 'postTimelineEntry']);
+/** Changes to the cluster (workflows/incident/proxies.ts KubernetesChanges): the first one ends the path. */
+const CHANGES = new Set([
+  'rolloutRestart',
+  'rolloutUndo',
+  'scaleDeployment',
+  'setDeploymentEnv',
+  'setContainerResources',
+]);
 
-const millis = (event: Event | undefined): number => {
-  const time = event?.eventTime;
-  if (!time) return NaN;
-  return Number(time.seconds ?? 0) * 1000 + Math.floor((time.nanos ?? 0) / 1e6);
-};
+const stampMillis = (time: Timestamp): number =>
+  time ? Number(time.seconds ?? 0) * 1000 + Math.floor(Number(time.nanos ?? 0) / 1e6) : NaN;
+const millis = (event: Event | undefined): number => stampMillis(event?.eventTime);
 const activityName = (e: Event) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? '';
 const figures = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
+  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return null;
   return { median: percentile(sorted, 50), p90: percentile(sorted, 90), min: sorted[0], max: sorted.at(-1) };
 };
 
+export interface HoldPath {
+  form: 'local' | 'scheduled';
+  localClaimMs: number;
+  firstWorkflowTaskMs: number;
+  waitBeforeFirstChangeMs: number;
+  holdOnPathMs: number;
+  startToFirstChangeMs: number;
+}
+
+/** The hold's part of one incident's path to its first change, or why it cannot be read. */
+export function holdPath(events: Event[]): HoldPath | string {
+  const started = events.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED);
+  const scheduled = events.filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
+  const firstChange = scheduled.find((e) => CHANGES.has(activityName(e)));
+  if (!started || !firstChange) return 'no start or no first change in the history';
+  const startToFirstChangeMs = millis(firstChange) - millis(started);
+  const localClaim = events
+    .map((event) => ({ event, mark: localActivityMark(event) }))
+    .find(({ mark }) => mark && HOLD_ACTIVITIES.has(mark.activity_type ?? ''));
+  if (localClaim) {
+    const { event: marker, mark } = localClaim;
+    // The marker is written with the completion of the workflow task the local claim ran in.
+    const before = events.filter((e) => Number(e.eventId) < Number(marker.eventId));
+    const taskStarted = before.findLast((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED);
+    const taskCompleted = before.findLast((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
+    // sdk-core records complete_time as the workflow's time (that task's start) plus the run's length.
+    const localClaimMs = stampMillis(mark!.complete_time) - millis(taskStarted);
+    const firstWorkflowTaskMs = millis(taskCompleted) - millis(taskStarted);
+    // The first change's workflow task began with the last activity completion before it: the
+    // claim held it back only if it was settled later.
+    const lastCompletion = events
+      .filter((e) => Number(e.eventId) < Number(firstChange.eventId))
+      .findLast((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED);
+    const waitBeforeFirstChangeMs = Math.max(0, millis(marker) - millis(lastCompletion ?? marker));
+    return {
+      form: 'local',
+      localClaimMs,
+      firstWorkflowTaskMs,
+      waitBeforeFirstChangeMs,
+      holdOnPathMs: localClaimMs + waitBeforeFirstChangeMs,
+      startToFirstChangeMs,
+    };
+  }
+  const claim = scheduled.find((e) => HOLD_ACTIVITIES.has(activityName(e)));
+  const firstStep = scheduled.find(
+    (e) => !HOLD_ACTIVITIES.has(activityName(e)) && !KERNEL_ACTIVITIES.has(activityName(e)),
+  );
+  if (!claim || !firstStep)
+    return 'no claim (local-activity marker or scheduled activity) or no first step in the history';
+  return {
+    form: 'scheduled',
+    localClaimMs: NaN,
+    firstWorkflowTaskMs: NaN,
+    waitBeforeFirstChangeMs: NaN,
+    holdOnPathMs: millis(firstStep) - millis(claim),
+    startToFirstChangeMs,
+  };
+}
+
 async function main(): Promise<void> {
   const runs = positiveIntArg(process.argv, 'runs', 20);
-  const added: number[] = [];
-  const toFirstStep: number[] = [];
+  const paths: HoldPath[] = [];
+  const holdStarted: number[] = [];
+  const loadBefore = loadavg();
   await withFakeWorldWorker(new FakeWorld(), 'bench-hold', async (client, worker) => {
     for (let i = 0; i < runs; i++) {
+      const target = uniqueTarget('bench');
       const handle = await startIncident(client, worker.taskQueue, {
         runbook: 'p0-response',
         severity: 'P0',
-        targets: [uniqueTarget('bench')],
+        targets: [target],
         policy: fastPolicy(),
       });
       let events: Event[] = [];
-      const scheduled = () => events.filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
-      const firstStep = () =>
-        scheduled().find((e) => !HOLD_ACTIVITIES.has(activityName(e)) && !KERNEL_ACTIVITIES.has(activityName(e)));
-      for (let attempt = 0; attempt < 500 && !firstStep(); attempt++) {
+      const changed = () =>
+        events.some(
+          (e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED && CHANGES.has(activityName(e)),
+        );
+      for (let attempt = 0; attempt < 500 && !changed(); attempt++) {
         await new Promise((r) => setTimeout(r, 20));
         events = await history(handle);
       }
       await handle.terminate('benchmark sample');
-      const claim = scheduled().find((e) => HOLD_ACTIVITIES.has(activityName(e)));
-      const started = events.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED);
-      if (!claim || !firstStep()) throw new Error(`sample ${i}: no claim or no first step in the history`);
-      added.push(millis(firstStep()) - millis(claim));
-      toFirstStep.push(millis(firstStep()) - millis(started));
+      const path = holdPath(events);
+      if (typeof path === 'string') throw new Error(`sample ${i}: ${path}`);
+      paths.push(path);
+      const holdEvents = await history(client.workflow.getHandle(holdWorkflowId(target)));
+      const incidentStarted = events.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED);
+      const holdStart = holdEvents.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED);
+      holdStarted.push(millis(holdStart) - millis(incidentStarted));
+      await client.workflow
+        .getHandle(holdWorkflowId(target))
+        .terminate('benchmark sample')
+        .catch(() => undefined);
     }
+    const of = (key: keyof Omit<HoldPath, 'form'>) => figures(paths.map((p) => p[key]));
     const summary = {
       runs,
-      holdAddedMs: figures(added),
-      startToFirstRunbookActivityMs: figures(toFirstStep),
+      claimForms: {
+        localMarker: paths.filter((p) => p.form === 'local').length,
+        scheduledActivity: paths.filter((p) => p.form === 'scheduled').length,
+      },
+      localClaimMs: of('localClaimMs'),
+      firstWorkflowTaskMs: of('firstWorkflowTaskMs'),
+      holdStartedMs: figures(holdStarted),
+      waitBeforeFirstChangeMs: of('waitBeforeFirstChangeMs'),
+      holdOnPathMs: of('holdOnPathMs'),
+      startToFirstChangeMs: of('startToFirstChangeMs'),
+      holdShare: figures(paths.map((p) => Math.round((p.holdOnPathMs / p.startToFirstChangeMs) * 1000) / 1000)),
+      loadAverage: { before: loadBefore.map((l) => l.toFixed(2)), after: loadavg().map((l) => l.toFixed(2)) },
     };
     console.log('hold', JSON.stringify(summary));
     await writeBenchResult('hold', { summary });
   });
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+// Run as a script (not when a check imports holdPath).
+if (import.meta.url === pathToFileURL(path.resolve(process.argv[1] ?? '')).href) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,10 +1,14 @@
 /**
  * Kernel figures per runbook on the real dev server, with the typed fake activities (so the
  * numbers are the engine's and the kernel's, not Kubernetes'):
- *  - happy path: workflow tasks and history events, from start to the incident's close;
+ *  - happy path: workflow tasks, history events, activities (ActivityTaskScheduled) and local
+ *    activities (`core_local_activity` markers: the hold's local claim since patch first-action-first),
+ *    from start to the incident's close;
  *  - engine time from start to first activity: WorkflowExecutionStarted → first ActivityTaskStarted
  *    (server timestamps), median / p90 of N runs, plus the wall-clock time from the client's start
- *    call to the fake activity's first invocation.
+ *    call to the fake activity's first invocation. Since patch first-action-first the first
+ *    workflow task also runs the local hold claim and completes (scheduling the first activity)
+ *    only after it: these spans include it.
  *
  *   node --import tsx bench/kernel.ts [--runs 20]     (uses FIREBREAK_TEST_TEMPORAL_ADDRESS, or starts a dev server)
  */
@@ -15,7 +19,7 @@ import { withFakeWorldWorker } from '../test/bed/fake-world-script';
 import { FakeWorld } from '../test/workflows/fakes';
 import { fastPolicy, history, startIncident, uniqueTarget } from '../test/workflows/harness';
 import { HAPPY_PATHS } from '../test/workflows/scenarios';
-import { writeBenchResult } from './support';
+import { localActivityMark, writeBenchResult } from './support';
 
 const EventType = proto.temporal.api.enums.v1.EventType;
 type Event = proto.temporal.api.history.v1.IHistoryEvent;
@@ -82,6 +86,7 @@ async function main(): Promise<void> {
         historyEvents: events.length,
         workflowTasks: count(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED),
         activities: count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED),
+        localActivities: events.filter((e) => localActivityMark(e)).length,
         timers: count(EventType.EVENT_TYPE_TIMER_STARTED),
         firstActivityScheduledMs: {
           median: median(samples.map((s) => s.scheduled)),

@@ -2,6 +2,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type proto from '@temporalio/proto';
 
 /** Writes a benchmark's figures, stamped with the time, to bench/results/<name>.json; returns the path. */
 export async function writeBenchResult(name: string, figures: Record<string, unknown>): Promise<string> {
@@ -75,4 +76,27 @@ export async function runConcurrently(
     }),
   );
   return latencies.sort((a, b) => a - b);
+}
+
+/** The marker sdk-core records for a local activity (a MarkerRecorded event, no ActivityTaskScheduled). */
+export const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
+
+/** A local activity's marker data (sdk-core LocalActivityMarkerData, JSON in the marker's `data` detail). */
+export interface LocalActivityMark {
+  activity_type?: string;
+  /** The workflow's time when the local activity was scheduled (its task's start) + the run's length. */
+  complete_time?: { seconds?: unknown; nanos?: unknown } | null;
+}
+
+/** The local activity a MarkerRecorded event records, or undefined for any other event (patch markers too). */
+export function localActivityMark(event: proto.temporal.api.history.v1.IHistoryEvent): LocalActivityMark | undefined {
+  const marker = event.markerRecordedEventAttributes;
+  if (marker?.markerName !== LOCAL_ACTIVITY_MARKER) return undefined;
+  const data = marker.details?.['data']?.payloads?.[0]?.data;
+  if (!data) return undefined;
+  try {
+    return JSON.parse(Buffer.from(data).toString('utf8')) as LocalActivityMark;
+  } catch {
+    return undefined;
+  }
 }
