@@ -4,17 +4,20 @@
  * new hold workflow (the first-claim cost, the common case). Median and p90 of N runs.
  *
  * Since patch first-action-first an incident claims its holds with a local activity (claimFreeHolds,
- * recorded as a `core_local_activity` marker, not an ActivityTaskScheduled) in the workflow task that
- * schedules the read-only diagnostics, and waits for the holds only before its first change or gate:
- *  - localClaimMs: the local claim's run, as the worker timed it (sdk-core writes the marker's
- *    complete_time as the workflow task's start + the run's length). The workflow task that
- *    schedules the diagnostics completes only after it, so this delays the diagnostics' start;
- *  - firstWorkflowTaskMs: that workflow task, WorkflowTaskStarted → WorkflowTaskCompleted (the floor
- *    the local claim sits in: localClaimMs / firstWorkflowTaskMs is its share);
+ * recorded as a `core_local_activity` marker, not an ActivityTaskScheduled) scheduled with the
+ * read-only diagnostics, and waits for the holds only before its first change or gate. sdk-core
+ * completes that workflow task with the diagnostics' commands at once and keeps the next one open
+ * until the claim returns, so the claim delays the diagnostics' results, not their start:
+ *  - localClaimMs: the local claim's run, as the worker timed it (the marker's complete_time minus
+ *    the start of the workflow task it was scheduled in);
+ *  - claimTaskMs: the workflow task held open for it, WorkflowTaskStarted → WorkflowTaskCompleted
+ *    (the marker comes with that completion);
+ *  - resultsHeldMs: how long the first activity result that arrived while that task was open
+ *    waited for it (0 when none did);
  *  - holdStartedMs: incident's WorkflowExecutionStarted → the hold workflow's WorkflowExecutionStarted;
  *  - waitBeforeFirstChangeMs: how long the first change waited for the claim after the last
  *    activity before it completed (0 when the claim was settled first);
- *  - holdOnPathMs: localClaimMs + waitBeforeFirstChangeMs — what the hold adds before the first change;
+ *  - holdOnPathMs: resultsHeldMs + waitBeforeFirstChangeMs — what the hold adds before the first change;
  *  - startToFirstChangeMs: WorkflowExecutionStarted → the first change's ActivityTaskScheduled (the
  *    whole path; holdShare = holdOnPathMs / startToFirstChangeMs, per sample).
  * Histories from before the patch (a claimHold or requestHold ActivityTaskScheduled before the
@@ -61,7 +64,8 @@ const figures = (values: number[]) => {
 export interface HoldPath {
   form: 'local' | 'scheduled';
   localClaimMs: number;
-  firstWorkflowTaskMs: number;
+  claimTaskMs: number;
+  resultsHeldMs: number;
   waitBeforeFirstChangeMs: number;
   holdOnPathMs: number;
   startToFirstChangeMs: number;
@@ -79,13 +83,26 @@ export function holdPath(events: Event[]): HoldPath | string {
     .find(({ mark }) => mark && HOLD_ACTIVITIES.has(mark.activity_type ?? ''));
   if (localClaim) {
     const { event: marker, mark } = localClaim;
-    // The marker is written with the completion of the workflow task the local claim ran in.
+    const tasks = (type: number) => events.filter((e) => e.eventType === type);
+    const scheduledAt = stampMillis(mark!.original_schedule_time);
+    // The task the claim was scheduled in (original_schedule_time is the worker's clock, on this
+    // machine the server's): sdk-core records complete_time as that task's start + the run's length.
+    const scheduledIn = tasks(EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED).findLast((e) => millis(e) <= scheduledAt);
+    const localClaimMs = stampMillis(mark!.complete_time) - millis(scheduledIn);
+    // sdk-core completes that task with the diagnostics' commands and keeps the next one open until
+    // the claim returns; the marker comes with that task's completion.
     const before = events.filter((e) => Number(e.eventId) < Number(marker.eventId));
     const taskStarted = before.findLast((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED);
     const taskCompleted = before.findLast((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
-    // sdk-core records complete_time as the workflow's time (that task's start) plus the run's length.
-    const localClaimMs = stampMillis(mark!.complete_time) - millis(taskStarted);
-    const firstWorkflowTaskMs = millis(taskCompleted) - millis(taskStarted);
+    const claimTaskMs = millis(taskCompleted) - millis(taskStarted);
+    // Activity results that arrived while that task was open waited for it.
+    const heldResult = events.find(
+      (e) =>
+        e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED &&
+        millis(e) >= millis(taskStarted) &&
+        millis(e) < millis(taskCompleted),
+    );
+    const resultsHeldMs = heldResult ? millis(taskCompleted) - millis(heldResult) : 0;
     // The first change's workflow task began with the last activity completion before it: the
     // claim held it back only if it was settled later.
     const lastCompletion = events
@@ -95,9 +112,10 @@ export function holdPath(events: Event[]): HoldPath | string {
     return {
       form: 'local',
       localClaimMs,
-      firstWorkflowTaskMs,
+      claimTaskMs,
+      resultsHeldMs,
       waitBeforeFirstChangeMs,
-      holdOnPathMs: localClaimMs + waitBeforeFirstChangeMs,
+      holdOnPathMs: resultsHeldMs + waitBeforeFirstChangeMs,
       startToFirstChangeMs,
     };
   }
@@ -110,7 +128,8 @@ export function holdPath(events: Event[]): HoldPath | string {
   return {
     form: 'scheduled',
     localClaimMs: NaN,
-    firstWorkflowTaskMs: NaN,
+    claimTaskMs: NaN,
+    resultsHeldMs: NaN,
     waitBeforeFirstChangeMs: NaN,
     holdOnPathMs: millis(firstStep) - millis(claim),
     startToFirstChangeMs,
@@ -161,7 +180,8 @@ async function main(): Promise<void> {
         scheduledActivity: paths.filter((p) => p.form === 'scheduled').length,
       },
       localClaimMs: of('localClaimMs'),
-      firstWorkflowTaskMs: of('firstWorkflowTaskMs'),
+      claimTaskMs: of('claimTaskMs'),
+      resultsHeldMs: of('resultsHeldMs'),
       holdStartedMs: figures(holdStarted),
       waitBeforeFirstChangeMs: of('waitBeforeFirstChangeMs'),
       holdOnPathMs: of('holdOnPathMs'),

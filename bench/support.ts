@@ -86,6 +86,8 @@ export interface LocalActivityMark {
   activity_type?: string;
   /** The workflow's time when the local activity was scheduled (its task's start) + the run's length. */
   complete_time?: { seconds?: unknown; nanos?: unknown } | null;
+  /** When the worker scheduled it (its wall clock). */
+  original_schedule_time?: { seconds?: unknown; nanos?: unknown } | null;
 }
 
 /** The local activity a MarkerRecorded event records, or undefined for any other event (patch markers too). */
