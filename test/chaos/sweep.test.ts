@@ -355,6 +355,7 @@ describe(
             const repeatedPosts: string[] = [];
             let killed = 0;
             let missed = 0;
+            let absentPoints = 0;
             let survived = 0;
             const sweepLane = async (lane: number) => {
               for (const boundary of targets.filter((_, i) => i % lanes === lane)) {
@@ -385,6 +386,7 @@ describe(
                 // Not reached because this run's history never had the point (an activity the
                 // workflow runs a varying number of times, as the card refreshes it coalesces).
                 const absent = !run.killed && !run.observation.boundaries.some((b) => b.key === boundary.key);
+                if (absent) absentPoints += 1;
                 const diffs = [
                   ...compare(clean.observation, run.observation),
                   ...lostThreadPosts(clean.observation, run.observation),
@@ -444,7 +446,9 @@ describe(
             }
             assert.deepEqual(doubled, [], `doubled effects:\n${doubled.join('\n')}`);
             assert.deepEqual(failures, [], failures.join('\n\n'));
-            if (targets.length > 0) assert.ok(killed > 0, 'at least one kill landed');
+            // A point absent from its own run's history (a varying activity count) cannot be killed at;
+            // a resumed sweep whose only points left are such points has nothing to land.
+            if (targets.length > absentPoints) assert.ok(killed > 0, 'at least one kill landed');
           } finally {
             // A world replaced mid-sweep was closed already.
             await Promise.all(worlds.map((world) => closeWorld(world).catch(() => undefined)));
