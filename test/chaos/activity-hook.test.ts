@@ -1,5 +1,5 @@
 /**
- * The test-only activity hook (worker/activity-hook.ts) with the sweep's listener (test/chaos/sweep.ts,
+ * The test-only activity hook (worker/activity-hook.ts) with the sweep's listener (test/chaos/activity-hook.ts,
  * ActivityHook) over real loopback HTTP, no bed: nothing is installed without the variable; an
  * attempt announces its start and its end around its body; a held start keeps the body from running
  * until the hook lets it go; an answer that never comes, or no hook at all, lets the attempt go on.
@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import type { Context } from '@temporalio/activity';
 import type { ActivityExecuteInput } from '@temporalio/worker';
 import { ACTIVITY_HOOK_ENV, activityHookInterceptors, type ActivityAnnouncement } from '../../worker/activity-hook';
-import { ActivityHook } from './sweep';
+import { ActivityHook } from './activity-hook';
 
 /** Runs one attempt of `body` through the hook's interceptor, as the worker would. */
 function attempt(env: NodeJS.ProcessEnv, body: () => Promise<unknown>, waitMs?: number) {

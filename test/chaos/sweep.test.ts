@@ -25,11 +25,9 @@ import { readFileSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { BOB, SKIP_WITHOUT_E2E_BED, sleep, World } from '../e2e/harness';
+import { ActivityHook, activityHookOf, attachActivityHook, type ActivityPhase } from './activity-hook';
 import { SCENARIOS } from './scenarios';
 import {
-  ActivityHook,
-  activityHookOf,
-  attachActivityHook,
   ciSubset,
   compare,
   duplicates,
@@ -37,7 +35,6 @@ import {
   lostThreadPosts,
   repeatedThreadPosts,
   runScenario,
-  type ActivityPhase,
   type Boundary,
   type KillTarget,
   type Scenario,
