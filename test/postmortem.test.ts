@@ -26,7 +26,16 @@ import {
   type TestWorker,
 } from './bed/worker';
 import { FakeWorld } from './workflows/fakes';
-import { ALICE, BOB, fastPolicy, gatePending, startIncident, uniqueTarget, waitForRecord } from './workflows/harness';
+import {
+  ALICE,
+  BOB,
+  fastPolicy,
+  gatePending,
+  resolveAndRestore,
+  startIncident,
+  uniqueTarget,
+  waitForRecord,
+} from './workflows/harness';
 
 const execFileAsync = promisify(execFile);
 
@@ -254,9 +263,7 @@ describe('postmortem export from real runbook histories', { concurrency: true },
       policy,
     });
     await waitForRecord(handle, (r) => r.status === 'mitigated');
-    await handle.signal(resolveSignal, { actor: BOB });
-    await waitForRecord(handle, gatePending('restore'));
-    await handle.executeUpdate(decideUpdate, { args: [{ gate: 'restore', decision: 'approve', actor: BOB }] });
+    await resolveAndRestore(handle);
     const record = await handle.result();
 
     const { postmortem, markdown } = await exportPostmortem(client, { workflowId: handle.workflowId });

@@ -31,7 +31,15 @@ import {
   settled,
 } from './kube/fixtures';
 import { FakeWorld } from './workflows/fakes';
-import { BOB, fastPolicy, gatePending, startIncident, timelineText, waitForRecord } from './workflows/harness';
+import {
+  BOB,
+  fastPolicy,
+  gatePending,
+  resolveAndRestore,
+  startIncident,
+  timelineText,
+  waitForRecord,
+} from './workflows/harness';
 
 const FILE = fileURLToPath(new URL('../runbooks/files/trace-data-loss.yaml', import.meta.url));
 const env = process.env;
@@ -225,9 +233,7 @@ describe(
       assert.equal(live.OTEL_BSP_EXPORT_TIMEOUT, '5000');
       assert.equal(live.OTEL_TRACES_SAMPLER_ARG, '0.01', 'the sampler is reported, not changed');
 
-      await handle.signal(resolveSignal, { actor: BOB });
-      await waitForRecord(handle, gatePending('restore'));
-      await handle.executeUpdate(decideUpdate, { args: [{ gate: 'restore', decision: 'approve', actor: BOB }] });
+      await resolveAndRestore(handle);
       const record = await handle.result();
       assert.equal(record.status, 'resolved');
       assert.ok(record.mitigations.every((m) => m.restoredAt));

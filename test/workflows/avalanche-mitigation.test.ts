@@ -22,6 +22,7 @@ import {
   fastPolicy,
   gatePending,
   history,
+  resolveAndRestore,
   startIncident,
   timelineText,
   uniqueTarget,
@@ -144,9 +145,7 @@ describe('avalanche-mitigation', { concurrency: true }, () => {
     });
     const { id } = await waitForRecord(handle, (r) => r.status === 'mitigated');
     world.deployment(target.namespace, target.deployment).replicas = 30;
-    await handle.signal(resolveSignal, { actor: BOB });
-    await waitForRecord(handle, gatePending('restore'));
-    await handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', actor: BOB }] });
+    await resolveAndRestore(handle);
     const record = await handle.result();
     const replicas = record.mitigations.find((m) => m.change.kind === 'replicas')!;
     assert.match(replicas.restoreNote ?? '', /left as 30/);
@@ -162,9 +161,7 @@ describe('avalanche-mitigation', { concurrency: true }, () => {
       policy: slowRestore,
     });
     await waitForRecord(handle, (r) => r.status === 'mitigated');
-    await handle.signal(resolveSignal, { actor: BOB });
-    await waitForRecord(handle, gatePending('restore'));
-    await handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', actor: BOB }] });
+    await resolveAndRestore(handle);
     const record = await handle.result();
     assert.ok(record.mitigations.every((m) => m.restoredAt && !m.restoreNote));
 
@@ -249,9 +246,7 @@ test('avalanche-mitigation: a worker stopped mid-runbook is replaced; every chan
   );
   try {
     const { id } = await waitForRecord(handle, (r) => r.status === 'mitigated', 60_000);
-    await handle.signal(resolveSignal, { actor: BOB });
-    await waitForRecord(handle, gatePending('restore'));
-    await handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', actor: BOB }] });
+    await resolveAndRestore(handle);
     await handle.result();
     assert.equal(shared.mutations(id).length, targets.length * MUTATIONS_PER_SERVICE);
     assert.equal(shared.made('rolloutRestart').length, targets.length);

@@ -21,6 +21,7 @@ import {
   byIncident,
   fastPolicy,
   gatePending,
+  resolveAndRestore,
   startIncident,
   timelineText,
   uniqueTarget,
@@ -122,9 +123,7 @@ describe('runbook files', () => {
     );
     assert.equal(mitigated.mitigations.length, 1);
 
-    await handle.signal(resolveSignal, { actor: BOB });
-    await waitForRecord(handle, gatePending('restore'));
-    await handle.executeUpdate(decideUpdate, { args: [{ gate: 'restore', decision: 'approve', actor: BOB }] });
+    await resolveAndRestore(handle);
     const record = await handle.result();
     assert.equal(record.status, 'resolved');
     assert.ok(record.mitigations.every((m) => m.restoredAt));

@@ -10,7 +10,7 @@ import proto from '@temporalio/proto';
 import { DEFAULT_POLICY, type IncidentPolicy } from '../../common/incident';
 import type { Actor, GateState, IncidentRecord, RunbookName, Severity, Target } from '../../common/types';
 import { prepareIncident } from '../../runbooks';
-import { decideUpdate, statusQuery, type DecideRequest } from '../../domain/messages';
+import { decideUpdate, resolveSignal, statusQuery, type DecideRequest } from '../../domain/messages';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 
@@ -187,6 +187,16 @@ export async function approveTwiceAtOnce(handle: WorkflowHandle, updateId: strin
   ]);
   assert.deepEqual(first, second);
   return first;
+}
+
+/**
+ * BOB resolves the incident, waits for the restore gate that resolution opens, and approves it:
+ * the temporary mitigations are restored and the incident closes.
+ */
+export async function resolveAndRestore(handle: WorkflowHandle): Promise<void> {
+  await handle.signal(resolveSignal, { actor: BOB });
+  await waitForRecord(handle, gatePending('restore'));
+  await handle.executeUpdate(decideUpdate, { args: [{ gate: 'restore', decision: 'approve', actor: BOB }] });
 }
 
 /** Calls made for one incident, for `FakeWorld.made(name, byIncident(id))`. */

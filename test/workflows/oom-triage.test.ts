@@ -19,6 +19,7 @@ import {
   eventTypes,
   fastPolicy,
   gatePending,
+  resolveAndRestore,
   sleep,
   startIncident,
   timelineText,
@@ -88,9 +89,7 @@ describe('oom-triage', { concurrency: true }, () => {
       ['resources', 'env', 'env'],
     );
 
-    await handle.signal(resolveSignal, { actor: BOB });
-    await waitForRecord(handle, gatePending('restore'));
-    await handle.executeUpdate(decideUpdate, { args: [{ gate: 'restore', decision: 'approve', actor: BOB }] });
+    await resolveAndRestore(handle);
     const record = await handle.result();
     assert.equal(record.status, 'resolved');
     assert.equal(world.mutations(`${id}:restore`).length, 3);
@@ -148,9 +147,7 @@ describe('oom-triage', { concurrency: true }, () => {
     );
     assert.equal(record.status, 'mitigated');
     assert.equal(exportDisabled(world, id).length, 0);
-    await handle.signal(resolveSignal, { actor: BOB });
-    await waitForRecord(handle, gatePending('restore'));
-    await handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', actor: BOB }] });
+    await resolveAndRestore(handle);
     await handle.result();
     assert.equal(world.mutations(`${id}:restore`).length, 2);
   });
@@ -166,9 +163,7 @@ describe('oom-triage', { concurrency: true }, () => {
     await waitForRecord(handle, () => world.made('postEscalation', byIncident(record.id)).length === 1);
     assert.equal(exportDisabled(world, record.id).length, 0);
     assert.equal(record.gates.find((g) => g.name === GATE)!.decidedBy, undefined);
-    await handle.signal(resolveSignal, { actor: BOB });
-    await waitForRecord(handle, gatePending('restore'));
-    await handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', actor: BOB }] });
+    await resolveAndRestore(handle);
     assert.equal((await handle.result()).status, 'resolved');
   });
 
@@ -180,9 +175,7 @@ describe('oom-triage', { concurrency: true }, () => {
     await waitForRecord(handle, (r) => r.mitigations.length === 3);
     assert.equal(exportDisabled(world, id).length, 1);
     assert.equal((await eventTypes(handle)).filter((t) => t.endsWith('UPDATE_ACCEPTED')).length, 1);
-    await handle.signal(resolveSignal, { actor: BOB });
-    await waitForRecord(handle, gatePending('restore'));
-    await handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', actor: BOB }] });
+    await resolveAndRestore(handle);
     await handle.result();
   });
 
@@ -233,9 +226,7 @@ test('oom-triage: a worker stopped mid-runbook is replaced; every change happens
   );
   try {
     const { id } = await waitForRecord(handle, (r) => r.status === 'mitigated', 60_000);
-    await handle.signal(resolveSignal, { actor: BOB });
-    await waitForRecord(handle, gatePending('restore'));
-    await handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', actor: BOB }] });
+    await resolveAndRestore(handle);
     await handle.result();
     assert.equal(shared.made('setContainerResources', (i) => i.incidentId === id).length, 1);
     assert.equal(shared.made('setDeploymentEnv', (i) => i.incidentId === id).length, 1);

@@ -16,7 +16,7 @@ import {
   type AlertInstance,
   type AlertNotification,
 } from '../../domain/messages';
-import { BOB, fastPolicy, gatePending, startIncident, uniqueTarget, waitForRecord } from './harness';
+import { BOB, fastPolicy, gatePending, resolveAndRestore, startIncident, uniqueTarget, waitForRecord } from './harness';
 
 export type IncidentHandle = WorkflowHandle<(input: unknown) => Promise<IncidentRecord>>;
 
@@ -58,9 +58,7 @@ export const HAPPY_PATHS: Record<RunbookId, (client: Client, taskQueue: string) 
       policy,
     });
     await waitForRecord(handle, (r) => r.status === 'mitigated');
-    await handle.signal(resolveSignal, { actor: BOB });
-    await waitForRecord(handle, gatePending('restore'));
-    await approve(handle, 'restore');
+    await resolveAndRestore(handle);
     return handle;
   },
   async 'oom-triage'(client, taskQueue) {
@@ -72,9 +70,7 @@ export const HAPPY_PATHS: Record<RunbookId, (client: Client, taskQueue: string) 
     await waitForRecord(handle, gatePending('disable-trace-export'));
     await approve(handle, 'disable-trace-export');
     await waitForRecord(handle, (r) => r.mitigations.length === 3);
-    await handle.signal(resolveSignal, { actor: BOB });
-    await waitForRecord(handle, gatePending('restore'));
-    await approve(handle, 'restore');
+    await resolveAndRestore(handle);
     return handle;
   },
 };
@@ -219,9 +215,7 @@ export const OTHER_PATHS: Record<string, RecordedPath> = {
         args: [{ gate: 'disable-trace-export', decision: 'reject', actor: BOB }],
       });
       await waitForRecord(handle, (r) => r.timeline.some((e) => /Trace export left on/.test(e.message)));
-      await handle.signal(resolveSignal, { actor: BOB });
-      await waitForRecord(handle, gatePending('restore'));
-      await approve(handle, 'restore');
+      await resolveAndRestore(handle);
       return handle;
     },
   },
