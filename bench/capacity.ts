@@ -33,7 +33,7 @@ import { prepareIncident } from '../runbooks';
 import { ensureTemporal } from '../test/bed/temporal';
 import { ALICE, BOB, fastPolicy, uniqueTarget } from '../test/workflows/harness';
 import type { FromWorker, ToWorker, WorkerMemory } from './processes/capacity-worker';
-import { percentile, positiveIntArg, processCpuMs, writeBenchResult } from './support';
+import { percentile, positiveIntArg, processCpuMs, temporalServerPid, writeBenchResult } from './support';
 
 const WORKER_ENTRY = fileURLToPath(new URL('./processes/capacity-worker.ts', import.meta.url));
 
@@ -163,6 +163,14 @@ async function main(): Promise<void> {
       snapshots.push((await worker.request({ type: 'snapshot', path: file }, 'snapshot')).path);
     };
 
+    // Where the opening's CPU goes: the worker, the Temporal server, this process (the client).
+    const serverPid = await temporalServerPid(process.env.FIREBREAK_TEST_TEMPORAL_ADDRESS ?? '');
+    const cpuAt = async () => ({
+      worker: await processCpuMs(pid),
+      server: await processCpuMs(serverPid),
+      bench: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
+    });
+    const cpu0 = await cpuAt();
     const t0 = performance.now();
     const startMs: number[] = [];
     let next = 0;
@@ -206,6 +214,9 @@ async function main(): Promise<void> {
       }),
     );
     const openSeconds = (performance.now() - t0) / 1000;
+    const cpu1 = await cpuAt();
+    const cpuPerIncidentMs = (key: keyof typeof cpu0) =>
+      Number(((cpu1[key] - cpu0[key]) / Math.max(1, gateReached.size)).toFixed(1));
     await sampling;
     // Let the couriers settle (cards, thread posts) before weighing the process.
     await new Promise((r) => setTimeout(r, 5_000));
@@ -247,6 +258,12 @@ async function main(): Promise<void> {
       reachedFirstGate: gateReached.size,
       openToFirstGateSeconds: Number(openSeconds.toFixed(1)),
       incidentsPerSecond: Number((gateReached.size / openSeconds).toFixed(2)),
+      cpuPerIncidentMs: {
+        worker: cpuPerIncidentMs('worker'),
+        temporalServer: cpuPerIncidentMs('server'),
+        benchClient: cpuPerIncidentMs('bench'),
+        note: 'the worker figure includes the samples (3 full GCs each)',
+      },
       startMs: {
         p50: median(startMs),
         p99: Number(
