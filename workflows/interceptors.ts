@@ -12,11 +12,7 @@
  * deterministic: a replay sees the same headers, so an incident keeps the behaviour it started with,
  * whatever the worker's configuration now; and an untraced incident pays nothing.
  */
-import {
-  OpenTelemetryInboundInterceptor,
-  OpenTelemetryInternalsInterceptor,
-  OpenTelemetryOutboundInterceptor,
-} from '@temporalio/interceptors-opentelemetry/lib/workflow';
+import type * as Otel from '@temporalio/interceptors-opentelemetry/lib/workflow';
 import type {
   WorkflowInboundCallsInterceptor,
   WorkflowInterceptors,
@@ -27,15 +23,62 @@ import type {
 /** The header Temporal's OpenTelemetry interceptors carry the trace context in. */
 export const TRACE_HEADER = '_tracer-data';
 
+/**
+ * OpenTelemetry's workflow module, required when an incident turns out to be traced, not imported:
+ * the worker evaluates the bundle's modules again for every workflow it creates (reused V8
+ * context), and this one brings ~100 modules of OpenTelemetry and a tracer provider per workflow —
+ * held by every cached incident, traced or not (docs/performance.md, worker memory). Deterministic
+ * either way: a traced incident loads it in its first activation, on replay too, before its first
+ * span; an untraced one never calls it.
+ */
+let otelModule: typeof Otel | undefined;
+function otel(): typeof Otel {
+  return (otelModule ??= loadOtel());
+}
+
+const OTEL_WORKFLOW_MODULE = '@temporalio/interceptors-opentelemetry/lib/workflow';
+/** The workflow bundle has webpack's require (kept as a literal call it resolves); plain Node ESM makes one. */
+function loadOtel(): typeof Otel {
+  if (typeof require === 'function') {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily on purpose (above)
+    return require('@temporalio/interceptors-opentelemetry/lib/workflow') as typeof Otel;
+  }
+  const { createRequire } = process.getBuiltinModule('node:module');
+  return createRequire(import.meta.url)(OTEL_WORKFLOW_MODULE) as typeof Otel;
+}
+
+/**
+ * The methods of OpenTelemetry's three workflow interceptors (SDK 1.24), wrapped before it is
+ * known whether the incident is traced. A name OpenTelemetry lacks passes straight through;
+ * test/workflows/tracing.test.ts fails when the SDK adds one that is not listed here.
+ */
+export const TRACED_METHODS = {
+  inbound: ['execute', 'handleSignal', 'handleUpdate', 'validateUpdate', 'handleQuery'],
+  outbound: [
+    'scheduleActivity',
+    'scheduleLocalActivity',
+    'startNexusOperation',
+    'startChildWorkflowExecution',
+    'continueAsNew',
+    'signalWorkflow',
+    'getLogAttributes',
+    'getMetricTags',
+  ],
+  internals: ['dispose'],
+} as const;
+
 type Method = (input: unknown, next: (input: unknown) => unknown) => unknown;
 
-/** Every interceptor method of `target`, called only while `traced()`; otherwise `next` directly. */
-function whenTraced<T extends object>(target: T, traced: () => boolean): Record<string, Method> {
+/** Each of `names`, calling `target()`'s method only while `traced()`; otherwise `next` directly. */
+function whenTraced(names: readonly string[], target: () => object, traced: () => boolean): Record<string, Method> {
   const methods: Record<string, Method> = {};
-  for (const name of Object.getOwnPropertyNames(Object.getPrototypeOf(target))) {
-    const method = (target as Record<string, unknown>)[name];
-    if (name === 'constructor' || typeof method !== 'function') continue;
-    methods[name] = (input, next) => (traced() ? (method as Method).call(target, input, next) : next(input));
+  for (const name of names) {
+    methods[name] = (input, next) => {
+      if (!traced()) return next(input);
+      const instance = target() as Record<string, unknown>;
+      const method = instance[name];
+      return typeof method === 'function' ? (method as Method).call(instance, input, next) : next(input);
+    };
   }
   return methods;
 }
@@ -43,19 +86,29 @@ function whenTraced<T extends object>(target: T, traced: () => boolean): Record<
 export const interceptors = (): WorkflowInterceptors => {
   let traced = false;
   const isTraced = () => traced;
-  const inbound = new OpenTelemetryInboundInterceptor();
-  const tracedInbound = whenTraced(inbound, isTraced);
+  let tracing: { inbound: Otel.OpenTelemetryInboundInterceptor; outbound: object; internals: object } | undefined;
+  // Made once the first traced call comes (execute, which decides `traced`, is always first).
+  const instances = () =>
+    (tracing ??= {
+      inbound: new (otel().OpenTelemetryInboundInterceptor)(),
+      outbound: new (otel().OpenTelemetryOutboundInterceptor)(),
+      internals: new (otel().OpenTelemetryInternalsInterceptor)(),
+    });
   return {
     inbound: [
       {
-        ...tracedInbound,
+        ...whenTraced(TRACED_METHODS.inbound, () => instances().inbound, isTraced),
         execute: (input, next) => {
           traced = input.headers[TRACE_HEADER] !== undefined;
-          return traced ? inbound.execute(input, next) : next(input);
+          return traced ? instances().inbound.execute(input, next) : next(input);
         },
       } as WorkflowInboundCallsInterceptor,
     ],
-    outbound: [whenTraced(new OpenTelemetryOutboundInterceptor(), isTraced) as WorkflowOutboundCallsInterceptor],
-    internals: [whenTraced(new OpenTelemetryInternalsInterceptor(), isTraced) as WorkflowInternalsInterceptor],
+    outbound: [
+      whenTraced(TRACED_METHODS.outbound, () => instances().outbound, isTraced) as WorkflowOutboundCallsInterceptor,
+    ],
+    internals: [
+      whenTraced(TRACED_METHODS.internals, () => instances().internals, isTraced) as WorkflowInternalsInterceptor,
+    ],
   };
 };
