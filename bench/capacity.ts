@@ -17,7 +17,7 @@
  *    for the last K opened (still cached) vs the first K (evicted: replayed from their history).
  *
  *   npm run bench -- --bed temporal bench/capacity.ts [--incidents 2000] [--cache 500] [--window 64]
- *     [--samples 20] [--sample-every N/10] [--snapshots DIR]
+ *     [--samples 20] [--sample-every N/10] [--snapshots DIR] [--bundle FILE] [--workflows-in-main-thread]
  *
  * `--snapshots DIR` writes heap snapshots of the worker's main thread at the first and the last
  * sample, to compare what grew (the workflows themselves live in the worker's workflow thread and in
@@ -106,6 +106,9 @@ async function main(): Promise<void> {
   const sampleEvery = positiveIntArg(argv, 'sample-every', Math.max(1, Math.round(incidents / 10)));
   const snapshotsAt = argv.indexOf('--snapshots');
   const snapshotDir = snapshotsAt >= 0 ? path.resolve(argv[snapshotsAt + 1] ?? '.') : undefined;
+  // Another build's bundle (an older commit's, to compare): `--bundle /path/to/workflows.js`.
+  const bundleAt = argv.indexOf('--bundle');
+  const bundle = bundleAt >= 0 ? path.resolve(argv[bundleAt + 1] ?? '') : process.env.FIREBREAK_TEST_WORKFLOW_BUNDLE;
   const temporal = await ensureTemporal((line) => console.error(line));
   const { connectTestClient, uniqueTaskQueue } = await import('../test/bed/worker');
   const { client, connection } = await connectTestClient();
@@ -128,9 +131,8 @@ async function main(): Promise<void> {
       TEMPORAL_NAMESPACE: process.env.FIREBREAK_TEST_TEMPORAL_NAMESPACE ?? 'default',
       FIREBREAK_TASK_QUEUE: taskQueue,
       FIREBREAK_WORKFLOW_CACHE_SIZE: String(cache),
-      ...(process.env.FIREBREAK_TEST_WORKFLOW_BUNDLE
-        ? { FIREBREAK_WORKFLOW_BUNDLE: process.env.FIREBREAK_TEST_WORKFLOW_BUNDLE }
-        : {}),
+      ...(bundle ? { FIREBREAK_WORKFLOW_BUNDLE: bundle } : {}),
+      ...(argv.includes('--workflows-in-main-thread') ? { FIREBREAK_BENCH_WORKFLOWS_IN_MAIN_THREAD: '1' } : {}),
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -255,6 +257,8 @@ async function main(): Promise<void> {
       incidents,
       cache,
       window,
+      bundle: bundle ?? 'the bundle of these sources',
+      workflowsInMainThread: argv.includes('--workflows-in-main-thread'),
       reachedFirstGate: gateReached.size,
       openToFirstGateSeconds: Number(openSeconds.toFixed(1)),
       incidentsPerSecond: Number((gateReached.size / openSeconds).toFixed(2)),

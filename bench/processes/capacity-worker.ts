@@ -14,9 +14,13 @@
  *
  * Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, FIREBREAK_TASK_QUEUE,
  * FIREBREAK_WORKFLOW_CACHE_SIZE, and FIREBREAK_WORKFLOW_BUNDLE (the test run's prebuilt bundle).
+ * FIREBREAK_BENCH_WORKFLOWS_IN_MAIN_THREAD=1 (a diagnosis, not production): the workflows run in the
+ * main thread (the SDK's debugMode), so the main thread's heap after a full GC — and its snapshots —
+ * include the cached workflows and whatever else the workflow sandbox keeps.
  * Started by bench/capacity.ts with `node --expose-gc --import tsx bench/processes/capacity-worker.ts`.
  */
 import { writeHeapSnapshot } from 'node:v8';
+import { Worker } from '@temporalio/worker';
 import { parseEnv } from '../../config/env';
 import { createLogger } from '../../config/logger';
 import type { ActivityName } from '../../activities';
@@ -76,6 +80,10 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: 'warn' });
   const connection = await connectWorker(env, env.TEMPORAL_ADDRESS!, logger);
   const world = new BenchWorld(send);
+  if (process.env.FIREBREAK_BENCH_WORKFLOWS_IN_MAIN_THREAD === '1') {
+    const create = Worker.create.bind(Worker);
+    Worker.create = (options) => create({ ...options, debugMode: true });
+  }
   const worker = await createFirebreakWorker({ env, connection, logger, activities: world.activities() });
   const gc = (globalThis as { gc?: () => void }).gc;
 
