@@ -246,9 +246,8 @@ async function main(): Promise<number> {
   try {
     const temporal = await ensureTemporal((line) => console.error(`[temporal] ${line}`));
     cleanups.push(() => temporal.stop());
-    const { connectTestClient, runTestWorker, uniqueTaskQueue, testTemporalAddress, testNamespace } = await import(
-      '../test/bed/worker'
-    );
+    const { connectTestClient, runTestWorker, uniqueTaskQueue, testTemporalAddress, testNamespace } =
+      await import('../test/bed/worker');
 
     const stand = new SlackStandIn({ tokens: [TOKEN] });
     await stand.start();

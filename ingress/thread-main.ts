@@ -18,7 +18,7 @@ import { createLogger } from '../config/logger';
 import { startTracing } from '../config/telemetry';
 import { checkConfigRunbooks, loadConfiguredRunbooks } from '../client/runbook-files';
 import { connectClient } from '../client/connection';
-import { tracingClientInterceptors } from '../worker/tracing';
+import { tracingClientInterceptors } from '../client/tracing';
 import { buildApp, type HealthReport } from './app';
 import { IngressMetrics } from './metrics';
 import { ROUTE_MODULES } from './routes';

@@ -109,8 +109,7 @@ export function startIngressThread(options: {
           const answer = message.what === 'health' ? options.health() : options.metrics.render();
           answer.then(
             (value) => reply({ type: 'reply', id: message.id, value }),
-            (err: unknown) =>
-              reply({ type: 'reply', id: message.id, error: (err as Error)?.message ?? String(err) }),
+            (err: unknown) => reply({ type: 'reply', id: message.id, error: (err as Error)?.message ?? String(err) }),
           );
           return;
         }
