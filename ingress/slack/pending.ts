@@ -13,10 +13,8 @@
  * only the command's fields (Slack caps the text at a few KB; MAX_ENTRY_BYTES refuses more).
  */
 import { randomUUID } from 'node:crypto';
-import { closeSync, fdatasyncSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { isMainThread } from 'node:worker_threads';
 import { z } from 'zod';
 
 /** More starts than this in flight at once means Temporal is not taking them: refuse, do not queue. */
@@ -48,23 +46,11 @@ export class PendingCommandJournal {
   /** Which batch file holds each entry not yet removed, and what each file still holds. */
   private readonly fileOf = new Map<string, string>();
   private readonly remaining = new Map<string, Set<string>>();
-  private readonly sync: boolean;
-  private dirMade = false;
 
-  /**
-   * `sync`: write and sync each batch in one synchronous step rather than through four
-   * thread-pool round trips, each waiting for a turn of the event loop. The default on the
-   * ingress's own thread (`firebreak start`, ingress/thread.ts), where only the ingress waits for
-   * it: under load a loop turn, not the fdatasync, was what an acknowledgement waited for
-   * (docs/performance.md). On the main thread, beside a worker, the writes stay asynchronous.
-   */
   constructor(
     readonly dir: string,
     private readonly log: (message: string, extra?: Record<string, unknown>) => void,
-    options: { sync?: boolean } = {},
-  ) {
-    this.sync = options.sync ?? !isMainThread;
-  }
+  ) {}
 
   /** A new entry's id: sortable by arrival, unique across processes. */
   static newId(receivedAt: number): string {
@@ -87,43 +73,8 @@ export class PendingCommandJournal {
     this.count++;
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ entry, done: (err) => (err === undefined ? resolve() : reject(err)) });
-      if (this.writing) return;
-      if (!this.sync) {
-        void this.writeBatches();
-        return;
-      }
-      // Group commit: the commands read in this turn of the event loop share one file and one sync.
-      this.writing = true;
-      setImmediate(() => this.writeBatchSync());
+      if (!this.writing) void this.writeBatches();
     });
-  }
-
-  private writeBatchSync(): void {
-    const batch = this.queue;
-    this.queue = [];
-    this.writing = false;
-    const name = `${batch[0]!.entry.id}${SUFFIX}`;
-    try {
-      if (!this.dirMade) mkdirSync(this.dir, { recursive: true });
-      this.dirMade = true;
-      // 'wx' as below: a torn file holds only commands never acknowledged.
-      const fd = openSync(path.join(this.dir, name), 'wx');
-      try {
-        writeFileSync(fd, JSON.stringify(batch.map(({ entry }) => entry)));
-        fdatasyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    } catch (err) {
-      this.count -= batch.length;
-      for (const { done } of batch) done(err ?? new Error('the pending-command journal failed'));
-      return;
-    }
-    this.track(
-      name,
-      batch.map(({ entry }) => entry.id),
-    );
-    for (const { done } of batch) done();
   }
 
   private async writeBatches(): Promise<void> {
