@@ -9,8 +9,9 @@
  * with every route module on a thread of its own (ingress/thread.ts), configured by environment
  * variables, the worker on the main thread. `--structure shared` is the wiring before that change:
  * the app on the main thread beside the worker. `--compare N` runs N rounds of each, alternating
- * (shared, thread, thread, shared, …) on the same server, each round beside its own floor; it
- * waits for each round's reports, not its cards, and ends the round's incidents before the next.
+ * (shared, thread, thread, shared, …) on the same server, each round beside its own floor, after
+ * an unreported warm-up burst of each; it waits for each round's reports, not its cards, and ends
+ * the round's incidents before the next.
  *
  * The floor, measured in the same run with the same client and concurrency: a no-op HTTP route
  * (reads the form, answers 200) on a Fastify server in the same process.
@@ -464,6 +465,12 @@ async function main(): Promise<number> {
     }
     const rounds: Round[] = [];
     if (options.compare > 0) {
+      // Not reported: the first burst of a run pays for JIT, pools and the worker's first tasks,
+      // which would count against whichever structure goes first.
+      const full = options.requests;
+      options.requests = Math.max(50, Math.round(full / 5));
+      for (const structure of ['shared', 'thread'] as const) await round(structure, false);
+      options.requests = full;
       for (let i = 0; i < options.compare; i++) {
         const order: Structure[] = i % 2 === 0 ? ['shared', 'thread'] : ['thread', 'shared'];
         for (const structure of order) {
