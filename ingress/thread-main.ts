@@ -55,6 +55,20 @@ function forwardMetrics(metrics: IngressMetrics): void {
   }
 }
 
+/**
+ * The main thread reached this server a moment ago: a connect that times out here (5 s each, a
+ * loaded machine) is tried again before `firebreak start` gives up.
+ */
+async function connectWithRetries<T>(connect: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connect();
+    } catch (err) {
+      if (attempt >= attempts) throw err;
+    }
+  }
+}
+
 async function main(): Promise<void> {
   const env = parseEnv(data.source);
   const logger = createLogger({ level: env.FIREBREAK_LOG_LEVEL }).child({ thread: 'ingress' });
@@ -64,7 +78,9 @@ async function main(): Promise<void> {
   const config = checkConfigRunbooks(fileConfig, env);
   const policy = incidentPolicy(config);
   const tracing = await startTracing(env, data.version);
-  const { client, connection } = await connectClient(env, data.address, tracingClientInterceptors(tracing));
+  const { client, connection } = await connectWithRetries(() =>
+    connectClient(env, data.address, tracingClientInterceptors(tracing)),
+  );
   const metrics = new IngressMetrics({ defaultMetrics: false });
   forwardMetrics(metrics);
   metrics.render = () => call<string>('metrics');
