@@ -9,8 +9,8 @@
  * with every route module on a thread of its own (ingress/thread.ts), configured by environment
  * variables, the worker on the main thread. `--structure shared` is the wiring before that change:
  * the app on the main thread beside the worker. `--compare N` runs N rounds of each, alternating
- * (shared, thread, thread, shared, …) on the same server, each round beside its own floor, after
- * an unreported warm-up burst of each; it waits for each round's reports, not its cards, and ends
+ * (shared, thread, thread, shared, …) on the same server, each round beside its own floor; both
+ * ingresses are started once and kept, and each takes an unreported warm-up burst first; it waits for each round's reports, not its cards, and ends
  * the round's incidents before the next.
  *
  * The floor, measured in the same run with the same client and concurrency: a no-op HTTP route
@@ -220,12 +220,16 @@ function instrument(ingress: Ingress) {
   const bounded = c.bounded.bind(c);
   c.bounded = <R>(fn: () => Promise<R>) => timed(startMs, () => bounded(fn))();
   c.respond = timed(respondMs, c.respond.bind(c));
-  return () => ({
-    serverHandlingMs: summary(serverMs),
-    journalRecordMs: summary(recordMs),
-    temporalCallMs: summary(startMs),
-    responseUrlMs: summary(respondMs),
-  });
+  return () => {
+    const figures = {
+      serverHandlingMs: summary(serverMs),
+      journalRecordMs: summary(recordMs),
+      temporalCallMs: summary(startMs),
+      responseUrlMs: summary(respondMs),
+    };
+    for (const list of [serverMs, recordMs, startMs, respondMs]) list.length = 0;
+    return figures;
+  };
 }
 
 interface Round {
@@ -313,26 +317,29 @@ async function main(): Promise<number> {
       return { url: to, headers: signSlackRequest(SECRET, body), body, responseId: responseUrl.split('/').pop()! };
     };
 
-    const round = async (structure: Structure, waitForCards: boolean): Promise<Round> => {
+    // Each structure's ingress is started once and kept for the whole run, as in production: a
+    // thread started anew for each round would pay its cold start (JIT, a new connection) each time.
+    const live = new Map<Structure, { url: string; ingress: Ingress; collect?: () => Record<string, Summary> }>();
+    const open = async (structure: Structure) => {
+      const known = live.get(structure);
+      if (known) return known;
       const ingress = await startIngress(structure, setup, testTemporalAddress());
-      let stopped = false;
-      const stop = async () => {
-        if (!stopped) await ingress.stop();
-        stopped = true;
-      };
-      try {
-        let url = ingress.url;
-        if (ingress.app) {
-          const app = ingress.app;
-          const collect = options.breakdown ? instrument(ingress) : undefined;
-          await app.listen({ host: '127.0.0.1', port: 0 });
-          url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-          return await measure(structure, `${url}/slack/commands`, waitForCards, collect, ingress, stop);
-        }
-        return await measure(structure, `${url}/slack/commands`, waitForCards, undefined, ingress, stop);
-      } finally {
-        await stop();
+      cleanups.push(() => ingress.stop());
+      let url = ingress.url;
+      let collect: (() => Record<string, Summary>) | undefined;
+      if (ingress.app) {
+        collect = options.breakdown ? instrument(ingress) : undefined;
+        await ingress.app.listen({ host: '127.0.0.1', port: 0 });
+        url = `http://127.0.0.1:${(ingress.app.server.address() as AddressInfo).port}`;
       }
+      const opened = { url, ingress, ...(collect ? { collect } : {}) };
+      live.set(structure, opened);
+      return opened;
+    };
+
+    const round = async (structure: Structure, waitForCards: boolean): Promise<Round> => {
+      const { url, ingress, collect } = await open(structure);
+      return measure(structure, `${url}/slack/commands`, waitForCards, collect, ingress);
     };
 
     const measure = async (
@@ -341,7 +348,6 @@ async function main(): Promise<number> {
       waitForCards: boolean,
       collect: (() => Record<string, Summary>) | undefined,
       ingress: Ingress,
-      stop: () => Promise<void>,
     ): Promise<Round> => {
       const run = randomUUID().slice(0, 6);
       // Warm-up: JIT, connection pools, the first visibility call; not measured.
@@ -403,7 +409,6 @@ async function main(): Promise<number> {
       }
       const breakdown = collect?.();
       await ingress.ctx?.drain();
-      await stop();
 
       for (const target of targets) {
         await client.workflow
