@@ -22,11 +22,17 @@
  * acknowledged 200, ack p99 ≤ 300 ms, every incident started and every card posted.
  *
  *   node --import tsx bench/slack.ts [--requests 500] [--concurrency 50] [--structure thread|shared]
- *     [--compare N] [--breakdown] [--ingress-only] [--json]
+ *     [--compare N [--cards]] [--breakdown] [--ingress-only] [--json]
  *
  * `--breakdown` (shared only: the ingress's internals are reachable there) adds where an
  * acknowledgement's time goes: server-side handling, the journal's record, the Temporal starts and
  * the response_url posts after it, with the main event loop's delay during the burst.
+ *
+ * Each round also splits the started report's time at Temporal's start time of the incident (from
+ * visibility): acknowledged → started (the wait for one of the ingress's 16 start slots, then the
+ * call), started → report received; with the start rate, and the CPU of the Temporal server, this
+ * process, its main thread and the ingress thread from the burst to the last report. `--cards`
+ * makes `--compare` rounds wait for the cards too (as a single run does).
  *
  * `--ingress-only` runs no worker: the figures are then the ingress's alone (incidents are
  * started but nothing runs them, so no card is expected).
@@ -35,7 +41,7 @@
  * directory and stops it at the end. Started incidents are terminated at the end.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -56,7 +62,7 @@ import { startIngressThread } from '../ingress/thread';
 import { signSlackRequest, slashCommandBody, SlackStandIn } from '../test/bed/slack-standin';
 import { FakeWorld } from '../test/workflows/fakes';
 import { ensureTemporal } from '../test/bed/temporal';
-import { percentile, positiveIntArg, writeBenchResult } from './support';
+import { percentile, positiveIntArg, processCpuMs, temporalServerPid, writeBenchResult } from './support';
 
 const SECRET = 'bench-signing-secret';
 const TOKEN = 'xoxb-bench';
@@ -74,6 +80,7 @@ interface Options {
   ingressOnly: boolean;
   json: boolean;
   breakdown: boolean;
+  cards: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -89,6 +96,7 @@ function parseArgs(argv: string[]): Options {
     ingressOnly: argv.includes('--ingress-only'),
     json: argv.includes('--json'),
     breakdown: argv.includes('--breakdown'),
+    cards: argv.includes('--cards'),
   };
 }
 
@@ -148,6 +156,8 @@ function summary(values: number[]) {
 /** An ingress under test: where it listens and how it stops. */
 interface Ingress {
   url: string;
+  /** The ingress thread's OS thread ids (`thread`), to read its CPU from /proc. */
+  tids?: string[];
   /** Set for `shared`: the Slack routes' context, to measure inside and drain. */
   ctx?: SlackIngressContext;
   app?: Awaited<ReturnType<typeof buildApp>>;
@@ -175,13 +185,15 @@ const benchHealth = (taskQueue: string) => async (): Promise<HealthReport> => ({
 async function startIngress(structure: Structure, setup: Setup, address: string): Promise<Ingress> {
   const env = parseEnv(setup.source);
   if (structure === 'thread') {
+    const before = new Set(await threadIds());
     const thread = await startIngressThread({
       data: { source: setup.source, address, host: '127.0.0.1', port: 0, version: 'bench' },
       health: benchHealth(setup.taskQueue),
       metrics: new IngressMetrics(),
       warn: (line) => console.error(line),
     });
-    return { url: `http://127.0.0.1:${thread.port}`, stop: () => thread.stop() };
+    const tids = (await threadIds()).filter((tid) => !before.has(tid));
+    return { url: `http://127.0.0.1:${thread.port}`, tids, stop: () => thread.stop() };
   }
   let ctx: SlackIngressContext | undefined;
   const app = await buildApp({
@@ -194,6 +206,18 @@ async function startIngress(structure: Structure, setup: Setup, address: string)
     routes: [registerAlertRoutes, createSlackRoutes({ onContext: (c) => (ctx = c) })],
   });
   return { url: '', ctx, app, stop: () => app.close() };
+}
+
+/** This process's OS thread ids (Linux; none elsewhere). */
+function threadIds(): Promise<string[]> {
+  return readdir('/proc/self/task').catch(() => []);
+}
+
+/** CPU ms used so far by these threads of this process. */
+async function threadsCpuMs(tids: string[]): Promise<number> {
+  let total = 0;
+  for (const tid of tids) total += await processCpuMs(process.pid, `/proc/self/task/${tid}/stat`);
+  return total;
 }
 
 /** Wraps the context's journal, start and report calls to time them (`--breakdown`). */
@@ -238,6 +262,16 @@ interface Round {
   floor: Summary;
   wallSeconds: number;
   started: Summary;
+  /** The started report's time split: acknowledged → Temporal's start time (the wait for a start slot, the call), then → the report received. */
+  ackToServerStart: Summary;
+  serverStartToReport: Summary;
+  /** Incidents started per second (first to last start time) and the last report after the burst began. */
+  startsPerSecond: number;
+  lastReportSeconds: number;
+  /** Cards posted before the last started report arrived (the worker's progress during the starts). */
+  cardsBeforeLastReport?: number;
+  /** CPU ms from the burst to the last report: the Temporal server, this process, its main thread, the ingress thread. */
+  cpuMs: { temporal: number; process: number; mainThread: number; ingressThread?: number };
   cards?: Summary;
   non200: number;
   overBudget: number;
@@ -259,6 +293,16 @@ async function main(): Promise<number> {
     cleanups.push(() => stand.stop());
     const { client, connection } = await connectTestClient();
     cleanups.push(() => connection.close());
+    const serverPid = await temporalServerPid(testTemporalAddress());
+    const cpuNow = async (ingress: Ingress) => {
+      const usage = process.cpuUsage();
+      return {
+        temporal: await processCpuMs(serverPid),
+        process: (usage.user + usage.system) / 1000,
+        mainThread: await processCpuMs(process.pid, `/proc/self/task/${process.pid}/stat`),
+        ingressThread: await threadsCpuMs(ingress.tids ?? []),
+      };
+    };
     const taskQueue = uniqueTaskQueue('bench-slack');
     const web = new WebClient(TOKEN, {
       slackApiUrl: stand.apiUrl,
@@ -368,8 +412,10 @@ async function main(): Promise<number> {
 
       const targets = Array.from({ length: options.requests }, (_, i) => `bench/svc-${run}-${i}`);
       const shots = targets.map((target) => shot(`p0 ${target} severity=P1`, '/runbook', url));
+      const cpu0 = await cpuNow(ingress);
       const loopDelay = monitorEventLoopDelay({ resolution: 10 });
       loopDelay.enable();
+      const burstAt = Date.now();
       const wall = performance.now();
       const results = (await fire(shots, options.concurrency)).map((r, i) => ({
         ...r,
@@ -390,6 +436,7 @@ async function main(): Promise<number> {
       const ids = new Set(results.map((r) => r.responseId));
       let callsSeen = stand.calls.length;
       let responsesSeen = 0;
+      let cpu1: Awaited<ReturnType<typeof cpuNow>> | undefined;
       while (Date.now() < deadline) {
         for (; callsSeen < stand.calls.length; callsSeen++) {
           const call = stand.calls[callsSeen]!;
@@ -404,11 +451,24 @@ async function main(): Promise<number> {
           if (ids.has(response.id) && !responded.has(response.id))
             responded.set(response.id, { at: response.at, inChannel: response.body.response_type === 'in_channel' });
         }
+        if (responded.size === results.length) cpu1 ??= await cpuNow(ingress);
         if (responded.size === results.length && (!waitForCards || cardAt.size === targets.length)) break;
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
+      cpu1 ??= await cpuNow(ingress);
       const breakdown = collect?.();
       await ingress.ctx?.drain();
+
+      // Temporal's start time of each incident of the round (visibility), to split the report's time.
+      const startAt = new Map<string, number>();
+      const prefix = 'incident:p0-response:';
+      const listed = client.workflow.list({
+        query: `TaskQueue = '${setup.taskQueue}' AND StartTime >= '${new Date(burstAt - 1000).toISOString()}'`,
+      });
+      for await (const execution of listed) {
+        if (execution.workflowId.startsWith(prefix))
+          startAt.set(execution.workflowId.slice(prefix.length), execution.startTime.getTime());
+      }
 
       for (const target of targets) {
         await client.workflow
@@ -421,12 +481,36 @@ async function main(): Promise<number> {
         return response?.inChannel ? [response.at - r.sentAt] : [];
       });
       const cardMs = results.flatMap((r) => (cardAt.has(r.target) ? [cardAt.get(r.target)! - r.sentAt] : []));
+      const split = results.flatMap((r) => {
+        const response = responded.get(r.responseId);
+        const start = startAt.get(r.target);
+        return response?.inChannel && start !== undefined
+          ? [{ toStart: start - r.sentAt - r.ms, after: response.at - start }]
+          : [];
+      });
+      const starts = [...startAt.values()].sort((a, b) => a - b);
+      const reportTimes = [...responded.values()].map((r) => r.at);
+      const lastReport = reportTimes.length ? Math.max(...reportTimes) : NaN;
+      const round1 = (n: number) => Math.round(n * 10) / 10;
       return {
         structure,
         ack: summary(results.map((r) => r.ms)),
         floor: summary(floor),
         wallSeconds: Math.round(wallMs) / 1000,
         started: summary(startedMs),
+        ackToServerStart: summary(split.map((x) => x.toStart)),
+        serverStartToReport: summary(split.map((x) => x.after)),
+        startsPerSecond: round1(((starts.length - 1) * 1000) / (starts.at(-1)! - starts[0]!)),
+        lastReportSeconds: round1((lastReport - burstAt) / 1000),
+        ...(waitForCards
+          ? { cardsBeforeLastReport: [...cardAt.values()].filter((at) => at <= lastReport).length }
+          : {}),
+        cpuMs: {
+          temporal: round1(cpu1.temporal - cpu0.temporal),
+          process: round1(cpu1.process - cpu0.process),
+          mainThread: round1(cpu1.mainThread - cpu0.mainThread),
+          ...(ingress.tids ? { ingressThread: round1(cpu1.ingressThread - cpu0.ingressThread) } : {}),
+        },
         ...(waitForCards ? { cards: summary(cardMs) } : {}),
         non200: results.filter((r) => r.status !== 200).length,
         overBudget: results.filter((r) => r.ms > SLACK_BUDGET_MS).length,
@@ -451,6 +535,16 @@ async function main(): Promise<number> {
       console.log(line('floor: same request → no-op HTTP route', r.floor));
       console.log(`${'ack p99 / floor p99'.padEnd(50)} ${(r.ack.p99 / r.floor.p99).toFixed(2)}×`);
       console.log(line('signed request → incident started (response_url)', r.started));
+      console.log(line('  of which acknowledged → Temporal start time', r.ackToServerStart));
+      console.log(line('  then start time → report received', r.serverStartToReport));
+      console.log(
+        `starts ${r.startsPerSecond}/s; last report ${r.lastReportSeconds} s after the burst began` +
+          (r.cardsBeforeLastReport !== undefined ? `; ${r.cardsBeforeLastReport} cards posted by then` : ''),
+      );
+      console.log(
+        `CPU ms burst → last report: Temporal ${r.cpuMs.temporal}, this process ${r.cpuMs.process} ` +
+          `(main thread ${r.cpuMs.mainThread}${r.cpuMs.ingressThread !== undefined ? `, ingress thread ${r.cpuMs.ingressThread}` : ''})`,
+      );
       if (r.cards) console.log(line('signed request → card posted', r.cards));
       if (r.breakdown) console.log(`breakdown: ${JSON.stringify(r.breakdown)}`);
       console.log(`non-200: ${r.non200}; over Slack's 3 s budget: ${r.overBudget}`);
@@ -479,7 +573,7 @@ async function main(): Promise<number> {
       for (let i = 0; i < options.compare; i++) {
         const order: Structure[] = i % 2 === 0 ? ['shared', 'thread'] : ['thread', 'shared'];
         for (const structure of order) {
-          const r = await round(structure, false);
+          const r = await round(structure, options.cards);
           rounds.push(r);
           print(r);
         }
