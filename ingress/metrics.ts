@@ -103,8 +103,12 @@ export class IngressMetrics {
 
   private openIncidents?: OpenIncidentCounter;
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry });
+  /**
+   * `defaultMetrics: false` leaves out the process and runtime metrics: the ingress thread's copy,
+   * whose updates go to the main thread's registry (ingress/thread-main.ts), needs none.
+   */
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
     const openCounts = () => this.openIncidents?.counts();
     const pendingRestores = this.pendingRestores;
     this.incidentsOpen = new Gauge({

@@ -25,7 +25,8 @@ export async function buildCli() {
   await mkdir(DIST, { recursive: true });
   const result = await build({
     absWorkingDir: ROOT,
-    entryPoints: { firebreak: 'cli/main.ts' },
+    // The ingress thread `firebreak start` runs (ingress/thread.ts) is an entry of its own.
+    entryPoints: { firebreak: 'cli/main.ts', 'ingress-thread': 'ingress/thread-main.ts' },
     outdir: DIST,
     outExtension: { '.js': '.cjs' },
     bundle: true,

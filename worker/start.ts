@@ -1,20 +1,20 @@
 /**
  * `firebreak start`: the whole engine in one process — the embedded Temporal dev server (unless
- * TEMPORAL_ADDRESS points at a cluster), the worker, and the ingress HTTP server. Shutdown runs in
- * order: ingress stops taking requests, the worker drains, then the dev server stops.
+ * TEMPORAL_ADDRESS points at a cluster), the worker on the main thread, and the ingress HTTP server
+ * on a thread of its own (ingress/thread.ts). Shutdown runs in order: ingress stops taking
+ * requests, the worker drains, then the dev server stops.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { FastifyInstance } from 'fastify';
 import { ConfigError, parseEnv, type Env } from '../config/env';
 import { openAccessWarning } from '../config/access';
 import { incidentPolicy, loadFileConfig } from '../config/file';
 import { createLogger, lineLog, type Logger } from '../config/logger';
 import { escalationReach } from '../config/reach';
-import { buildApp, type HealthReport } from '../ingress/app';
+import type { HealthReport } from '../ingress/app';
 import { IngressMetrics } from '../ingress/metrics';
-import { ROUTE_MODULES } from '../ingress/routes';
+import { startIngressThread } from '../ingress/thread';
 import { checkConfigRunbooks, loadConfiguredRunbooks } from '../client/runbook-files';
 import { formatIssue } from '../runbooks/files/validate';
 import { prepareNamespace, superviseDevServer, type SupervisedDevServer } from './devserver';
@@ -32,6 +32,13 @@ function firebreakVersion(): string {
   } catch {
     return 'unknown';
   }
+}
+
+/** The environment as plain strings, for the ingress thread (it parses the same variables). */
+function plainEnvironment(source: NodeJS.ProcessEnv): Record<string, string> {
+  const plain: Record<string, string> = {};
+  for (const [name, value] of Object.entries(source)) if (typeof value === 'string') plain[name] = value;
+  return plain;
 }
 
 export interface RunningFirebreak {
@@ -266,21 +273,23 @@ export async function startFirebreak(
       return report;
     };
 
-    const app: FastifyInstance = await buildApp({
-      client,
-      env,
-      config,
-      policy,
+    // The ingress answers on a thread of its own (ingress/thread.ts): an acknowledgement never waits
+    // behind the worker's activations and activities on this one.
+    const ingress = await startIngressThread({
+      data: {
+        source: plainEnvironment(source),
+        address,
+        host: env.FIREBREAK_HOST,
+        port: env.FIREBREAK_PORT,
+        version: firebreakVersion(),
+      },
       health,
-      routes: ROUTE_MODULES,
-      logger,
       metrics,
-      tracer: tracing?.tracer,
+      warn: (line) => logger.warn(line),
     });
-    await app.listen({ host: env.FIREBREAK_HOST, port: env.FIREBREAK_PORT });
     // Ingress stops first on shutdown: no new incidents while the worker drains.
-    cleanups.push(() => app.close());
-    const url = `http://${env.FIREBREAK_HOST}:${env.FIREBREAK_PORT}`;
+    cleanups.push(() => ingress.stop());
+    const url = `http://${env.FIREBREAK_HOST}:${ingress.port}`;
     logger.info(
       { url, taskQueue: env.FIREBREAK_TASK_QUEUE },
       `Firebreak ready: ingress ${url} (GET /healthz), task queue ${env.FIREBREAK_TASK_QUEUE}`,
@@ -290,7 +299,7 @@ export async function startFirebreak(
     const stop = () => (stopping ??= cleanup());
     // The engine ends when the worker does, or when what it needs is gone past its bound: the dev
     // server restarted too often, or Temporal unreachable too long. Either exits non-zero.
-    const failures: Promise<never>[] = [watchdog.lost, ...(devServer ? [devServer.givenUp] : [])];
+    const failures: Promise<never>[] = [watchdog.lost, ingress.failed, ...(devServer ? [devServer.givenUp] : [])];
     const done = Promise.race([workerRun, ...failures]).then(
       () => stop(),
       async (err) => {

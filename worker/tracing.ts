@@ -15,8 +15,6 @@ import {
   OpenTelemetryActivityInboundInterceptor,
   OpenTelemetryActivityOutboundInterceptor,
 } from '@temporalio/interceptors-opentelemetry/lib/worker';
-import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry/lib/client';
-import type { ClientInterceptors } from '@temporalio/client';
 import type { InjectedSinks, WorkerInterceptors } from '@temporalio/worker';
 import type { Tracing } from '../config/telemetry';
 
@@ -45,7 +43,5 @@ export function tracingInterceptors(tracing: Tracing | undefined): WorkerInterce
   };
 }
 
-/** The client's spans (start, signal, update, query), whose context the workflow's run continues. */
-export function tracingClientInterceptors(tracing: Tracing | undefined): ClientInterceptors | undefined {
-  return tracing ? { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } : undefined;
-}
+/** The client's spans: client/tracing.ts (the ingress thread's client needs them too). */
+export { tracingClientInterceptors } from '../client/tracing';

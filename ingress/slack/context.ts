@@ -18,6 +18,7 @@ import type { IncidentPolicy } from '../../common/incident';
 import { createQuickSlackClient, UserGroupResolver } from '../../client/slack-groups';
 import type { IngressMetrics } from '../metrics';
 import { PendingCommandJournal } from './pending';
+import { postJson } from './response-url';
 
 export interface SlackIngressContext {
   temporal: Client;
@@ -68,6 +69,25 @@ export function incidentLink(env: Env, workflowId: string, uiBase = temporalUiBa
   return `${uiBase}/namespaces/${encodeURIComponent(env.TEMPORAL_NAMESPACE)}/workflows/${encodeURIComponent(workflowId)}`;
 }
 
+/** POSTs the JSON text to a response_url within the deadline; the final status (response-url.ts). */
+function postResponseUrl(responseUrl: string, body: string): Promise<number> {
+  return postJson(responseUrl, body, RESPONSE_URL_TIMEOUT_MS);
+}
+
+/** The same through an injected `fetch` (the poster before response-url.ts, kept for callers that pass one). */
+function fetchPoster(doFetch: typeof fetch) {
+  return async (responseUrl: string, body: string): Promise<number> => {
+    const res = await doFetch(responseUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+      signal: AbortSignal.timeout(RESPONSE_URL_TIMEOUT_MS),
+    });
+    await res.text().catch(() => '');
+    return res.status;
+  };
+}
+
 export function createContext(options: {
   temporal: Client;
   env: Env;
@@ -76,6 +96,7 @@ export function createContext(options: {
   slack?: WebClient | null;
   metrics?: IngressMetrics;
   log?: (message: string, extra?: Record<string, unknown>) => void;
+  /** Posts response_url reports through this instead of node:http (response-url.ts). */
   fetch?: typeof fetch;
   groupCacheMs?: number;
   pendingDir?: string;
@@ -83,7 +104,7 @@ export function createContext(options: {
   const { env } = options;
   const slack = options.slack === undefined ? createQuickSlackClient(env) : options.slack;
   const log = options.log ?? lineLog(processLogger(), 'slack', 'warn');
-  const doFetch = options.fetch ?? fetch;
+  const post = options.fetch ? fetchPoster(options.fetch) : postResponseUrl;
   const pending = new Set<Promise<void>>();
   const uiBase = temporalUiBase(env);
   const groups = new UserGroupResolver(slack, options.groupCacheMs, log);
@@ -120,15 +141,9 @@ export function createContext(options: {
     metrics: options.metrics,
     log,
     async respond(responseUrl, message) {
-      const res = await doFetch(responseUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(message),
-        signal: AbortSignal.timeout(RESPONSE_URL_TIMEOUT_MS),
-      });
-      await res.text().catch(() => '');
+      const status = await post(responseUrl, JSON.stringify(message));
       // Slack answers 404 once the response_url has expired (30 min) or been used 5 times.
-      if (!res.ok) throw new Error(`response_url answered ${res.status}`);
+      if (status < 200 || status > 299) throw new Error(`response_url answered ${status}`);
     },
     bounded(fn) {
       return options.temporal.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, fn);
