@@ -34,6 +34,8 @@ import { fileURLToPath } from 'node:url';
 import type { BedComponent, BedStarter } from './bed/component';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** Modules under bench/ that only the benchmarks import: `npm run bench` does not run them. */
+const BENCH_SUPPORT_MODULES = new Set(['support.ts']);
 /**
  * The longest test file (the chaos CI subset on a loaded machine) takes about 6 minutes. The node
  * test runner applies the timeout to each file's process as a whole: FIREBREAK_TEST_TIMEOUT_MINUTES
@@ -301,7 +303,10 @@ async function main(): Promise<number> {
       const benchFiles =
         named.length > 0
           ? named
-          : (await readdir(path.join(ROOT, 'bench'))).filter((f) => f.endsWith('.ts')).map((f) => `bench/${f}`);
+          : (await readdir(path.join(ROOT, 'bench')))
+              // bench/support.ts is the benchmarks' shared helpers, not a benchmark.
+              .filter((f) => f.endsWith('.ts') && !BENCH_SUPPORT_MODULES.has(f))
+              .map((f) => `bench/${f}`);
       // Whatever is not the runner's own goes to each benchmark: `npm run bench -- bench/alerts.ts --notifications 3000`.
       const benchArgs = args.filter(
         (arg, i) =>
