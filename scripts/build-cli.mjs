@@ -25,7 +25,8 @@ export async function buildCli() {
   await mkdir(DIST, { recursive: true });
   const result = await build({
     absWorkingDir: ROOT,
-    entryPoints: { firebreak: 'cli/main.ts' },
+    // The history digest's thread (postmortem/digest-thread.ts) runs a file of its own.
+    entryPoints: { firebreak: 'cli/main.ts', 'postmortem-digest': 'postmortem/digest-worker.ts' },
     outdir: DIST,
     outExtension: { '.js': '.cjs' },
     bundle: true,
