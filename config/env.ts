@@ -149,11 +149,6 @@ export const envSchema = z
       .default(60),
     /** Who the CLI acts as (`cli:<name>`); the login name when unset. */
     FIREBREAK_USER: optionalText,
-    /**
-     * Whether `firebreak postmortem` hashes the history on a second thread (postmortem/digest-thread.ts):
-     * auto = when the machine has more than one core and its load average leaves one idle.
-     */
-    FIREBREAK_POSTMORTEM_DIGEST_THREAD: z.enum(['auto', 'on', 'off']).default('auto'),
     FIREBREAK_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
     TEMPORAL_ADDRESS: optionalText,
     TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),

@@ -46,34 +46,25 @@ export function buildPostmortem(events: HistoryEvent[], options: BuildOptions): 
  */
 export class PostmortemBuilder {
   private readonly reducer: ReturnType<typeof historyReducer>;
-  private readonly digest: HistoryDigest | undefined;
-  private count = 0;
+  private readonly digest = new HistoryDigest();
+  private length = 0;
   private build: IncidentBuild | undefined;
 
-  /** `digest: false`: the digest is taken elsewhere (digest-thread.ts) and handed to finish(). */
-  constructor(payloadConverter?: PayloadConverter, options: { digest?: boolean } = {}) {
+  constructor(payloadConverter?: PayloadConverter) {
     this.reducer = historyReducer(payloadConverter);
-    this.digest = options.digest === false ? undefined : new HistoryDigest();
-  }
-
-  /** How many events were added. */
-  get length(): number {
-    return this.count;
   }
 
   add(events: Iterable<HistoryEvent>): void {
     for (const event of events) {
       this.reducer.apply(event);
-      this.digest?.add(event);
+      this.digest.add(event);
       this.build ??= incidentBuild([event]);
-      this.count++;
+      this.length++;
     }
   }
 
-  finish(options: BuildOptions, historyDigest?: string): Postmortem {
-    const digest = historyDigest ?? this.digest?.value();
-    if (digest === undefined) throw new Error('the history digest was taken elsewhere and not handed over');
-    const history = { length: this.count, digest, build: this.build };
+  finish(options: BuildOptions): Postmortem {
+    const history = { length: this.length, digest: this.digest.value(), build: this.build };
     return assemble(this.reducer.facts(), history, options);
   }
 }

@@ -131,27 +131,17 @@ export class GrpcHistoryReader {
   }
 
   async historyPage(workflowId: string, runId: string | undefined, pageSize: number, nextPageToken?: Uint8Array) {
-    return decodeHistoryPage(await this.historyPageBytes(workflowId, runId, pageSize, nextPageToken));
-  }
-
-  /** One page as it came over the wire: the bytes of its GetWorkflowExecutionHistoryResponse. */
-  async historyPageBytes(
-    workflowId: string,
-    runId: string | undefined,
-    pageSize: number,
-    nextPageToken?: Uint8Array,
-  ): Promise<Uint8Array> {
     const request = GetHistoryRequest.encode({
       namespace: this.namespace,
       execution: { workflowId, ...(runId ? { runId } : {}) },
       maximumPageSize: pageSize,
       ...(nextPageToken ? { nextPageToken } : {}),
     }).finish();
-    return this.call('GetWorkflowExecutionHistory', request);
-  }
-
-  decodeHistoryPage(bytes: Uint8Array): HistoryPage {
-    return decodeHistoryPage(bytes);
+    const response = GetHistoryResponse.decode(await this.call('GetWorkflowExecutionHistory', request)) as {
+      history?: { events?: HistoryEvent[] };
+      nextPageToken?: Uint8Array;
+    };
+    return { events: response.history?.events ?? [], nextPageToken: response.nextPageToken };
   }
 
   close(): void {
@@ -199,15 +189,6 @@ export class GrpcHistoryReader {
       stream.end(frame);
     });
   }
-}
-
-/** A page's events and the token of the next one, from the bytes historyPageBytes answered. */
-export function decodeHistoryPage(bytes: Uint8Array): HistoryPage {
-  const response = GetHistoryResponse.decode(bytes) as {
-    history?: { events?: HistoryEvent[] };
-    nextPageToken?: Uint8Array;
-  };
-  return { events: response.history?.events ?? [], nextPageToken: response.nextPageToken };
 }
 
 /** The one message of a unary answer (uncompressed: the request offered no compression). */

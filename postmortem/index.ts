@@ -4,7 +4,6 @@
  */
 import type { Client } from '@temporalio/client';
 import { PostmortemBuilder } from './build';
-import { DigestThread } from './digest-thread';
 import type { HistoryEvent } from './history';
 import type { Postmortem } from './model';
 import { renderJson, renderMarkdown } from './render';
@@ -37,21 +36,8 @@ export interface HistorySource {
     runId: string | undefined,
     pageSize: number,
     nextPageToken?: Uint8Array,
-  ): Promise<HistoryPage>;
-  /**
-   * The same page as the bytes of its GetWorkflowExecutionHistoryResponse, and how to decode them
-   * (the lean reader only): what lets the digest's thread read the pages too (digest-thread.ts).
-   */
-  historyPageBytes?(
-    workflowId: string,
-    runId: string | undefined,
-    pageSize: number,
-    nextPageToken?: Uint8Array,
-  ): Promise<Uint8Array>;
-  decodeHistoryPage?(bytes: Uint8Array): HistoryPage;
+  ): Promise<{ events: HistoryEvent[]; nextPageToken?: Uint8Array | null }>;
 }
-
-type HistoryPage = { events: HistoryEvent[]; nextPageToken?: Uint8Array | null };
 
 function sourceOf(from: Client | HistorySource): HistorySource {
   if (!('workflowService' in from)) return from;
@@ -93,19 +79,9 @@ export async function forEachHistoryPage(
   runId: string | undefined,
   onPage: (events: HistoryEvent[]) => void,
   pageSize = PAGE_SIZE,
-  onBytes?: (bytes: Uint8Array) => void,
 ): Promise<void> {
   const source = sourceOf(from);
-  const { historyPageBytes, decodeHistoryPage } = source;
-  const request =
-    onBytes && historyPageBytes && decodeHistoryPage
-      ? async (nextPageToken?: Uint8Array) => {
-          // Handed over as soon as they arrive, before this thread decodes them itself.
-          const bytes = await historyPageBytes.call(source, workflowId, runId, pageSize, nextPageToken);
-          onBytes(bytes);
-          return decodeHistoryPage.call(source, bytes);
-        }
-      : (nextPageToken?: Uint8Array) => source.historyPage(workflowId, runId, pageSize, nextPageToken);
+  const request = (nextPageToken?: Uint8Array) => source.historyPage(workflowId, runId, pageSize, nextPageToken);
   let pending = request();
   try {
     for (let page = 0; page < MAX_PAGES; page++) {
@@ -127,39 +103,13 @@ export async function forEachHistoryPage(
 export async function exportPostmortem(
   from: Client | HistorySource,
   execution: { workflowId: string; runId?: string },
-  options: {
-    generatedAt?: Date;
-    /**
-     * Take the history digest on a thread of its own (digest-thread.ts), beside decoding and
-     * reduction: for a source that gives the pages' bytes (the lean reader), on a machine with more
-     * than one core. The export is the same either way.
-     */
-    digestThread?: boolean;
-  } = {},
+  options: { generatedAt?: Date } = {},
 ): Promise<ExportedPostmortem> {
-  const { digestThread, ...buildOptions } = options;
   const source = sourceOf(from);
-  // Started first: the thread loads its code while the run id and the first page are on their way.
-  const thread = digestThread && source.historyPageBytes ? new DigestThread() : undefined;
-  let postmortem: Postmortem;
-  try {
-    const runId = execution.runId ?? (await source.latestRunId(execution.workflowId));
-    const builder = new PostmortemBuilder(undefined, { digest: !thread });
-    await forEachHistoryPage(
-      source,
-      execution.workflowId,
-      runId,
-      (events) => builder.add(events),
-      PAGE_SIZE,
-      thread && ((bytes) => thread.add(bytes)),
-    );
-    const hashed = await thread?.value();
-    if (hashed && hashed.events !== builder.length)
-      throw new Error(`the history digest's thread hashed ${hashed.events} events of ${builder.length}`);
-    postmortem = builder.finish({ workflowId: execution.workflowId, runId, ...buildOptions }, hashed?.digest);
-  } finally {
-    thread?.close();
-  }
+  const runId = execution.runId ?? (await source.latestRunId(execution.workflowId));
+  const builder = new PostmortemBuilder();
+  await forEachHistoryPage(source, execution.workflowId, runId, (events) => builder.add(events));
+  const postmortem = builder.finish({ workflowId: execution.workflowId, runId, ...options });
   let markdown: string | undefined;
   let json: string | undefined;
   return {

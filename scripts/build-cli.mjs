@@ -25,8 +25,7 @@ export async function buildCli() {
   await mkdir(DIST, { recursive: true });
   const result = await build({
     absWorkingDir: ROOT,
-    // The history digest's thread (postmortem/digest-thread.ts) runs a file of its own.
-    entryPoints: { firebreak: 'cli/main.ts', 'postmortem-digest': 'postmortem/digest-worker.ts' },
+    entryPoints: { firebreak: 'cli/main.ts' },
     outdir: DIST,
     outExtension: { '.js': '.cjs' },
     bundle: true,

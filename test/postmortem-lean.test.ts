@@ -17,7 +17,6 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import proto from '@temporalio/proto';
 import { buildPostmortem, exportPostmortem, forEachHistoryPage, renderJson, renderMarkdown } from '../postmortem';
 import { historyDigest } from '../postmortem/digest';
-import { DigestThread } from '../postmortem/digest-thread';
 import type { HistoryEvent } from '../postmortem/history';
 import { GetHistoryResponse } from '../postmortem/history-proto';
 import { GrpcHistoryReader } from '../postmortem/grpc';
@@ -111,21 +110,6 @@ describe('the lean history reader, on recorded histories', () => {
     }
   });
 
-  test("the digest's thread hashes pages of bytes to the main thread's digest; a page it cannot read fails it by name", async () => {
-    const events = historyFromJSON(JSON.parse(await readFile(`${FIXTURES}p0-response.json`, 'utf8'))).events ?? [];
-    assert.ok(events.length > 20, 'several pages');
-    const thread = new DigestThread();
-    for (let start = 0; start < events.length; start += 7) {
-      thread.add(FullResponse.encode({ history: { events: events.slice(start, start + 7) } }).finish());
-    }
-    assert.deepEqual(await thread.value(), { digest: historyDigest(events), events: events.length });
-
-    const broken = new DigestThread();
-    broken.add(FullResponse.encode({ history: { events: events.slice(0, 7) } }).finish());
-    broken.add(Uint8Array.from([0x0a, 0xff, 0xff, 0xff, 0x0f])); // a history field longer than the page
-    await assert.rejects(broken.value(), /^Error: the history digest's thread failed: .*index out of range/);
-  });
-
   test('a digest differs when one field of one event differs', async () => {
     const events = historyFromJSON(JSON.parse(await readFile(`${FIXTURES}p0-response.json`, 'utf8'))).events ?? [];
     const changed = events.map((event) =>
@@ -195,9 +179,6 @@ describe('the lean history reader, against the server', () => {
       const viaReader = await exportPostmortem(reader, { workflowId }, { generatedAt });
       const viaClient = await exportPostmortem(client, { workflowId }, { generatedAt });
       assert.equal(viaReader.json, viaClient.json);
-      const viaThread = await exportPostmortem(reader, { workflowId }, { generatedAt, digestThread: true });
-      assert.equal(viaThread.json, viaClient.json, 'the digest taken on its own thread');
-      assert.equal(viaThread.markdown, viaClient.markdown);
       assert.ok(!viaReader.json.includes('bench-secret'), 'secrets redacted');
     } finally {
       reader.close();
@@ -205,13 +186,7 @@ describe('the lean history reader, against the server', () => {
   });
 
   test('the compiled bin prints the same export, loading neither the SDK client nor its protobuf root', async () => {
-    const env = {
-      ...process.env,
-      TEMPORAL_ADDRESS: testTemporalAddress(),
-      TEMPORAL_NAMESPACE: testNamespace(),
-      // The compiled thread (dist/postmortem-digest.cjs), whatever the machine's load.
-      FIREBREAK_POSTMORTEM_DIGEST_THREAD: 'on',
-    };
+    const env = { ...process.env, TEMPORAL_ADDRESS: testTemporalAddress(), TEMPORAL_NAMESPACE: testNamespace() };
     const args = ['--import', LOADED_PACKAGES, BIN, 'postmortem', workflowId, '--format', 'json'];
     const { stdout, stderr } = await execFileAsync(process.execPath, args, {
       env,

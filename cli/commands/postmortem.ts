@@ -1,6 +1,5 @@
 /** `firebreak postmortem`: the incident's postmortem, built from its workflow history. */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { availableParallelism, loadavg } from 'node:os';
 import path from 'node:path';
 import { exportPostmortem } from '../../postmortem';
 import { JSON_FLAG, oneId } from '../args';
@@ -25,14 +24,11 @@ export const postmortem: Command = {
     const ref = id.startsWith('INC-') ? await resolveIncident(ctx, id) : { workflowId: id, runId: undefined };
     const runId = typeof args.values['run-id'] === 'string' ? args.values['run-id'] : ref.runId;
     const source = await ctx.historySource();
-    const options = { digestThread: digestThreadWanted(ctx.env.FIREBREAK_POSTMORTEM_DIGEST_THREAD) };
-    const exported = await exportPostmortem(
-      source,
-      { workflowId: ref.workflowId, ...(runId ? { runId } : {}) },
-      options,
-    ).catch((err: unknown) => {
-      throw explain(err, ref.workflowId);
-    });
+    const exported = await exportPostmortem(source, { workflowId: ref.workflowId, ...(runId ? { runId } : {}) }).catch(
+      (err: unknown) => {
+        throw explain(err, ref.workflowId);
+      },
+    );
     const body = format === 'json' ? exported.json : exported.markdown;
     const out = args.values.out;
     if (typeof out === 'string') {
@@ -45,14 +41,3 @@ export const postmortem: Command = {
     return 0;
   },
 };
-
-/**
- * The history digest on a thread of its own pays only with a core to run it: beside decoding and
- * reduction it takes ~160 ms of CPU off the main thread of a 12k-event export, but costs ~250 ms
- * more in all (the thread decodes the pages too), which on a saturated machine is wall time lost.
- */
-function digestThreadWanted(setting: 'auto' | 'on' | 'off'): boolean {
-  if (setting !== 'auto') return setting === 'on';
-  const cores = availableParallelism();
-  return cores > 1 && (loadavg()[0] ?? cores) < cores;
-}
