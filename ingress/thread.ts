@@ -30,6 +30,13 @@ export interface IngressThreadData {
   version: string;
 }
 
+/** The environment as plain strings, for the thread's `source` (it parses the same variables). */
+export function plainEnvironment(source: NodeJS.ProcessEnv): Record<string, string> {
+  const plain: Record<string, string> = {};
+  for (const [name, value] of Object.entries(source)) if (typeof value === 'string') plain[name] = value;
+  return plain;
+}
+
 export type ToMain =
   | { type: 'listening'; port: number }
   | { type: 'failed'; message: string; configError: boolean }

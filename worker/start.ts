@@ -14,7 +14,7 @@ import { createLogger, lineLog, type Logger } from '../config/logger';
 import { escalationReach } from '../config/reach';
 import type { HealthReport } from '../ingress/app';
 import { IngressMetrics } from '../ingress/metrics';
-import { startIngressThread } from '../ingress/thread';
+import { plainEnvironment, startIngressThread } from '../ingress/thread';
 import { checkConfigRunbooks, loadConfiguredRunbooks } from '../client/runbook-files';
 import { formatIssue } from '../runbooks/files/validate';
 import { prepareNamespace, superviseDevServer, type SupervisedDevServer } from './devserver';
@@ -23,7 +23,7 @@ import { connectClient } from '../client/connection';
 import { connectWorker } from './temporal';
 import { BuildFleet } from './builds';
 import { startTracing } from '../config/telemetry';
-import { tracingClientInterceptors } from './tracing';
+import { tracingClientInterceptors } from '../client/tracing';
 
 /** package.json's version: the traces' service.version. */
 function firebreakVersion(): string {
@@ -32,13 +32,6 @@ function firebreakVersion(): string {
   } catch {
     return 'unknown';
   }
-}
-
-/** The environment as plain strings, for the ingress thread (it parses the same variables). */
-function plainEnvironment(source: NodeJS.ProcessEnv): Record<string, string> {
-  const plain: Record<string, string> = {};
-  for (const [name, value] of Object.entries(source)) if (typeof value === 'string') plain[name] = value;
-  return plain;
 }
 
 export interface RunningFirebreak {

@@ -42,6 +42,3 @@ export function tracingInterceptors(tracing: Tracing | undefined): WorkerInterce
     ],
   };
 }
-
-/** The client's spans: client/tracing.ts (the ingress thread's client needs them too). */
-export { tracingClientInterceptors } from '../client/tracing';

@@ -69,25 +69,6 @@ export function incidentLink(env: Env, workflowId: string, uiBase = temporalUiBa
   return `${uiBase}/namespaces/${encodeURIComponent(env.TEMPORAL_NAMESPACE)}/workflows/${encodeURIComponent(workflowId)}`;
 }
 
-/** POSTs the JSON text to a response_url within the deadline; the final status (response-url.ts). */
-function postResponseUrl(responseUrl: string, body: string): Promise<number> {
-  return postJson(responseUrl, body, RESPONSE_URL_TIMEOUT_MS);
-}
-
-/** The same through an injected `fetch` (the poster before response-url.ts, kept for callers that pass one). */
-function fetchPoster(doFetch: typeof fetch) {
-  return async (responseUrl: string, body: string): Promise<number> => {
-    const res = await doFetch(responseUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body,
-      signal: AbortSignal.timeout(RESPONSE_URL_TIMEOUT_MS),
-    });
-    await res.text().catch(() => '');
-    return res.status;
-  };
-}
-
 export function createContext(options: {
   temporal: Client;
   env: Env;
@@ -96,15 +77,12 @@ export function createContext(options: {
   slack?: WebClient | null;
   metrics?: IngressMetrics;
   log?: (message: string, extra?: Record<string, unknown>) => void;
-  /** Posts response_url reports through this instead of node:http (response-url.ts). */
-  fetch?: typeof fetch;
   groupCacheMs?: number;
   pendingDir?: string;
 }): SlackIngressContext {
   const { env } = options;
   const slack = options.slack === undefined ? createQuickSlackClient(env) : options.slack;
   const log = options.log ?? lineLog(processLogger(), 'slack', 'warn');
-  const post = options.fetch ? fetchPoster(options.fetch) : postResponseUrl;
   const pending = new Set<Promise<void>>();
   const uiBase = temporalUiBase(env);
   const groups = new UserGroupResolver(slack, options.groupCacheMs, log);
@@ -141,7 +119,7 @@ export function createContext(options: {
     metrics: options.metrics,
     log,
     async respond(responseUrl, message) {
-      const status = await post(responseUrl, JSON.stringify(message));
+      const status = await postJson(responseUrl, JSON.stringify(message), RESPONSE_URL_TIMEOUT_MS);
       // Slack answers 404 once the response_url has expired (30 min) or been used 5 times.
       if (status < 200 || status > 299) throw new Error(`response_url answered ${status}`);
     },

@@ -24,7 +24,6 @@ export interface SlackRouteOptions {
   now?: () => number;
   /** Slack client for ephemeral answers and user groups; built from the environment by default. */
   slack?: WebClient | null;
-  fetch?: typeof fetch;
   log?: (message: string, extra?: Record<string, unknown>) => void;
   /** Receives the context once built, so tests and benchmarks can drain background work. */
   onContext?: (ctx: SlackIngressContext) => void;
@@ -51,7 +50,6 @@ export function createSlackRoutes(options: SlackRouteOptions = {}) {
       ...(options.slack !== undefined ? { slack: options.slack } : {}),
       metrics: deps.metrics,
       log: options.log ?? lineLog(app.log, 'slack', 'warn'),
-      ...(options.fetch ? { fetch: options.fetch } : {}),
       ...(options.pendingDir ? { pendingDir: options.pendingDir } : {}),
     });
     options.onContext?.(ctx);

@@ -10,15 +10,13 @@
  */
 import { parseEnv } from '../../config/env';
 import { IngressMetrics } from '../../ingress/metrics';
-import { startIngressThread } from '../../ingress/thread';
+import { plainEnvironment, startIngressThread } from '../../ingress/thread';
 
 async function main(): Promise<void> {
   const env = parseEnv(process.env);
   const address = env.TEMPORAL_ADDRESS ?? `127.0.0.1:${env.FIREBREAK_TEMPORAL_PORT}`;
-  const source: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) if (value !== undefined) source[name] = value;
   const ingress = await startIngressThread({
-    data: { source, address, host: '127.0.0.1', port: 0, version: 'test' },
+    data: { source: plainEnvironment(process.env), address, host: '127.0.0.1', port: 0, version: 'test' },
     health: async () => ({
       ok: true,
       temporal: { ok: true, address, namespace: env.TEMPORAL_NAMESPACE },
